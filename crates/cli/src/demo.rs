@@ -1,0 +1,170 @@
+//! `modula demo`: a Phnom Penh café on SQLite, seeded once and served on loopback.
+
+use std::path::Path;
+
+use anyhow::Context;
+use modula_server::auth::{authenticate, Auth};
+use modula_server::domain::{admin, bootstrap};
+use modula_server::{open_store, serve, AppState};
+use modula_store::Store;
+use modula_wire::admin::*;
+use modula_wire::{PolicyPatch, Role};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::DemoArgs;
+
+/// What the demo remembers between runs (in `DATA/demo.json`).
+#[derive(Serialize, Deserialize)]
+struct DemoInfo {
+    tenant_id: Uuid,
+    owner_id: Uuid,
+    owner_token: String,
+    owner_pin: String,
+    branches: Vec<DemoBranch>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DemoBranch {
+    id: Uuid,
+    name: String,
+    cashier_id: Uuid,
+    cashier_pin: String,
+    manager_id: Uuid,
+    manager_pin: String,
+    device_id: Uuid,
+    device_code: String,
+    device_token: String,
+}
+
+/// Seeds (first run only) and serves the demo.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create {}", args.data.display()))?;
+    let db_url = format!("sqlite://{}", args.data.join("server.db").display());
+    let store = open_store(&db_url).await?;
+    let info_path = args.data.join("demo.json");
+    let info = match read_info(&info_path) {
+        Some(info) => info,
+        None => {
+            let info = seed(store.as_ref()).await?;
+            std::fs::write(&info_path, serde_json::to_vec_pretty(&info)?)?;
+            info
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is a demo already running? try --listen 127.0.0.1:0)", args.listen))?;
+    print_info(&info, &listener.local_addr()?.to_string(), &db_url);
+    if args.no_serve {
+        return Ok(());
+    }
+    serve(listener, AppState::new(store), crate::shutdown_signal()).await
+}
+
+fn read_info(path: &Path) -> Option<DemoInfo> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+fn err(e: modula_server::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!("seeding the demo failed: {}", e.problem().detail)
+}
+
+async fn seed(store: &dyn Store) -> anyhow::Result<DemoInfo> {
+    let init = bootstrap::init_tenant(store, "Mekong Bean Café", "Sokha Chan", "2468").await.map_err(err)?;
+    let owner = authenticate(store, &init.token).await.map_err(err)?;
+    admin::put_tenant_policy(store, &owner, PolicyPatch { paid_out_limit_cents: Some(2500), ..Default::default() })
+        .await
+        .map_err(err)?;
+    let stock = seed_stock(store, &owner).await?;
+    seed_menu(store, &owner, &stock).await?;
+    let mut branches = Vec::new();
+    for (i, name) in ["BKK1 — Street 278", "Riverside — Sisowath Quay"].into_iter().enumerate() {
+        branches.push(seed_branch(store, &owner, name, i, &stock).await?);
+    }
+    Ok(DemoInfo {
+        tenant_id: init.tenant_id,
+        owner_id: init.owner_id,
+        owner_token: init.token,
+        owner_pin: "2468".into(),
+        branches,
+    })
+}
+
+async fn seed_stock(store: &dyn Store, owner: &Auth) -> anyhow::Result<Vec<Uuid>> {
+    let mut ids = Vec::new();
+    for (name, unit) in [("Coffee beans", "g"), ("Fresh milk", "ml"), ("Condensed milk", "ml"), ("Palm sugar", "g"), ("Cups", "pcs")] {
+        let req = CreateStockItem { name: name.into(), unit: unit.into() };
+        ids.push(admin::create_stock_item(store, owner, req).await.map_err(err)?.id);
+    }
+    Ok(ids)
+}
+
+async fn seed_menu(store: &dyn Store, owner: &Auth, stock: &[Uuid]) -> anyhow::Result<()> {
+    let (beans, milk, condensed, sugar, cups) = (stock[0], stock[1], stock[2], stock[3], stock[4]);
+    let menu: [(&str, i64, &str, Vec<(Uuid, i64)>); 6] = [
+        ("Iced Khmer coffee", 250, "Coffee", vec![(beans, 18), (condensed, 30), (cups, 1)]),
+        ("Iced latte", 300, "Coffee", vec![(beans, 18), (milk, 180), (cups, 1)]),
+        ("Americano", 225, "Coffee", vec![(beans, 18), (cups, 1)]),
+        ("Palm sugar latte", 325, "Coffee", vec![(beans, 18), (milk, 160), (sugar, 20), (cups, 1)]),
+        ("Lemongrass iced tea", 200, "Tea", vec![(sugar, 15), (cups, 1)]),
+        ("Num pang (baguette)", 175, "Food", vec![]),
+    ];
+    for (name, price_cents, category, recipe) in menu {
+        let req = PutMenuItem {
+            name: name.into(),
+            price_cents,
+            category: category.into(),
+            active: true,
+            recipe: recipe.into_iter().map(|(stock_item_id, qty)| RecipeLine { stock_item_id, qty }).collect(),
+        };
+        admin::put_menu_item(store, owner, Uuid::now_v7(), req).await.map_err(err)?;
+    }
+    Ok(())
+}
+
+async fn seed_branch(store: &dyn Store, owner: &Auth, name: &str, i: usize, stock: &[Uuid]) -> anyhow::Result<DemoBranch> {
+    let branch = admin::create_branch(store, owner, CreateBranch { name: name.into() }).await.map_err(err)?;
+    for (stock_item_id, qty) in stock.iter().zip([5000, 20000, 8000, 3000, 500]) {
+        let req = Restock { branch_id: branch.id, stock_item_id: *stock_item_id, qty };
+        admin::restock(store, owner, req).await.map_err(err)?;
+    }
+    let cashier_pin = format!("{}", 1111 * (i + 1));
+    let manager_pin = format!("{}", 5555 + 1111 * i);
+    let cashier = staff(store, owner, ["Dara Kim", "Sreymom Heng"][i], Role::Cashier, &cashier_pin, branch.id).await?;
+    let manager = staff(store, owner, ["Vanna Sok", "Rithy Pich"][i], Role::Manager, &manager_pin, branch.id).await?;
+    let device = admin::enroll_device(store, owner, EnrollDevice { branch_id: branch.id, name: "Front counter".into() })
+        .await
+        .map_err(err)?;
+    Ok(DemoBranch {
+        id: branch.id,
+        name: branch.name,
+        cashier_id: cashier,
+        cashier_pin,
+        manager_id: manager,
+        manager_pin,
+        device_id: device.device_id,
+        device_code: device.code,
+        device_token: device.token,
+    })
+}
+
+async fn staff(store: &dyn Store, owner: &Auth, name: &str, role: Role, pin: &str, branch: Uuid) -> anyhow::Result<Uuid> {
+    let req = CreateStaff { name: name.into(), role, pin: pin.into(), branch_ids: vec![branch] };
+    Ok(admin::create_staff(store, owner, req).await.map_err(err)?.id)
+}
+
+fn print_info(info: &DemoInfo, addr: &str, db_url: &str) {
+    println!("Modula demo — Mekong Bean Café (Phnom Penh)");
+    println!("  server:       http://{addr}   (database {db_url})");
+    println!("  health:       http://{addr}/healthz");
+    println!("  tenant_id:    {}", info.tenant_id);
+    println!("  owner:        Sokha Chan  id {}  PIN {}", info.owner_id, info.owner_pin);
+    println!("  owner token:  {}", info.owner_token);
+    for b in &info.branches {
+        println!("  branch {}  id {}", b.name, b.id);
+        println!("    cashier id {}  PIN {}", b.cashier_id, b.cashier_pin);
+        println!("    manager id {}  PIN {}", b.manager_id, b.manager_pin);
+        println!("    device  {} id {}  token {}", b.device_code, b.device_id, b.device_token);
+    }
+    println!("Try: curl -H 'Authorization: Bearer {}' http://{addr}/v1/branches", info.owner_token);
+}

@@ -1,0 +1,149 @@
+//! `modula`: the one binary of Modula Offline Sync.
+//!
+//! - `modula serve --db sqlite://PATH --listen ADDR` runs the server.
+//! - `modula admin init --db URL --tenant NAME --owner-name NAME --owner-pin PIN --json`
+//!   creates a tenant with its owner and prints an owner token.
+//! - `modula demo` starts a server with a seeded demo café on SQLite.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use modula_server::{open_store, serve, AppState};
+
+#[derive(Parser)]
+#[command(name = "modula", version, about = "Modula Offline Sync: café POS sync server and tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP/JSON server.
+    Serve(ServeArgs),
+    /// Administration from the command line.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Start a server with a seeded demo café on SQLite and print how to use it.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Database URL: sqlite://PATH (created if missing).
+    #[arg(long, env = "MODULA_DB", default_value = "sqlite://modula.db")]
+    db: String,
+    /// Address to listen on.
+    #[arg(long, env = "MODULA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a tenant with its owner; prints the ids and an owner token.
+    Init(InitArgs),
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// Database URL: sqlite://PATH (created if missing).
+    #[arg(long, env = "MODULA_DB")]
+    db: String,
+    /// The tenant's (business's) name.
+    #[arg(long)]
+    tenant: String,
+    /// The owner's name.
+    #[arg(long)]
+    owner_name: String,
+    /// The owner's PIN, 4–8 digits.
+    #[arg(long)]
+    owner_pin: String,
+    /// Print `{"tenant_id", "owner_id", "token"}` as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `modula demo`.
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Folder for the demo's database (kept between runs).
+    #[arg(long, default_value = "modula-data")]
+    pub data: PathBuf,
+    /// Address of the demo server.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Seed, print and exit instead of serving (for scripts and tests).
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => run_serve(args).await,
+        Command::Admin(AdminCommand::Init(args)) => run_init(args).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "modula server listening");
+    serve(listener, AppState::new(store), shutdown_signal()).await
+}
+
+async fn run_init(args: InitArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db).await?;
+    let out = modula_server::domain::bootstrap::init_tenant(store.as_ref(), &args.tenant, &args.owner_name, &args.owner_pin)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!("tenant_id: {}\nowner_id:  {}\ntoken:     {}", out.tenant_id, out.owner_id, out.token);
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

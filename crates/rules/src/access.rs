@@ -1,0 +1,206 @@
+//! Who may do what (spec §4 "who may"): the role an op needs, the actor check of
+//! push rule 5, and which roles a staff member may grant.
+
+use modula_wire::op::{MovementKind, Payload, ShiftPayload};
+use modula_wire::{ErrorCode, Policy, Role};
+use uuid::Uuid;
+
+use crate::Rejection;
+
+/// The least role that may perform `payload`: cashier for every offline op, except
+/// a cash adjustment and a paid-out above `policy.paid_out_limit_cents`, which need
+/// a manager. (Acting on someone else's shift is checked by [`check_actor`].)
+pub fn required_role(payload: &Payload, policy: &Policy) -> Role {
+    match payload {
+        Payload::CashSessionMovement(m) => match m.kind {
+            MovementKind::Adjustment => Role::Manager,
+            MovementKind::PaidOut if m.amount_cents > policy.paid_out_limit_cents => Role::Manager,
+            MovementKind::PaidIn | MovementKind::PaidOut => Role::Cashier,
+        },
+        _ => Role::Cashier,
+    }
+}
+
+/// May `actor_id`, holding `actor_role`, perform `payload`? `FORBIDDEN` when the
+/// role is below [`required_role`], or when a cashier starts or ends another staff
+/// member's shift.
+pub fn check_actor(
+    actor_id: Uuid,
+    actor_role: Role,
+    payload: &Payload,
+    policy: &Policy,
+) -> Result<(), Rejection> {
+    let required = required_role(payload, policy);
+    if actor_role < required {
+        return Err(Rejection::new(
+            ErrorCode::Forbidden,
+            role_message(payload, policy, actor_role),
+        ));
+    }
+    if let Payload::AttendanceStartWork(shift) | Payload::AttendanceEndWork(shift) = payload {
+        check_shift_owner(actor_id, actor_role, shift)?;
+    }
+    Ok(())
+}
+
+fn role_message(payload: &Payload, policy: &Policy, actor_role: Role) -> String {
+    let what = match payload {
+        Payload::CashSessionMovement(m) if m.kind == MovementKind::Adjustment => {
+            "a cash adjustment".to_string()
+        }
+        Payload::CashSessionMovement(_) => {
+            format!(
+                "a paid-out above the limit of {} cents",
+                policy.paid_out_limit_cents
+            )
+        }
+        other => format!("`{}`", other.op_type().as_str()),
+    };
+    format!(
+        "{what} needs a manager or owner; the actor is a {}",
+        actor_role.as_str()
+    )
+}
+
+fn check_shift_owner(
+    actor_id: Uuid,
+    actor_role: Role,
+    shift: &ShiftPayload,
+) -> Result<(), Rejection> {
+    if shift.staff_id == actor_id || actor_role >= Role::Manager {
+        return Ok(());
+    }
+    let msg = "only a manager or owner may start or end another staff member's shift";
+    Err(Rejection::new(ErrorCode::Forbidden, msg))
+}
+
+/// May someone with role `granter` give a staff member role `target`? An owner may
+/// grant any role, a manager cashier or manager, a cashier nothing.
+pub fn can_assign_role(granter: Role, target: Role) -> bool {
+    match granter {
+        Role::Owner => true,
+        Role::Manager => target <= Role::Manager,
+        Role::Cashier => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use modula_wire::op::{CashSessionMovement, CashSessionOpen};
+
+    fn movement(kind: MovementKind, amount_cents: i64) -> Payload {
+        Payload::CashSessionMovement(CashSessionMovement {
+            cash_session_id: Uuid::nil(),
+            movement_id: Uuid::nil(),
+            kind,
+            amount_cents,
+            reason: "r".into(),
+        })
+    }
+
+    fn shift(staff_id: Uuid, start: bool) -> Payload {
+        let p = ShiftPayload {
+            shift_id: Uuid::from_u128(9),
+            staff_id,
+        };
+        if start {
+            Payload::AttendanceStartWork(p)
+        } else {
+            Payload::AttendanceEndWork(p)
+        }
+    }
+
+    #[test]
+    fn required_roles() {
+        let p = Policy::default(); // paid-out limit 2000
+        let open = Payload::CashSessionOpen(CashSessionOpen {
+            cash_session_id: Uuid::nil(),
+            opening_float_cents: 0,
+        });
+        assert_eq!(required_role(&open, &p), Role::Cashier);
+        assert_eq!(
+            required_role(&movement(MovementKind::PaidIn, 1_000_000), &p),
+            Role::Cashier
+        );
+        assert_eq!(
+            required_role(&movement(MovementKind::PaidOut, 2000), &p),
+            Role::Cashier
+        );
+        assert_eq!(
+            required_role(&movement(MovementKind::PaidOut, 2001), &p),
+            Role::Manager
+        );
+        assert_eq!(
+            required_role(&movement(MovementKind::Adjustment, 1), &p),
+            Role::Manager
+        );
+        assert_eq!(
+            required_role(&shift(Uuid::from_u128(1), true), &p),
+            Role::Cashier
+        );
+    }
+
+    #[test]
+    fn actor_checks() {
+        let p = Policy::default();
+        let me = Uuid::from_u128(1);
+        assert!(check_actor(me, Role::Cashier, &movement(MovementKind::PaidOut, 500), &p).is_ok());
+        let err = check_actor(
+            me,
+            Role::Cashier,
+            &movement(MovementKind::PaidOut, 2500),
+            &p,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Forbidden);
+        assert!(
+            err.message
+                .contains("paid-out above the limit of 2000 cents"),
+            "{}",
+            err.message
+        );
+        let err = check_actor(
+            me,
+            Role::Cashier,
+            &movement(MovementKind::Adjustment, -5),
+            &p,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("cash adjustment"), "{}", err.message);
+        assert!(check_actor(
+            me,
+            Role::Manager,
+            &movement(MovementKind::Adjustment, -5),
+            &p
+        )
+        .is_ok());
+        assert!(check_actor(me, Role::Owner, &movement(MovementKind::PaidOut, 2500), &p).is_ok());
+    }
+
+    #[test]
+    fn shifts_of_others_need_a_manager() {
+        let p = Policy::default();
+        let me = Uuid::from_u128(1);
+        let other = Uuid::from_u128(2);
+        for start in [true, false] {
+            assert!(check_actor(me, Role::Cashier, &shift(me, start), &p).is_ok());
+            let err = check_actor(me, Role::Cashier, &shift(other, start), &p).unwrap_err();
+            assert_eq!(err.code, ErrorCode::Forbidden);
+            assert!(check_actor(me, Role::Manager, &shift(other, start), &p).is_ok());
+            assert!(check_actor(me, Role::Owner, &shift(other, start), &p).is_ok());
+        }
+    }
+
+    #[test]
+    fn role_grants() {
+        use Role::*;
+        for target in [Cashier, Manager, Owner] {
+            assert!(can_assign_role(Owner, target));
+            assert!(!can_assign_role(Cashier, target));
+        }
+        assert!(can_assign_role(Manager, Cashier));
+        assert!(can_assign_role(Manager, Manager));
+        assert!(!can_assign_role(Manager, Owner));
+    }
+}

@@ -1,0 +1,181 @@
+//! Bearer tokens, PIN hashing and the authenticated caller ([`Auth`]).
+//!
+//! Tokens are 256-bit random values shown once and stored only as their SHA-256.
+//! A staff token's rights follow the staff member's *current* role and active flag;
+//! a device token's rights end the moment the device is revoked.
+
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+use modula_store::{Store, TokenRecord, TokenSubject, Tx};
+use modula_wire::Role;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Lifetime of a token from `POST /v1/auth/login`, in hours.
+pub const LOGIN_TOKEN_TTL_HOURS: i64 = 12;
+/// Wrong PINs in a row before sign-in locks.
+pub const PIN_ATTEMPTS_MAX: i64 = 5;
+/// How long a lock lasts, in seconds.
+pub const PIN_LOCKOUT_S: i64 = 300;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A staff member with their current role and branches.
+    Staff {
+        /// Id.
+        staff_id: Uuid,
+        /// Current role.
+        role: Role,
+        /// Current branches.
+        branch_ids: Vec<Uuid>,
+    },
+    /// An enrolled, unrevoked device.
+    Device {
+        /// Id.
+        device_id: Uuid,
+        /// Its branch.
+        branch_id: Uuid,
+    },
+}
+
+/// The authenticated caller: always scoped to one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// The caller's tenant; every query is scoped by it.
+    pub tenant_id: Uuid,
+    /// Who.
+    pub principal: Principal,
+}
+
+impl Auth {
+    /// The staff member and role, if the caller is a manager or owner; else `FORBIDDEN`.
+    pub fn require_manager(&self) -> ApiResult<(Uuid, Role)> {
+        match &self.principal {
+            Principal::Staff { staff_id, role, .. } if *role >= Role::Manager => Ok((*staff_id, *role)),
+            Principal::Staff { .. } => Err(ApiError::Forbidden("this needs a manager or owner".into())),
+            Principal::Device { .. } => {
+                Err(ApiError::Forbidden("a device token cannot use the admin API; sign in as a manager".into()))
+            }
+        }
+    }
+
+    /// Whether the caller may see data of `branch_id` (a branch of its tenant).
+    pub fn sees_branch(&self, branch_id: Uuid) -> bool {
+        match &self.principal {
+            Principal::Staff { role: Role::Owner, .. } => true,
+            Principal::Staff { branch_ids, .. } => branch_ids.contains(&branch_id),
+            Principal::Device { branch_id: own, .. } => *own == branch_id,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        authenticate(state.store.as_ref(), token).await
+    }
+}
+
+fn bearer_token(parts: &Parts) -> ApiResult<&str> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <token>`".into()))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?
+        .trim();
+    if token.is_empty() || token.len() > 256 {
+        return Err(ApiError::Unauthorized("the bearer token is malformed".into()));
+    }
+    Ok(token)
+}
+
+/// Resolves a bearer token to the caller, checking revocation, expiry and activity now.
+pub async fn authenticate(store: &dyn Store, token: &str) -> ApiResult<Auth> {
+    let invalid = || ApiError::Unauthorized("the token is unknown, expired or revoked".into());
+    let mut tx = store.begin_read().await?;
+    let record = tx.token(&token_hash(token)).await?.ok_or_else(invalid)?;
+    if record.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+        return Err(invalid());
+    }
+    let principal = match record.subject {
+        TokenSubject::Staff(staff_id) => {
+            let staff = tx.staff(record.tenant_id, staff_id).await?.ok_or_else(invalid)?;
+            if !staff.active {
+                return Err(ApiError::Unauthorized("this staff member is deactivated".into()));
+            }
+            Principal::Staff { staff_id, role: staff.role, branch_ids: staff.branch_ids }
+        }
+        TokenSubject::Device(device_id) => {
+            let device = tx.device(record.tenant_id, device_id).await?.ok_or_else(invalid)?;
+            if device.revoked_at.is_some() {
+                return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
+            }
+            Principal::Device { device_id, branch_id: device.branch_id }
+        }
+    };
+    Ok(Auth { tenant_id: record.tenant_id, principal })
+}
+
+/// A fresh random bearer token: `mdl_` + 64 hex digits (256 bits).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("mdl_{}", hex::encode(bytes))
+}
+
+/// Lowercase hex SHA-256 of a token: the only form in which tokens are stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Issues a token for `subject` inside `tx` and returns it (shown once).
+pub async fn issue_token(
+    tx: &mut dyn Tx,
+    tenant_id: Uuid,
+    subject: TokenSubject,
+    ttl_hours: Option<i64>,
+) -> ApiResult<String> {
+    let token = new_token();
+    let now = chrono::Utc::now();
+    tx.insert_token(&TokenRecord {
+        token_hash: token_hash(&token),
+        tenant_id,
+        subject,
+        created_at: now,
+        expires_at: ttl_hours.map(|h| now + chrono::Duration::hours(h)),
+    })
+    .await?;
+    Ok(token)
+}
+
+/// Hashes a PIN with argon2id and a fresh salt, off the async runtime.
+pub async fn hash_pin(pin: &str) -> ApiResult<String> {
+    let pin = pin.to_string();
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    tokio::task::spawn_blocking(move || modula_rules::pin::hash_pin(&pin, &salt))
+        .await
+        .map_err(|e| ApiError::Internal(format!("PIN hashing task failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+/// Checks a PIN against a stored hash, off the async runtime.
+pub async fn verify_pin(pin: &str, phc: &str) -> ApiResult<bool> {
+    let (pin, phc) = (pin.to_string(), phc.to_string());
+    tokio::task::spawn_blocking(move || modula_rules::pin::verify_pin(&pin, &phc))
+        .await
+        .map_err(|e| ApiError::Internal(format!("PIN check task failed: {e}")))
+}

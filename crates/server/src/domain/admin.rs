@@ -1,0 +1,403 @@
+//! The admin API (§5.5, §5.6): branches, staff, devices, stock, menu and policy.
+//! Every function takes the caller, checks its rights, and runs in one transaction.
+
+use modula_rules::{access, validate};
+use modula_store::{BranchRecord, DeviceRecord, MenuItemRecord, StaffRecord, StockItemRecord, Store, TokenSubject, Tx};
+use modula_wire::admin::*;
+use modula_wire::{BranchStatus, Policy, PolicyPatch, Role};
+use uuid::Uuid;
+
+use super::{branch_for_admin, branch_for_read, not_found, views};
+use crate::auth::{hash_pin, issue_token, Auth, Principal};
+use crate::error::{ApiError, ApiResult};
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+// ---------------------------------------------------------------- branches
+
+/// `POST /v1/branches`: a manager who creates a branch is assigned to it.
+pub async fn create_branch(store: &dyn Store, auth: &Auth, req: CreateBranch) -> ApiResult<BranchView> {
+    let (staff_id, role) = auth.require_manager()?;
+    let name = validate::name("name", &req.name)?;
+    let branch = BranchRecord {
+        id: Uuid::now_v7(),
+        tenant_id: auth.tenant_id,
+        name,
+        status: BranchStatus::Active,
+        policy_override: PolicyPatch::default(),
+        created_at: now(),
+    };
+    let mut tx = store.begin_write().await?;
+    tx.insert_branch(&branch).await?;
+    if role < Role::Owner {
+        let mut me = tx.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
+        me.branch_ids.push(branch.id);
+        me.branch_ids.sort();
+        tx.update_staff(&me).await?;
+    }
+    tx.commit().await?;
+    Ok(views::branch(&branch))
+}
+
+/// `GET /v1/branches`: the branches the caller can see.
+pub async fn list_branches(store: &dyn Store, auth: &Auth) -> ApiResult<Vec<BranchView>> {
+    let mut tx = store.begin_read().await?;
+    let all = tx.list_branches(auth.tenant_id).await?;
+    Ok(all.iter().filter(|b| auth.sees_branch(b.id)).map(views::branch).collect())
+}
+
+/// `POST /v1/branches/{id}/freeze` and `/unfreeze`.
+pub async fn set_branch_status(
+    store: &dyn Store,
+    auth: &Auth,
+    branch_id: Uuid,
+    status: BranchStatus,
+) -> ApiResult<BranchStatusView> {
+    let mut tx = store.begin_write().await?;
+    let mut branch = branch_for_admin(tx.as_mut(), auth, branch_id).await?;
+    branch.status = status;
+    tx.update_branch(&branch).await?;
+    tx.commit().await?;
+    Ok(BranchStatusView { id: branch.id, status })
+}
+
+// ---------------------------------------------------------------- staff
+
+/// Checks every branch id exists in the tenant and is one the granter may assign.
+async fn check_branch_ids(tx: &mut dyn Tx, auth: &Auth, branch_ids: &[Uuid]) -> ApiResult<Vec<Uuid>> {
+    if branch_ids.len() > modula_wire::limits::STAFF_MAX_BRANCHES {
+        return Err(modula_rules::Rejection::validation("branch_ids", "too many branches").into());
+    }
+    for (i, id) in branch_ids.iter().enumerate() {
+        if tx.branch(auth.tenant_id, *id).await?.is_none() {
+            return Err(modula_rules::Rejection::validation(format!("branch_ids[{i}]"), format!("no branch with id {id}"))
+                .into());
+        }
+        if !auth.sees_branch(*id) {
+            return Err(ApiError::Forbidden(format!("you are not assigned to branch {id}, so you cannot assign it")));
+        }
+    }
+    let mut ids = branch_ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// `POST /v1/staff`.
+pub async fn create_staff(store: &dyn Store, auth: &Auth, req: CreateStaff) -> ApiResult<StaffView> {
+    let (_, granter) = auth.require_manager()?;
+    let name = validate::name("name", &req.name)?;
+    validate::pin("pin", &req.pin)?;
+    if !access::can_assign_role(granter, req.role) {
+        return Err(ApiError::Forbidden(format!("a {} cannot create a {}", granter.as_str(), req.role.as_str())));
+    }
+    let pin_hash = hash_pin(&req.pin).await?;
+    let mut tx = store.begin_write().await?;
+    let branch_ids = check_branch_ids(tx.as_mut(), auth, &req.branch_ids).await?;
+    let staff = StaffRecord {
+        id: Uuid::now_v7(),
+        tenant_id: auth.tenant_id,
+        name,
+        role: req.role,
+        pin_hash,
+        active: true,
+        branch_ids,
+        failed_pin_attempts: 0,
+        locked_until: None,
+        updated_at: now(),
+    };
+    tx.insert_staff(&staff).await?;
+    tx.commit().await?;
+    Ok(views::staff(&staff))
+}
+
+/// `GET /v1/staff`.
+pub async fn list_staff(store: &dyn Store, auth: &Auth) -> ApiResult<Vec<StaffView>> {
+    auth.require_manager()?;
+    let mut tx = store.begin_read().await?;
+    Ok(tx.list_staff(auth.tenant_id).await?.iter().map(views::staff).collect())
+}
+
+/// `PATCH /v1/staff/{id}`.
+pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: PatchStaff) -> ApiResult<StaffView> {
+    let (_, granter) = auth.require_manager()?;
+    let name = req.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+    if let Some(pin) = &req.pin {
+        validate::pin("pin", pin)?;
+    }
+    let pin_hash = match &req.pin {
+        Some(pin) => Some(hash_pin(pin).await?),
+        None => None,
+    };
+    let mut tx = store.begin_write().await?;
+    let mut staff = tx.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
+    if !access::can_assign_role(granter, staff.role) {
+        return Err(ApiError::Forbidden(format!("a {} cannot change a {}", granter.as_str(), staff.role.as_str())));
+    }
+    if let Some(role) = req.role {
+        if !access::can_assign_role(granter, role) {
+            return Err(ApiError::Forbidden(format!("a {} cannot grant the role {}", granter.as_str(), role.as_str())));
+        }
+    }
+    let was_active_owner = staff.active && staff.role == Role::Owner;
+    apply_staff_patch(&mut staff, &req, name, pin_hash);
+    if let Some(ids) = &req.branch_ids {
+        staff.branch_ids = check_branch_ids(tx.as_mut(), auth, ids).await?;
+    }
+    if was_active_owner && !(staff.active && staff.role == Role::Owner) {
+        ensure_another_owner(tx.as_mut(), auth.tenant_id, staff.id).await?;
+    }
+    tx.update_staff(&staff).await?;
+    tx.commit().await?;
+    Ok(views::staff(&staff))
+}
+
+fn apply_staff_patch(staff: &mut StaffRecord, req: &PatchStaff, name: Option<String>, pin_hash: Option<String>) {
+    if let Some(role) = req.role {
+        staff.role = role;
+    }
+    if let Some(active) = req.active {
+        staff.active = active;
+    }
+    if let Some(name) = name {
+        staff.name = name;
+    }
+    if let Some(pin_hash) = pin_hash {
+        staff.pin_hash = pin_hash;
+        staff.failed_pin_attempts = 0;
+        staff.locked_until = None;
+    }
+    staff.updated_at = now();
+}
+
+async fn ensure_another_owner(tx: &mut dyn Tx, tenant_id: Uuid, leaving: Uuid) -> ApiResult<()> {
+    let others = tx
+        .list_staff(tenant_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.id != leaving && s.active && s.role == Role::Owner)
+        .count();
+    if others == 0 {
+        return Err(ApiError::Conflict(
+            "this is the tenant's last active owner; make someone else owner first".into(),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- devices
+
+/// `POST /v1/devices`: enrolls a device and returns its token (shown once).
+pub async fn enroll_device(store: &dyn Store, auth: &Auth, req: EnrollDevice) -> ApiResult<EnrolledDevice> {
+    let name = validate::name("name", &req.name)?;
+    let mut tx = store.begin_write().await?;
+    let branch = branch_for_admin(tx.as_mut(), auth, req.branch_id).await?;
+    let number = tx.next_device_number(auth.tenant_id).await?;
+    let device = DeviceRecord {
+        id: Uuid::now_v7(),
+        tenant_id: auth.tenant_id,
+        branch_id: branch.id,
+        name,
+        code: format!("D{number:03}"),
+        created_at: now(),
+        revoked_at: None,
+    };
+    tx.insert_device(&device).await?;
+    let token = issue_token(tx.as_mut(), auth.tenant_id, TokenSubject::Device(device.id), None).await?;
+    tx.commit().await?;
+    Ok(EnrolledDevice { device_id: device.id, token, code: device.code })
+}
+
+/// `DELETE /v1/devices/{id}`: revokes the device's token at once.
+pub async fn revoke_device(store: &dyn Store, auth: &Auth, device_id: Uuid) -> ApiResult<()> {
+    auth.require_manager()?;
+    let mut tx = store.begin_write().await?;
+    let device = tx.device(auth.tenant_id, device_id).await?.ok_or_else(|| not_found("device", device_id))?;
+    branch_for_admin(tx.as_mut(), auth, device.branch_id).await?;
+    tx.revoke_device(auth.tenant_id, device_id, now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `GET /v1/devices?branch_id=`.
+pub async fn list_devices(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiResult<Vec<DeviceView>> {
+    let mut tx = store.begin_read().await?;
+    branch_for_admin(tx.as_mut(), auth, branch_id).await?;
+    Ok(tx.list_devices(auth.tenant_id, branch_id).await?.iter().map(views::device).collect())
+}
+
+// ---------------------------------------------------------------- stock
+
+/// `POST /v1/stock-items`.
+pub async fn create_stock_item(store: &dyn Store, auth: &Auth, req: CreateStockItem) -> ApiResult<StockItemView> {
+    auth.require_manager()?;
+    let item = StockItemRecord {
+        id: Uuid::now_v7(),
+        tenant_id: auth.tenant_id,
+        name: validate::name("name", &req.name)?,
+        unit: validate::text("unit", &req.unit, true)?,
+    };
+    let mut tx = store.begin_write().await?;
+    tx.insert_stock_item(&item).await?;
+    tx.commit().await?;
+    Ok(views::stock_item(&item))
+}
+
+/// `GET /v1/stock-items`.
+pub async fn list_stock_items(store: &dyn Store, auth: &Auth) -> ApiResult<Vec<StockItemView>> {
+    auth.require_manager()?;
+    let mut tx = store.begin_read().await?;
+    Ok(tx.list_stock_items(auth.tenant_id).await?.iter().map(views::stock_item).collect())
+}
+
+/// `POST /v1/inventory/restock`.
+pub async fn restock(store: &dyn Store, auth: &Auth, req: Restock) -> ApiResult<RestockView> {
+    validate::positive_qty("qty", req.qty)?;
+    let mut tx = store.begin_write().await?;
+    let branch = branch_for_admin(tx.as_mut(), auth, req.branch_id).await?;
+    let item = tx
+        .stock_item(auth.tenant_id, req.stock_item_id)
+        .await?
+        .ok_or_else(|| modula_rules::Rejection::validation("stock_item_id", format!("no stock item with id {}", req.stock_item_id)))?;
+    let on_hand = tx.add_on_hand(branch.id, item.id, req.qty).await?;
+    tx.commit().await?;
+    Ok(RestockView { stock_item_id: item.id, on_hand })
+}
+
+/// `GET /v1/inventory?branch_id=`.
+pub async fn inventory(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiResult<InventoryView> {
+    let mut tx = store.begin_read().await?;
+    branch_for_read(tx.as_mut(), auth, branch_id).await?;
+    let rows = tx.inventory(auth.tenant_id, branch_id).await?;
+    let items = rows
+        .into_iter()
+        .map(|(item, on_hand)| InventoryRow { stock_item_id: item.id, name: item.name, on_hand })
+        .collect();
+    Ok(InventoryView { items })
+}
+
+// ---------------------------------------------------------------- menu
+
+/// `PUT /v1/menu/items/{id}`: returns the item and whether it was created.
+pub async fn put_menu_item(
+    store: &dyn Store,
+    auth: &Auth,
+    item_id: Uuid,
+    req: PutMenuItem,
+) -> ApiResult<(MenuItemView, bool)> {
+    auth.require_manager()?;
+    let req = validate::menu_item(&req)?;
+    let mut tx = store.begin_write().await?;
+    for (i, line) in req.recipe.iter().enumerate() {
+        if tx.stock_item(auth.tenant_id, line.stock_item_id).await?.is_none() {
+            let field = format!("recipe[{i}].stock_item_id");
+            return Err(modula_rules::Rejection::validation(field, format!("no stock item with id {}", line.stock_item_id)).into());
+        }
+    }
+    let existing = tx.menu_item(auth.tenant_id, item_id).await?;
+    let created = existing.as_ref().map(|m| m.deleted).unwrap_or(true);
+    let item = MenuItemRecord {
+        id: item_id,
+        tenant_id: auth.tenant_id,
+        name: req.name,
+        price_cents: req.price_cents,
+        category: req.category,
+        active: req.active,
+        recipe: req.recipe,
+        deleted: false,
+        updated_at: now(),
+    };
+    tx.upsert_menu_item(&item).await?;
+    tx.commit().await?;
+    Ok((views::menu_item(&item), created))
+}
+
+/// `DELETE /v1/menu/items/{id}`: tombstones the item (idempotent for a tombstone).
+pub async fn delete_menu_item(store: &dyn Store, auth: &Auth, item_id: Uuid) -> ApiResult<()> {
+    auth.require_manager()?;
+    let mut tx = store.begin_write().await?;
+    let mut item = tx.menu_item(auth.tenant_id, item_id).await?.ok_or_else(|| not_found("menu item", item_id))?;
+    if !item.deleted {
+        item.deleted = true;
+        item.updated_at = now();
+        tx.upsert_menu_item(&item).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `GET /v1/menu/items`: live items (manager+ or any device of the tenant).
+pub async fn list_menu_items(store: &dyn Store, auth: &Auth) -> ApiResult<MenuItemsView> {
+    require_reader(auth)?;
+    let mut tx = store.begin_read().await?;
+    Ok(MenuItemsView { items: tx.list_menu_items(auth.tenant_id).await?.iter().map(views::menu_item).collect() })
+}
+
+/// `GET /v1/menu/items/{id}`.
+pub async fn get_menu_item(store: &dyn Store, auth: &Auth, item_id: Uuid) -> ApiResult<MenuItemView> {
+    require_reader(auth)?;
+    let mut tx = store.begin_read().await?;
+    let item = tx.menu_item(auth.tenant_id, item_id).await?.filter(|m| !m.deleted);
+    Ok(views::menu_item(&item.ok_or_else(|| not_found("menu item", item_id))?))
+}
+
+fn require_reader(auth: &Auth) -> ApiResult<()> {
+    match auth.principal {
+        Principal::Device { .. } => Ok(()),
+        _ => auth.require_manager().map(|_| ()),
+    }
+}
+
+// ---------------------------------------------------------------- policy
+
+/// `GET /v1/policy`.
+pub async fn tenant_policy(store: &dyn Store, auth: &Auth) -> ApiResult<Policy> {
+    require_reader(auth)?;
+    let mut tx = store.begin_read().await?;
+    let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
+    Ok(tenant.policy)
+}
+
+/// `PUT /v1/policy`: sets the given fields of the tenant policy; returns it.
+pub async fn put_tenant_policy(store: &dyn Store, auth: &Auth, patch: PolicyPatch) -> ApiResult<Policy> {
+    auth.require_manager()?;
+    let mut tx = store.begin_write().await?;
+    let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
+    let policy = patch.apply_to(&tenant.policy);
+    validate::policy(&policy)?;
+    for branch in tx.list_branches(auth.tenant_id).await? {
+        validate::policy(&branch.policy_override.apply_to(&policy))?;
+    }
+    tx.set_tenant_policy(auth.tenant_id, &policy).await?;
+    tx.commit().await?;
+    Ok(policy)
+}
+
+/// `GET /v1/branches/{id}/policy`: the branch's effective policy.
+pub async fn branch_policy(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiResult<Policy> {
+    let mut tx = store.begin_read().await?;
+    let branch = branch_for_read(tx.as_mut(), auth, branch_id).await?;
+    let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
+    Ok(branch.policy_override.apply_to(&tenant.policy))
+}
+
+/// `PUT /v1/branches/{id}/policy`: replaces the branch's override with the given
+/// fields (`{}` clears it); returns the effective policy.
+pub async fn put_branch_policy(
+    store: &dyn Store,
+    auth: &Auth,
+    branch_id: Uuid,
+    patch: PolicyPatch,
+) -> ApiResult<Policy> {
+    let mut tx = store.begin_write().await?;
+    let mut branch = branch_for_admin(tx.as_mut(), auth, branch_id).await?;
+    let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
+    let effective = patch.apply_to(&tenant.policy);
+    validate::policy(&effective)?;
+    branch.policy_override = patch;
+    tx.update_branch(&branch).await?;
+    tx.commit().await?;
+    Ok(effective)
+}

@@ -1,0 +1,41 @@
+//! The domain core: what each endpoint means, written once over [`modula_store::Tx`]
+//! and decided with [`modula_rules`]. Handlers in `routes` only translate HTTP.
+
+pub mod admin;
+pub mod bootstrap;
+pub mod login;
+pub mod views;
+
+use modula_store::{BranchRecord, Tx};
+use modula_wire::Role;
+use uuid::Uuid;
+
+use crate::auth::{Auth, Principal};
+use crate::error::{ApiError, ApiResult};
+
+/// `NOT_FOUND` for a missing (or invisible) thing.
+pub fn not_found(what: &str, id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no {what} with id {id}"))
+}
+
+/// A branch the caller may administer: manager+ and, for managers, assigned to it.
+pub async fn branch_for_admin(tx: &mut dyn Tx, auth: &Auth, branch_id: Uuid) -> ApiResult<BranchRecord> {
+    auth.require_manager()?;
+    let branch = tx.branch(auth.tenant_id, branch_id).await?.ok_or_else(|| not_found("branch", branch_id))?;
+    if !auth.sees_branch(branch.id) {
+        return Err(ApiError::Forbidden(format!("you are not assigned to branch {branch_id}")));
+    }
+    Ok(branch)
+}
+
+/// A branch whose data the caller may read: a manager+ assigned to it, or its own device.
+pub async fn branch_for_read(tx: &mut dyn Tx, auth: &Auth, branch_id: Uuid) -> ApiResult<BranchRecord> {
+    if let Principal::Staff { role: Role::Cashier, .. } = auth.principal {
+        return Err(ApiError::Forbidden("this needs a manager or owner, or the branch's device".into()));
+    }
+    let branch = tx.branch(auth.tenant_id, branch_id).await?.ok_or_else(|| not_found("branch", branch_id))?;
+    if !auth.sees_branch(branch.id) {
+        return Err(ApiError::Forbidden(format!("this token may not read branch {branch_id}")));
+    }
+    Ok(branch)
+}

@@ -1,0 +1,113 @@
+//! Request extractors whose failures are problem+json naming the field, and the
+//! middleware that turns any remaining plain error response into problem+json.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+
+use crate::error::{problem_response, ApiError};
+use modula_wire::{ErrorCode, Problem};
+
+/// A JSON body, parsed with the failing field's path reported on error.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!(
+                    "the body is larger than the limit of {} bytes",
+                    modula_wire::limits::BODY_MAX_BYTES
+                ))
+            } else {
+                ApiError::BadRequest { detail: format!("could not read the body: {e}"), field: None }
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, naming the failing field (`lines[2].qty`) on error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.inner();
+        let message = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest { detail: format!("the body is not valid JSON: {message}"), field: None };
+        }
+        let parent = e.path().to_string();
+        let field = match missing_field_name(&message) {
+            Some(name) if parent == "." => name.to_string(),
+            Some(name) => format!("{parent}.{name}"),
+            None => parent,
+        };
+        let field = (field != ".").then_some(field);
+        let detail = match &field {
+            Some(f) => format!("field `{f}`: {message}"),
+            None => format!("the body does not have the expected shape: {message}"),
+        };
+        ApiError::BadRequest { detail, field }
+    })
+}
+
+fn missing_field_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// Middleware: any error response that is not already problem+json (axum's own 404,
+/// 405, path and query rejections) is rewritten as one, keeping status and text.
+pub async fn problemize(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.as_bytes().starts_with(b"application/problem+json"))
+        .unwrap_or(false);
+    if is_problem {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let (code, default_detail) = match status {
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such endpoint; see the API reference"),
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::MethodNotAllowed, "this method is not supported here"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "the body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorCode::UnsupportedMediaType, "send JSON"),
+        s if s.is_server_error() => (ErrorCode::Internal, "internal error"),
+        _ => (ErrorCode::BadRequest, "bad request"),
+    };
+    let detail = if text.is_empty() { default_detail.to_string() } else { text };
+    let mut out = problem_response(&Problem::new(status.as_u16(), code, detail));
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}

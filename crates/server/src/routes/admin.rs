@@ -1,0 +1,155 @@
+//! Handlers of the auth and admin endpoints (§5.5, §5.6).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use modula_wire::admin::*;
+use modula_wire::{BranchStatus, Policy, PolicyPatch};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::domain::{admin, login as login_domain};
+use crate::error::ApiResult;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// `?branch_id=` query.
+#[derive(Debug, Deserialize)]
+pub struct BranchQuery {
+    branch_id: Uuid,
+}
+
+type Created<T> = (StatusCode, Json<T>);
+
+pub async fn login(State(s): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
+    Ok(Json(login_domain::login(s.store.as_ref(), req).await?))
+}
+
+pub async fn create_branch(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateBranch>,
+) -> ApiResult<Created<BranchView>> {
+    Ok((StatusCode::CREATED, Json(admin::create_branch(s.store.as_ref(), &auth, req).await?)))
+}
+
+pub async fn list_branches(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "branches": admin::list_branches(s.store.as_ref(), &auth).await? })))
+}
+
+pub async fn freeze_branch(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<BranchStatusView>> {
+    Ok(Json(admin::set_branch_status(s.store.as_ref(), &auth, id, BranchStatus::Frozen).await?))
+}
+
+pub async fn unfreeze_branch(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<BranchStatusView>> {
+    Ok(Json(admin::set_branch_status(s.store.as_ref(), &auth, id, BranchStatus::Active).await?))
+}
+
+pub async fn branch_policy(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Policy>> {
+    Ok(Json(admin::branch_policy(s.store.as_ref(), &auth, id).await?))
+}
+
+pub async fn put_branch_policy(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    ApiJson(patch): ApiJson<PolicyPatch>,
+) -> ApiResult<Json<Policy>> {
+    Ok(Json(admin::put_branch_policy(s.store.as_ref(), &auth, id, patch).await?))
+}
+
+pub async fn create_staff(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateStaff>,
+) -> ApiResult<Created<StaffView>> {
+    Ok((StatusCode::CREATED, Json(admin::create_staff(s.store.as_ref(), &auth, req).await?)))
+}
+
+pub async fn list_staff(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "staff": admin::list_staff(s.store.as_ref(), &auth).await? })))
+}
+
+pub async fn patch_staff(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    ApiJson(req): ApiJson<PatchStaff>,
+) -> ApiResult<Json<StaffView>> {
+    Ok(Json(admin::patch_staff(s.store.as_ref(), &auth, id, req).await?))
+}
+
+pub async fn enroll_device(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<EnrollDevice>,
+) -> ApiResult<Created<EnrolledDevice>> {
+    Ok((StatusCode::CREATED, Json(admin::enroll_device(s.store.as_ref(), &auth, req).await?)))
+}
+
+pub async fn list_devices(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "devices": admin::list_devices(s.store.as_ref(), &auth, q.branch_id).await? })))
+}
+
+pub async fn revoke_device(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    admin::revoke_device(s.store.as_ref(), &auth, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn create_stock_item(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateStockItem>,
+) -> ApiResult<Created<StockItemView>> {
+    Ok((StatusCode::CREATED, Json(admin::create_stock_item(s.store.as_ref(), &auth, req).await?)))
+}
+
+pub async fn list_stock_items(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": admin::list_stock_items(s.store.as_ref(), &auth).await? })))
+}
+
+pub async fn restock(State(s): State<AppState>, auth: Auth, ApiJson(req): ApiJson<Restock>) -> ApiResult<Json<RestockView>> {
+    Ok(Json(admin::restock(s.store.as_ref(), &auth, req).await?))
+}
+
+pub async fn inventory(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<InventoryView>> {
+    Ok(Json(admin::inventory(s.store.as_ref(), &auth, q.branch_id).await?))
+}
+
+pub async fn list_menu_items(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<MenuItemsView>> {
+    Ok(Json(admin::list_menu_items(s.store.as_ref(), &auth).await?))
+}
+
+pub async fn get_menu_item(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<MenuItemView>> {
+    Ok(Json(admin::get_menu_item(s.store.as_ref(), &auth, id).await?))
+}
+
+pub async fn put_menu_item(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    ApiJson(req): ApiJson<PutMenuItem>,
+) -> ApiResult<Created<MenuItemView>> {
+    let (item, created) = admin::put_menu_item(s.store.as_ref(), &auth, id, req).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(item)))
+}
+
+pub async fn delete_menu_item(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    admin::delete_menu_item(s.store.as_ref(), &auth, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn tenant_policy(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Policy>> {
+    Ok(Json(admin::tenant_policy(s.store.as_ref(), &auth).await?))
+}
+
+pub async fn put_tenant_policy(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(patch): ApiJson<PolicyPatch>,
+) -> ApiResult<Json<Policy>> {
+    Ok(Json(admin::put_tenant_policy(s.store.as_ref(), &auth, patch).await?))
+}

@@ -1,0 +1,44 @@
+//! HTTP routing: thin handlers that extract, call the domain core, and answer.
+
+mod admin;
+mod health;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::{middleware, Router};
+
+use crate::extract::problemize;
+use crate::metrics;
+use crate::state::AppState;
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/auth/login", post(admin::login))
+        .route("/branches", post(admin::create_branch).get(admin::list_branches))
+        .route("/branches/{id}/freeze", post(admin::freeze_branch))
+        .route("/branches/{id}/unfreeze", post(admin::unfreeze_branch))
+        .route("/branches/{id}/policy", put(admin::put_branch_policy).get(admin::branch_policy))
+        .route("/staff", post(admin::create_staff).get(admin::list_staff))
+        .route("/staff/{id}", axum::routing::patch(admin::patch_staff))
+        .route("/devices", post(admin::enroll_device).get(admin::list_devices))
+        .route("/devices/{id}", axum::routing::delete(admin::revoke_device))
+        .route("/stock-items", post(admin::create_stock_item).get(admin::list_stock_items))
+        .route("/inventory/restock", post(admin::restock))
+        .route("/inventory", get(admin::inventory))
+        .route("/menu/items", get(admin::list_menu_items))
+        .route(
+            "/menu/items/{id}",
+            put(admin::put_menu_item).delete(admin::delete_menu_item).get(admin::get_menu_item),
+        )
+        .route("/policy", put(admin::put_tenant_policy).get(admin::tenant_policy));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(DefaultBodyLimit::max(modula_wire::limits::BODY_MAX_BYTES))
+        .layer(middleware::from_fn(problemize))
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}

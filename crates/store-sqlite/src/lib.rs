@@ -1,0 +1,81 @@
+//! SQLite implementation of [`modula_store::Store`].
+//!
+//! One file per tenant set, WAL journal, `synchronous=FULL` (a committed answer
+//! survives a power cut), foreign keys on, and every write transaction begun with
+//! `BEGIN IMMEDIATE` so read-decide-write sequences never hit a busy-snapshot upgrade.
+//! Waiting for the write lock is bounded by the busy timeout.
+
+mod convert;
+mod tx;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use modula_store::{Store, StoreError, StoreResult, Tx};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use tx::SqliteTx;
+
+/// How long a writer waits for SQLite's write lock before the request fails with 503.
+pub const BUSY_TIMEOUT_MS: u64 = 10_000;
+/// Connections in the pool (readers run in parallel under WAL; writers queue on the lock).
+pub const POOL_MAX_CONNECTIONS: u32 = 8;
+
+/// A Modula database in one SQLite file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://PATH`) and runs
+    /// pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Internal(format!("bad SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
+            .connect_with(options)
+            .await
+            .map_err(convert::store_error)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Internal(format!("migrating the SQLite database failed: {e}")))?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The underlying pool (for benchmarks and tests of this crate).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin_write(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(convert::store_error)?;
+        Ok(Box::new(SqliteTx::new(tx)))
+    }
+
+    async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin().await.map_err(convert::store_error)?;
+        Ok(Box::new(SqliteTx::new(tx)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(convert::store_error)?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}

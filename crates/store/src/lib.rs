@@ -1,0 +1,130 @@
+//! The storage interface of the Modula server.
+//!
+//! The server's domain code is written once against [`Store`] and [`Tx`]; each
+//! backend crate (`modula-store-sqlite`, later `modula-store-postgres`) implements
+//! them with its own SQL and migrations. The interface is deliberately row-level:
+//! business decisions are made by the caller (with `modula-rules`), the backend only
+//! reads and writes inside one transaction.
+//!
+//! Invariants every backend upholds:
+//! - A [`Tx`] from [`Store::begin_write`] is serializable with respect to every other
+//!   write transaction touching the same rows (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+//!   row locks), so read-decide-write sequences inside it are safe across processes.
+//! - Nothing a `Tx` wrote is visible to others before [`Tx::commit`] returns `Ok`, and
+//!   once it has returned `Ok` the write is durable (fsynced).
+//! - Dropping a `Tx` without commit rolls it back.
+//! - Every lookup is scoped by tenant: a row of another tenant is never returned.
+
+mod records;
+
+pub use records::*;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// What can go wrong in storage. Never a business outcome: a rejection of an op is
+/// data, not a `StoreError`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint was violated; the string names the constraint.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database is unreachable, busy or timed out: transient, retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded, or a query failed for a reason that is a bug.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+/// Short for `Result<T, StoreError>`.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A database holding any number of tenants.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Starts a write transaction (serialized against conflicting writers).
+    async fn begin_write(&self) -> StoreResult<Box<dyn Tx>>;
+    /// Starts a read-only transaction (a consistent snapshot; writes through it fail).
+    async fn begin_read(&self) -> StoreResult<Box<dyn Tx>>;
+    /// Checks the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// The backend's name, for logs and metrics (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+}
+
+/// One database transaction. Every method is tenant-scoped where the data is.
+#[async_trait]
+pub trait Tx: Send {
+    /// Makes every write of this transaction durable and visible.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    // ---- tenants and policy ----
+    /// Inserts a tenant with its policy.
+    async fn insert_tenant(&mut self, tenant: &TenantRecord) -> StoreResult<()>;
+    /// The tenant, if it exists.
+    async fn tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>>;
+    /// Replaces the tenant-wide policy.
+    async fn set_tenant_policy(&mut self, tenant_id: Uuid, policy: &modula_wire::Policy) -> StoreResult<()>;
+    /// Increments and returns the tenant's device counter (for device codes).
+    async fn next_device_number(&mut self, tenant_id: Uuid) -> StoreResult<i64>;
+
+    // ---- tokens ----
+    /// Stores a token (by hash only).
+    async fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
+    /// Looks a token up by its hash.
+    async fn token(&mut self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
+
+    // ---- staff ----
+    /// Inserts a staff member with their branch assignment.
+    async fn insert_staff(&mut self, staff: &StaffRecord) -> StoreResult<()>;
+    /// One staff member of the tenant.
+    async fn staff(&mut self, tenant_id: Uuid, staff_id: Uuid) -> StoreResult<Option<StaffRecord>>;
+    /// Every staff member of the tenant, by name.
+    async fn list_staff(&mut self, tenant_id: Uuid) -> StoreResult<Vec<StaffRecord>>;
+    /// Replaces a staff member's mutable fields and branch assignment.
+    async fn update_staff(&mut self, staff: &StaffRecord) -> StoreResult<()>;
+    /// Records the outcome of a PIN check: the failure counter and lockout.
+    async fn set_pin_lockout(&mut self, tenant_id: Uuid, staff_id: Uuid, failed_attempts: i64, locked_until: Option<Timestamp>) -> StoreResult<()>;
+
+    // ---- branches ----
+    /// Inserts a branch.
+    async fn insert_branch(&mut self, branch: &BranchRecord) -> StoreResult<()>;
+    /// One branch of the tenant.
+    async fn branch(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Option<BranchRecord>>;
+    /// Every branch of the tenant, by name.
+    async fn list_branches(&mut self, tenant_id: Uuid) -> StoreResult<Vec<BranchRecord>>;
+    /// Replaces a branch's status and policy override.
+    async fn update_branch(&mut self, branch: &BranchRecord) -> StoreResult<()>;
+
+    // ---- devices ----
+    /// Inserts a device.
+    async fn insert_device(&mut self, device: &DeviceRecord) -> StoreResult<()>;
+    /// One device of the tenant.
+    async fn device(&mut self, tenant_id: Uuid, device_id: Uuid) -> StoreResult<Option<DeviceRecord>>;
+    /// Every device of a branch.
+    async fn list_devices(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Vec<DeviceRecord>>;
+    /// Marks a device revoked (idempotent).
+    async fn revoke_device(&mut self, tenant_id: Uuid, device_id: Uuid, at: Timestamp) -> StoreResult<()>;
+
+    // ---- stock ----
+    /// Inserts a stock item.
+    async fn insert_stock_item(&mut self, item: &StockItemRecord) -> StoreResult<()>;
+    /// One stock item of the tenant.
+    async fn stock_item(&mut self, tenant_id: Uuid, stock_item_id: Uuid) -> StoreResult<Option<StockItemRecord>>;
+    /// Every stock item of the tenant, by name.
+    async fn list_stock_items(&mut self, tenant_id: Uuid) -> StoreResult<Vec<StockItemRecord>>;
+    /// Adds `delta` to the on-hand of an item at a branch (a missing row counts as 0);
+    /// returns the new on-hand.
+    async fn add_on_hand(&mut self, branch_id: Uuid, stock_item_id: Uuid, delta: i64) -> StoreResult<i64>;
+    /// Every stock item of the tenant with its on-hand at the branch (0 when never stocked).
+    async fn inventory(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Vec<(StockItemRecord, i64)>>;
+
+    // ---- menu ----
+    /// Inserts or replaces a menu item (also un-deletes it).
+    async fn upsert_menu_item(&mut self, item: &MenuItemRecord) -> StoreResult<()>;
+    /// One menu item of the tenant, deleted or not.
+    async fn menu_item(&mut self, tenant_id: Uuid, item_id: Uuid) -> StoreResult<Option<MenuItemRecord>>;
+    /// Every live (not deleted) menu item of the tenant, by category and name.
+    async fn list_menu_items(&mut self, tenant_id: Uuid) -> StoreResult<Vec<MenuItemRecord>>;
+}

@@ -1,0 +1,256 @@
+//! Request and answer bodies of the admin, auth and bootstrap endpoints (§5.5, §5.6).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{BranchStatus, Role};
+
+/// Output of `modula admin init --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitOutput {
+    /// The new tenant.
+    pub tenant_id: Uuid,
+    /// Its owner.
+    pub owner_id: Uuid,
+    /// An owner bearer token.
+    pub token: String,
+}
+
+/// `POST /v1/auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The staff member's tenant.
+    pub tenant_id: Uuid,
+    /// Who signs in.
+    pub staff_id: Uuid,
+    /// 4–8 digits.
+    pub pin: String,
+}
+
+/// Answer of `POST /v1/auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// A bearer token for this staff member.
+    pub token: String,
+    /// Who signed in.
+    pub staff_id: Uuid,
+    /// Their role now.
+    pub role: Role,
+}
+
+/// `POST /v1/branches`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateBranch {
+    /// Display name.
+    pub name: String,
+}
+
+/// A branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchView {
+    /// Id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// `active` or `frozen`.
+    pub status: BranchStatus,
+}
+
+/// Answer of freeze/unfreeze.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchStatusView {
+    /// Id.
+    pub id: Uuid,
+    /// The status now.
+    pub status: BranchStatus,
+}
+
+/// `POST /v1/staff`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateStaff {
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// 4–8 digits.
+    pub pin: String,
+    /// Branches this person works at.
+    pub branch_ids: Vec<Uuid>,
+}
+
+/// `PATCH /v1/staff/{id}`: any subset of fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchStaff {
+    /// New role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Activate or deactivate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Replace the branch assignment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_ids: Option<Vec<Uuid>>,
+    /// New PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// New display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A staff member (never with the PIN or its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffView {
+    /// Id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Assigned branches.
+    pub branch_ids: Vec<Uuid>,
+    /// Whether they may act.
+    pub active: bool,
+}
+
+/// `POST /v1/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollDevice {
+    /// The branch the device sells for.
+    pub branch_id: Uuid,
+    /// Display name, e.g. "Front counter".
+    pub name: String,
+}
+
+/// Answer of `POST /v1/devices`. The token is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolledDevice {
+    /// Id.
+    pub device_id: Uuid,
+    /// The device's bearer token.
+    pub token: String,
+    /// Short code prefixing the device's receipt numbers.
+    pub code: String,
+}
+
+/// A device as listed to managers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// Id.
+    pub device_id: Uuid,
+    /// Its branch.
+    pub branch_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Receipt prefix.
+    pub code: String,
+    /// Whether its token was revoked.
+    pub revoked: bool,
+}
+
+/// `POST /v1/stock-items`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateStockItem {
+    /// Display name.
+    pub name: String,
+    /// Unit of quantities, e.g. `g`, `ml`, `pcs`.
+    pub unit: String,
+}
+
+/// A stock item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockItemView {
+    /// Id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+}
+
+/// `POST /v1/inventory/restock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restock {
+    /// Where.
+    pub branch_id: Uuid,
+    /// What.
+    pub stock_item_id: Uuid,
+    /// How many units arrived, ≥ 1.
+    pub qty: i64,
+}
+
+/// Answer of a restock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestockView {
+    /// What.
+    pub stock_item_id: Uuid,
+    /// On hand now.
+    pub on_hand: i64,
+}
+
+/// One row of `GET /v1/inventory`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryRow {
+    /// What.
+    pub stock_item_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// On hand (may be negative).
+    pub on_hand: i64,
+}
+
+/// Answer of `GET /v1/inventory`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryView {
+    /// Every stock item of the tenant with its on-hand at the branch.
+    pub items: Vec<InventoryRow>,
+}
+
+/// One recipe line: how much of a stock item one unit of a menu item uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipeLine {
+    /// Which stock item.
+    pub stock_item_id: Uuid,
+    /// How many of its units, ≥ 1.
+    pub qty: i64,
+}
+
+/// `PUT /v1/menu/items/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutMenuItem {
+    /// Display name.
+    pub name: String,
+    /// Price, ≥ 0.
+    pub price_cents: i64,
+    /// Grid category, e.g. "Coffee".
+    pub category: String,
+    /// Whether it can be sold.
+    pub active: bool,
+    /// Stock used per unit sold.
+    #[serde(default)]
+    pub recipe: Vec<RecipeLine>,
+}
+
+/// A menu item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuItemView {
+    /// Id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Price.
+    pub price_cents: i64,
+    /// Category.
+    pub category: String,
+    /// Whether it can be sold.
+    pub active: bool,
+    /// Stock used per unit sold.
+    pub recipe: Vec<RecipeLine>,
+}
+
+/// Answer of list endpoints: `{"<key>": [...]}` wrappers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuItemsView {
+    /// Live (not deleted) items.
+    pub items: Vec<MenuItemView>,
+}

@@ -1,0 +1,273 @@
+//! Operations (`Op`), their payloads, and the push messages (§4 and §5.1 of the spec).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::problem::ErrorCode;
+
+/// The op types a terminal may queue offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpType {
+    /// `sale.finalize`
+    SaleFinalize,
+    /// `cashSession.open`
+    CashSessionOpen,
+    /// `cashSession.movement`
+    CashSessionMovement,
+    /// `cashSession.close`
+    CashSessionClose,
+    /// `attendance.startWork`
+    AttendanceStartWork,
+    /// `attendance.endWork`
+    AttendanceEndWork,
+}
+
+/// Op types that exist but may only be performed through the online admin API.
+/// A push carrying one is answered `NOT_ALLOWED_OFFLINE`.
+pub const ONLINE_ONLY_OP_TYPES: &[&str] = &[
+    "menu.upsert",
+    "menu.delete",
+    "inventory.restock",
+    "policy.update",
+    "sale.void",
+    "sale.voidApprove",
+];
+
+impl OpType {
+    /// Every offline op type, in a stable order.
+    pub const ALL: [OpType; 6] = [
+        OpType::SaleFinalize,
+        OpType::CashSessionOpen,
+        OpType::CashSessionMovement,
+        OpType::CashSessionClose,
+        OpType::AttendanceStartWork,
+        OpType::AttendanceEndWork,
+    ];
+
+    /// The type's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::SaleFinalize => "sale.finalize",
+            OpType::CashSessionOpen => "cashSession.open",
+            OpType::CashSessionMovement => "cashSession.movement",
+            OpType::CashSessionClose => "cashSession.close",
+            OpType::AttendanceStartWork => "attendance.startWork",
+            OpType::AttendanceEndWork => "attendance.endWork",
+        }
+    }
+
+    /// Parses a wire name; `None` for online-only and unknown types.
+    pub fn parse(s: &str) -> Option<OpType> {
+        OpType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// One operation as queued by a terminal and pushed to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Client-generated UUIDv7; the idempotency key of the op across both lanes.
+    pub client_op_id: Uuid,
+    /// The op type's wire name (kept as text so unknown types get a per-op answer).
+    #[serde(rename = "type")]
+    pub op_type: String,
+    /// The tenant the op belongs to.
+    pub tenant_id: Uuid,
+    /// The branch the op belongs to.
+    pub branch_id: Uuid,
+    /// The staff member who did it.
+    pub actor_id: Uuid,
+    /// The device's own 1-based counter, assigned at enqueue.
+    pub device_seq: i64,
+    /// When it happened on the device.
+    pub occurred_at: DateTime<Utc>,
+    /// The type-specific payload.
+    pub payload: serde_json::Value,
+    /// Lowercase hex SHA-256 of the JCS form of `{type, tenant_id, branch_id, actor_id, payload}`.
+    pub payload_hash: String,
+    /// Ops that must have been applied before this one.
+    #[serde(default)]
+    pub depends_on: Vec<Uuid>,
+}
+
+/// The outcome of one op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OpStatus {
+    /// Applied now.
+    Applied,
+    /// Applied earlier; the stored result is returned.
+    Duplicate,
+    /// Refused, now or earlier; never retried.
+    Rejected,
+}
+
+/// One entry of a push answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpResult {
+    /// The op this answers.
+    pub client_op_id: Uuid,
+    /// What happened.
+    pub status: OpStatus,
+    /// Why it was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ErrorCode>,
+    /// A sentence for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The op's result when applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    /// True when this is a stored outcome returned again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
+}
+
+/// Body of `POST /v1/sync/push`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// Must be the token's device.
+    pub device_id: Uuid,
+    /// At most [`crate::limits::PUSH_MAX_OPS`].
+    pub operations: Vec<Op>,
+}
+
+/// Answer of `POST /v1/sync/push`: one result per op, same order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One per op, in request order.
+    pub results: Vec<OpResult>,
+}
+
+/// One line of a sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleLine {
+    /// The menu item sold.
+    pub menu_item_id: Uuid,
+    /// How many, ≥ 1.
+    pub qty: i64,
+    /// Price per unit charged, from the device's cache.
+    pub unit_price_cents: i64,
+}
+
+/// Cash handed over by the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Tender {
+    /// US dollars, in cents.
+    pub cash_usd_cents: i64,
+    /// Riel, whole.
+    pub cash_khr: i64,
+}
+
+/// Totals of a sale as charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SaleTotals {
+    /// Σ qty × unit price.
+    pub subtotal_cents: i64,
+    /// VAT part (included or added, per policy).
+    pub vat_cents: i64,
+    /// What the customer pays.
+    pub total_cents: i64,
+}
+
+/// Payload of `sale.finalize`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleFinalize {
+    /// Client-generated sale id.
+    pub sale_id: Uuid,
+    /// The open cash session of the device.
+    pub cash_session_id: Uuid,
+    /// `<device code>-<device-local counter>`.
+    pub receipt_no: String,
+    /// What was sold.
+    pub lines: Vec<SaleLine>,
+    /// Cash received.
+    pub tender: Tender,
+    /// Totals as charged.
+    pub totals: SaleTotals,
+}
+
+/// Payload of `cashSession.open`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashSessionOpen {
+    /// Client-generated session id.
+    pub cash_session_id: Uuid,
+    /// Cash in the drawer at opening, ≥ 0.
+    pub opening_float_cents: i64,
+}
+
+/// Kind of a cash movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MovementKind {
+    /// Cash put into the drawer.
+    PaidIn,
+    /// Cash taken out of the drawer.
+    PaidOut,
+    /// A correction (manager+), may be negative.
+    Adjustment,
+}
+
+/// Payload of `cashSession.movement`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashSessionMovement {
+    /// The open session.
+    pub cash_session_id: Uuid,
+    /// Client-generated movement id.
+    pub movement_id: Uuid,
+    /// Paid in, paid out or adjustment.
+    pub kind: MovementKind,
+    /// > 0, except an adjustment which may be negative (never 0).
+    pub amount_cents: i64,
+    /// Why, for the audit trail.
+    pub reason: String,
+}
+
+/// Payload of `cashSession.close`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashSessionClose {
+    /// The open session.
+    pub cash_session_id: Uuid,
+    /// Cash counted in the drawer, ≥ 0.
+    pub counted_cash_cents: i64,
+}
+
+/// Payload of `attendance.startWork` and `attendance.endWork`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftPayload {
+    /// Client-generated shift id (the end names the shift it ends).
+    pub shift_id: Uuid,
+    /// Whose shift.
+    pub staff_id: Uuid,
+}
+
+/// A parsed, typed payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// `sale.finalize`
+    SaleFinalize(SaleFinalize),
+    /// `cashSession.open`
+    CashSessionOpen(CashSessionOpen),
+    /// `cashSession.movement`
+    CashSessionMovement(CashSessionMovement),
+    /// `cashSession.close`
+    CashSessionClose(CashSessionClose),
+    /// `attendance.startWork`
+    AttendanceStartWork(ShiftPayload),
+    /// `attendance.endWork`
+    AttendanceEndWork(ShiftPayload),
+}
+
+impl Payload {
+    /// The op type this payload belongs to.
+    pub fn op_type(&self) -> OpType {
+        match self {
+            Payload::SaleFinalize(_) => OpType::SaleFinalize,
+            Payload::CashSessionOpen(_) => OpType::CashSessionOpen,
+            Payload::CashSessionMovement(_) => OpType::CashSessionMovement,
+            Payload::CashSessionClose(_) => OpType::CashSessionClose,
+            Payload::AttendanceStartWork(_) => OpType::AttendanceStartWork,
+            Payload::AttendanceEndWork(_) => OpType::AttendanceEndWork,
+        }
+    }
+}

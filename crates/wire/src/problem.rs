@@ -1,0 +1,155 @@
+//! RFC 9457 problem details and the error-code vocabulary.
+
+use serde::{Deserialize, Serialize};
+
+/// Every machine-readable error code the API can answer with.
+///
+/// The first group is named by the spec; the rest are this project's additions,
+/// documented in `docs/errors.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    // --- named by the spec ---
+    /// Same `client_op_id` (or Idempotency-Key) with a different payload.
+    PayloadMismatch,
+    /// The client's `payload_hash` differs from the server's recomputation.
+    HashMismatch,
+    /// A `depends_on` op was rejected.
+    DependencyFailed,
+    /// A `depends_on` op was never seen.
+    DependencyMissing,
+    /// The caller (or the op's actor) may not do this.
+    Forbidden,
+    /// The branch is frozen; writes are refused.
+    BranchFrozen,
+    /// The op type may only be used online.
+    NotAllowedOffline,
+    /// The op type is not known.
+    UnknownOpType,
+    /// A field is invalid; `field` names it.
+    ValidationFailed,
+    /// No open cash session for this device.
+    NoOpenCashSession,
+    /// The device already has an open cash session.
+    CashSessionAlreadyOpen,
+    /// The cash session is closed.
+    CashSessionClosed,
+    /// The staff member already has an open shift.
+    ShiftAlreadyOpen,
+    /// The staff member has no open shift.
+    NoOpenShift,
+    /// Cash tendered is less than the total.
+    InsufficientTender,
+    /// The pull cursor cannot be used; rehydrate.
+    CursorReset,
+    // --- this project's additions ---
+    /// The request body is not valid JSON or does not have the expected shape.
+    BadRequest,
+    /// Missing, unknown, expired or revoked bearer token, or a wrong PIN.
+    Unauthorized,
+    /// Too many wrong PINs; sign-in is locked for a while.
+    PinLocked,
+    /// The addressed resource does not exist (or is not visible to the caller).
+    NotFound,
+    /// The request conflicts with the current state (e.g. duplicate name or id).
+    Conflict,
+    /// The same Idempotency-Key is still being processed.
+    RequestInFlight,
+    /// `Idempotency-Key` header missing or not a UUID.
+    IdempotencyKeyMissing,
+    /// The body or the batch is over a limit.
+    PayloadTooLarge,
+    /// The HTTP method is not supported on this path.
+    MethodNotAllowed,
+    /// The request body's media type is not JSON.
+    UnsupportedMediaType,
+    /// The storage backend is unavailable or busy; retry later.
+    ServiceUnavailable,
+    /// A bug on the server; nothing the client can fix.
+    Internal,
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(v.as_str().unwrap_or("INTERNAL"))
+    }
+}
+
+/// An RFC 9457 `application/problem+json` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// A URI naming the problem type (`urn:modula:problem:<code>`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short human summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence, in words a user can act on.
+    pub detail: String,
+    /// The machine-readable code.
+    pub code: ErrorCode,
+    /// The offending field, as a JSON path (`lines[2].qty`), when one is to blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Why a cursor was reset (`CURSOR_RESET` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Problem {
+    /// A problem with the given status, code and detail.
+    pub fn new(status: u16, code: ErrorCode, detail: impl Into<String>) -> Self {
+        let code_str = code.to_string();
+        Problem {
+            kind: format!("urn:modula:problem:{}", code_str.to_ascii_lowercase().replace('_', "-")),
+            title: title_for(code).to_string(),
+            status,
+            detail: detail.into(),
+            code,
+            field: None,
+            reason: None,
+        }
+    }
+
+    /// The same problem naming the offending field.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+}
+
+fn title_for(code: ErrorCode) -> &'static str {
+    use ErrorCode::*;
+    match code {
+        PayloadMismatch => "Payload does not match the stored operation",
+        HashMismatch => "Payload hash mismatch",
+        DependencyFailed => "A dependency was rejected",
+        DependencyMissing => "A dependency is missing",
+        Forbidden => "Forbidden",
+        BranchFrozen => "Branch is frozen",
+        NotAllowedOffline => "Not allowed offline",
+        UnknownOpType => "Unknown operation type",
+        ValidationFailed => "Validation failed",
+        NoOpenCashSession => "No open cash session",
+        CashSessionAlreadyOpen => "Cash session already open",
+        CashSessionClosed => "Cash session closed",
+        ShiftAlreadyOpen => "Shift already open",
+        NoOpenShift => "No open shift",
+        InsufficientTender => "Insufficient tender",
+        CursorReset => "Cursor reset",
+        BadRequest => "Bad request",
+        Unauthorized => "Unauthorized",
+        PinLocked => "Sign-in locked",
+        NotFound => "Not found",
+        Conflict => "Conflict",
+        RequestInFlight => "Request in flight",
+        IdempotencyKeyMissing => "Idempotency-Key missing",
+        PayloadTooLarge => "Payload too large",
+        MethodNotAllowed => "Method not allowed",
+        UnsupportedMediaType => "Unsupported media type",
+        ServiceUnavailable => "Service unavailable",
+        Internal => "Internal server error",
+    }
+}
