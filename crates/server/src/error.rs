@@ -15,9 +15,15 @@ pub enum ApiError {
     /// Authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
-    /// The addressed thing does not exist for this caller.
-    #[error("{0}")]
-    NotFound(String),
+    /// The addressed thing (in the path, or referenced by `field` of the body) does not
+    /// exist for this caller.
+    #[error("{detail}")]
+    NotFound {
+        /// What was not found.
+        detail: String,
+        /// The body field holding the unknown id, if it came from the body.
+        field: Option<String>,
+    },
     /// Malformed request: bad JSON, missing or mistyped field, bad path or query.
     #[error("{detail}")]
     BadRequest {
@@ -65,7 +71,13 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(d) => Problem::new(401, ErrorCode::Unauthorized, d),
             ApiError::Forbidden(d) => Problem::new(403, ErrorCode::Forbidden, d),
-            ApiError::NotFound(d) => Problem::new(404, ErrorCode::NotFound, d),
+            ApiError::NotFound { detail, field } => {
+                let p = Problem::new(404, ErrorCode::NotFound, detail);
+                match field {
+                    Some(f) => p.with_field(f.clone()),
+                    None => p,
+                }
+            }
             ApiError::BadRequest { detail, field } => {
                 let p = Problem::new(400, ErrorCode::BadRequest, detail);
                 match field {

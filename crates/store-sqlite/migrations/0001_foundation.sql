@@ -75,14 +75,14 @@ CREATE TABLE inventory (
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE menu_items (
+    id           BLOB PRIMARY KEY,        -- chosen by the client; unique across tenants
     tenant_id    BLOB NOT NULL REFERENCES tenants(id),
-    id           BLOB NOT NULL,
     name         TEXT NOT NULL,
     price_cents  INTEGER NOT NULL,
     category     TEXT NOT NULL,
     active       INTEGER NOT NULL,
     recipe       TEXT NOT NULL,           -- JSON array of {stock_item_id, qty}
     deleted      INTEGER NOT NULL DEFAULT 0,
-    updated_at   INTEGER NOT NULL,
-    PRIMARY KEY (tenant_id, id)
+    updated_at   INTEGER NOT NULL
 ) STRICT;
+CREATE INDEX menu_items_tenant ON menu_items(tenant_id, deleted, category, name);

@@ -459,13 +459,14 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| Ok((stock_item_from(r)?, get(r, "on_hand")?))).collect()
     }
 
-    async fn upsert_menu_item(&mut self, m: &MenuItemRecord) -> StoreResult<()> {
-        sqlx::query(
+    async fn upsert_menu_item(&mut self, m: &MenuItemRecord) -> StoreResult<bool> {
+        let done = sqlx::query(
             "INSERT INTO menu_items (tenant_id, id, name, price_cents, category, active, recipe, deleted, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents, \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents, \
              category = excluded.category, active = excluded.active, recipe = excluded.recipe, \
-             deleted = excluded.deleted, updated_at = excluded.updated_at",
+             deleted = excluded.deleted, updated_at = excluded.updated_at \
+             WHERE menu_items.tenant_id = excluded.tenant_id",
         )
         .bind(m.tenant_id)
         .bind(m.id)
@@ -479,7 +480,7 @@ impl Tx for SqliteTx {
         .execute(&mut *self.tx)
         .await
         .map_err(store_error)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn menu_item(&mut self, tenant_id: Uuid, item_id: Uuid) -> StoreResult<Option<MenuItemRecord>> {

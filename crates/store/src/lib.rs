@@ -121,8 +121,9 @@ pub trait Tx: Send {
     async fn inventory(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Vec<(StockItemRecord, i64)>>;
 
     // ---- menu ----
-    /// Inserts or replaces a menu item (also un-deletes it).
-    async fn upsert_menu_item(&mut self, item: &MenuItemRecord) -> StoreResult<()>;
+    /// Inserts or replaces a menu item (also un-deletes it). Menu item ids are unique
+    /// across tenants: returns `false`, writing nothing, when the id belongs to another.
+    async fn upsert_menu_item(&mut self, item: &MenuItemRecord) -> StoreResult<bool>;
     /// One menu item of the tenant, deleted or not.
     async fn menu_item(&mut self, tenant_id: Uuid, item_id: Uuid) -> StoreResult<Option<MenuItemRecord>>;
     /// Every live (not deleted) menu item of the tenant, by category and name.

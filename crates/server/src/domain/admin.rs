@@ -7,7 +7,7 @@ use modula_wire::admin::*;
 use modula_wire::{BranchStatus, Policy, PolicyPatch, Role};
 use uuid::Uuid;
 
-use super::{branch_for_admin, branch_for_read, not_found, views};
+use super::{branch_for_admin, branch_for_read, not_found, not_found_field, views};
 use crate::auth::{hash_pin, issue_token, Auth, Principal};
 use crate::error::{ApiError, ApiResult};
 
@@ -72,8 +72,7 @@ async fn check_branch_ids(tx: &mut dyn Tx, auth: &Auth, branch_ids: &[Uuid]) -> 
     }
     for (i, id) in branch_ids.iter().enumerate() {
         if tx.branch(auth.tenant_id, *id).await?.is_none() {
-            return Err(modula_rules::Rejection::validation(format!("branch_ids[{i}]"), format!("no branch with id {id}"))
-                .into());
+            return Err(not_found_field(format!("branch_ids[{i}]"), "branch", *id));
         }
         if !auth.sees_branch(*id) {
             return Err(ApiError::Forbidden(format!("you are not assigned to branch {id}, so you cannot assign it")));
@@ -260,7 +259,7 @@ pub async fn restock(store: &dyn Store, auth: &Auth, req: Restock) -> ApiResult<
     let item = tx
         .stock_item(auth.tenant_id, req.stock_item_id)
         .await?
-        .ok_or_else(|| modula_rules::Rejection::validation("stock_item_id", format!("no stock item with id {}", req.stock_item_id)))?;
+        .ok_or_else(|| not_found_field("stock_item_id", "stock item", req.stock_item_id))?;
     let on_hand = tx.add_on_hand(branch.id, item.id, req.qty).await?;
     tx.commit().await?;
     Ok(RestockView { stock_item_id: item.id, on_hand })
@@ -292,8 +291,7 @@ pub async fn put_menu_item(
     let mut tx = store.begin_write().await?;
     for (i, line) in req.recipe.iter().enumerate() {
         if tx.stock_item(auth.tenant_id, line.stock_item_id).await?.is_none() {
-            let field = format!("recipe[{i}].stock_item_id");
-            return Err(modula_rules::Rejection::validation(field, format!("no stock item with id {}", line.stock_item_id)).into());
+            return Err(not_found_field(format!("recipe[{i}].stock_item_id"), "stock item", line.stock_item_id));
         }
     }
     let existing = tx.menu_item(auth.tenant_id, item_id).await?;
@@ -309,7 +307,10 @@ pub async fn put_menu_item(
         deleted: false,
         updated_at: now(),
     };
-    tx.upsert_menu_item(&item).await?;
+    if !tx.upsert_menu_item(&item).await? {
+        // The id is taken by another tenant: to this caller it does not exist.
+        return Err(not_found("menu item", item_id));
+    }
     tx.commit().await?;
     Ok((views::menu_item(&item), created))
 }

@@ -15,7 +15,13 @@ use crate::error::{ApiError, ApiResult};
 
 /// `NOT_FOUND` for a missing (or invisible) thing.
 pub fn not_found(what: &str, id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("no {what} with id {id}"))
+    ApiError::NotFound { detail: format!("no {what} with id {id}"), field: None }
+}
+
+/// `NOT_FOUND` for an id referenced by a body field.
+pub fn not_found_field(field: impl Into<String>, what: &str, id: Uuid) -> ApiError {
+    let field = field.into();
+    ApiError::NotFound { detail: format!("{field}: no {what} with id {id}"), field: Some(field) }
 }
 
 /// A branch the caller may administer: manager+ and, for managers, assigned to it.

@@ -1,0 +1,110 @@
+//! The real `modula` binary: `admin init`, `serve` over a real socket, and `demo`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_modula");
+
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn init(db: &str, tenant: &str, pin: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(["admin", "init", "--db", db, "--tenant", tenant, "--owner-name", "Owner", "--owner-pin", pin, "--json"])
+        .output()
+        .expect("run modula admin init")
+}
+
+async fn wait_ready(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server at {base} did not become ready");
+}
+
+#[tokio::test]
+async fn admin_init_then_serve_then_login_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let out = init(&db, "Café One", "1234");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first: Value = serde_json::from_slice(&out.stdout).expect("init prints JSON");
+    for key in ["tenant_id", "owner_id", "token"] {
+        assert!(first[key].is_string(), "{key} missing in {first}");
+    }
+    // Running it again on the same database adds a second tenant.
+    let second: Value = serde_json::from_slice(&init(&db, "Café Two", "5678").stdout).unwrap();
+    assert_ne!(first["tenant_id"], second["tenant_id"]);
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["serve", "--db", &db, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn modula serve");
+    let _guard = KillOnDrop(child);
+    wait_ready(&base).await;
+
+    let client = reqwest::Client::new();
+    let token = first["token"].as_str().unwrap();
+    let r = client.post(format!("{base}/v1/branches")).bearer_auth(token).json(&json!({"name": "Main"})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let login = json!({"tenant_id": second["tenant_id"], "staff_id": second["owner_id"], "pin": "5678"});
+    let r = client.post(format!("{base}/v1/auth/login")).json(&login).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["role"], "owner");
+    // Tenant two's token does not see tenant one's branch.
+    let r = client.get(format!("{base}/v1/branches")).bearer_auth(body["token"].as_str().unwrap()).send().await.unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["branches"], json!([]));
+}
+
+#[test]
+fn admin_init_refuses_a_bad_pin_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let out = init(&db, "Café", "12");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("owner-pin"), "{stderr}");
+}
+
+#[test]
+fn demo_seeds_once_and_prints_how_to_use_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(BIN)
+            .args(["demo", "--no-serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path())
+            .output()
+            .expect("run modula demo")
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("owner token:") && text.contains("cashier id") && text.contains("PIN 1111"), "{text}");
+    // A second run reuses the seeded tenant rather than adding another.
+    let again = String::from_utf8_lossy(&run().stdout).to_string();
+    let tenant = |t: &str| t.lines().find(|l| l.contains("tenant_id")).map(str::to_string);
+    assert_eq!(tenant(&text), tenant(&again));
+}

@@ -1,0 +1,114 @@
+use crate::common::{uuid, TestApp};
+use serde_json::json;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn create_list_freeze_and_unfreeze_a_branch() {
+    let app = TestApp::spawn().await;
+    let t = &app.a.token;
+    let r = app.post("/v1/branches", t, json!({"name": "  Riverside  "})).await;
+    let b = r.ok(201);
+    assert_eq!(b["name"], "Riverside");
+    assert_eq!(b["status"], "active");
+    let id = uuid(&b["id"]);
+    let r = app.get("/v1/branches", t).await;
+    assert_eq!(r.ok(200)["branches"][0]["id"], id.to_string());
+
+    let r = app.post(&format!("/v1/branches/{id}/freeze"), t, json!({})).await;
+    assert_eq!(r.ok(200), &json!({"id": id, "status": "frozen"}));
+    let r = app.get("/v1/branches", t).await;
+    assert_eq!(r.ok(200)["branches"][0]["status"], "frozen");
+    let r = app.post(&format!("/v1/branches/{id}/unfreeze"), t, json!({})).await;
+    assert_eq!(r.ok(200), &json!({"id": id, "status": "active"}));
+}
+
+#[tokio::test]
+async fn freeze_works_without_a_body() {
+    let app = TestApp::spawn().await;
+    let id = app.branch(&app.a.token, "B").await;
+    let r = app.call(reqwest::Method::POST, &format!("/v1/branches/{id}/freeze"), Some(&app.a.token), None).await;
+    assert_eq!(r.ok(200)["status"], "frozen");
+}
+
+#[tokio::test]
+async fn branch_bad_input() {
+    let app = TestApp::spawn().await;
+    let t = &app.a.token;
+    let r = app.post("/v1/branches", t, json!({})).await;
+    assert_eq!(r.problem(400, "BAD_REQUEST")["field"], "name");
+    let r = app.post("/v1/branches", t, json!({"name": 7})).await;
+    assert_eq!(r.problem(400, "BAD_REQUEST")["field"], "name");
+    let r = app.post("/v1/branches", t, json!({"name": "   "})).await;
+    assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], "name");
+    let r = app.post("/v1/branches", t, json!({"name": "x".repeat(121)})).await;
+    assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], "name");
+    let r = app.post(&format!("/v1/branches/{}/freeze", Uuid::now_v7()), t, json!({})).await;
+    r.problem(404, "NOT_FOUND");
+    let r = app.post("/v1/branches/not-a-uuid/freeze", t, json!({})).await;
+    r.problem(400, "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn managers_administer_only_their_branches() {
+    let app = TestApp::spawn().await;
+    let t = &app.a.token;
+    let mine = app.branch(t, "Mine").await;
+    let other = app.branch(t, "Other").await;
+    let mgr = app.staff(t, "Mgr", "manager", "5678", &[mine]).await;
+    let mt = app.login(app.a.tenant_id, mgr, "5678").await;
+    app.post(&format!("/v1/branches/{mine}/freeze"), &mt, json!({})).await.ok(200);
+    app.post(&format!("/v1/branches/{other}/freeze"), &mt, json!({})).await.problem(403, "FORBIDDEN");
+    // A branch a manager creates is theirs.
+    let created = app.branch(&mt, "New").await;
+    app.post(&format!("/v1/branches/{created}/freeze"), &mt, json!({})).await.ok(200);
+    let r = app.get("/v1/branches", &mt).await;
+    assert_eq!(r.ok(200)["branches"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn tenant_policy_and_branch_override() {
+    let app = TestApp::spawn().await;
+    let t = &app.a.token;
+    let r = app.get("/v1/policy", t).await;
+    assert_eq!(
+        r.ok(200),
+        &json!({"currency": "USD", "vat_bps": 1000, "prices_include_vat": true, "khr_per_usd": 4100,
+                "khr_rounding": 100, "paid_out_limit_cents": 2000})
+    );
+    let r = app.put("/v1/policy", t, json!({"khr_per_usd": 4050})).await;
+    assert_eq!(r.ok(200)["khr_per_usd"], 4050);
+    assert_eq!(r.body["vat_bps"], 1000);
+
+    let b = app.branch(t, "Airport").await;
+    let r = app.put(&format!("/v1/branches/{b}/policy"), t, json!({"vat_bps": 0, "prices_include_vat": false})).await;
+    let eff = r.ok(200);
+    assert_eq!(eff["vat_bps"], 0);
+    assert_eq!(eff["prices_include_vat"], false);
+    assert_eq!(eff["khr_per_usd"], 4050);
+    // The tenant changes show through fields the branch does not override.
+    app.put("/v1/policy", t, json!({"khr_per_usd": 4000, "vat_bps": 500})).await.ok(200);
+    let r = app.get(&format!("/v1/branches/{b}/policy"), t).await;
+    assert_eq!(r.ok(200)["khr_per_usd"], 4000);
+    assert_eq!(r.body["vat_bps"], 0);
+    // `{}` clears the override.
+    let r = app.put(&format!("/v1/branches/{b}/policy"), t, json!({})).await;
+    assert_eq!(r.ok(200)["vat_bps"], 500);
+}
+
+#[tokio::test]
+async fn policy_bad_input_names_the_field_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = &app.a.token;
+    let r = app.put("/v1/policy", t, json!({"vat_bps": 20000})).await;
+    assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], "vat_bps");
+    let r = app.put("/v1/policy", t, json!({"khr_rounding": 7})).await;
+    assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], "khr_rounding");
+    let r = app.put("/v1/policy", t, json!({"currency": "usd"})).await;
+    assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], "currency");
+    let r = app.put("/v1/policy", t, json!({"vat_bps": "ten"})).await;
+    assert_eq!(r.problem(400, "BAD_REQUEST")["field"], "vat_bps");
+    let b = app.branch(t, "B").await;
+    let r = app.put(&format!("/v1/branches/{b}/policy"), t, json!({"khr_per_usd": 0})).await;
+    assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], "khr_per_usd");
+    assert_eq!(app.get("/v1/policy", t).await.ok(200)["vat_bps"], 1000);
+}

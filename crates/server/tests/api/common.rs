@@ -1,0 +1,144 @@
+//! Test harness: spawns the server on 127.0.0.1:0 over a fresh SQLite file.
+
+use std::sync::Arc;
+
+use modula_server::{domain::bootstrap, open_store, router, AppState};
+use modula_store::Store;
+use modula_wire::admin::InitOutput;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    /// Tenant A, created at spawn.
+    pub a: InitOutput,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: status, parsed JSON body (Null if none) and the content type.
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    /// Asserts a problem+json answer with this status and code; returns the body.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
+        assert!(self.content_type.starts_with("application/problem+json"), "content type {:?}", self.content_type);
+        assert_eq!(self.body["code"], code, "code; body: {}", self.text);
+        assert_eq!(self.body["status"], status, "status field; body: {}", self.text);
+        assert!(self.body["type"].is_string() && self.body["title"].is_string(), "type/title: {}", self.text);
+        assert!(!self.body["detail"].as_str().unwrap_or("").is_empty(), "detail: {}", self.text);
+        &self.body
+    }
+
+    /// Asserts a success status; returns the body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = open_store(&url).await.expect("open store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let app = router(AppState::new(store.clone()));
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        let a = bootstrap::init_tenant(store.as_ref(), "Tenant A", "Owner A", "1234").await.expect("init");
+        TestApp { base: format!("http://{addr}"), client: reqwest::Client::new(), store, a, _dir: dir }
+    }
+
+    /// A second tenant in the same database.
+    pub async fn other_tenant(&self, name: &str) -> InitOutput {
+        bootstrap::init_tenant(self.store.as_ref(), name, "Owner", "4321").await.expect("init")
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        Self::read(resp).await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, body, text, content_type, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    // ---- fixtures (all through the HTTP API) ----
+
+    pub async fn branch(&self, token: &str, name: &str) -> Uuid {
+        let r = self.post("/v1/branches", token, json!({"name": name})).await;
+        uuid(&r.ok(201)["id"])
+    }
+
+    pub async fn staff(&self, token: &str, name: &str, role: &str, pin: &str, branches: &[Uuid]) -> Uuid {
+        let r = self.post("/v1/staff", token, json!({"name": name, "role": role, "pin": pin, "branch_ids": branches})).await;
+        uuid(&r.ok(201)["id"])
+    }
+
+    pub async fn login(&self, tenant: Uuid, staff: Uuid, pin: &str) -> String {
+        let r = self.call(Method::POST, "/v1/auth/login", None, Some(json!({"tenant_id": tenant, "staff_id": staff, "pin": pin}))).await;
+        r.ok(200)["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn device(&self, token: &str, branch: Uuid) -> (Uuid, String) {
+        let r = self.post("/v1/devices", token, json!({"branch_id": branch, "name": "Counter"})).await;
+        let b = r.ok(201);
+        (uuid(&b["device_id"]), b["token"].as_str().unwrap().to_string())
+    }
+
+    pub async fn stock_item(&self, token: &str, name: &str) -> Uuid {
+        let r = self.post("/v1/stock-items", token, json!({"name": name, "unit": "g"})).await;
+        uuid(&r.ok(201)["id"])
+    }
+}
+
+pub fn uuid(v: &Value) -> Uuid {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a uuid: {v}"))
+}

@@ -1,0 +1,12 @@
+//! HTTP integration tests: the real router on a loopback port, spoken to over HTTP.
+//! One test binary for the crate; one module per area.
+
+mod common;
+
+mod admin_branches;
+mod admin_catalog;
+mod admin_staff_devices;
+mod auth_login;
+mod errors;
+mod health;
+mod isolation;
