@@ -501,4 +501,454 @@ impl Tx for SqliteTx {
             .map_err(store_error)?;
         rows.iter().map(menu_item_from).collect()
     }
+    async fn op(&mut self, tenant_id: Uuid, client_op_id: Uuid) -> StoreResult<Option<OpRecord>> {
+        let row = sqlx::query("SELECT * FROM ops WHERE tenant_id = ? AND client_op_id = ?")
+            .bind(tenant_id)
+            .bind(client_op_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(op_from).transpose()
+    }
+
+    async fn insert_op(&mut self, op: &OpRecord) -> StoreResult<()> {
+        let (status, code, message, result) = match &op.outcome {
+            OpOutcome::Applied(result) => ("APPLIED", None, None, Some(to_json(result))),
+            OpOutcome::Rejected { code, message } => ("REJECTED", Some(code.to_string()), Some(message.clone()), None),
+        };
+        sqlx::query(
+            "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, device_seq, \
+             lane, status, code, message, result, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(op.tenant_id)
+        .bind(op.client_op_id)
+        .bind(op.branch_id)
+        .bind(op.device_id)
+        .bind(op.actor_id)
+        .bind(&op.op_type)
+        .bind(&op.payload_hash)
+        .bind(op.device_seq)
+        .bind(op.lane.as_str())
+        .bind(status)
+        .bind(code)
+        .bind(message)
+        .bind(result)
+        .bind(ts(op.occurred_at))
+        .bind(ts(op.recorded_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn rejected_ops(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<OpRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM ops WHERE tenant_id = ? AND branch_id = ? AND status = 'REJECTED' \
+             ORDER BY recorded_at DESC LIMIT ?",
+        )
+        .bind(tenant_id)
+        .bind(branch_id)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(op_from).collect()
+    }
+
+    async fn lock_device(&mut self, tenant_id: Uuid, device_id: Uuid) -> StoreResult<Option<DeviceRecord>> {
+        // BEGIN IMMEDIATE already holds SQLite's single write lock: the row is ours.
+        self.device(tenant_id, device_id).await
+    }
+
+    async fn note_device_seq(&mut self, device_id: Uuid, device_seq: i64, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("INSERT OR IGNORE INTO device_seqs (device_id, device_seq) VALUES (?, ?)")
+            .bind(device_id)
+            .bind(device_seq)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query("UPDATE devices SET last_seen_at = ?, last_device_seq = MAX(last_device_seq, ?) WHERE id = ?")
+            .bind(ts(at))
+            .bind(device_seq)
+            .bind(device_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn device_sync_info(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Vec<DeviceSyncInfo>> {
+        let rows = sqlx::query("SELECT * FROM devices WHERE tenant_id = ? AND branch_id = ? ORDER BY code")
+            .bind(tenant_id)
+            .bind(branch_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let device = device_from(row)?;
+            let gap_rows = sqlx::query(
+                "SELECT prev + 1 AS gap_from, device_seq - 1 AS gap_to FROM ( \
+                   SELECT device_seq, LAG(device_seq, 1, 0) OVER (ORDER BY device_seq) AS prev \
+                   FROM device_seqs WHERE device_id = ?) WHERE device_seq > prev + 1 ORDER BY device_seq LIMIT 1000",
+            )
+            .bind(device.id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+            let gaps = gap_rows
+                .iter()
+                .map(|r| Ok((get::<i64>(r, "gap_from")?, get::<i64>(r, "gap_to")?)))
+                .collect::<StoreResult<Vec<_>>>()?;
+            out.push(DeviceSyncInfo {
+                last_seen_at: from_ts_opt(get(row, "last_seen_at")?)?,
+                last_device_seq: get(row, "last_device_seq")?,
+                gaps,
+                device,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn cash_session(&mut self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<CashSessionRecord>> {
+        let row = sqlx::query("SELECT * FROM cash_sessions WHERE tenant_id = ? AND id = ?")
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(cash_session_from).transpose()
+    }
+
+    async fn open_cash_session_of_device(&mut self, device_id: Uuid) -> StoreResult<Option<CashSessionRecord>> {
+        let row = sqlx::query("SELECT * FROM cash_sessions WHERE device_id = ? AND open = 1")
+            .bind(device_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(cash_session_from).transpose()
+    }
+
+    async fn insert_cash_session(&mut self, c: &CashSessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO cash_sessions (id, tenant_id, branch_id, device_id, opened_by, open, opening_float_cents, \
+             cash_sales_cents, paid_in_cents, paid_out_cents, adjustments_cents, counted_cash_cents, opened_at, closed_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.id)
+        .bind(c.tenant_id)
+        .bind(c.branch_id)
+        .bind(c.device_id)
+        .bind(c.opened_by)
+        .bind(c.open as i64)
+        .bind(c.opening_float_cents)
+        .bind(c.cash_sales_cents)
+        .bind(c.paid_in_cents)
+        .bind(c.paid_out_cents)
+        .bind(c.adjustments_cents)
+        .bind(c.counted_cash_cents)
+        .bind(ts(c.opened_at))
+        .bind(ts_opt(c.closed_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn update_cash_session(&mut self, c: &CashSessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE cash_sessions SET open = ?, cash_sales_cents = ?, paid_in_cents = ?, paid_out_cents = ?, \
+             adjustments_cents = ?, counted_cash_cents = ?, closed_at = ? WHERE id = ?",
+        )
+        .bind(c.open as i64)
+        .bind(c.cash_sales_cents)
+        .bind(c.paid_in_cents)
+        .bind(c.paid_out_cents)
+        .bind(c.adjustments_cents)
+        .bind(c.counted_cash_cents)
+        .bind(ts_opt(c.closed_at))
+        .bind(c.id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn cash_movement_exists(&mut self, id: Uuid) -> StoreResult<bool> {
+        exists(&mut self.tx, "SELECT 1 FROM cash_movements WHERE id = ?", id).await
+    }
+
+    async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, reason, actor_id, occurred_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m.id)
+        .bind(m.cash_session_id)
+        .bind(&m.kind)
+        .bind(m.amount_cents)
+        .bind(&m.reason)
+        .bind(m.actor_id)
+        .bind(ts(m.occurred_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn sale_exists(&mut self, id: Uuid) -> StoreResult<bool> {
+        exists(&mut self.tx, "SELECT 1 FROM sales WHERE id = ?", id).await
+    }
+
+    async fn insert_sale(&mut self, s: &SaleRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, actor_id, \
+             total_cents, price_drift_cents, details, occurred_at, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id)
+        .bind(s.tenant_id)
+        .bind(s.branch_id)
+        .bind(s.device_id)
+        .bind(s.cash_session_id)
+        .bind(s.client_op_id)
+        .bind(&s.receipt_no)
+        .bind(s.actor_id)
+        .bind(s.total_cents)
+        .bind(s.price_drift_cents)
+        .bind(to_json(&s.details))
+        .bind(ts(s.occurred_at))
+        .bind(ts(s.applied_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn list_sales(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<SaleRecord>> {
+        let rows = sqlx::query("SELECT * FROM sales WHERE tenant_id = ? AND branch_id = ? ORDER BY applied_at DESC, id LIMIT ?")
+            .bind(tenant_id)
+            .bind(branch_id)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(sale_from).collect()
+    }
+
+    async fn shift(&mut self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<ShiftRecord>> {
+        let row = sqlx::query("SELECT * FROM shifts WHERE tenant_id = ? AND id = ?")
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(shift_from).transpose()
+    }
+
+    async fn open_shift_of_staff(&mut self, staff_id: Uuid) -> StoreResult<Option<ShiftRecord>> {
+        let row = sqlx::query("SELECT * FROM shifts WHERE staff_id = ? AND open = 1")
+            .bind(staff_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(shift_from).transpose()
+    }
+
+    async fn insert_shift(&mut self, s: &ShiftRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO shifts (id, tenant_id, branch_id, staff_id, open, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(s.id)
+            .bind(s.tenant_id)
+            .bind(s.branch_id)
+            .bind(s.staff_id)
+            .bind(s.open as i64)
+            .bind(ts(s.started_at))
+            .bind(ts_opt(s.ended_at))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn update_shift(&mut self, s: &ShiftRecord) -> StoreResult<()> {
+        sqlx::query("UPDATE shifts SET open = ?, ended_at = ? WHERE id = ?")
+            .bind(s.open as i64)
+            .bind(ts_opt(s.ended_at))
+            .bind(s.id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn list_shifts(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<ShiftRecord>> {
+        let rows = sqlx::query("SELECT * FROM shifts WHERE tenant_id = ? AND branch_id = ? ORDER BY started_at DESC, id LIMIT ?")
+            .bind(tenant_id)
+            .bind(branch_id)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(shift_from).collect()
+    }
+
+    async fn insert_audit(&mut self, e: &AuditRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, \
+             occurred_at, applied_at, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.tenant_id)
+        .bind(e.branch_id)
+        .bind(&e.module)
+        .bind(&e.action)
+        .bind(e.actor_id)
+        .bind(e.device_id)
+        .bind(e.client_op_id)
+        .bind(e.lane.as_str())
+        .bind(ts(e.occurred_at))
+        .bind(ts(e.applied_at))
+        .bind(to_json(&e.details))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE tenant_id = ? AND branch_id = ? AND applied_at >= ? ORDER BY seq LIMIT ?",
+        )
+        .bind(tenant_id)
+        .bind(branch_id)
+        .bind(ts(since))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(audit_from).collect()
+    }
+
+    async fn record_change(&mut self, c: &ChangeRecord) -> StoreResult<i64> {
+        let seq: i64 = sqlx::query_scalar("UPDATE branches SET head = head + 1 WHERE id = ? RETURNING head")
+            .bind(c.branch_id)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (branch_id, scope, entity_id) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, \
+             data = excluded.data, entity = excluded.entity",
+        )
+        .bind(c.branch_id)
+        .bind(c.scope)
+        .bind(c.entity)
+        .bind(c.entity_id)
+        .bind(seq)
+        .bind(c.deleted as i64)
+        .bind(c.data.as_ref().map(to_json))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(seq)
+    }
+}
+
+async fn exists(tx: &mut Transaction<'static, Sqlite>, sql: &'static str, id: Uuid) -> StoreResult<bool> {
+    let row = sqlx::query(sql).bind(id).fetch_optional(&mut **tx).await.map_err(store_error)?;
+    Ok(row.is_some())
+}
+
+fn op_from(row: &SqliteRow) -> StoreResult<OpRecord> {
+    let status: String = get(row, "status")?;
+    let outcome = match status.as_str() {
+        "APPLIED" => OpOutcome::Applied(from_json("ops.result", &get::<Option<String>>(row, "result")?.unwrap_or_default())?),
+        _ => {
+            let code: String = get::<Option<String>>(row, "code")?.unwrap_or_default();
+            OpOutcome::Rejected {
+                code: serde_json::from_value(serde_json::Value::String(code.clone()))
+                    .map_err(|_| StoreError::Internal(format!("stored op code {code:?} is unknown")))?,
+                message: get::<Option<String>>(row, "message")?.unwrap_or_default(),
+            }
+        }
+    };
+    let lane: String = get(row, "lane")?;
+    Ok(OpRecord {
+        tenant_id: get(row, "tenant_id")?,
+        client_op_id: get(row, "client_op_id")?,
+        branch_id: get(row, "branch_id")?,
+        device_id: get(row, "device_id")?,
+        actor_id: get(row, "actor_id")?,
+        op_type: get(row, "op_type")?,
+        payload_hash: get(row, "payload_hash")?,
+        device_seq: get(row, "device_seq")?,
+        lane: if lane == "online" { Lane::Online } else { Lane::Offline },
+        outcome,
+        occurred_at: from_ts(get(row, "occurred_at")?)?,
+        recorded_at: from_ts(get(row, "recorded_at")?)?,
+    })
+}
+
+fn cash_session_from(row: &SqliteRow) -> StoreResult<CashSessionRecord> {
+    Ok(CashSessionRecord {
+        id: get(row, "id")?,
+        tenant_id: get(row, "tenant_id")?,
+        branch_id: get(row, "branch_id")?,
+        device_id: get(row, "device_id")?,
+        opened_by: get(row, "opened_by")?,
+        open: get::<i64>(row, "open")? != 0,
+        opening_float_cents: get(row, "opening_float_cents")?,
+        cash_sales_cents: get(row, "cash_sales_cents")?,
+        paid_in_cents: get(row, "paid_in_cents")?,
+        paid_out_cents: get(row, "paid_out_cents")?,
+        adjustments_cents: get(row, "adjustments_cents")?,
+        counted_cash_cents: get(row, "counted_cash_cents")?,
+        opened_at: from_ts(get(row, "opened_at")?)?,
+        closed_at: from_ts_opt(get(row, "closed_at")?)?,
+    })
+}
+
+fn sale_from(row: &SqliteRow) -> StoreResult<SaleRecord> {
+    Ok(SaleRecord {
+        id: get(row, "id")?,
+        tenant_id: get(row, "tenant_id")?,
+        branch_id: get(row, "branch_id")?,
+        device_id: get(row, "device_id")?,
+        cash_session_id: get(row, "cash_session_id")?,
+        client_op_id: get(row, "client_op_id")?,
+        receipt_no: get(row, "receipt_no")?,
+        actor_id: get(row, "actor_id")?,
+        total_cents: get(row, "total_cents")?,
+        price_drift_cents: get(row, "price_drift_cents")?,
+        details: from_json("sales.details", &get::<String>(row, "details")?)?,
+        occurred_at: from_ts(get(row, "occurred_at")?)?,
+        applied_at: from_ts(get(row, "applied_at")?)?,
+    })
+}
+
+fn shift_from(row: &SqliteRow) -> StoreResult<ShiftRecord> {
+    Ok(ShiftRecord {
+        id: get(row, "id")?,
+        tenant_id: get(row, "tenant_id")?,
+        branch_id: get(row, "branch_id")?,
+        staff_id: get(row, "staff_id")?,
+        open: get::<i64>(row, "open")? != 0,
+        started_at: from_ts(get(row, "started_at")?)?,
+        ended_at: from_ts_opt(get(row, "ended_at")?)?,
+    })
+}
+
+fn audit_from(row: &SqliteRow) -> StoreResult<AuditRecord> {
+    let lane: String = get(row, "lane")?;
+    Ok(AuditRecord {
+        tenant_id: get(row, "tenant_id")?,
+        branch_id: get(row, "branch_id")?,
+        module: get(row, "module")?,
+        action: get(row, "action")?,
+        actor_id: get(row, "actor_id")?,
+        device_id: get(row, "device_id")?,
+        client_op_id: get(row, "client_op_id")?,
+        lane: if lane == "online" { Lane::Online } else { Lane::Offline },
+        occurred_at: from_ts(get(row, "occurred_at")?)?,
+        applied_at: from_ts(get(row, "applied_at")?)?,
+        details: from_json("audit_events.details", &get::<String>(row, "details")?)?,
+    })
 }

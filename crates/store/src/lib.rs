@@ -128,4 +128,63 @@ pub trait Tx: Send {
     async fn menu_item(&mut self, tenant_id: Uuid, item_id: Uuid) -> StoreResult<Option<MenuItemRecord>>;
     /// Every live (not deleted) menu item of the tenant, by category and name.
     async fn list_menu_items(&mut self, tenant_id: Uuid) -> StoreResult<Vec<MenuItemRecord>>;
+
+    // ---- op log (push and online lanes) ----
+    /// The recorded op with this key, if any.
+    async fn op(&mut self, tenant_id: Uuid, client_op_id: Uuid) -> StoreResult<Option<OpRecord>>;
+    /// Records an op's outcome. The key must be new.
+    async fn insert_op(&mut self, op: &OpRecord) -> StoreResult<()>;
+    /// Rejected ops of a branch, newest first, at most `limit`.
+    async fn rejected_ops(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<OpRecord>>;
+
+    // ---- device sync bookkeeping ----
+    /// Locks the device row for the rest of the transaction (serializes one device's
+    /// pushes across processes) and returns it.
+    async fn lock_device(&mut self, tenant_id: Uuid, device_id: Uuid) -> StoreResult<Option<DeviceRecord>>;
+    /// Notes that the device sent `device_seq` at `at`.
+    async fn note_device_seq(&mut self, device_id: Uuid, device_seq: i64, at: Timestamp) -> StoreResult<()>;
+    /// Sync bookkeeping of every device of a branch.
+    async fn device_sync_info(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Vec<DeviceSyncInfo>>;
+
+    // ---- cash sessions ----
+    /// One cash session of the tenant.
+    async fn cash_session(&mut self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<CashSessionRecord>>;
+    /// The device's open cash session, if any.
+    async fn open_cash_session_of_device(&mut self, device_id: Uuid) -> StoreResult<Option<CashSessionRecord>>;
+    /// Inserts a session.
+    async fn insert_cash_session(&mut self, s: &CashSessionRecord) -> StoreResult<()>;
+    /// Replaces a session's totals, status and close fields.
+    async fn update_cash_session(&mut self, s: &CashSessionRecord) -> StoreResult<()>;
+    /// Whether a movement id is taken.
+    async fn cash_movement_exists(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Inserts a movement.
+    async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()>;
+
+    // ---- sales ----
+    /// Whether a sale id is taken.
+    async fn sale_exists(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Inserts a sale.
+    async fn insert_sale(&mut self, s: &SaleRecord) -> StoreResult<()>;
+    /// Sales of a branch, newest first, at most `limit`.
+    async fn list_sales(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<SaleRecord>>;
+
+    // ---- shifts ----
+    /// One shift of the tenant.
+    async fn shift(&mut self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<ShiftRecord>>;
+    /// The staff member's open shift, if any.
+    async fn open_shift_of_staff(&mut self, staff_id: Uuid) -> StoreResult<Option<ShiftRecord>>;
+    /// Inserts a shift.
+    async fn insert_shift(&mut self, s: &ShiftRecord) -> StoreResult<()>;
+    /// Replaces a shift's status and end.
+    async fn update_shift(&mut self, s: &ShiftRecord) -> StoreResult<()>;
+    /// Shifts of a branch, newest first, at most `limit`.
+    async fn list_shifts(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<ShiftRecord>>;
+
+    // ---- audit and change feed ----
+    /// Appends an audit event.
+    async fn insert_audit(&mut self, e: &AuditRecord) -> StoreResult<()>;
+    /// Audit events of a branch applied at or after `since`, oldest first, at most `limit`.
+    async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>>;
+    /// Moves the branch head and stores the change at it (replacing the entity's older change).
+    async fn record_change(&mut self, change: &ChangeRecord) -> StoreResult<i64>;
 }

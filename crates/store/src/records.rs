@@ -140,3 +140,224 @@ pub struct MenuItemRecord {
     /// Last change.
     pub updated_at: Timestamp,
 }
+
+/// Which lane an op came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// The direct online endpoints.
+    Online,
+    /// Push replay.
+    Offline,
+}
+
+impl Lane {
+    /// `online` or `offline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Online => "online",
+            Lane::Offline => "offline",
+        }
+    }
+}
+
+/// The stored outcome of an op.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpOutcome {
+    /// Applied, with its result.
+    Applied(serde_json::Value),
+    /// Refused, with the code and message.
+    Rejected {
+        /// Why.
+        code: modula_wire::ErrorCode,
+        /// For people.
+        message: String,
+    },
+}
+
+/// One op as recorded in the op log (both lanes share the key space).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpRecord {
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// The idempotency key.
+    pub client_op_id: Uuid,
+    /// Branch named by the op.
+    pub branch_id: Uuid,
+    /// Device that sent it (offline lane, or online from a device).
+    pub device_id: Option<Uuid>,
+    /// Actor named by the op.
+    pub actor_id: Uuid,
+    /// Type as sent.
+    pub op_type: String,
+    /// The server's recomputed hash.
+    pub payload_hash: String,
+    /// Device counter, when sent by a device.
+    pub device_seq: Option<i64>,
+    /// Lane.
+    pub lane: Lane,
+    /// What happened.
+    pub outcome: OpOutcome,
+    /// When it happened on the device.
+    pub occurred_at: Timestamp,
+    /// When the server recorded it.
+    pub recorded_at: Timestamp,
+}
+
+/// A cash drawer session of one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashSessionRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Branch.
+    pub branch_id: Uuid,
+    /// Device whose drawer it is.
+    pub device_id: Uuid,
+    /// Who opened it.
+    pub opened_by: Uuid,
+    /// Open or closed.
+    pub open: bool,
+    /// Float at opening.
+    pub opening_float_cents: i64,
+    /// Σ totals of cash sales.
+    pub cash_sales_cents: i64,
+    /// Σ paid-ins.
+    pub paid_in_cents: i64,
+    /// Σ paid-outs.
+    pub paid_out_cents: i64,
+    /// Σ adjustments (signed).
+    pub adjustments_cents: i64,
+    /// Counted at close.
+    pub counted_cash_cents: Option<i64>,
+    /// When opened.
+    pub opened_at: Timestamp,
+    /// When closed.
+    pub closed_at: Option<Timestamp>,
+}
+
+/// One movement of a cash session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashMovementRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Session.
+    pub cash_session_id: Uuid,
+    /// `paid_in`, `paid_out` or `adjustment`.
+    pub kind: String,
+    /// Amount (signed for adjustments).
+    pub amount_cents: i64,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub actor_id: Uuid,
+    /// When.
+    pub occurred_at: Timestamp,
+}
+
+/// A finalized cash sale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaleRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Branch.
+    pub branch_id: Uuid,
+    /// Device.
+    pub device_id: Uuid,
+    /// Session.
+    pub cash_session_id: Uuid,
+    /// The op that made it.
+    pub client_op_id: Uuid,
+    /// Printed receipt number.
+    pub receipt_no: String,
+    /// Cashier.
+    pub actor_id: Uuid,
+    /// Charged total.
+    pub total_cents: i64,
+    /// Current menu total − charged total.
+    pub price_drift_cents: i64,
+    /// Lines, tender, totals, change, items no longer on the menu.
+    pub details: serde_json::Value,
+    /// When sold.
+    pub occurred_at: Timestamp,
+    /// When applied.
+    pub applied_at: Timestamp,
+}
+
+/// A work shift.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShiftRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Branch.
+    pub branch_id: Uuid,
+    /// Whose.
+    pub staff_id: Uuid,
+    /// Still open.
+    pub open: bool,
+    /// Start.
+    pub started_at: Timestamp,
+    /// End.
+    pub ended_at: Option<Timestamp>,
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Branch, when branch-scoped.
+    pub branch_id: Option<Uuid>,
+    /// `sale`, `cashSession`, `attendance`, …
+    pub module: String,
+    /// `finalize`, `open`, …
+    pub action: String,
+    /// Who.
+    pub actor_id: Option<Uuid>,
+    /// Which device.
+    pub device_id: Option<Uuid>,
+    /// Which op.
+    pub client_op_id: Option<Uuid>,
+    /// Lane.
+    pub lane: Lane,
+    /// When it happened.
+    pub occurred_at: Timestamp,
+    /// When the server applied it.
+    pub applied_at: Timestamp,
+    /// Anything else (drift, negative stock, …).
+    pub details: serde_json::Value,
+}
+
+/// A device's sync bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSyncInfo {
+    /// The device.
+    pub device: DeviceRecord,
+    /// Last push.
+    pub last_seen_at: Option<Timestamp>,
+    /// Highest `device_seq` seen.
+    pub last_device_seq: i64,
+    /// Missing `device_seq` ranges below the highest, inclusive.
+    pub gaps: Vec<(i64, i64)>,
+}
+
+/// One change for the branch change feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRecord {
+    /// Stream.
+    pub branch_id: Uuid,
+    /// `menu`, `sales`, `cash_sessions`, …
+    pub scope: &'static str,
+    /// Entity type name.
+    pub entity: &'static str,
+    /// Entity id.
+    pub entity_id: Uuid,
+    /// Tombstone.
+    pub deleted: bool,
+    /// Current state (None for a tombstone).
+    pub data: Option<serde_json::Value>,
+}

@@ -2,6 +2,9 @@
 //! and decided with [`modula_rules`]. Handlers in `routes` only translate HTTP.
 
 pub mod admin;
+pub mod apply;
+pub mod push;
+pub mod reports;
 pub mod bootstrap;
 pub mod login;
 pub mod views;

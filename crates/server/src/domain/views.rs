@@ -40,3 +40,44 @@ pub fn menu_item(m: &MenuItemRecord) -> MenuItemView {
         recipe: m.recipe.clone(),
     }
 }
+
+/// A cash session as sent by `GET /v1/cash-sessions/{id}` and the change feed.
+pub fn cash_session(s: &modula_store::CashSessionRecord) -> serde_json::Value {
+    let totals = modula_rules::cash::SessionTotals {
+        opening_float_cents: s.opening_float_cents,
+        cash_sales_cents: s.cash_sales_cents,
+        paid_in_cents: s.paid_in_cents,
+        paid_out_cents: s.paid_out_cents,
+        adjustments_cents: s.adjustments_cents,
+    };
+    let expected = modula_rules::cash::expected_cash_cents(&totals);
+    serde_json::json!({
+        "id": s.id, "device_id": s.device_id, "branch_id": s.branch_id,
+        "status": if s.open { "open" } else { "closed" },
+        "opening_float_cents": s.opening_float_cents,
+        "cash_sales_cents": s.cash_sales_cents, "paid_in_cents": s.paid_in_cents,
+        "paid_out_cents": s.paid_out_cents, "adjustments_cents": s.adjustments_cents,
+        "expected_cash_cents": expected,
+        "counted_cash_cents": s.counted_cash_cents,
+        "variance_cents": s.counted_cash_cents.map(|c| modula_rules::cash::variance_cents(c, expected)),
+        "opened_at": s.opened_at, "closed_at": s.closed_at,
+    })
+}
+
+/// A sale as listed by `GET /v1/sales` and the change feed.
+pub fn sale(s: &modula_store::SaleRecord) -> serde_json::Value {
+    serde_json::json!({
+        "sale_id": s.id, "receipt_no": s.receipt_no, "total_cents": s.total_cents,
+        "price_drift_cents": s.price_drift_cents, "device_id": s.device_id,
+        "cash_session_id": s.cash_session_id, "actor_id": s.actor_id,
+        "occurred_at": s.occurred_at, "applied_at": s.applied_at,
+    })
+}
+
+/// A shift as listed by `GET /v1/attendance` and the change feed.
+pub fn shift(s: &modula_store::ShiftRecord) -> serde_json::Value {
+    serde_json::json!({
+        "shift_id": s.id, "staff_id": s.staff_id, "status": if s.open { "open" } else { "closed" },
+        "started_at": s.started_at, "ended_at": s.ended_at,
+    })
+}

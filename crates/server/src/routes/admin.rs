@@ -18,7 +18,7 @@ use crate::state::AppState;
 /// `?branch_id=` query.
 #[derive(Debug, Deserialize)]
 pub struct BranchQuery {
-    branch_id: Uuid,
+    pub branch_id: Uuid,
 }
 
 type Created<T> = (StatusCode, Json<T>);

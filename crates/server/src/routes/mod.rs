@@ -2,6 +2,7 @@
 
 mod admin;
 mod health;
+mod sync;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
@@ -31,7 +32,14 @@ pub fn router(state: AppState) -> Router {
             "/menu/items/{id}",
             put(admin::put_menu_item).delete(admin::delete_menu_item).get(admin::get_menu_item),
         )
-        .route("/policy", put(admin::put_tenant_policy).get(admin::tenant_policy));
+        .route("/policy", put(admin::put_tenant_policy).get(admin::tenant_policy))
+        .route("/sync/push", post(sync::push))
+        .route("/sync/failures", get(sync::failures))
+        .route("/sync/devices", get(sync::devices))
+        .route("/sales", get(sync::sales))
+        .route("/cash-sessions/{id}", get(sync::cash_session))
+        .route("/attendance", get(sync::attendance))
+        .route("/audit", get(sync::audit));
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(health::healthz))

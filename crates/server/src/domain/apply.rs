@@ -1,0 +1,310 @@
+//! Rules 8 and 9 of SPEC §5.1: each op type's prerequisites, then its effects, its
+//! audit event and its change-feed rows. Every `Err(Rejection)` is returned before the
+//! op's first write.
+
+use std::collections::BTreeMap;
+
+use modula_rules::{attendance, cash, pricing, Rejection};
+use modula_store::{AuditRecord, CashMovementRecord, CashSessionRecord, ChangeRecord, SaleRecord, ShiftRecord, StaffRecord, Tx};
+use modula_wire::op::{CashSessionClose, CashSessionMovement, CashSessionOpen, Payload, SaleFinalize, SaleLine, ShiftPayload};
+use modula_wire::{ErrorCode, Op};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::push::OpContext;
+use super::views;
+use crate::error::{ApiError, ApiResult};
+
+type Outcome = ApiResult<Result<Value, Rejection>>;
+
+/// Applies a validated, authorized op.
+pub async fn apply(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &StaffRecord, payload: Payload) -> Outcome {
+    match payload {
+        Payload::SaleFinalize(p) => sale(tx, ctx, op, p).await,
+        Payload::CashSessionOpen(p) => open_session(tx, ctx, op, p).await,
+        Payload::CashSessionMovement(p) => movement(tx, ctx, op, p).await,
+        Payload::CashSessionClose(p) => close_session(tx, ctx, op, p).await,
+        Payload::AttendanceStartWork(p) => start_work(tx, ctx, op, actor, p).await,
+        Payload::AttendanceEndWork(p) => end_work(tx, ctx, op, p).await,
+    }
+}
+
+fn device_of(ctx: &OpContext) -> ApiResult<Uuid> {
+    ctx.device_id.ok_or_else(|| ApiError::Forbidden("cash operations need a device token".into()))
+}
+
+/// The device's open session `id`, or the prerequisite rejection.
+async fn open_session_of(tx: &mut dyn Tx, ctx: &OpContext, id: Uuid) -> ApiResult<Result<CashSessionRecord, Rejection>> {
+    let device_id = device_of(ctx)?;
+    let session = tx.cash_session(ctx.tenant_id, id).await?.filter(|s| s.device_id == device_id);
+    Ok(match session {
+        None => Err(Rejection::new(ErrorCode::NoOpenCashSession, format!("no open cash session {id} on this device"))),
+        Some(s) if !s.open => Err(Rejection::new(ErrorCode::CashSessionClosed, format!("cash session {id} is closed"))),
+        Some(s) => Ok(s),
+    })
+}
+
+fn totals_of(s: &CashSessionRecord) -> cash::SessionTotals {
+    cash::SessionTotals {
+        opening_float_cents: s.opening_float_cents,
+        cash_sales_cents: s.cash_sales_cents,
+        paid_in_cents: s.paid_in_cents,
+        paid_out_cents: s.paid_out_cents,
+        adjustments_cents: s.adjustments_cents,
+    }
+}
+
+async fn audit(tx: &mut dyn Tx, ctx: &OpContext, op: &Op, module: &str, action: &str, details: Value) -> ApiResult<()> {
+    tx.insert_audit(&AuditRecord {
+        tenant_id: ctx.tenant_id,
+        branch_id: Some(ctx.branch.id),
+        module: module.into(),
+        action: action.into(),
+        actor_id: Some(op.actor_id),
+        device_id: ctx.device_id,
+        client_op_id: Some(op.client_op_id),
+        lane: ctx.lane,
+        occurred_at: op.occurred_at,
+        applied_at: chrono::Utc::now(),
+        details,
+    })
+    .await?;
+    Ok(())
+}
+
+async fn change(tx: &mut dyn Tx, ctx: &OpContext, scope: &'static str, entity: &'static str, id: Uuid, data: Value) -> ApiResult<()> {
+    let record = ChangeRecord { branch_id: ctx.branch.id, scope, entity, entity_id: id, deleted: false, data: Some(data) };
+    tx.record_change(&record).await?;
+    Ok(())
+}
+
+async fn save_session(tx: &mut dyn Tx, ctx: &OpContext, s: &CashSessionRecord) -> ApiResult<()> {
+    tx.update_cash_session(s).await?;
+    change(tx, ctx, "cash_sessions", "cash_session", s.id, json!(views::cash_session(s))).await
+}
+
+// ---------------------------------------------------------------- sale.finalize
+
+async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) -> Outcome {
+    let mut session = match open_session_of(tx, ctx, p.cash_session_id).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(Err(r)),
+    };
+    if tx.sale_exists(p.sale_id).await? {
+        return Ok(Err(Rejection::validation("sale_id", "this sale id was already used by another op")));
+    }
+    let change_due = match pricing::change(p.totals.total_cents, &p.tender, &ctx.policy) {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    let (current_lines, not_on_menu, stock_deltas) = reprice(tx, ctx, &p.lines).await?;
+    let current_total = pricing::price(&current_lines, &ctx.policy).map(|t| t.total_cents).unwrap_or(p.totals.total_cents);
+    let price_drift_cents = current_total - p.totals.total_cents;
+    // ---- effects from here on
+    let negative_stock = deduct_stock(tx, ctx, &stock_deltas).await?;
+    session.cash_sales_cents += p.totals.total_cents;
+    save_session(tx, ctx, &session).await?;
+    let expected_cash_cents = cash::expected_cash_cents(&totals_of(&session));
+    let result = json!({
+        "sale_id": p.sale_id, "receipt_no": p.receipt_no, "cash_session_id": p.cash_session_id,
+        "subtotal_cents": p.totals.subtotal_cents, "vat_cents": p.totals.vat_cents, "total_cents": p.totals.total_cents,
+        "change_cents": change_due.change_cents, "change_khr": change_due.change_khr,
+        "price_drift_cents": price_drift_cents, "items_not_on_menu": not_on_menu,
+        "expected_cash_cents": expected_cash_cents,
+    });
+    let record = SaleRecord {
+        id: p.sale_id,
+        tenant_id: ctx.tenant_id,
+        branch_id: ctx.branch.id,
+        device_id: device_of(ctx)?,
+        cash_session_id: p.cash_session_id,
+        client_op_id: op.client_op_id,
+        receipt_no: p.receipt_no.clone(),
+        actor_id: op.actor_id,
+        total_cents: p.totals.total_cents,
+        price_drift_cents,
+        details: json!({"lines": p.lines, "tender": p.tender, "totals": p.totals, "change": result["change_cents"],
+                        "change_khr": result["change_khr"], "items_not_on_menu": not_on_menu}),
+        occurred_at: op.occurred_at,
+        applied_at: chrono::Utc::now(),
+    };
+    tx.insert_sale(&record).await?;
+    change(tx, ctx, "sales", "sale", record.id, json!(views::sale(&record))).await?;
+    let details = json!({"receipt_no": p.receipt_no, "total_cents": p.totals.total_cents,
+                         "price_drift_cents": price_drift_cents, "items_not_on_menu": not_on_menu,
+                         "negative_stock": negative_stock});
+    audit(tx, ctx, op, "sale", "finalize", details).await?;
+    Ok(Ok(result))
+}
+
+/// Lines at current menu prices (charged price kept for items no longer sellable), the
+/// ids no longer on the menu, and the stock used by recipe × qty.
+async fn reprice(
+    tx: &mut dyn Tx,
+    ctx: &mut OpContext,
+    lines: &[SaleLine],
+) -> ApiResult<(Vec<SaleLine>, Vec<Uuid>, BTreeMap<Uuid, i64>)> {
+    let mut current = Vec::with_capacity(lines.len());
+    let mut not_on_menu = Vec::new();
+    let mut stock: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for line in lines {
+        let item = ctx.menu_item(tx, line.menu_item_id).await?;
+        let sellable = item.as_ref().is_some_and(|m| !m.deleted && m.active);
+        let unit_price_cents = match (&item, sellable) {
+            (Some(m), true) => m.price_cents,
+            _ => line.unit_price_cents,
+        };
+        if !sellable && !not_on_menu.contains(&line.menu_item_id) {
+            not_on_menu.push(line.menu_item_id);
+        }
+        current.push(SaleLine { unit_price_cents, ..line.clone() });
+        for r in item.iter().flat_map(|m| m.recipe.iter()) {
+            *stock.entry(r.stock_item_id).or_default() -= r.qty.saturating_mul(line.qty);
+        }
+    }
+    Ok((current, not_on_menu, stock))
+}
+
+/// Applies stock deltas; returns the items that went negative (flagged, not refused).
+async fn deduct_stock(tx: &mut dyn Tx, ctx: &OpContext, deltas: &BTreeMap<Uuid, i64>) -> ApiResult<Vec<Value>> {
+    let mut negative = Vec::new();
+    for (stock_item_id, delta) in deltas {
+        let on_hand = tx.add_on_hand(ctx.branch.id, *stock_item_id, *delta).await?;
+        if on_hand < 0 {
+            negative.push(json!({"stock_item_id": stock_item_id, "on_hand": on_hand}));
+        }
+        let data = json!({"stock_item_id": stock_item_id, "on_hand": on_hand});
+        change(tx, ctx, "inventory", "stock_level", *stock_item_id, data).await?;
+    }
+    Ok(negative)
+}
+
+// ---------------------------------------------------------------- cash sessions
+
+async fn open_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionOpen) -> Outcome {
+    let device_id = device_of(ctx)?;
+    if let Some(open) = tx.open_cash_session_of_device(device_id).await? {
+        let msg = format!("this device already has open cash session {}", open.id);
+        return Ok(Err(Rejection::new(ErrorCode::CashSessionAlreadyOpen, msg)));
+    }
+    if tx.cash_session(ctx.tenant_id, p.cash_session_id).await?.is_some() {
+        return Ok(Err(Rejection::validation("cash_session_id", "this cash session id was already used")));
+    }
+    let session = CashSessionRecord {
+        id: p.cash_session_id,
+        tenant_id: ctx.tenant_id,
+        branch_id: ctx.branch.id,
+        device_id,
+        opened_by: op.actor_id,
+        open: true,
+        opening_float_cents: p.opening_float_cents,
+        cash_sales_cents: 0,
+        paid_in_cents: 0,
+        paid_out_cents: 0,
+        adjustments_cents: 0,
+        counted_cash_cents: None,
+        opened_at: op.occurred_at,
+        closed_at: None,
+    };
+    tx.insert_cash_session(&session).await?;
+    change(tx, ctx, "cash_sessions", "cash_session", session.id, json!(views::cash_session(&session))).await?;
+    audit(tx, ctx, op, "cashSession", "open", json!({"opening_float_cents": p.opening_float_cents})).await?;
+    Ok(Ok(json!({"cash_session_id": session.id, "opening_float_cents": p.opening_float_cents,
+                 "expected_cash_cents": p.opening_float_cents})))
+}
+
+async fn movement(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionMovement) -> Outcome {
+    let mut session = match open_session_of(tx, ctx, p.cash_session_id).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(Err(r)),
+    };
+    if tx.cash_movement_exists(p.movement_id).await? {
+        return Ok(Err(Rejection::validation("movement_id", "this movement id was already used")));
+    }
+    let mut totals = totals_of(&session);
+    cash::apply_movement(&mut totals, p.kind, p.amount_cents);
+    session.paid_in_cents = totals.paid_in_cents;
+    session.paid_out_cents = totals.paid_out_cents;
+    session.adjustments_cents = totals.adjustments_cents;
+    let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    tx.insert_cash_movement(&CashMovementRecord {
+        id: p.movement_id,
+        cash_session_id: session.id,
+        kind: kind.clone(),
+        amount_cents: p.amount_cents,
+        reason: p.reason.clone(),
+        actor_id: op.actor_id,
+        occurred_at: op.occurred_at,
+    })
+    .await?;
+    save_session(tx, ctx, &session).await?;
+    let details = json!({"movement_id": p.movement_id, "kind": kind, "amount_cents": p.amount_cents, "reason": p.reason});
+    audit(tx, ctx, op, "cashSession", "movement", details).await?;
+    Ok(Ok(json!({"cash_session_id": session.id, "movement_id": p.movement_id,
+                 "expected_cash_cents": cash::expected_cash_cents(&totals)})))
+}
+
+async fn close_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionClose) -> Outcome {
+    let mut session = match open_session_of(tx, ctx, p.cash_session_id).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(Err(r)),
+    };
+    let expected_cash_cents = cash::expected_cash_cents(&totals_of(&session));
+    let variance_cents = cash::variance_cents(p.counted_cash_cents, expected_cash_cents);
+    session.open = false;
+    session.counted_cash_cents = Some(p.counted_cash_cents);
+    session.closed_at = Some(op.occurred_at);
+    save_session(tx, ctx, &session).await?;
+    let result = json!({"cash_session_id": session.id, "expected_cash_cents": expected_cash_cents,
+                        "counted_cash_cents": p.counted_cash_cents, "variance_cents": variance_cents});
+    audit(tx, ctx, op, "cashSession", "close", result.clone()).await?;
+    Ok(Ok(result))
+}
+
+// ---------------------------------------------------------------- attendance
+
+async fn start_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &StaffRecord, p: ShiftPayload) -> Outcome {
+    let staff = if p.staff_id == actor.id { Some(actor.clone()) } else { ctx.staff(tx, p.staff_id).await? };
+    let in_branch = staff.as_ref().is_some_and(|s| {
+        s.active && (s.role == modula_wire::Role::Owner || s.branch_ids.contains(&ctx.branch.id))
+    });
+    if !in_branch {
+        return Ok(Err(Rejection::validation("staff_id", "no active staff member with this id works at this branch")));
+    }
+    let open = tx.open_shift_of_staff(p.staff_id).await?;
+    if let Err(r) = attendance::check_start(open.map(|s| s.id)) {
+        return Ok(Err(r));
+    }
+    if tx.shift(ctx.tenant_id, p.shift_id).await?.is_some() {
+        return Ok(Err(Rejection::validation("shift_id", "this shift id was already used")));
+    }
+    let shift = ShiftRecord {
+        id: p.shift_id,
+        tenant_id: ctx.tenant_id,
+        branch_id: ctx.branch.id,
+        staff_id: p.staff_id,
+        open: true,
+        started_at: op.occurred_at,
+        ended_at: None,
+    };
+    tx.insert_shift(&shift).await?;
+    change(tx, ctx, "attendance", "shift", shift.id, json!(views::shift(&shift))).await?;
+    audit(tx, ctx, op, "attendance", "startWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id})).await?;
+    Ok(Ok(json!(views::shift(&shift))))
+}
+
+async fn end_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: ShiftPayload) -> Outcome {
+    let open = tx.open_shift_of_staff(p.staff_id).await?.filter(|s| s.tenant_id == ctx.tenant_id);
+    if let Err(r) = attendance::check_end(open.as_ref().map(|s| s.id), p.shift_id) {
+        return Ok(Err(r));
+    }
+    let Some(mut shift) = open else {
+        return Err(ApiError::Internal("check_end accepted a missing shift".into()));
+    };
+    shift.open = false;
+    shift.ended_at = Some(op.occurred_at);
+    tx.update_shift(&shift).await?;
+    change(tx, ctx, "attendance", "shift", shift.id, json!(views::shift(&shift))).await?;
+    audit(tx, ctx, op, "attendance", "endWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id})).await?;
+    Ok(Ok(json!(views::shift(&shift))))
+}

@@ -1,0 +1,272 @@
+//! The push replay lane (SPEC §5.1): exactly-once apply of offline ops, rules 1–9 in order.
+//!
+//! One push is one write transaction. Its first statement locks the device row, so two
+//! pushes of one device (on any server process) are serialized. Inside, ops run in
+//! `device_seq` order; each is either replayed from the op log, rejected (the rejection
+//! is stored), or applied with its effects, its audit event, its change-feed rows and its
+//! op record. Every rejection is decided before the op's first write, so a rejected op
+//! never leaves a partial effect, and a storage error fails the whole request (5xx) with
+//! nothing stored.
+
+use std::collections::HashMap;
+
+use modula_rules::{access, hash, validate, Rejection};
+use modula_store::{BranchRecord, Lane, MenuItemRecord, OpOutcome, OpRecord, StaffRecord, Store, Tx};
+use modula_wire::op::{OpType, ONLINE_ONLY_OP_TYPES};
+use modula_wire::{ErrorCode, Op, OpResult, OpStatus, Policy, PushRequest, PushResponse, Role};
+use uuid::Uuid;
+
+use super::apply;
+use crate::auth::{Auth, Principal};
+use crate::error::{ApiError, ApiResult};
+
+/// What every op of one request shares: tenant, device, branch, policy, and caches of
+/// the staff and menu rows read so far (push never changes either).
+pub struct OpContext {
+    /// The caller's tenant.
+    pub tenant_id: Uuid,
+    /// The device that sent the ops, if any.
+    pub device_id: Option<Uuid>,
+    /// The device's (or online caller's) branch, read at the start of the transaction.
+    pub branch: BranchRecord,
+    /// The branch's effective policy.
+    pub policy: Policy,
+    /// The lane.
+    pub lane: Lane,
+    staff: HashMap<Uuid, Option<StaffRecord>>,
+    menu: HashMap<Uuid, Option<MenuItemRecord>>,
+}
+
+impl OpContext {
+    /// Loads the branch and policy inside `tx`.
+    pub async fn load(tx: &mut dyn Tx, tenant_id: Uuid, branch_id: Uuid, device_id: Option<Uuid>, lane: Lane) -> ApiResult<Self> {
+        let branch = tx
+            .branch(tenant_id, branch_id)
+            .await?
+            .ok_or_else(|| ApiError::Forbidden("the token's branch no longer exists".into()))?;
+        let tenant = tx.tenant(tenant_id).await?.ok_or_else(|| ApiError::Internal("tenant vanished".into()))?;
+        let policy = branch.policy_override.apply_to(&tenant.policy);
+        Ok(OpContext { tenant_id, device_id, branch, policy, lane, staff: HashMap::new(), menu: HashMap::new() })
+    }
+
+    /// A staff member of the tenant (cached).
+    pub async fn staff(&mut self, tx: &mut dyn Tx, id: Uuid) -> ApiResult<Option<StaffRecord>> {
+        if let Some(s) = self.staff.get(&id) {
+            return Ok(s.clone());
+        }
+        let s = tx.staff(self.tenant_id, id).await?;
+        self.staff.insert(id, s.clone());
+        Ok(s)
+    }
+
+    /// A menu item of the tenant, deleted or not (cached).
+    pub async fn menu_item(&mut self, tx: &mut dyn Tx, id: Uuid) -> ApiResult<Option<MenuItemRecord>> {
+        if let Some(m) = self.menu.get(&id) {
+            return Ok(m.clone());
+        }
+        let m = tx.menu_item(self.tenant_id, id).await?;
+        self.menu.insert(id, m.clone());
+        Ok(m)
+    }
+}
+
+/// `POST /v1/sync/push`.
+pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult<PushResponse> {
+    let Principal::Device { device_id, branch_id } = auth.principal else {
+        return Err(ApiError::Forbidden("push needs a device token (POST /v1/devices)".into()));
+    };
+    if req.device_id != device_id {
+        return Err(ApiError::Forbidden("device_id is not the device of this token".into()));
+    }
+    if req.operations.len() > modula_wire::limits::PUSH_MAX_OPS {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "a push carries at most {} operations; split the batch",
+            modula_wire::limits::PUSH_MAX_OPS
+        )));
+    }
+    let mut tx = store.begin_write().await?;
+    let device = tx.lock_device(auth.tenant_id, device_id).await?;
+    if device.is_none_or(|d| d.revoked_at.is_some()) {
+        return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
+    }
+    let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, Some(device_id), Lane::Offline).await?;
+    let mut order: Vec<usize> = (0..req.operations.len()).collect();
+    order.sort_by_key(|&i| (req.operations[i].device_seq, i));
+    let mut results: Vec<Option<OpResult>> = vec![None; req.operations.len()];
+    for i in order {
+        results[i] = Some(process(tx.as_mut(), &mut ctx, &req.operations[i]).await?);
+    }
+    tx.commit().await?;
+    let results: Vec<OpResult> = results.into_iter().flatten().collect();
+    assert_eq!(results.len(), req.operations.len(), "one result per op");
+    Ok(PushResponse { results })
+}
+
+/// Runs one op through rules 2–9 and records its outcome. Shared by both lanes.
+pub async fn process(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op) -> ApiResult<OpResult> {
+    let hash = hash::payload_hash(&op.op_type, op.tenant_id, op.branch_id, op.actor_id, &op.payload);
+    if let Some(stored) = tx.op(ctx.tenant_id, op.client_op_id).await? {
+        return Ok(replay(&stored, &hash));
+    }
+    let outcome = match decide_and_apply(tx, ctx, op, &hash).await? {
+        Ok(result) => OpOutcome::Applied(result),
+        Err(r) => OpOutcome::Rejected { code: r.code, message: r.message },
+    };
+    let now = chrono::Utc::now();
+    if let (Some(device_id), true) = (ctx.device_id, op.device_seq >= 1) {
+        tx.note_device_seq(device_id, op.device_seq, now).await?;
+    }
+    let record = OpRecord {
+        tenant_id: ctx.tenant_id,
+        client_op_id: op.client_op_id,
+        branch_id: ctx.branch.id,
+        device_id: ctx.device_id,
+        actor_id: op.actor_id,
+        op_type: op.op_type.clone(),
+        payload_hash: hash,
+        device_seq: (op.device_seq >= 1).then_some(op.device_seq),
+        lane: ctx.lane,
+        outcome,
+        occurred_at: op.occurred_at,
+        recorded_at: now,
+    };
+    tx.insert_op(&record).await?;
+    Ok(fresh_result(&record))
+}
+
+/// The answer for an op seen before.
+fn replay(stored: &OpRecord, hash: &str) -> OpResult {
+    if stored.payload_hash != hash {
+        return OpResult {
+            client_op_id: stored.client_op_id,
+            status: OpStatus::Rejected,
+            code: Some(ErrorCode::PayloadMismatch),
+            message: Some("this client_op_id was already used for a different payload; the stored op is unchanged".into()),
+            result: None,
+            replayed: false,
+        };
+    }
+    OpResult { replayed: true, status: stored_status(&stored.outcome, true), ..fresh_result(stored) }
+}
+
+fn stored_status(outcome: &OpOutcome, replayed: bool) -> OpStatus {
+    match (outcome, replayed) {
+        (OpOutcome::Applied(_), false) => OpStatus::Applied,
+        (OpOutcome::Applied(_), true) => OpStatus::Duplicate,
+        (OpOutcome::Rejected { .. }, _) => OpStatus::Rejected,
+    }
+}
+
+fn fresh_result(record: &OpRecord) -> OpResult {
+    match &record.outcome {
+        OpOutcome::Applied(result) => OpResult {
+            client_op_id: record.client_op_id,
+            status: OpStatus::Applied,
+            code: None,
+            message: None,
+            result: Some(result.clone()),
+            replayed: false,
+        },
+        OpOutcome::Rejected { code, message } => OpResult {
+            client_op_id: record.client_op_id,
+            status: OpStatus::Rejected,
+            code: Some(*code),
+            message: Some(message.clone()),
+            result: None,
+            replayed: false,
+        },
+    }
+}
+
+/// Rules 3–9 for a new op: `Ok(Err(_))` is a business rejection, decided before any write.
+async fn decide_and_apply(
+    tx: &mut dyn Tx,
+    ctx: &mut OpContext,
+    op: &Op,
+    hash: &str,
+) -> ApiResult<Result<serde_json::Value, Rejection>> {
+    // Rule 3: the client's hash must match ours.
+    if !op.payload_hash.eq_ignore_ascii_case(hash) {
+        let msg = format!("payload_hash does not match the server's hash of the op ({hash})");
+        return Ok(Err(Rejection::new(ErrorCode::HashMismatch, msg)));
+    }
+    // Rule 4: dependencies.
+    if let Err(r) = check_dependencies(tx, ctx, op).await? {
+        return Ok(Err(r));
+    }
+    // Rule 5: access, revalidated now.
+    let payload = OpType::parse(&op.op_type).map(|t| validate::parse_payload(t, &op.payload));
+    let actor = match check_access(tx, ctx, op, payload.as_ref().and_then(|p| p.as_ref().ok())).await? {
+        Ok(actor) => actor,
+        Err(r) => return Ok(Err(r)),
+    };
+    // Rule 6: frozen branch.
+    if ctx.branch.status == modula_wire::BranchStatus::Frozen {
+        return Ok(Err(Rejection::new(ErrorCode::BranchFrozen, "the branch is frozen; writes are refused")));
+    }
+    // Rule 7: type and payload.
+    let payload = match payload {
+        None if ONLINE_ONLY_OP_TYPES.contains(&op.op_type.as_str()) => {
+            let msg = format!("{} may only be done online through the admin API", op.op_type);
+            return Ok(Err(Rejection::new(ErrorCode::NotAllowedOffline, msg)));
+        }
+        None => return Ok(Err(Rejection::new(ErrorCode::UnknownOpType, format!("unknown op type {:?}", op.op_type)))),
+        Some(Err(r)) => return Ok(Err(r)),
+        Some(Ok(p)) => p,
+    };
+    if op.device_seq < 1 && ctx.lane == Lane::Offline {
+        return Ok(Err(Rejection::validation("device_seq", "must be 1 or more")));
+    }
+    // Rules 8 and 9: prerequisites, then effects.
+    apply::apply(tx, ctx, op, &actor, payload).await
+}
+
+async fn check_dependencies(tx: &mut dyn Tx, ctx: &OpContext, op: &Op) -> ApiResult<Result<(), Rejection>> {
+    if op.depends_on.len() > modula_wire::limits::DEPENDS_ON_MAX {
+        return Ok(Err(Rejection::validation("depends_on", "too many dependencies")));
+    }
+    for dep in &op.depends_on {
+        match tx.op(ctx.tenant_id, *dep).await? {
+            None => {
+                let msg = format!("depends on {dep}, which the server has never seen");
+                return Ok(Err(Rejection::new(ErrorCode::DependencyMissing, msg)));
+            }
+            Some(OpRecord { outcome: OpOutcome::Rejected { code, .. }, .. }) => {
+                let msg = format!("depends on {dep}, which was rejected ({code})");
+                return Ok(Err(Rejection::new(ErrorCode::DependencyFailed, msg)));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Ok(()))
+}
+
+async fn check_access(
+    tx: &mut dyn Tx,
+    ctx: &mut OpContext,
+    op: &Op,
+    payload: Option<&modula_wire::op::Payload>,
+) -> ApiResult<Result<StaffRecord, Rejection>> {
+    let forbidden = |msg: String| Ok(Err(Rejection::new(ErrorCode::Forbidden, msg)));
+    if op.tenant_id != ctx.tenant_id {
+        return forbidden("the op names another tenant than the token's".into());
+    }
+    if op.branch_id != ctx.branch.id {
+        return forbidden("the op names another branch than the token's".into());
+    }
+    let Some(actor) = ctx.staff(tx, op.actor_id).await? else {
+        return forbidden(format!("actor {} is not a staff member of this tenant", op.actor_id));
+    };
+    if !actor.active {
+        return forbidden(format!("{} is deactivated", actor.name));
+    }
+    if actor.role < Role::Owner && !actor.branch_ids.contains(&ctx.branch.id) {
+        return forbidden(format!("{} is not assigned to this branch", actor.name));
+    }
+    if let Some(p) = payload {
+        if let Err(r) = access::check_actor(actor.id, actor.role, p, &ctx.policy) {
+            return Ok(Err(r));
+        }
+    }
+    Ok(Ok(actor))
+}
