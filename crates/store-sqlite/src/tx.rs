@@ -4,10 +4,15 @@ use async_trait::async_trait;
 use modula_store::*;
 use modula_wire::{BranchStatus, Policy, Role};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::convert::{from_json, from_ts, from_ts_opt, store_error, to_json, ts, ts_opt};
+
+/// Most ids in one `IN (...)` list.
+const IN_LIST_MAX: usize = 500;
+/// Most rows in one multi-row `INSERT` (SQLite allows 32,766 bound variables).
+const INSERT_ROWS_MAX: usize = 500;
 
 /// A transaction on a [`crate::SqliteStore`]; rolled back on drop unless committed.
 pub struct SqliteTx {
@@ -431,6 +436,16 @@ impl Tx for SqliteTx {
         rows.iter().map(stock_item_from).collect()
     }
 
+    async fn on_hand(&mut self, branch_id: Uuid, stock_item_id: Uuid) -> StoreResult<i64> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT on_hand FROM inventory WHERE branch_id = ? AND stock_item_id = ?")
+            .bind(branch_id)
+            .bind(stock_item_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(v.unwrap_or(0))
+    }
+
     async fn add_on_hand(&mut self, branch_id: Uuid, stock_item_id: Uuid, delta: i64) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO inventory (branch_id, stock_item_id, on_hand) VALUES (?, ?, ?) \
@@ -501,43 +516,55 @@ impl Tx for SqliteTx {
             .map_err(store_error)?;
         rows.iter().map(menu_item_from).collect()
     }
-    async fn op(&mut self, tenant_id: Uuid, client_op_id: Uuid) -> StoreResult<Option<OpRecord>> {
-        let row = sqlx::query("SELECT * FROM ops WHERE tenant_id = ? AND client_op_id = ?")
-            .bind(tenant_id)
-            .bind(client_op_id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(op_from).transpose()
+    async fn ops_by_ids(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<OpRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM ops WHERE tenant_id = ");
+            q.push_bind(tenant_id).push(" AND client_op_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
+            for row in &rows {
+                out.push(op_from(row)?);
+            }
+        }
+        Ok(out)
     }
 
-    async fn insert_op(&mut self, op: &OpRecord) -> StoreResult<()> {
-        let (status, code, message, result) = match &op.outcome {
-            OpOutcome::Applied(result) => ("APPLIED", None, None, Some(to_json(result))),
-            OpOutcome::Rejected { code, message } => ("REJECTED", Some(code.to_string()), Some(message.clone()), None),
-        };
-        sqlx::query(
-            "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, device_seq, \
-             lane, status, code, message, result, occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(op.tenant_id)
-        .bind(op.client_op_id)
-        .bind(op.branch_id)
-        .bind(op.device_id)
-        .bind(op.actor_id)
-        .bind(&op.op_type)
-        .bind(&op.payload_hash)
-        .bind(op.device_seq)
-        .bind(op.lane.as_str())
-        .bind(status)
-        .bind(code)
-        .bind(message)
-        .bind(result)
-        .bind(ts(op.occurred_at))
-        .bind(ts(op.recorded_at))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(store_error)?;
+    async fn insert_ops(&mut self, ops: &[OpRecord]) -> StoreResult<()> {
+        for chunk in ops.chunks(INSERT_ROWS_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
+                 device_seq, lane, status, code, message, result, occurred_at, recorded_at) ",
+            );
+            q.push_values(chunk, |mut b, op| {
+                let (status, code, message, result) = match &op.outcome {
+                    OpOutcome::Applied(result) => ("APPLIED", None, None, Some(to_json(result))),
+                    OpOutcome::Rejected { code, message } => {
+                        ("REJECTED", Some(code.to_string()), Some(message.clone()), None)
+                    }
+                };
+                b.push_bind(op.tenant_id)
+                    .push_bind(op.client_op_id)
+                    .push_bind(op.branch_id)
+                    .push_bind(op.device_id)
+                    .push_bind(op.actor_id)
+                    .push_bind(op.op_type.clone())
+                    .push_bind(op.payload_hash.clone())
+                    .push_bind(op.device_seq)
+                    .push_bind(op.lane.as_str())
+                    .push_bind(status)
+                    .push_bind(code)
+                    .push_bind(message)
+                    .push_bind(result)
+                    .push_bind(ts(op.occurred_at))
+                    .push_bind(ts(op.recorded_at));
+            });
+            q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        }
         Ok(())
     }
 
@@ -560,16 +587,20 @@ impl Tx for SqliteTx {
         self.device(tenant_id, device_id).await
     }
 
-    async fn note_device_seq(&mut self, device_id: Uuid, device_seq: i64, at: Timestamp) -> StoreResult<()> {
-        sqlx::query("INSERT OR IGNORE INTO device_seqs (device_id, device_seq) VALUES (?, ?)")
-            .bind(device_id)
-            .bind(device_seq)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(store_error)?;
+    async fn note_device_seqs(&mut self, device_id: Uuid, seqs: &[i64], at: Timestamp) -> StoreResult<()> {
+        let Some(max) = seqs.iter().copied().max() else {
+            return Ok(());
+        };
+        for chunk in seqs.chunks(INSERT_ROWS_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO device_seqs (device_id, device_seq) ");
+            q.push_values(chunk, |mut b, seq| {
+                b.push_bind(device_id).push_bind(*seq);
+            });
+            q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        }
         sqlx::query("UPDATE devices SET last_seen_at = ?, last_device_seq = MAX(last_device_seq, ?) WHERE id = ?")
             .bind(ts(at))
-            .bind(device_seq)
+            .bind(max)
             .bind(device_id)
             .execute(&mut *self.tx)
             .await
@@ -696,31 +727,46 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
-    async fn sale_exists(&mut self, id: Uuid) -> StoreResult<bool> {
-        exists(&mut self.tx, "SELECT 1 FROM sales WHERE id = ?", id).await
+    async fn existing_sale_ids(&mut self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IN_LIST_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM sales WHERE id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
+            for row in &rows {
+                out.push(get(row, "id")?);
+            }
+        }
+        Ok(out)
     }
 
-    async fn insert_sale(&mut self, s: &SaleRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, actor_id, \
-             total_cents, price_drift_cents, details, occurred_at, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(s.id)
-        .bind(s.tenant_id)
-        .bind(s.branch_id)
-        .bind(s.device_id)
-        .bind(s.cash_session_id)
-        .bind(s.client_op_id)
-        .bind(&s.receipt_no)
-        .bind(s.actor_id)
-        .bind(s.total_cents)
-        .bind(s.price_drift_cents)
-        .bind(to_json(&s.details))
-        .bind(ts(s.occurred_at))
-        .bind(ts(s.applied_at))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(store_error)?;
+    async fn insert_sales(&mut self, sales: &[SaleRecord]) -> StoreResult<()> {
+        for chunk in sales.chunks(INSERT_ROWS_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, \
+                 actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) ",
+            );
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s.id)
+                    .push_bind(s.tenant_id)
+                    .push_bind(s.branch_id)
+                    .push_bind(s.device_id)
+                    .push_bind(s.cash_session_id)
+                    .push_bind(s.client_op_id)
+                    .push_bind(s.receipt_no.clone())
+                    .push_bind(s.actor_id)
+                    .push_bind(s.total_cents)
+                    .push_bind(s.price_drift_cents)
+                    .push_bind(to_json(&s.details))
+                    .push_bind(ts(s.occurred_at))
+                    .push_bind(ts(s.applied_at));
+            });
+            q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        }
         Ok(())
     }
 
@@ -791,25 +837,27 @@ impl Tx for SqliteTx {
         rows.iter().map(shift_from).collect()
     }
 
-    async fn insert_audit(&mut self, e: &AuditRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, \
-             occurred_at, applied_at, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.tenant_id)
-        .bind(e.branch_id)
-        .bind(&e.module)
-        .bind(&e.action)
-        .bind(e.actor_id)
-        .bind(e.device_id)
-        .bind(e.client_op_id)
-        .bind(e.lane.as_str())
-        .bind(ts(e.occurred_at))
-        .bind(ts(e.applied_at))
-        .bind(to_json(&e.details))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(store_error)?;
+    async fn insert_audits(&mut self, events: &[AuditRecord]) -> StoreResult<()> {
+        for chunk in events.chunks(INSERT_ROWS_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, \
+                 lane, occurred_at, applied_at, details) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(e.tenant_id)
+                    .push_bind(e.branch_id)
+                    .push_bind(e.module.clone())
+                    .push_bind(e.action.clone())
+                    .push_bind(e.actor_id)
+                    .push_bind(e.device_id)
+                    .push_bind(e.client_op_id)
+                    .push_bind(e.lane.as_str())
+                    .push_bind(ts(e.occurred_at))
+                    .push_bind(ts(e.applied_at))
+                    .push_bind(to_json(&e.details));
+            });
+            q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        }
         Ok(())
     }
 
@@ -827,29 +875,37 @@ impl Tx for SqliteTx {
         rows.iter().map(audit_from).collect()
     }
 
-    async fn record_change(&mut self, c: &ChangeRecord) -> StoreResult<i64> {
-        let seq: i64 = sqlx::query_scalar("UPDATE branches SET head = head + 1 WHERE id = ? RETURNING head")
-            .bind(c.branch_id)
+    async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64> {
+        let count = i64::try_from(changes.len()).map_err(|_| StoreError::Internal("too many changes".into()))?;
+        let head: i64 = sqlx::query_scalar("UPDATE branches SET head = head + ? WHERE id = ? RETURNING head")
+            .bind(count)
+            .bind(branch_id)
             .fetch_one(&mut *self.tx)
             .await
             .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (branch_id, scope, entity_id) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, \
-             data = excluded.data, entity = excluded.entity",
-        )
-        .bind(c.branch_id)
-        .bind(c.scope)
-        .bind(c.entity)
-        .bind(c.entity_id)
-        .bind(seq)
-        .bind(c.deleted as i64)
-        .bind(c.data.as_ref().map(to_json))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(store_error)?;
-        Ok(seq)
+        let first = head - count + 1;
+        for (chunk_no, chunk) in changes.chunks(INSERT_ROWS_MAX).enumerate() {
+            let base = first + (chunk_no * INSERT_ROWS_MAX) as i64;
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data) ");
+            q.push_values(chunk.iter().enumerate(), |mut b, (i, c)| {
+                debug_assert_eq!(c.branch_id, branch_id, "one branch per call");
+                b.push_bind(branch_id)
+                    .push_bind(c.scope)
+                    .push_bind(c.entity)
+                    .push_bind(c.entity_id)
+                    .push_bind(base + i as i64)
+                    .push_bind(c.deleted as i64)
+                    .push_bind(c.data.as_ref().map(to_json));
+            });
+            q.push(
+                " ON CONFLICT (branch_id, scope, entity_id) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, \
+                 data = excluded.data, entity = excluded.entity",
+            );
+            q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        }
+        Ok(head)
     }
+
 }
 
 async fn exists(tx: &mut Transaction<'static, Sqlite>, sql: &'static str, id: Uuid) -> StoreResult<bool> {

@@ -114,6 +114,8 @@ pub trait Tx: Send {
     async fn stock_item(&mut self, tenant_id: Uuid, stock_item_id: Uuid) -> StoreResult<Option<StockItemRecord>>;
     /// Every stock item of the tenant, by name.
     async fn list_stock_items(&mut self, tenant_id: Uuid) -> StoreResult<Vec<StockItemRecord>>;
+    /// The on-hand of an item at a branch (0 when never stocked).
+    async fn on_hand(&mut self, branch_id: Uuid, stock_item_id: Uuid) -> StoreResult<i64>;
     /// Adds `delta` to the on-hand of an item at a branch (a missing row counts as 0);
     /// returns the new on-hand.
     async fn add_on_hand(&mut self, branch_id: Uuid, stock_item_id: Uuid, delta: i64) -> StoreResult<i64>;
@@ -130,10 +132,10 @@ pub trait Tx: Send {
     async fn list_menu_items(&mut self, tenant_id: Uuid) -> StoreResult<Vec<MenuItemRecord>>;
 
     // ---- op log (push and online lanes) ----
-    /// The recorded op with this key, if any.
-    async fn op(&mut self, tenant_id: Uuid, client_op_id: Uuid) -> StoreResult<Option<OpRecord>>;
-    /// Records an op's outcome. The key must be new.
-    async fn insert_op(&mut self, op: &OpRecord) -> StoreResult<()>;
+    /// The recorded ops among `client_op_ids` (any order; unknown ids are absent).
+    async fn ops_by_ids(&mut self, tenant_id: Uuid, client_op_ids: &[Uuid]) -> StoreResult<Vec<OpRecord>>;
+    /// Records ops' outcomes. Every key must be new.
+    async fn insert_ops(&mut self, ops: &[OpRecord]) -> StoreResult<()>;
     /// Rejected ops of a branch, newest first, at most `limit`.
     async fn rejected_ops(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<OpRecord>>;
 
@@ -141,8 +143,8 @@ pub trait Tx: Send {
     /// Locks the device row for the rest of the transaction (serializes one device's
     /// pushes across processes) and returns it.
     async fn lock_device(&mut self, tenant_id: Uuid, device_id: Uuid) -> StoreResult<Option<DeviceRecord>>;
-    /// Notes that the device sent `device_seq` at `at`.
-    async fn note_device_seq(&mut self, device_id: Uuid, device_seq: i64, at: Timestamp) -> StoreResult<()>;
+    /// Notes that the device sent these `device_seq`s, last at `at`.
+    async fn note_device_seqs(&mut self, device_id: Uuid, device_seqs: &[i64], at: Timestamp) -> StoreResult<()>;
     /// Sync bookkeeping of every device of a branch.
     async fn device_sync_info(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Vec<DeviceSyncInfo>>;
 
@@ -161,10 +163,10 @@ pub trait Tx: Send {
     async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()>;
 
     // ---- sales ----
-    /// Whether a sale id is taken.
-    async fn sale_exists(&mut self, id: Uuid) -> StoreResult<bool>;
-    /// Inserts a sale.
-    async fn insert_sale(&mut self, s: &SaleRecord) -> StoreResult<()>;
+    /// The sale ids among `ids` that are taken.
+    async fn existing_sale_ids(&mut self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+    /// Inserts sales.
+    async fn insert_sales(&mut self, sales: &[SaleRecord]) -> StoreResult<()>;
     /// Sales of a branch, newest first, at most `limit`.
     async fn list_sales(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<SaleRecord>>;
 
@@ -181,10 +183,11 @@ pub trait Tx: Send {
     async fn list_shifts(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<ShiftRecord>>;
 
     // ---- audit and change feed ----
-    /// Appends an audit event.
-    async fn insert_audit(&mut self, e: &AuditRecord) -> StoreResult<()>;
+    /// Appends audit events, in order.
+    async fn insert_audits(&mut self, events: &[AuditRecord]) -> StoreResult<()>;
     /// Audit events of a branch applied at or after `since`, oldest first, at most `limit`.
     async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>>;
-    /// Moves the branch head and stores the change at it (replacing the entity's older change).
-    async fn record_change(&mut self, change: &ChangeRecord) -> StoreResult<i64>;
+    /// Moves the branch head past `changes` (all of one branch) and stores each at its
+    /// own position, replacing the entity's older change. Returns the new head.
+    async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64>;
 }

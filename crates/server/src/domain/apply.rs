@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use modula_rules::{attendance, cash, pricing, Rejection};
-use modula_store::{AuditRecord, CashMovementRecord, CashSessionRecord, ChangeRecord, SaleRecord, ShiftRecord, StaffRecord, Tx};
+use modula_store::{AuditRecord, CashMovementRecord, CashSessionRecord, SaleRecord, ShiftRecord, StaffRecord, Tx};
 use modula_wire::op::{CashSessionClose, CashSessionMovement, CashSessionOpen, Payload, SaleFinalize, SaleLine, ShiftPayload};
 use modula_wire::{ErrorCode, Op};
 use serde_json::{json, Value};
@@ -34,9 +34,9 @@ fn device_of(ctx: &OpContext) -> ApiResult<Uuid> {
 }
 
 /// The device's open session `id`, or the prerequisite rejection.
-async fn open_session_of(tx: &mut dyn Tx, ctx: &OpContext, id: Uuid) -> ApiResult<Result<CashSessionRecord, Rejection>> {
+async fn open_session_of(tx: &mut dyn Tx, ctx: &mut OpContext, id: Uuid) -> ApiResult<Result<CashSessionRecord, Rejection>> {
     let device_id = device_of(ctx)?;
-    let session = tx.cash_session(ctx.tenant_id, id).await?.filter(|s| s.device_id == device_id);
+    let session = ctx.session(tx, id).await?.filter(|s| s.device_id == device_id);
     Ok(match session {
         None => Err(Rejection::new(ErrorCode::NoOpenCashSession, format!("no open cash session {id} on this device"))),
         Some(s) if !s.open => Err(Rejection::new(ErrorCode::CashSessionClosed, format!("cash session {id} is closed"))),
@@ -54,8 +54,8 @@ fn totals_of(s: &CashSessionRecord) -> cash::SessionTotals {
     }
 }
 
-async fn audit(tx: &mut dyn Tx, ctx: &OpContext, op: &Op, module: &str, action: &str, details: Value) -> ApiResult<()> {
-    tx.insert_audit(&AuditRecord {
+fn audit(ctx: &mut OpContext, op: &Op, module: &str, action: &str, details: Value) {
+    let event = AuditRecord {
         tenant_id: ctx.tenant_id,
         branch_id: Some(ctx.branch.id),
         module: module.into(),
@@ -67,20 +67,8 @@ async fn audit(tx: &mut dyn Tx, ctx: &OpContext, op: &Op, module: &str, action: 
         occurred_at: op.occurred_at,
         applied_at: chrono::Utc::now(),
         details,
-    })
-    .await?;
-    Ok(())
-}
-
-async fn change(tx: &mut dyn Tx, ctx: &OpContext, scope: &'static str, entity: &'static str, id: Uuid, data: Value) -> ApiResult<()> {
-    let record = ChangeRecord { branch_id: ctx.branch.id, scope, entity, entity_id: id, deleted: false, data: Some(data) };
-    tx.record_change(&record).await?;
-    Ok(())
-}
-
-async fn save_session(tx: &mut dyn Tx, ctx: &OpContext, s: &CashSessionRecord) -> ApiResult<()> {
-    tx.update_cash_session(s).await?;
-    change(tx, ctx, "cash_sessions", "cash_session", s.id, json!(views::cash_session(s))).await
+    };
+    ctx.audit(event);
 }
 
 // ---------------------------------------------------------------- sale.finalize
@@ -90,7 +78,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         Ok(s) => s,
         Err(r) => return Ok(Err(r)),
     };
-    if tx.sale_exists(p.sale_id).await? {
+    if ctx.sale_id_taken(p.sale_id) {
         return Ok(Err(Rejection::validation("sale_id", "this sale id was already used by another op")));
     }
     let change_due = match pricing::change(p.totals.total_cents, &p.tender, &ctx.policy) {
@@ -103,8 +91,8 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     // ---- effects from here on
     let negative_stock = deduct_stock(tx, ctx, &stock_deltas).await?;
     session.cash_sales_cents += p.totals.total_cents;
-    save_session(tx, ctx, &session).await?;
     let expected_cash_cents = cash::expected_cash_cents(&totals_of(&session));
+    ctx.put_session(session);
     let result = json!({
         "sale_id": p.sale_id, "receipt_no": p.receipt_no, "cash_session_id": p.cash_session_id,
         "subtotal_cents": p.totals.subtotal_cents, "vat_cents": p.totals.vat_cents, "total_cents": p.totals.total_cents,
@@ -128,12 +116,11 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         occurred_at: op.occurred_at,
         applied_at: chrono::Utc::now(),
     };
-    tx.insert_sale(&record).await?;
-    change(tx, ctx, "sales", "sale", record.id, json!(views::sale(&record))).await?;
+    ctx.add_sale(record);
     let details = json!({"receipt_no": p.receipt_no, "total_cents": p.totals.total_cents,
                          "price_drift_cents": price_drift_cents, "items_not_on_menu": not_on_menu,
                          "negative_stock": negative_stock});
-    audit(tx, ctx, op, "sale", "finalize", details).await?;
+    audit(ctx, op, "sale", "finalize", details);
     Ok(Ok(result))
 }
 
@@ -166,15 +153,13 @@ async fn reprice(
 }
 
 /// Applies stock deltas; returns the items that went negative (flagged, not refused).
-async fn deduct_stock(tx: &mut dyn Tx, ctx: &OpContext, deltas: &BTreeMap<Uuid, i64>) -> ApiResult<Vec<Value>> {
+async fn deduct_stock(tx: &mut dyn Tx, ctx: &mut OpContext, deltas: &BTreeMap<Uuid, i64>) -> ApiResult<Vec<Value>> {
     let mut negative = Vec::new();
     for (stock_item_id, delta) in deltas {
-        let on_hand = tx.add_on_hand(ctx.branch.id, *stock_item_id, *delta).await?;
+        let on_hand = ctx.add_stock(tx, *stock_item_id, *delta).await?;
         if on_hand < 0 {
             negative.push(json!({"stock_item_id": stock_item_id, "on_hand": on_hand}));
         }
-        let data = json!({"stock_item_id": stock_item_id, "on_hand": on_hand});
-        change(tx, ctx, "inventory", "stock_level", *stock_item_id, data).await?;
     }
     Ok(negative)
 }
@@ -183,11 +168,11 @@ async fn deduct_stock(tx: &mut dyn Tx, ctx: &OpContext, deltas: &BTreeMap<Uuid, 
 
 async fn open_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionOpen) -> Outcome {
     let device_id = device_of(ctx)?;
-    if let Some(open) = tx.open_cash_session_of_device(device_id).await? {
-        let msg = format!("this device already has open cash session {}", open.id);
+    if let Some(open) = ctx.open_session_of_device(tx, device_id).await? {
+        let msg = format!("this device already has open cash session {open}");
         return Ok(Err(Rejection::new(ErrorCode::CashSessionAlreadyOpen, msg)));
     }
-    if tx.cash_session(ctx.tenant_id, p.cash_session_id).await?.is_some() {
+    if ctx.session(tx, p.cash_session_id).await?.is_some() {
         return Ok(Err(Rejection::validation("cash_session_id", "this cash session id was already used")));
     }
     let session = CashSessionRecord {
@@ -206,10 +191,9 @@ async fn open_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSess
         opened_at: op.occurred_at,
         closed_at: None,
     };
-    tx.insert_cash_session(&session).await?;
-    change(tx, ctx, "cash_sessions", "cash_session", session.id, json!(views::cash_session(&session))).await?;
-    audit(tx, ctx, op, "cashSession", "open", json!({"opening_float_cents": p.opening_float_cents})).await?;
-    Ok(Ok(json!({"cash_session_id": session.id, "opening_float_cents": p.opening_float_cents,
+    ctx.insert_session(tx, session).await?;
+    audit(ctx, op, "cashSession", "open", json!({"opening_float_cents": p.opening_float_cents}));
+    Ok(Ok(json!({"cash_session_id": p.cash_session_id, "opening_float_cents": p.opening_float_cents,
                  "expected_cash_cents": p.opening_float_cents})))
 }
 
@@ -237,10 +221,11 @@ async fn movement(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionM
         occurred_at: op.occurred_at,
     })
     .await?;
-    save_session(tx, ctx, &session).await?;
+    let session_id = session.id;
+    ctx.put_session(session);
     let details = json!({"movement_id": p.movement_id, "kind": kind, "amount_cents": p.amount_cents, "reason": p.reason});
-    audit(tx, ctx, op, "cashSession", "movement", details).await?;
-    Ok(Ok(json!({"cash_session_id": session.id, "movement_id": p.movement_id,
+    audit(ctx, op, "cashSession", "movement", details);
+    Ok(Ok(json!({"cash_session_id": session_id, "movement_id": p.movement_id,
                  "expected_cash_cents": cash::expected_cash_cents(&totals)})))
 }
 
@@ -254,10 +239,11 @@ async fn close_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSes
     session.open = false;
     session.counted_cash_cents = Some(p.counted_cash_cents);
     session.closed_at = Some(op.occurred_at);
-    save_session(tx, ctx, &session).await?;
-    let result = json!({"cash_session_id": session.id, "expected_cash_cents": expected_cash_cents,
+    let session_id = session.id;
+    ctx.put_session(session);
+    let result = json!({"cash_session_id": session_id, "expected_cash_cents": expected_cash_cents,
                         "counted_cash_cents": p.counted_cash_cents, "variance_cents": variance_cents});
-    audit(tx, ctx, op, "cashSession", "close", result.clone()).await?;
+    audit(ctx, op, "cashSession", "close", result.clone());
     Ok(Ok(result))
 }
 
@@ -288,8 +274,8 @@ async fn start_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &Staff
         ended_at: None,
     };
     tx.insert_shift(&shift).await?;
-    change(tx, ctx, "attendance", "shift", shift.id, json!(views::shift(&shift))).await?;
-    audit(tx, ctx, op, "attendance", "startWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id})).await?;
+    ctx.change("attendance", "shift", shift.id, views::shift(&shift));
+    audit(ctx, op, "attendance", "startWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}));
     Ok(Ok(json!(views::shift(&shift))))
 }
 
@@ -304,7 +290,7 @@ async fn end_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: ShiftPayload
     shift.open = false;
     shift.ended_at = Some(op.occurred_at);
     tx.update_shift(&shift).await?;
-    change(tx, ctx, "attendance", "shift", shift.id, json!(views::shift(&shift))).await?;
-    audit(tx, ctx, op, "attendance", "endWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id})).await?;
+    ctx.change("attendance", "shift", shift.id, views::shift(&shift));
+    audit(ctx, op, "attendance", "endWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}));
     Ok(Ok(json!(views::shift(&shift))))
 }

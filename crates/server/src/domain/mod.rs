@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod apply;
+pub mod batch;
 pub mod push;
 pub mod reports;
 pub mod bootstrap;

@@ -8,67 +8,15 @@
 //! never leaves a partial effect, and a storage error fails the whole request (5xx) with
 //! nothing stored.
 
-use std::collections::HashMap;
-
 use modula_rules::{access, hash, validate, Rejection};
-use modula_store::{BranchRecord, Lane, MenuItemRecord, OpOutcome, OpRecord, StaffRecord, Store, Tx};
+use modula_store::{Lane, OpOutcome, OpRecord, StaffRecord, Store, Tx};
 use modula_wire::op::{OpType, ONLINE_ONLY_OP_TYPES};
-use modula_wire::{ErrorCode, Op, OpResult, OpStatus, Policy, PushRequest, PushResponse, Role};
-use uuid::Uuid;
+use modula_wire::{ErrorCode, Op, OpResult, OpStatus, PushRequest, PushResponse, Role};
 
 use super::apply;
+pub use super::batch::OpContext;
 use crate::auth::{Auth, Principal};
 use crate::error::{ApiError, ApiResult};
-
-/// What every op of one request shares: tenant, device, branch, policy, and caches of
-/// the staff and menu rows read so far (push never changes either).
-pub struct OpContext {
-    /// The caller's tenant.
-    pub tenant_id: Uuid,
-    /// The device that sent the ops, if any.
-    pub device_id: Option<Uuid>,
-    /// The device's (or online caller's) branch, read at the start of the transaction.
-    pub branch: BranchRecord,
-    /// The branch's effective policy.
-    pub policy: Policy,
-    /// The lane.
-    pub lane: Lane,
-    staff: HashMap<Uuid, Option<StaffRecord>>,
-    menu: HashMap<Uuid, Option<MenuItemRecord>>,
-}
-
-impl OpContext {
-    /// Loads the branch and policy inside `tx`.
-    pub async fn load(tx: &mut dyn Tx, tenant_id: Uuid, branch_id: Uuid, device_id: Option<Uuid>, lane: Lane) -> ApiResult<Self> {
-        let branch = tx
-            .branch(tenant_id, branch_id)
-            .await?
-            .ok_or_else(|| ApiError::Forbidden("the token's branch no longer exists".into()))?;
-        let tenant = tx.tenant(tenant_id).await?.ok_or_else(|| ApiError::Internal("tenant vanished".into()))?;
-        let policy = branch.policy_override.apply_to(&tenant.policy);
-        Ok(OpContext { tenant_id, device_id, branch, policy, lane, staff: HashMap::new(), menu: HashMap::new() })
-    }
-
-    /// A staff member of the tenant (cached).
-    pub async fn staff(&mut self, tx: &mut dyn Tx, id: Uuid) -> ApiResult<Option<StaffRecord>> {
-        if let Some(s) = self.staff.get(&id) {
-            return Ok(s.clone());
-        }
-        let s = tx.staff(self.tenant_id, id).await?;
-        self.staff.insert(id, s.clone());
-        Ok(s)
-    }
-
-    /// A menu item of the tenant, deleted or not (cached).
-    pub async fn menu_item(&mut self, tx: &mut dyn Tx, id: Uuid) -> ApiResult<Option<MenuItemRecord>> {
-        if let Some(m) = self.menu.get(&id) {
-            return Ok(m.clone());
-        }
-        let m = tx.menu_item(self.tenant_id, id).await?;
-        self.menu.insert(id, m.clone());
-        Ok(m)
-    }
-}
 
 /// `POST /v1/sync/push`.
 pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult<PushResponse> {
@@ -89,13 +37,14 @@ pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult
     if device.is_none_or(|d| d.revoked_at.is_some()) {
         return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
     }
-    let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, Some(device_id), Lane::Offline).await?;
+    let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, Some(device_id), Lane::Offline, &req.operations).await?;
     let mut order: Vec<usize> = (0..req.operations.len()).collect();
     order.sort_by_key(|&i| (req.operations[i].device_seq, i));
     let mut results: Vec<Option<OpResult>> = vec![None; req.operations.len()];
     for i in order {
         results[i] = Some(process(tx.as_mut(), &mut ctx, &req.operations[i]).await?);
     }
+    ctx.flush(tx.as_mut()).await?;
     tx.commit().await?;
     let results: Vec<OpResult> = results.into_iter().flatten().collect();
     assert_eq!(results.len(), req.operations.len(), "one result per op");
@@ -105,17 +54,14 @@ pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult
 /// Runs one op through rules 2–9 and records its outcome. Shared by both lanes.
 pub async fn process(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op) -> ApiResult<OpResult> {
     let hash = hash::payload_hash(&op.op_type, op.tenant_id, op.branch_id, op.actor_id, &op.payload);
-    if let Some(stored) = tx.op(ctx.tenant_id, op.client_op_id).await? {
-        return Ok(replay(&stored, &hash));
+    if let Some(stored) = ctx.known_op(op.client_op_id) {
+        return Ok(replay(stored, &hash));
     }
     let outcome = match decide_and_apply(tx, ctx, op, &hash).await? {
         Ok(result) => OpOutcome::Applied(result),
         Err(r) => OpOutcome::Rejected { code: r.code, message: r.message },
     };
     let now = chrono::Utc::now();
-    if let (Some(device_id), true) = (ctx.device_id, op.device_seq >= 1) {
-        tx.note_device_seq(device_id, op.device_seq, now).await?;
-    }
     let record = OpRecord {
         tenant_id: ctx.tenant_id,
         client_op_id: op.client_op_id,
@@ -130,8 +76,9 @@ pub async fn process(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op) -> ApiResult
         occurred_at: op.occurred_at,
         recorded_at: now,
     };
-    tx.insert_op(&record).await?;
-    Ok(fresh_result(&record))
+    let result = fresh_result(&record);
+    ctx.record_op(record);
+    Ok(result)
 }
 
 /// The answer for an op seen before.
@@ -191,7 +138,7 @@ async fn decide_and_apply(
         return Ok(Err(Rejection::new(ErrorCode::HashMismatch, msg)));
     }
     // Rule 4: dependencies.
-    if let Err(r) = check_dependencies(tx, ctx, op).await? {
+    if let Err(r) = check_dependencies(ctx, op) {
         return Ok(Err(r));
     }
     // Rule 5: access, revalidated now.
@@ -221,24 +168,24 @@ async fn decide_and_apply(
     apply::apply(tx, ctx, op, &actor, payload).await
 }
 
-async fn check_dependencies(tx: &mut dyn Tx, ctx: &OpContext, op: &Op) -> ApiResult<Result<(), Rejection>> {
+fn check_dependencies(ctx: &OpContext, op: &Op) -> Result<(), Rejection> {
     if op.depends_on.len() > modula_wire::limits::DEPENDS_ON_MAX {
-        return Ok(Err(Rejection::validation("depends_on", "too many dependencies")));
+        return Err(Rejection::validation("depends_on", "too many dependencies"));
     }
     for dep in &op.depends_on {
-        match tx.op(ctx.tenant_id, *dep).await? {
+        match ctx.known_op(*dep) {
             None => {
                 let msg = format!("depends on {dep}, which the server has never seen");
-                return Ok(Err(Rejection::new(ErrorCode::DependencyMissing, msg)));
+                return Err(Rejection::new(ErrorCode::DependencyMissing, msg));
             }
             Some(OpRecord { outcome: OpOutcome::Rejected { code, .. }, .. }) => {
                 let msg = format!("depends on {dep}, which was rejected ({code})");
-                return Ok(Err(Rejection::new(ErrorCode::DependencyFailed, msg)));
+                return Err(Rejection::new(ErrorCode::DependencyFailed, msg));
             }
             Some(_) => {}
         }
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 async fn check_access(

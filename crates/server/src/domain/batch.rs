@@ -1,0 +1,258 @@
+//! The unit of work of one request on the op lanes: what every op of the request
+//! shares (tenant, device, branch, policy), caches of rows read, and the writes that are
+//! buffered until [`OpContext::flush`] and then sent as a few multi-row statements.
+//!
+//! Everything happens inside one write transaction, so buffering changes nothing that
+//! another transaction can see: the order of statements inside a transaction is
+//! invisible outside it. Reads of data this request changed go through the caches here,
+//! never straight to the database, so they see the buffered state.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use modula_store::{
+    AuditRecord, BranchRecord, CashSessionRecord, ChangeRecord, Lane, MenuItemRecord, OpRecord, SaleRecord, StaffRecord,
+    Tx,
+};
+use modula_wire::op::OpType;
+use modula_wire::{Op, Policy};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::views;
+use crate::error::{ApiError, ApiResult};
+
+/// One request's shared state, caches and buffered writes.
+pub struct OpContext {
+    /// The caller's tenant.
+    pub tenant_id: Uuid,
+    /// The device that sent the ops, if any.
+    pub device_id: Option<Uuid>,
+    /// The caller's branch, read at the start of the transaction.
+    pub branch: BranchRecord,
+    /// The branch's effective policy.
+    pub policy: Policy,
+    /// The lane.
+    pub lane: Lane,
+    staff: HashMap<Uuid, Option<StaffRecord>>,
+    menu: HashMap<Uuid, Option<MenuItemRecord>>,
+    known_ops: HashMap<Uuid, OpRecord>,
+    taken_sale_ids: HashSet<Uuid>,
+    sessions: HashMap<Uuid, Option<CashSessionRecord>>,
+    dirty_sessions: Vec<Uuid>,
+    device_open_session: Option<Option<Uuid>>,
+    on_hand: HashMap<Uuid, i64>,
+    stock_deltas: BTreeMap<Uuid, i64>,
+    new_ops: Vec<OpRecord>,
+    device_seqs: Vec<i64>,
+    audits: Vec<AuditRecord>,
+    sales: Vec<SaleRecord>,
+    changes: Vec<ChangeRecord>,
+    change_index: HashMap<(&'static str, Uuid), usize>,
+}
+
+impl OpContext {
+    /// Loads the branch and policy, and everything `ops` will look up by key.
+    pub async fn load(
+        tx: &mut dyn Tx,
+        tenant_id: Uuid,
+        branch_id: Uuid,
+        device_id: Option<Uuid>,
+        lane: Lane,
+        ops: &[Op],
+    ) -> ApiResult<Self> {
+        let branch = tx
+            .branch(tenant_id, branch_id)
+            .await?
+            .ok_or_else(|| ApiError::Forbidden("the token's branch no longer exists".into()))?;
+        let tenant = tx.tenant(tenant_id).await?.ok_or_else(|| ApiError::Internal("tenant vanished".into()))?;
+        let policy = branch.policy_override.apply_to(&tenant.policy);
+        let mut ctx = OpContext {
+            tenant_id,
+            device_id,
+            branch,
+            policy,
+            lane,
+            staff: HashMap::new(),
+            menu: HashMap::new(),
+            known_ops: HashMap::new(),
+            taken_sale_ids: HashSet::new(),
+            sessions: HashMap::new(),
+            dirty_sessions: Vec::new(),
+            device_open_session: None,
+            on_hand: HashMap::new(),
+            stock_deltas: BTreeMap::new(),
+            new_ops: Vec::new(),
+            device_seqs: Vec::new(),
+            audits: Vec::new(),
+            sales: Vec::new(),
+            changes: Vec::new(),
+            change_index: HashMap::new(),
+        };
+        ctx.preload(tx, ops).await?;
+        Ok(ctx)
+    }
+
+    /// Reads, in two statements, every op record and sale id the request can ask about.
+    async fn preload(&mut self, tx: &mut dyn Tx, ops: &[Op]) -> ApiResult<()> {
+        let mut ids: Vec<Uuid> = ops.iter().flat_map(|o| std::iter::once(o.client_op_id).chain(o.depends_on.iter().copied())).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for record in tx.ops_by_ids(self.tenant_id, &ids).await? {
+            self.known_ops.insert(record.client_op_id, record);
+        }
+        let sale_ids: Vec<Uuid> = ops
+            .iter()
+            .filter(|o| o.op_type == OpType::SaleFinalize.as_str())
+            .filter_map(|o| o.payload.get("sale_id")?.as_str()?.parse().ok())
+            .collect();
+        self.taken_sale_ids.extend(tx.existing_sale_ids(&sale_ids).await?);
+        Ok(())
+    }
+
+    /// The recorded op with this key: stored, or decided earlier in this request.
+    pub fn known_op(&self, client_op_id: Uuid) -> Option<&OpRecord> {
+        self.known_ops.get(&client_op_id)
+    }
+
+    /// Buffers an op's record; later ops of the request see it.
+    pub fn record_op(&mut self, record: OpRecord) {
+        if let (Some(_), Some(seq)) = (record.device_id, record.device_seq) {
+            self.device_seqs.push(seq);
+        }
+        self.known_ops.insert(record.client_op_id, record.clone());
+        self.new_ops.push(record);
+    }
+
+    /// A staff member of the tenant (cached).
+    pub async fn staff(&mut self, tx: &mut dyn Tx, id: Uuid) -> ApiResult<Option<StaffRecord>> {
+        if let Some(s) = self.staff.get(&id) {
+            return Ok(s.clone());
+        }
+        let s = tx.staff(self.tenant_id, id).await?;
+        self.staff.insert(id, s.clone());
+        Ok(s)
+    }
+
+    /// A menu item of the tenant, deleted or not (cached).
+    pub async fn menu_item(&mut self, tx: &mut dyn Tx, id: Uuid) -> ApiResult<Option<MenuItemRecord>> {
+        if let Some(m) = self.menu.get(&id) {
+            return Ok(m.clone());
+        }
+        let m = tx.menu_item(self.tenant_id, id).await?;
+        self.menu.insert(id, m.clone());
+        Ok(m)
+    }
+
+    /// Whether a sale id is taken (stored, or used earlier in this request).
+    pub fn sale_id_taken(&self, id: Uuid) -> bool {
+        self.taken_sale_ids.contains(&id)
+    }
+
+    /// A cash session of the tenant, with this request's changes.
+    pub async fn session(&mut self, tx: &mut dyn Tx, id: Uuid) -> ApiResult<Option<CashSessionRecord>> {
+        if let Some(s) = self.sessions.get(&id) {
+            return Ok(s.clone());
+        }
+        let s = tx.cash_session(self.tenant_id, id).await?;
+        self.sessions.insert(id, s.clone());
+        Ok(s)
+    }
+
+    /// The id of the device's open cash session, with this request's changes.
+    pub async fn open_session_of_device(&mut self, tx: &mut dyn Tx, device_id: Uuid) -> ApiResult<Option<Uuid>> {
+        if let Some(id) = self.device_open_session {
+            return Ok(id);
+        }
+        let id = tx.open_cash_session_of_device(device_id).await?.map(|s| s.id);
+        self.device_open_session = Some(id);
+        Ok(id)
+    }
+
+    /// Inserts a new session now (later rows refer to it).
+    pub async fn insert_session(&mut self, tx: &mut dyn Tx, s: CashSessionRecord) -> ApiResult<()> {
+        // A close buffered earlier in this request must reach the table first: the
+        // database allows one open session per device.
+        self.flush_sessions(tx).await?;
+        tx.insert_cash_session(&s).await?;
+        self.device_open_session = Some(Some(s.id));
+        self.put_session(s);
+        Ok(())
+    }
+
+    /// Records a session's new state, written at flush.
+    pub fn put_session(&mut self, s: CashSessionRecord) {
+        debug_assert_eq!(Some(s.device_id), self.device_id, "only the request's device's sessions change");
+        // At most one open session per device: this one is it, or there is none.
+        self.device_open_session = Some(s.open.then_some(s.id));
+        if !self.dirty_sessions.contains(&s.id) {
+            self.dirty_sessions.push(s.id);
+        }
+        self.sessions.insert(s.id, Some(s));
+    }
+
+    /// Adds `delta` to an item's on-hand at this branch; returns the new on-hand.
+    pub async fn add_stock(&mut self, tx: &mut dyn Tx, stock_item_id: Uuid, delta: i64) -> ApiResult<i64> {
+        let current = match self.on_hand.get(&stock_item_id) {
+            Some(v) => *v,
+            None => tx.on_hand(self.branch.id, stock_item_id).await?,
+        };
+        let next = current.saturating_add(delta);
+        self.on_hand.insert(stock_item_id, next);
+        *self.stock_deltas.entry(stock_item_id).or_default() += delta;
+        Ok(next)
+    }
+
+    /// Buffers a sale.
+    pub fn add_sale(&mut self, sale: SaleRecord) {
+        self.taken_sale_ids.insert(sale.id);
+        self.change("sales", "sale", sale.id, json!(views::sale(&sale)));
+        self.sales.push(sale);
+    }
+
+    /// Buffers an audit event.
+    pub fn audit(&mut self, event: AuditRecord) {
+        self.audits.push(event);
+    }
+
+    /// Buffers a change-feed row (the entity's latest state wins).
+    pub fn change(&mut self, scope: &'static str, entity: &'static str, id: Uuid, data: Value) {
+        let record = ChangeRecord { branch_id: self.branch.id, scope, entity, entity_id: id, deleted: false, data: Some(data) };
+        match self.change_index.get(&(scope, id)) {
+            Some(&i) => self.changes[i] = record,
+            None => {
+                self.change_index.insert((scope, id), self.changes.len());
+                self.changes.push(record);
+            }
+        }
+    }
+
+    async fn flush_sessions(&mut self, tx: &mut dyn Tx) -> ApiResult<()> {
+        for id in std::mem::take(&mut self.dirty_sessions) {
+            if let Some(Some(s)) = self.sessions.get(&id).cloned() {
+                tx.update_cash_session(&s).await?;
+                self.change("cash_sessions", "cash_session", s.id, views::cash_session(&s));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything buffered. Call once, before commit.
+    pub async fn flush(mut self, tx: &mut dyn Tx) -> ApiResult<()> {
+        self.flush_sessions(tx).await?;
+        for (stock_item_id, delta) in std::mem::take(&mut self.stock_deltas) {
+            let on_hand = tx.add_on_hand(self.branch.id, stock_item_id, delta).await?;
+            debug_assert_eq!(Some(&on_hand), self.on_hand.get(&stock_item_id), "stock cache drifted");
+            self.change("inventory", "stock_level", stock_item_id, json!({"stock_item_id": stock_item_id, "on_hand": on_hand}));
+        }
+        if !self.changes.is_empty() {
+            tx.record_changes(self.branch.id, &self.changes).await?;
+        }
+        tx.insert_sales(&self.sales).await?;
+        tx.insert_audits(&self.audits).await?;
+        if let Some(device_id) = self.device_id {
+            tx.note_device_seqs(device_id, &self.device_seqs, chrono::Utc::now()).await?;
+        }
+        tx.insert_ops(&self.new_ops).await?;
+        Ok(())
+    }
+}
