@@ -6,11 +6,25 @@ mod sync;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
+use axum::response::IntoResponse;
 use axum::{middleware, Router};
 
 use crate::extract::problemize;
 use crate::metrics;
 use crate::state::AppState;
+
+/// Middleware: runs the request on its own task, so a client that hangs up never
+/// cancels a handler half-way through a database transaction. The work finishes and
+/// commits (a retry then gets the stored answer); only the unread response is lost.
+async fn run_to_completion(req: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::error!(error = %e, "request task failed");
+            crate::error::ApiError::Internal(format!("request task failed: {e}")).into_response()
+        }
+    }
+}
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
@@ -47,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(modula_wire::limits::BODY_MAX_BYTES))
         .layer(middleware::from_fn(problemize))
+        .layer(middleware::from_fn(run_to_completion))
         .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }

@@ -2,6 +2,7 @@
 //! One test binary for the crate; one module per area.
 
 mod common;
+mod fixtures;
 
 mod admin_branches;
 mod admin_catalog;
@@ -10,3 +11,4 @@ mod auth_login;
 mod errors;
 mod health;
 mod isolation;
+mod push;
