@@ -14,6 +14,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    /// The SQLite file behind `store` (for fault injection from the side).
+    pub db_path: std::path::PathBuf,
     /// Tenant A, created at spawn.
     pub a: InitOutput,
     _dir: tempfile::TempDir,
@@ -52,7 +54,8 @@ impl Resp {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let db_path = dir.path().join("test.db");
+        let url = format!("sqlite://{}", db_path.display());
         let store = open_store(&url).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
@@ -61,7 +64,7 @@ impl TestApp {
             axum::serve(listener, app).await.expect("serve");
         });
         let a = bootstrap::init_tenant(store.as_ref(), "Tenant A", "Owner A", "1234").await.expect("init");
-        TestApp { base: format!("http://{addr}"), client: reqwest::Client::new(), store, a, _dir: dir }
+        TestApp { base: format!("http://{addr}"), client: reqwest::Client::new(), store, db_path, a, _dir: dir }
     }
 
     /// A second tenant in the same database.

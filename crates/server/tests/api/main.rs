@@ -9,6 +9,7 @@ mod admin_catalog;
 mod admin_staff_devices;
 mod auth_login;
 mod errors;
+mod faults;
 mod health;
 mod isolation;
 mod push;
