@@ -101,7 +101,8 @@ async fn seed_stock(store: &dyn Store, owner: &Auth) -> anyhow::Result<Vec<Uuid>
 
 async fn seed_menu(store: &dyn Store, owner: &Auth, stock: &[Uuid]) -> anyhow::Result<()> {
     let (beans, milk, condensed, sugar, cups) = (stock[0], stock[1], stock[2], stock[3], stock[4]);
-    let menu: [(&str, i64, &str, Vec<(Uuid, i64)>); 6] = [
+    type Dish<'a> = (&'a str, i64, &'a str, Vec<(Uuid, i64)>);
+    let menu: [Dish; 6] = [
         ("Iced Khmer coffee", 250, "Coffee", vec![(beans, 18), (condensed, 30), (cups, 1)]),
         ("Iced latte", 300, "Coffee", vec![(beans, 18), (milk, 180), (cups, 1)]),
         ("Americano", 225, "Coffee", vec![(beans, 18), (cups, 1)]),

@@ -337,7 +337,7 @@ fn replayed(res: &Value) -> bool {
 pub fn applied(res: &Value) -> Value {
     assert_eq!(res["status"], "APPLIED", "expected APPLIED: {res}");
     assert!(!replayed(res), "a fresh apply is not a replay: {res}");
-    assert!(res.get("code").map_or(true, Value::is_null), "no code on APPLIED: {res}");
+    assert!(res.get("code").is_none_or(Value::is_null), "no code on APPLIED: {res}");
     assert!(res["result"].is_object(), "APPLIED carries a result object: {res}");
     res["result"].clone()
 }

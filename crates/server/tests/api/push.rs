@@ -132,7 +132,7 @@ async fn duplicate_returns_the_stored_result_and_applies_nothing() {
     rejected(&res[2], "INSUFFICIENT_TENDER");
 
     // The sale alone, then the whole batch again.
-    let again = fx.push(&[sale.clone()]).await;
+    let again = fx.push(std::slice::from_ref(&sale)).await;
     duplicate(&again[0], &sale_result);
     let again = fx.push(&[open.clone(), sale.clone(), short.clone()]).await;
     duplicate(&again[0], &open_result);
@@ -278,7 +278,7 @@ async fn dependency_never_seen_is_dependency_missing() {
     let mut ops = fx.ops();
     let s = Uuid::now_v7();
     let open = ops.open(fx.cashier, s, 1000);
-    let res = fx.push(&[open.clone()]).await;
+    let res = fx.push(std::slice::from_ref(&open)).await;
     applied(&res[0]);
     let mut unknown = ops.sale(fx.cashier, s, &[(fx.latte, 1, LATTE_PRICE)], 500, 0);
     unknown["depends_on"] = json!([Uuid::now_v7()]);
@@ -390,7 +390,7 @@ async fn forbidden_cashier_starting_or_ending_another_staff_members_shift() {
     let fx = Fx::new().await;
     let mut ops = fx.ops();
     let own = ops.start_work(fx.cashier2, fx.cashier2);
-    let res = fx.push(&[own.clone()]).await;
+    let res = fx.push(std::slice::from_ref(&own)).await;
     applied(&res[0]);
     let shift = pid(&own, "shift_id");
     let batch = vec![
@@ -1089,7 +1089,7 @@ async fn revoked_device_gets_401_and_nothing_is_applied() {
     let mut ops = fx.ops();
     let s = Uuid::now_v7();
     let open = ops.open(fx.cashier, s, 1000);
-    applied(&fx.push(&[open.clone()]).await[0]);
+    applied(&fx.push(std::slice::from_ref(&open)).await[0]);
     let sale = ops.sale(fx.cashier, s, &[(fx.latte, 1, LATTE_PRICE)], 500, 0);
     let r = fx.app.delete(&format!("/v1/devices/{}", fx.device), &fx.owner_token).await;
     assert_eq!(r.status.as_u16(), 204, "{}", r.text);
@@ -1232,7 +1232,7 @@ async fn failures_report_lists_every_rejected_op_once() {
     let d2 = fx.enroll(fx.branch, "Back").await;
     let mut ops2 = OpBuilder::new(fx.tenant, fx.branch, &d2.code);
     let other = ops2.close(fx.cashier, Uuid::now_v7(), 0);
-    rejected(&fx.push_as(&d2.token, d2.id, &[other.clone()]).await[0], "NO_OPEN_CASH_SESSION");
+    rejected(&fx.push_as(&d2.token, d2.id, std::slice::from_ref(&other)).await[0], "NO_OPEN_CASH_SESSION");
     // Replays add nothing.
     fx.push(&batch).await;
 
@@ -1339,7 +1339,7 @@ async fn audit_has_one_offline_event_per_applied_op() {
         ts(&ev["applied_at"]);
     }
     // No event claims the rejected sale was applied.
-    assert!(events.iter().all(|e| e["client_op_id"] != first[4]["client_op_id"] || e["lane"] != "offline" || e["action"].as_str().map_or(true, |a| a.contains("reject"))));
+    assert!(events.iter().all(|e| e["client_op_id"] != first[4]["client_op_id"] || e["lane"] != "offline" || e["action"].as_str().is_none_or(|a| a.contains("reject"))));
     let offline = |evs: &[Value]| evs.iter().filter(|e| e["lane"] == "offline").count();
     let n = offline(&events);
 
