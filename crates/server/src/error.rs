@@ -46,6 +46,9 @@ pub enum ApiError {
         /// Seconds until sign-in is possible again.
         retry_after_s: u64,
     },
+    /// The pull cursor cannot be used; the client must rehydrate. Holds the reason.
+    #[error("{0}")]
+    CursorReset(String),
     /// Body over the limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -94,6 +97,15 @@ impl ApiError {
             }
             ApiError::Conflict(d) => Problem::new(409, ErrorCode::Conflict, d),
             ApiError::PinLocked { detail, .. } => Problem::new(429, ErrorCode::PinLocked, detail),
+            ApiError::CursorReset(reason) => {
+                let mut p = Problem::new(
+                    409,
+                    ErrorCode::CursorReset,
+                    format!("{reason}; drop this branch's cache and pull again without a cursor"),
+                );
+                p.reason = Some(reason.clone());
+                p
+            }
             ApiError::PayloadTooLarge(d) => Problem::new(413, ErrorCode::PayloadTooLarge, d),
             ApiError::UnsupportedMediaType(d) => Problem::new(415, ErrorCode::UnsupportedMediaType, d),
             ApiError::Store(StoreError::Unavailable(_)) => Problem::new(

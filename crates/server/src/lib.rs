@@ -32,14 +32,42 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     anyhow::bail!("unsupported --db URL {url:?}: use sqlite://PATH")
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves, purging expired tombstones
+/// in the background.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    let purger = tokio::spawn(purge_tombstones_forever(state.clone()));
+    let result = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    purger.abort();
+    result?;
     Ok(())
+}
+
+/// How often the tombstone purge runs.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+async fn purge_tombstones_forever(state: AppState) {
+    let mut tick = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        tick.tick().await;
+        let Ok(retention) = chrono::Duration::from_std(state.config.tombstone_retention) else { continue };
+        let cutoff = chrono::Utc::now() - retention;
+        let purged = async {
+            let mut tx = state.store.begin_write().await?;
+            let n = tx.purge_tombstones(cutoff).await?;
+            tx.commit().await?;
+            Ok::<u64, modula_store::StoreError>(n)
+        }
+        .await;
+        match purged {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "expired tombstones purged"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "tombstone purge failed; will retry"),
+        }
+    }
 }
 
 /// mimalloc: the op lanes allocate many small JSON values; glibc malloc spent a quarter

@@ -1,10 +1,35 @@
 //! Shared application state handed to every handler.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use modula_store::Store;
+use rand::RngCore;
+use tokio::sync::{OnceCell, Semaphore};
 
+use crate::error::ApiResult;
 use crate::metrics::Metrics;
+
+/// Tunables of a server process (flags and env in `modula serve`).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// How long tombstones stay in the change feed; older cursors get `CURSOR_RESET`.
+    pub tombstone_retention: Duration,
+    /// Most SSE subscribers this process serves at once.
+    pub sse_subscribers_max: usize,
+    /// Interval of SSE heartbeats.
+    pub sse_heartbeat: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            tombstone_retention: Duration::from_secs(30 * 24 * 3600),
+            sse_subscribers_max: 1000,
+            sse_heartbeat: Duration::from_secs(15),
+        }
+    }
+}
 
 /// Everything a handler needs: the store and process-wide services.
 #[derive(Clone)]
@@ -13,11 +38,43 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Request metrics.
     pub metrics: Arc<Metrics>,
+    /// Tunables.
+    pub config: Arc<ServerConfig>,
+    /// Places for SSE subscribers.
+    pub sse_slots: Arc<Semaphore>,
+    cursor_key: Arc<OnceCell<Vec<u8>>>,
 }
 
 impl AppState {
-    /// State over a store.
+    /// State over a store with the default configuration.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppState { store, metrics: Arc::new(Metrics::default()) }
+        Self::with_config(store, ServerConfig::default())
+    }
+
+    /// State over a store.
+    pub fn with_config(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        AppState {
+            store,
+            metrics: Arc::new(Metrics::default()),
+            sse_slots: Arc::new(Semaphore::new(config.sse_subscribers_max)),
+            config: Arc::new(config),
+            cursor_key: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The cursor HMAC key, shared by every process on the database (created once).
+    pub async fn cursor_key(&self) -> ApiResult<&[u8]> {
+        let key = self
+            .cursor_key
+            .get_or_try_init(|| async {
+                let mut candidate = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut candidate);
+                let mut tx = self.store.begin_write().await?;
+                let key = tx.server_secret(crate::domain::pull::CURSOR_KEY_NAME, &candidate).await?;
+                tx.commit().await?;
+                Ok::<_, crate::error::ApiError>(key)
+            })
+            .await?;
+        Ok(key)
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use modula_store::{Store, StoreError, StoreResult, Tx};
+use modula_store::{BranchHead, Store, StoreError, StoreResult, Tx};
 use tokio::sync::Semaphore;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -33,7 +33,12 @@ pub struct SqliteStore {
     /// across processes); it only spares waiters SQLite's sleeping busy handler, which
     /// left the database idle between 20 devices pushing at once.
     write_gate: Arc<Semaphore>,
+    /// Committed stream moves of this process's writers.
+    nudges: tokio::sync::broadcast::Sender<BranchHead>,
 }
+
+/// Nudges buffered per slow subscriber before it starts losing the oldest.
+const NUDGE_BUFFER: usize = 1024;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://PATH`) and runs
@@ -56,7 +61,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("migrating the SQLite database failed: {e}")))?;
-        Ok(SqliteStore { pool, write_gate: Arc::new(Semaphore::new(1)) })
+        let (nudges, _) = tokio::sync::broadcast::channel(NUDGE_BUFFER);
+        Ok(SqliteStore { pool, write_gate: Arc::new(Semaphore::new(1)), nudges })
     }
 
     /// The underlying pool (for benchmarks and tests of this crate).
@@ -74,12 +80,12 @@ impl Store for SqliteStore {
             .map_err(|_| StoreError::Unavailable("timed out waiting for the database write lock".into()))?
             .map_err(|_| StoreError::Unavailable("the store is shutting down".into()))?;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(convert::store_error)?;
-        Ok(Box::new(SqliteTx::new(tx, Some(permit))))
+        Ok(Box::new(SqliteTx::new(tx, Some(permit), Some(self.nudges.clone()))))
     }
 
     async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
         let tx = self.pool.begin().await.map_err(convert::store_error)?;
-        Ok(Box::new(SqliteTx::new(tx, None)))
+        Ok(Box::new(SqliteTx::new(tx, None, None)))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -89,5 +95,9 @@ impl Store for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn nudges(&self) -> tokio::sync::broadcast::Receiver<BranchHead> {
+        self.nudges.subscribe()
     }
 }

@@ -19,11 +19,19 @@ pub struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     /// A writer's place at the process's write gate, held until commit or drop.
     _write_permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Where nudges go after commit (write transactions only).
+    nudges: Option<tokio::sync::broadcast::Sender<BranchHead>>,
+    /// Branch heads this transaction moved, announced after commit.
+    moved: Vec<BranchHead>,
 }
 
 impl SqliteTx {
-    pub(crate) fn new(tx: Transaction<'static, Sqlite>, write_permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
-        SqliteTx { tx, _write_permit: write_permit }
+    pub(crate) fn new(
+        tx: Transaction<'static, Sqlite>,
+        write_permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        nudges: Option<tokio::sync::broadcast::Sender<BranchHead>>,
+    ) -> Self {
+        SqliteTx { tx, _write_permit: write_permit, nudges, moved: Vec::new() }
     }
 
     /// The raw transaction, for backend-specific statements.
@@ -138,7 +146,16 @@ fn menu_item_from(row: &SqliteRow) -> StoreResult<MenuItemRecord> {
 #[async_trait]
 impl Tx for SqliteTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(store_error)
+        let SqliteTx { tx, _write_permit, nudges, moved } = *self;
+        tx.commit().await.map_err(store_error)?;
+        drop(_write_permit);
+        if let Some(sender) = nudges {
+            for head in moved {
+                // No subscriber is not an error: nudges carry no state.
+                let _ = sender.send(head);
+            }
+        }
+        Ok(())
     }
 
     async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
@@ -886,9 +903,12 @@ impl Tx for SqliteTx {
             .await
             .map_err(store_error)?;
         let first = head - count + 1;
+        let now = ts(chrono::Utc::now());
         for (chunk_no, chunk) in changes.chunks(INSERT_ROWS_MAX).enumerate() {
             let base = first + (chunk_no * INSERT_ROWS_MAX) as i64;
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data) ");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data, changed_at) ",
+            );
             q.push_values(chunk.iter().enumerate(), |mut b, (i, c)| {
                 debug_assert_eq!(c.branch_id, branch_id, "one branch per call");
                 b.push_bind(branch_id)
@@ -897,15 +917,97 @@ impl Tx for SqliteTx {
                     .push_bind(c.entity_id)
                     .push_bind(base + i as i64)
                     .push_bind(c.deleted as i64)
-                    .push_bind(c.data.as_ref().map(to_json));
+                    .push_bind(c.data.as_ref().map(to_json))
+                    .push_bind(now);
             });
             q.push(
                 " ON CONFLICT (branch_id, scope, entity_id) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, \
-                 data = excluded.data, entity = excluded.entity",
+                 data = excluded.data, entity = excluded.entity, changed_at = excluded.changed_at",
             );
             q.build().execute(&mut *self.tx).await.map_err(store_error)?;
         }
+        self.moved.retain(|m| m.branch_id != branch_id);
+        self.moved.push(BranchHead { branch_id, head });
         Ok(head)
+    }
+
+    async fn stream_position(&mut self, branch_id: Uuid) -> StoreResult<StreamPosition> {
+        let row = sqlx::query("SELECT head, purged_seq FROM branches WHERE id = ?")
+            .bind(branch_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| StoreError::Internal(format!("branch {branch_id} has no stream")))?;
+        Ok(StreamPosition { head: get(&row, "head")?, purged_seq: get(&row, "purged_seq")? })
+    }
+
+    async fn pull_changes(
+        &mut self,
+        branch_id: Uuid,
+        after_seq: i64,
+        scopes: &[&str],
+        with_tombstones: bool,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredChange>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT seq, scope, entity, entity_id, deleted, data FROM changes INDEXED BY changes_stream WHERE branch_id = ",
+        );
+        q.push_bind(branch_id).push(" AND seq > ").push_bind(after_seq).push(" AND scope IN (");
+        let mut list = q.separated(", ");
+        for scope in scopes {
+            list.push_bind(*scope);
+        }
+        q.push(")");
+        if !with_tombstones {
+            q.push(" AND deleted = 0");
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredChange {
+                    seq: get(r, "seq")?,
+                    scope: get(r, "scope")?,
+                    entity: get(r, "entity")?,
+                    entity_id: get(r, "entity_id")?,
+                    deleted: get::<i64>(r, "deleted")? != 0,
+                    data: get(r, "data")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_tombstones(&mut self, older_than: Timestamp) -> StoreResult<u64> {
+        sqlx::query(
+            "UPDATE branches SET purged_seq = MAX(purged_seq, (SELECT MAX(seq) FROM changes c \
+               WHERE c.branch_id = branches.id AND c.deleted = 1 AND c.changed_at < ?)) \
+             WHERE id IN (SELECT branch_id FROM changes WHERE deleted = 1 AND changed_at < ?)",
+        )
+        .bind(ts(older_than))
+        .bind(ts(older_than))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        let done = sqlx::query("DELETE FROM changes WHERE deleted = 1 AND changed_at < ?")
+            .bind(ts(older_than))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(candidate)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(store_error)
     }
 
 }

@@ -51,6 +51,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// The backend's name, for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
+    /// Nudges: every committed move of a branch stream, from any writer of this database
+    /// the backend can hear. Lagging receivers lose old nudges, never block writers.
+    fn nudges(&self) -> tokio::sync::broadcast::Receiver<BranchHead>;
 }
 
 /// One database transaction. Every method is tenant-scoped where the data is.
@@ -187,6 +190,24 @@ pub trait Tx: Send {
     async fn insert_audits(&mut self, events: &[AuditRecord]) -> StoreResult<()>;
     /// Audit events of a branch applied at or after `since`, oldest first, at most `limit`.
     async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>>;
+    /// Where a branch stream stands.
+    async fn stream_position(&mut self, branch_id: Uuid) -> StoreResult<StreamPosition>;
+    /// Changes of a branch stream after `after_seq` in the given scopes, in stream order,
+    /// at most `limit`; tombstones only when `with_tombstones`.
+    async fn pull_changes(
+        &mut self,
+        branch_id: Uuid,
+        after_seq: i64,
+        scopes: &[&str],
+        with_tombstones: bool,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredChange>>;
+    /// Deletes tombstones changed before `older_than` and raises each affected branch's
+    /// `purged_seq`; returns how many were deleted.
+    async fn purge_tombstones(&mut self, older_than: Timestamp) -> StoreResult<u64>;
+    /// The secret named `name`, storing `candidate` first if there is none yet (the first
+    /// process to ask wins; every process then uses the same value).
+    async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
     /// Moves the branch head past `changes` (all of one branch) and stores each at its
     /// own position, replacing the entity's older change. Returns the new head.
     async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64>;

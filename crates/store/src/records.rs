@@ -361,3 +361,38 @@ pub struct ChangeRecord {
     /// Current state (None for a tombstone).
     pub data: Option<serde_json::Value>,
 }
+
+/// A change as stored in a branch stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChange {
+    /// Position in the branch stream.
+    pub seq: i64,
+    /// Scope.
+    pub scope: String,
+    /// Entity type.
+    pub entity: String,
+    /// Entity id.
+    pub entity_id: Uuid,
+    /// Tombstone.
+    pub deleted: bool,
+    /// The entity's JSON text (None for a tombstone).
+    pub data: Option<String>,
+}
+
+/// Where a branch stream stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamPosition {
+    /// The position of the latest change.
+    pub head: i64,
+    /// Tombstones at or below this position were purged: older cursors must reset.
+    pub purged_seq: i64,
+}
+
+/// A nudge: a branch stream moved to `head` (sent after commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchHead {
+    /// The branch.
+    pub branch_id: Uuid,
+    /// Its stream's new head.
+    pub head: i64,
+}

@@ -7,7 +7,7 @@ use modula_wire::admin::*;
 use modula_wire::{BranchStatus, Policy, PolicyPatch, Role};
 use uuid::Uuid;
 
-use super::{branch_for_admin, branch_for_read, not_found, not_found_field, views};
+use super::{branch_for_admin, branch_for_read, feed, not_found, not_found_field, views};
 use crate::auth::{hash_pin, issue_token, Auth, Principal};
 use crate::error::{ApiError, ApiResult};
 
@@ -30,13 +30,16 @@ pub async fn create_branch(store: &dyn Store, auth: &Auth, req: CreateBranch) ->
         created_at: now(),
     };
     let mut tx = store.begin_write().await?;
+    let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
     tx.insert_branch(&branch).await?;
     if role < Role::Owner {
         let mut me = tx.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
         me.branch_ids.push(branch.id);
         me.branch_ids.sort();
         tx.update_staff(&me).await?;
+        feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::staff(&me)).await?;
     }
+    feed::seed_branch(tx.as_mut(), &branch, &tenant.policy).await?;
     tx.commit().await?;
     Ok(views::branch(&branch))
 }
@@ -59,6 +62,7 @@ pub async fn set_branch_status(
     let mut branch = branch_for_admin(tx.as_mut(), auth, branch_id).await?;
     branch.status = status;
     tx.update_branch(&branch).await?;
+    feed::to_branch(tx.as_mut(), branch.id, vec![feed::branch(&branch)]).await?;
     tx.commit().await?;
     Ok(BranchStatusView { id: branch.id, status })
 }
@@ -108,6 +112,7 @@ pub async fn create_staff(store: &dyn Store, auth: &Auth, req: CreateStaff) -> A
         updated_at: now(),
     };
     tx.insert_staff(&staff).await?;
+    feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::staff(&staff)).await?;
     tx.commit().await?;
     Ok(views::staff(&staff))
 }
@@ -149,6 +154,7 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
         ensure_another_owner(tx.as_mut(), auth.tenant_id, staff.id).await?;
     }
     tx.update_staff(&staff).await?;
+    feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::staff(&staff)).await?;
     tx.commit().await?;
     Ok(views::staff(&staff))
 }
@@ -240,6 +246,7 @@ pub async fn create_stock_item(store: &dyn Store, auth: &Auth, req: CreateStockI
     };
     let mut tx = store.begin_write().await?;
     tx.insert_stock_item(&item).await?;
+    feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::stock_level(&item, 0)).await?;
     tx.commit().await?;
     Ok(views::stock_item(&item))
 }
@@ -261,6 +268,7 @@ pub async fn restock(store: &dyn Store, auth: &Auth, req: Restock) -> ApiResult<
         .await?
         .ok_or_else(|| not_found_field("stock_item_id", "stock item", req.stock_item_id))?;
     let on_hand = tx.add_on_hand(branch.id, item.id, req.qty).await?;
+    feed::to_branch(tx.as_mut(), branch.id, vec![feed::stock_level(&item, on_hand)]).await?;
     tx.commit().await?;
     Ok(RestockView { stock_item_id: item.id, on_hand })
 }
@@ -311,6 +319,7 @@ pub async fn put_menu_item(
         // The id is taken by another tenant: to this caller it does not exist.
         return Err(not_found("menu item", item_id));
     }
+    feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::menu_item(&item)).await?;
     tx.commit().await?;
     Ok((views::menu_item(&item), created))
 }
@@ -324,6 +333,7 @@ pub async fn delete_menu_item(store: &dyn Store, auth: &Auth, item_id: Uuid) -> 
         item.deleted = true;
         item.updated_at = now();
         tx.upsert_menu_item(&item).await?;
+        feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::menu_item(&item)).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -372,6 +382,7 @@ pub async fn put_tenant_policy(store: &dyn Store, auth: &Auth, patch: PolicyPatc
         validate::policy(&branch.policy_override.apply_to(&policy))?;
     }
     tx.set_tenant_policy(auth.tenant_id, &policy).await?;
+    feed::policy_to_every_branch(tx.as_mut(), auth.tenant_id, &policy).await?;
     tx.commit().await?;
     Ok(policy)
 }
@@ -399,6 +410,7 @@ pub async fn put_branch_policy(
     validate::policy(&effective)?;
     branch.policy_override = patch;
     tx.update_branch(&branch).await?;
+    feed::to_branch(tx.as_mut(), branch.id, vec![feed::policy(branch.id, &effective)]).await?;
     tx.commit().await?;
     Ok(effective)
 }

@@ -242,7 +242,12 @@ impl OpContext {
         for (stock_item_id, delta) in std::mem::take(&mut self.stock_deltas) {
             let on_hand = tx.add_on_hand(self.branch.id, stock_item_id, delta).await?;
             debug_assert_eq!(Some(&on_hand), self.on_hand.get(&stock_item_id), "stock cache drifted");
-            self.change("inventory", "stock_level", stock_item_id, json!({"stock_item_id": stock_item_id, "on_hand": on_hand}));
+            let (name, unit) = match tx.stock_item(self.tenant_id, stock_item_id).await? {
+                Some(item) => (item.name, item.unit),
+                None => return Err(ApiError::Internal(format!("recipe names unknown stock item {stock_item_id}"))),
+            };
+            let data = json!({"stock_item_id": stock_item_id, "name": name, "unit": unit, "on_hand": on_hand});
+            self.change("inventory", "stock_level", stock_item_id, data);
         }
         if !self.changes.is_empty() {
             tx.record_changes(self.branch.id, &self.changes).await?;

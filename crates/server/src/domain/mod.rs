@@ -4,6 +4,8 @@
 pub mod admin;
 pub mod apply;
 pub mod batch;
+pub mod feed;
+pub mod pull;
 pub mod push;
 pub mod reports;
 pub mod bootstrap;

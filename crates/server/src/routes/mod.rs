@@ -1,6 +1,7 @@
 //! HTTP routing: thin handlers that extract, call the domain core, and answer.
 
 mod admin;
+mod feed;
 mod health;
 mod sync;
 
@@ -48,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/policy", put(admin::put_tenant_policy).get(admin::tenant_policy))
         .route("/sync/push", post(sync::push))
+        .route("/sync/pull", get(feed::pull))
+        .route("/sync/events", get(feed::events))
         .route("/sync/failures", get(sync::failures))
         .route("/sync/devices", get(sync::devices))
         .route("/sales", get(sync::sales))

@@ -1,0 +1,69 @@
+//! Handlers of the pull feed and the nudge stream (§5.3, §5.4).
+
+use std::convert::Infallible;
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::Stream;
+use serde::Deserialize;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+use uuid::Uuid;
+
+use super::admin::BranchQuery;
+use crate::auth::Auth;
+use crate::domain::{branch_for_read, pull};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Query of `GET /v1/sync/pull`.
+#[derive(Debug, Deserialize)]
+pub struct PullQuery {
+    branch_id: Uuid,
+    scopes: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+pub async fn pull(State(s): State<AppState>, auth: Auth, Query(q): Query<PullQuery>) -> ApiResult<Response> {
+    let key = s.cursor_key().await?;
+    let req = pull::PullRequest { branch_id: q.branch_id, scopes: q.scopes, cursor: q.cursor, limit: q.limit };
+    let page = pull::pull(s.store.as_ref(), key, &auth, req).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], page.json).into_response())
+}
+
+/// `GET /v1/sync/events?branch_id=`: a `nudge` now, then on every move of the branch
+/// stream; heartbeats while idle. A slow subscriber skips nudges it lagged behind on
+/// (the next one carries the newest head); it never holds a writer up.
+pub async fn events(
+    State(s): State<AppState>,
+    auth: Auth,
+    Query(q): Query<BranchQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let permit = s.sse_slots.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Store(modula_store::StoreError::Unavailable("too many event subscribers on this server".into()))
+    })?;
+    let branch_id = q.branch_id;
+    let receiver = s.store.nudges();
+    let head = {
+        let mut tx = s.store.begin_read().await?;
+        branch_for_read(tx.as_mut(), &auth, branch_id).await?;
+        tx.stream_position(branch_id).await?.head
+    };
+    let first = tokio_stream::once(nudge(branch_id, head));
+    let moves = BroadcastStream::new(receiver).filter_map(move |m| match m {
+        Ok(h) if h.branch_id == branch_id => Some(nudge(branch_id, h.head)),
+        _ => None,
+    });
+    let stream = first.chain(moves).map(move |e| {
+        let _held = &permit;
+        Ok(e)
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(s.config.sse_heartbeat).text("heartbeat")))
+}
+
+fn nudge(branch_id: Uuid, head: i64) -> Event {
+    Event::default().event("nudge").data(serde_json::json!({"branch_id": branch_id, "head": head}).to_string())
+}
