@@ -950,7 +950,7 @@ impl Tx for SqliteTx {
         limit: i64,
     ) -> StoreResult<Vec<StoredChange>> {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT seq, scope, entity, entity_id, deleted, data FROM changes INDEXED BY changes_stream WHERE branch_id = ",
+            "SELECT seq, scope, entity, entity_id, deleted, data FROM changes WHERE branch_id = ",
         );
         q.push_bind(branch_id).push(" AND seq > ").push_bind(after_seq).push(" AND scope IN (");
         let mut list = q.separated(", ");
