@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use modula_server::state::ServerConfig;
 use modula_server::{open_store, serve, AppState};
 
 #[derive(Parser)]
@@ -39,6 +40,12 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "MODULA_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Days tombstones stay in the pull feed; older cursors must rehydrate.
+    #[arg(long, env = "MODULA_TOMBSTONE_RETENTION_DAYS", default_value_t = 30)]
+    tombstone_retention_days: u64,
+    /// Most SSE (`/v1/sync/events`) subscribers this process serves at once.
+    #[arg(long, env = "MODULA_SSE_MAX", default_value_t = 1000)]
+    sse_max: usize,
 }
 
 #[derive(Subcommand)]
@@ -116,7 +123,12 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "modula server listening");
-    serve(listener, AppState::new(store), shutdown_signal()).await
+    let config = ServerConfig {
+        tombstone_retention: std::time::Duration::from_secs(args.tombstone_retention_days.max(1) * 24 * 3600),
+        sse_subscribers_max: args.sse_max.max(1),
+        ..ServerConfig::default()
+    };
+    serve(listener, AppState::with_config(store, config), shutdown_signal()).await
 }
 
 async fn run_init(args: InitArgs) -> anyhow::Result<()> {
