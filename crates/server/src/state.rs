@@ -42,6 +42,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Places for SSE subscribers.
     pub sse_slots: Arc<Semaphore>,
+    /// Idempotency keys being processed by this process.
+    pub in_flight: Arc<crate::domain::online::InFlight>,
     cursor_key: Arc<OnceCell<Vec<u8>>>,
 }
 
@@ -57,6 +59,7 @@ impl AppState {
             store,
             metrics: Arc::new(Metrics::default()),
             sse_slots: Arc::new(Semaphore::new(config.sse_subscribers_max)),
+            in_flight: Arc::new(Default::default()),
             config: Arc::new(config),
             cursor_key: Arc::new(OnceCell::new()),
         }

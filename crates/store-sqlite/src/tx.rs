@@ -557,13 +557,13 @@ impl Tx for SqliteTx {
         for chunk in ops.chunks(INSERT_ROWS_MAX) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
-                 device_seq, lane, status, code, message, result, occurred_at, recorded_at) ",
+                 device_seq, lane, status, code, message, result, occurred_at, recorded_at, field) ",
             );
             q.push_values(chunk, |mut b, op| {
-                let (status, code, message, result) = match &op.outcome {
-                    OpOutcome::Applied(result) => ("APPLIED", None, None, Some(to_json(result))),
-                    OpOutcome::Rejected { code, message } => {
-                        ("REJECTED", Some(code.to_string()), Some(message.clone()), None)
+                let (status, code, message, result, field) = match &op.outcome {
+                    OpOutcome::Applied(result) => ("APPLIED", None, None, Some(to_json(result)), None),
+                    OpOutcome::Rejected { code, message, field } => {
+                        ("REJECTED", Some(code.to_string()), Some(message.clone()), None, field.clone())
                     }
                 };
                 b.push_bind(op.tenant_id)
@@ -580,7 +580,8 @@ impl Tx for SqliteTx {
                     .push_bind(message)
                     .push_bind(result)
                     .push_bind(ts(op.occurred_at))
-                    .push_bind(ts(op.recorded_at));
+                    .push_bind(ts(op.recorded_at))
+                    .push_bind(field);
             });
             q.build().execute(&mut *self.tx).await.map_err(store_error)?;
         }
@@ -1027,6 +1028,7 @@ fn op_from(row: &SqliteRow) -> StoreResult<OpRecord> {
                 code: serde_json::from_value(serde_json::Value::String(code.clone()))
                     .map_err(|_| StoreError::Internal(format!("stored op code {code:?} is unknown")))?,
                 message: get::<Option<String>>(row, "message")?.unwrap_or_default(),
+                field: get(row, "field")?,
             }
         }
     };

@@ -171,6 +171,8 @@ pub enum OpOutcome {
         code: modula_wire::ErrorCode,
         /// For people.
         message: String,
+        /// The field to blame, for `VALIDATION_FAILED`.
+        field: Option<String>,
     },
 }
 

@@ -90,6 +90,28 @@ pub struct Op {
     pub depends_on: Vec<Uuid>,
 }
 
+/// Body of a direct online-lane request (§5.2): an [`Op`] without `client_op_id` (the
+/// `Idempotency-Key` header), `type` (the endpoint) and `payload_hash` (derived).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnlineOp {
+    /// The tenant the op belongs to.
+    pub tenant_id: Uuid,
+    /// The branch the op belongs to.
+    pub branch_id: Uuid,
+    /// The staff member who did it.
+    pub actor_id: Uuid,
+    /// The device's counter, when a terminal sends it.
+    #[serde(default)]
+    pub device_seq: Option<i64>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The type-specific payload.
+    pub payload: serde_json::Value,
+    /// Ops that must have been applied before this one.
+    #[serde(default)]
+    pub depends_on: Vec<Uuid>,
+}
+
 /// The outcome of one op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -10,6 +10,7 @@ pub mod push;
 pub mod reports;
 pub mod bootstrap;
 pub mod login;
+pub mod online;
 pub mod views;
 
 use modula_store::{BranchRecord, Tx};

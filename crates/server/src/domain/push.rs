@@ -86,7 +86,7 @@ pub async fn process(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op) -> ApiResult
     }
     let outcome = match decide_and_apply(tx, ctx, op, &hash).await? {
         Ok(result) => OpOutcome::Applied(result),
-        Err(r) => OpOutcome::Rejected { code: r.code, message: r.message },
+        Err(r) => OpOutcome::Rejected { code: r.code, message: r.message, field: r.field },
     };
     let now = chrono::Utc::now();
     let record = OpRecord {
@@ -109,7 +109,7 @@ pub async fn process(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op) -> ApiResult
 }
 
 /// The answer for an op seen before.
-fn replay(stored: &OpRecord, hash: &str) -> OpResult {
+pub fn replay(stored: &OpRecord, hash: &str) -> OpResult {
     if stored.payload_hash != hash {
         return OpResult {
             client_op_id: stored.client_op_id,
@@ -141,7 +141,7 @@ fn fresh_result(record: &OpRecord) -> OpResult {
             result: Some(result.clone()),
             replayed: false,
         },
-        OpOutcome::Rejected { code, message } => OpResult {
+        OpOutcome::Rejected { code, message, .. } => OpResult {
             client_op_id: record.client_op_id,
             status: OpStatus::Rejected,
             code: Some(*code),

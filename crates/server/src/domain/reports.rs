@@ -44,7 +44,7 @@ pub async fn failures(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiRes
     let failures: Vec<Value> = rows
         .iter()
         .filter_map(|op| match &op.outcome {
-            OpOutcome::Rejected { code, message } => Some(json!({
+            OpOutcome::Rejected { code, message, .. } => Some(json!({
                 "client_op_id": op.client_op_id, "device_id": op.device_id, "actor_id": op.actor_id,
                 "type": op.op_type, "code": code, "message": message, "lane": op.lane.as_str(),
                 "occurred_at": op.occurred_at, "recorded_at": op.recorded_at,

@@ -41,6 +41,13 @@ pub fn menu_item(m: &MenuItemRecord) -> MenuItemView {
     }
 }
 
+/// An instant at the storage precision (microseconds), so an entity renders the same
+/// whether it is built from a fresh record or read back from the database.
+fn at(t: modula_store::Timestamp) -> modula_store::Timestamp {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}
+
 /// A cash session as sent by `GET /v1/cash-sessions/{id}` and the change feed.
 pub fn cash_session(s: &modula_store::CashSessionRecord) -> serde_json::Value {
     let totals = modula_rules::cash::SessionTotals {
@@ -60,7 +67,7 @@ pub fn cash_session(s: &modula_store::CashSessionRecord) -> serde_json::Value {
         "expected_cash_cents": expected,
         "counted_cash_cents": s.counted_cash_cents,
         "variance_cents": s.counted_cash_cents.map(|c| modula_rules::cash::variance_cents(c, expected)),
-        "opened_at": s.opened_at, "closed_at": s.closed_at,
+        "opened_at": at(s.opened_at), "closed_at": s.closed_at.map(at),
     })
 }
 
@@ -70,7 +77,7 @@ pub fn sale(s: &modula_store::SaleRecord) -> serde_json::Value {
         "sale_id": s.id, "receipt_no": s.receipt_no, "total_cents": s.total_cents,
         "price_drift_cents": s.price_drift_cents, "device_id": s.device_id,
         "cash_session_id": s.cash_session_id, "actor_id": s.actor_id,
-        "occurred_at": s.occurred_at, "applied_at": s.applied_at,
+        "occurred_at": at(s.occurred_at), "applied_at": at(s.applied_at),
     })
 }
 
@@ -78,6 +85,6 @@ pub fn sale(s: &modula_store::SaleRecord) -> serde_json::Value {
 pub fn shift(s: &modula_store::ShiftRecord) -> serde_json::Value {
     serde_json::json!({
         "shift_id": s.id, "staff_id": s.staff_id, "status": if s.open { "open" } else { "closed" },
-        "started_at": s.started_at, "ended_at": s.ended_at,
+        "started_at": at(s.started_at), "ended_at": s.ended_at.map(at),
     })
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod feed;
 mod health;
+mod online;
 mod sync;
 
 use axum::extract::DefaultBodyLimit;
@@ -53,9 +54,14 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/events", get(feed::events))
         .route("/sync/failures", get(sync::failures))
         .route("/sync/devices", get(sync::devices))
-        .route("/sales", get(sync::sales))
+        .route("/sales", get(sync::sales).post(online::sale))
+        .route("/cash-sessions", post(online::open_session))
         .route("/cash-sessions/{id}", get(sync::cash_session))
+        .route("/cash-sessions/{id}/movements", post(online::movement))
+        .route("/cash-sessions/{id}/close", post(online::close_session))
         .route("/attendance", get(sync::attendance))
+        .route("/attendance/start", post(online::start_work))
+        .route("/attendance/end", post(online::end_work))
         .route("/audit", get(sync::audit));
     Router::new()
         .nest("/v1", v1)

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use modula_server::state::ServerConfig;
 use modula_server::{domain::bootstrap, open_store, router, AppState};
 use modula_store::Store;
 use modula_wire::admin::InitOutput;
@@ -59,7 +60,9 @@ impl TestApp {
         let store = open_store(&url).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
-        let app = router(AppState::new(store.clone()));
+        // Heartbeats every second, so the SSE tests need not wait the default 15 s.
+        let config = ServerConfig { sse_heartbeat: std::time::Duration::from_secs(1), ..ServerConfig::default() };
+        let app = router(AppState::with_config(store.clone(), config));
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
         });

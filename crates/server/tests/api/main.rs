@@ -12,4 +12,5 @@ mod errors;
 mod faults;
 mod health;
 mod isolation;
+mod pull;
 mod push;

@@ -1,0 +1,147 @@
+//! The direct online lane (SPEC §5.2): one op per request, keyed by `Idempotency-Key`,
+//! run through the very same [`push::process`] as the replay lane, so both lanes share
+//! one key space, one rule set and one stored outcome per `client_op_id`.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use modula_rules::{hash, Rejection};
+use modula_store::{Lane, OpOutcome, OpRecord, Store};
+use modula_wire::op::{OnlineOp, OpType};
+use modula_wire::{ErrorCode, Op, Problem};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::push::{self, OpContext};
+use crate::auth::{Auth, Principal};
+use crate::error::{status_for_code, ApiError, ApiResult};
+
+/// Keys being processed by this process right now (bounded by concurrent requests).
+#[derive(Default)]
+pub struct InFlight {
+    keys: Mutex<HashSet<(Uuid, Uuid)>>,
+}
+
+/// Removes a key from [`InFlight`] when dropped.
+pub struct InFlightGuard<'a> {
+    set: &'a InFlight,
+    key: (Uuid, Uuid),
+}
+
+impl InFlight {
+    /// Marks `(tenant, key)` in flight, or `None` if it already is.
+    pub fn enter(&self, tenant_id: Uuid, key: Uuid) -> Option<InFlightGuard<'_>> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.insert((tenant_id, key)).then_some(InFlightGuard { set: self, key: (tenant_id, key) })
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.set.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+    }
+}
+
+/// What the online endpoint answers.
+pub struct OnlineAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// The op's result (2xx) or a problem document.
+    pub body: Value,
+    /// Whether this is a stored answer given again (`Idempotent-Replayed: true`).
+    pub replayed: bool,
+}
+
+/// Submits one op on the online lane.
+pub async fn submit(
+    store: &dyn Store,
+    in_flight: &InFlight,
+    auth: &Auth,
+    key: Uuid,
+    op_type: OpType,
+    body: OnlineOp,
+) -> ApiResult<OnlineAnswer> {
+    let device_id = caller_device(auth, &body)?;
+    let op = Op {
+        client_op_id: key,
+        op_type: op_type.as_str().to_string(),
+        tenant_id: body.tenant_id,
+        branch_id: body.branch_id,
+        actor_id: body.actor_id,
+        device_seq: body.device_seq.unwrap_or(0),
+        occurred_at: body.occurred_at,
+        payload_hash: hash::payload_hash(op_type.as_str(), body.tenant_id, body.branch_id, body.actor_id, &body.payload),
+        payload: body.payload,
+        depends_on: body.depends_on,
+    };
+    let Some(_guard) = in_flight.enter(auth.tenant_id, key) else {
+        let msg = "a request with this Idempotency-Key is still being processed; retry shortly";
+        return Err(Rejection::new(ErrorCode::RequestInFlight, msg).into());
+    };
+    // A key seen before is answered from its stored, immutable record.
+    let stored = store.begin_read().await?.ops_by_ids(auth.tenant_id, &[key]).await?.pop();
+    if let Some(stored) = stored {
+        return answer_stored(&stored, &op.payload_hash);
+    }
+    let mut tx = store.begin_write().await?;
+    if let Some(device_id) = device_id {
+        let device = tx.lock_device(auth.tenant_id, device_id).await?;
+        if device.is_none_or(|d| d.revoked_at.is_some()) {
+            return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
+        }
+    }
+    let branch_id = if device_id.is_some() { device_branch(auth) } else { op.branch_id };
+    let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, device_id, Lane::Online, std::slice::from_ref(&op)).await?;
+    if let Some(stored) = ctx.known_op(key).cloned() {
+        return answer_stored(&stored, &op.payload_hash);
+    }
+    push::process(tx.as_mut(), &mut ctx, &op).await?;
+    let record = ctx.known_op(key).cloned().ok_or_else(|| ApiError::Internal("processed op was not recorded".into()))?;
+    ctx.flush(tx.as_mut()).await?;
+    tx.commit().await?;
+    Ok(answer(&record, false))
+}
+
+/// The device of a device token; for a staff token, checks the staff member acts for
+/// themself in a branch they belong to (a token cannot act in someone else's name).
+fn caller_device(auth: &Auth, body: &OnlineOp) -> ApiResult<Option<Uuid>> {
+    match &auth.principal {
+        Principal::Device { device_id, .. } => Ok(Some(*device_id)),
+        Principal::Staff { staff_id, .. } => {
+            if body.actor_id != *staff_id {
+                return Err(ApiError::Forbidden("a staff token can only submit its own ops (actor_id)".into()));
+            }
+            if body.tenant_id != auth.tenant_id || !auth.sees_branch(body.branch_id) {
+                return Err(ApiError::Forbidden("you are not assigned to this branch".into()));
+            }
+            Ok(None)
+        }
+    }
+}
+
+fn device_branch(auth: &Auth) -> Uuid {
+    match auth.principal {
+        Principal::Device { branch_id, .. } => branch_id,
+        Principal::Staff { .. } => Uuid::nil(),
+    }
+}
+
+fn answer_stored(stored: &OpRecord, hash: &str) -> ApiResult<OnlineAnswer> {
+    if stored.payload_hash != hash {
+        let msg = "this Idempotency-Key was already used with a different body; the stored op is unchanged";
+        return Err(Rejection::new(ErrorCode::PayloadMismatch, msg).into());
+    }
+    Ok(answer(stored, true))
+}
+
+fn answer(record: &OpRecord, replayed: bool) -> OnlineAnswer {
+    match &record.outcome {
+        OpOutcome::Applied(result) => OnlineAnswer { status: 201, body: result.clone(), replayed },
+        OpOutcome::Rejected { code, message, field } => {
+            let status = status_for_code(*code).as_u16();
+            let mut problem = Problem::new(status, *code, message);
+            problem.field = field.clone();
+            OnlineAnswer { status, body: serde_json::to_value(problem).unwrap_or_default(), replayed }
+        }
+    }
+}
