@@ -12,5 +12,6 @@ mod errors;
 mod faults;
 mod health;
 mod isolation;
+mod online;
 mod pull;
 mod push;
