@@ -20,16 +20,18 @@ use tokio::net::TcpListener;
 pub use routes::router;
 pub use state::AppState;
 
-/// Opens the database named by `url`: `sqlite://PATH` (created if missing).
+/// Opens the database named by `url`: `sqlite://PATH` (created if missing) or
+/// `postgres://USER@HOST:PORT/DB` (migrated on open; several servers may share it).
 pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         let store = modula_store_sqlite::SqliteStore::connect(url).await?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("the PostgreSQL backend is not built yet; use --db sqlite://PATH");
+        let store = modula_store_postgres::PgStore::connect(url).await?;
+        return Ok(Arc::new(store));
     }
-    anyhow::bail!("unsupported --db URL {url:?}: use sqlite://PATH")
+    anyhow::bail!("unsupported --db URL {url:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, purging expired tombstones

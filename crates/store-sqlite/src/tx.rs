@@ -179,6 +179,11 @@ impl Tx for SqliteTx {
         row.as_ref().map(tenant_from).transpose()
     }
 
+    async fn lock_tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>> {
+        // BEGIN IMMEDIATE already holds SQLite's single write lock.
+        self.tenant(tenant_id).await
+    }
+
     async fn set_tenant_policy(&mut self, tenant_id: Uuid, policy: &Policy) -> StoreResult<()> {
         sqlx::query("UPDATE tenants SET policy = ? WHERE id = ?")
             .bind(to_json(policy))
@@ -352,6 +357,11 @@ impl Tx for SqliteTx {
             .await
             .map_err(store_error)?;
         row.as_ref().map(branch_from).transpose()
+    }
+
+    async fn lock_branch(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Option<BranchRecord>> {
+        // BEGIN IMMEDIATE already holds SQLite's single write lock.
+        self.branch(tenant_id, branch_id).await
     }
 
     async fn list_branches(&mut self, tenant_id: Uuid) -> StoreResult<Vec<BranchRecord>> {

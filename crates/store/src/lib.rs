@@ -67,6 +67,9 @@ pub trait Tx: Send {
     async fn insert_tenant(&mut self, tenant: &TenantRecord) -> StoreResult<()>;
     /// The tenant, if it exists.
     async fn tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>>;
+    /// The tenant, locked for the rest of the transaction against other writers that lock
+    /// it (tenant-wide read-decide-write, e.g. "is there another owner?").
+    async fn lock_tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>>;
     /// Replaces the tenant-wide policy.
     async fn set_tenant_policy(&mut self, tenant_id: Uuid, policy: &modula_wire::Policy) -> StoreResult<()>;
     /// Increments and returns the tenant's device counter (for device codes).
@@ -95,6 +98,9 @@ pub trait Tx: Send {
     async fn insert_branch(&mut self, branch: &BranchRecord) -> StoreResult<()>;
     /// One branch of the tenant.
     async fn branch(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Option<BranchRecord>>;
+    /// One branch of the tenant, locked for the rest of the transaction: ops of one branch
+    /// then decide on its status, policy and stock one transaction at a time.
+    async fn lock_branch(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Option<BranchRecord>>;
     /// Every branch of the tenant, by name.
     async fn list_branches(&mut self, tenant_id: Uuid) -> StoreResult<Vec<BranchRecord>>;
     /// Replaces a branch's status and policy override.

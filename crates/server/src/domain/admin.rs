@@ -136,6 +136,8 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
         None => None,
     };
     let mut tx = store.begin_write().await?;
+    // Serializes staff changes of the tenant, so two demotions cannot both see "another owner".
+    tx.lock_tenant(auth.tenant_id).await?;
     let mut staff = tx.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
     if !access::can_assign_role(granter, staff.role) {
         return Err(ApiError::Forbidden(format!("a {} cannot change a {}", granter.as_str(), staff.role.as_str())));

@@ -32,7 +32,7 @@ impl InFlight {
     /// Marks `(tenant, key)` in flight, or `None` if it already is.
     pub fn enter(&self, tenant_id: Uuid, key: Uuid) -> Option<InFlightGuard<'_>> {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        keys.insert((tenant_id, key)).then_some(InFlightGuard { set: self, key: (tenant_id, key) })
+        keys.insert((tenant_id, key)).then(|| InFlightGuard { set: self, key: (tenant_id, key) })
     }
 }
 

@@ -10,13 +10,75 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+/// The backend the suite runs on: `MODULA_TEST_DB=postgres://USER@HOST:PORT/DB` selects
+/// PostgreSQL (each app gets a fresh database created through that URL), anything else
+/// SQLite in a temporary folder. One set of tests, both backends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database `name`, created via `admin_url`.
+    Postgres { admin_url: String, name: String },
+}
+
+impl Backend {
+    /// The backend chosen by `MODULA_TEST_DB`.
+    pub fn from_env() -> Option<String> {
+        std::env::var("MODULA_TEST_DB").ok().filter(|u| u.starts_with("postgres"))
+    }
+}
+
+/// `url` with its database replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(server, _db)| server);
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// Creates a fresh database for one test app; returns (backend, store URL).
+async fn fresh_database(dir: &std::path::Path) -> (Backend, String) {
+    let Some(admin_url) = Backend::from_env() else {
+        return (Backend::Sqlite, format!("sqlite://{}", dir.join("test.db").display()));
+    };
+    use sqlx::{Connection, Executor};
+    let name = format!("modula_t_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to MODULA_TEST_DB");
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("CREATE DATABASE");
+    admin.close().await.ok();
+    let url = with_database(&admin_url, &name);
+    (Backend::Postgres { admin_url, name }, url)
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Backend::Postgres { admin_url, name } = self.backend.clone() else { return };
+        // Best effort, off the test's runtime: the database is dropped even if the
+        // server task still holds connections.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                use sqlx::{Connection, Executor};
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// A running server and a client for it.
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
-    /// The SQLite file behind `store` (for fault injection from the side).
-    pub db_path: std::path::PathBuf,
+    /// The backend under test.
+    pub backend: Backend,
+    /// The database URL behind `store` (for fault injection from the side).
+    pub db_url: String,
     /// Tenant A, created at spawn.
     pub a: InitOutput,
     _dir: tempfile::TempDir,
@@ -55,9 +117,8 @@ impl Resp {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db_path = dir.path().join("test.db");
-        let url = format!("sqlite://{}", db_path.display());
-        let store = open_store(&url).await.expect("open store");
+        let (backend, db_url) = fresh_database(dir.path()).await;
+        let store = open_store(&db_url).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         // Heartbeats every second, so the SSE tests need not wait the default 15 s.
@@ -67,7 +128,7 @@ impl TestApp {
             axum::serve(listener, app).await.expect("serve");
         });
         let a = bootstrap::init_tenant(store.as_ref(), "Tenant A", "Owner A", "1234").await.expect("init");
-        TestApp { base: format!("http://{addr}"), client: reqwest::Client::new(), store, db_path, a, _dir: dir }
+        TestApp { base: format!("http://{addr}"), client: reqwest::Client::new(), store, backend, db_url, a, _dir: dir }
     }
 
     /// A second tenant in the same database.

@@ -1,14 +1,34 @@
 //! Fault injection on the push lane: a storage failure in the middle of a push is a
 //! 5xx with nothing of the batch stored, never a stored rejection; the retry applies once.
 
+use crate::common::Backend;
 use crate::fixtures::*;
 use serde_json::json;
-use sqlx::Connection;
+use sqlx::{Connection, Executor};
 use uuid::Uuid;
 
-async fn raw_connection(fx: &Fx) -> sqlx::SqliteConnection {
-    let url = format!("sqlite://{}", fx.app.db_path.display());
-    sqlx::SqliteConnection::connect(&url).await.expect("side connection")
+/// A connection "from another process" to the app's database.
+enum Side {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Side {
+    async fn open(fx: &Fx) -> Side {
+        match fx.app.backend {
+            Backend::Sqlite => Side::Sqlite(sqlx::SqliteConnection::connect(&fx.app.db_url).await.expect("side connection")),
+            Backend::Postgres { .. } => Side::Postgres(sqlx::PgConnection::connect(&fx.app.db_url).await.expect("side connection")),
+        }
+    }
+
+    /// Runs the statement for this backend.
+    async fn exec(&mut self, sqlite: &str, postgres: &str) {
+        match self {
+            Side::Sqlite(c) => c.execute(sqlite).await.map(|_| ()),
+            Side::Postgres(c) => c.execute(postgres).await.map(|_| ()),
+        }
+        .expect("side statement");
+    }
 }
 
 #[tokio::test]
@@ -25,11 +45,13 @@ async fn a_storage_fault_mid_push_stores_nothing_and_the_retry_applies_once() {
     ];
     // The op log refuses writes: the failure comes at the very end of the batch,
     // after the sales, stock and cash effects were written inside the transaction.
-    let mut side = raw_connection(&fx).await;
-    sqlx::query("CREATE TRIGGER injected_fault BEFORE INSERT ON ops BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
-        .execute(&mut side)
-        .await
-        .unwrap();
+    let mut side = Side::open(&fx).await;
+    side.exec(
+        "CREATE TRIGGER injected_fault BEFORE INSERT ON ops BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+        "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; \
+         CREATE TRIGGER injected_fault BEFORE INSERT ON ops FOR EACH STATEMENT EXECUTE FUNCTION injected_fault()",
+    )
+    .await;
     let body = json!({"device_id": fx.device, "operations": batch});
     let r = fx.push_raw(&fx.device_token, body.clone()).await;
     assert!(r.status.is_server_error(), "a storage fault is a 5xx, got {}: {}", r.status, r.text);
@@ -40,7 +62,7 @@ async fn a_storage_fault_mid_push_stores_nothing_and_the_retry_applies_once() {
     assert_eq!(fx.session(s).await["expected_cash_cents"], 1000);
     assert_eq!(fx.failures().await.len(), 0, "the unknown type's rejection must not be stored either");
 
-    sqlx::query("DROP TRIGGER injected_fault").execute(&mut side).await.unwrap();
+    side.exec("DROP TRIGGER injected_fault", "DROP TRIGGER injected_fault ON ops").await;
     let r = fx.push_raw(&fx.device_token, body).await;
     let results = r.ok(200)["results"].as_array().unwrap().clone();
     applied(&results[0]);
@@ -58,13 +80,14 @@ async fn a_database_locked_by_another_process_is_a_503_and_nothing_is_lost() {
     let s = Uuid::now_v7();
     applied(&fx.push(&[ops.open(fx.cashier, s, 0)]).await[0]);
     let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, 200)], 200, 0);
-    // Another process holds SQLite's write lock for longer than the busy timeout.
-    let mut side = raw_connection(&fx).await;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut side).await.unwrap();
+    // Another process holds the write lock (SQLite) or the device rows (PostgreSQL) for
+    // longer than the busy / lock timeout.
+    let mut side = Side::open(&fx).await;
+    side.exec("BEGIN IMMEDIATE", "BEGIN; LOCK TABLE devices IN EXCLUSIVE MODE").await;
     let r = fx.push_raw(&fx.device_token, json!({"device_id": fx.device, "operations": [sale.clone()]})).await;
     r.problem(503, "SERVICE_UNAVAILABLE");
     assert!(r.headers.get("retry-after").is_some());
-    sqlx::query("ROLLBACK").execute(&mut side).await.unwrap();
+    side.exec("ROLLBACK", "ROLLBACK").await;
     let res = fx.push(&[sale]).await;
     applied(&res[0]);
     assert_eq!(fx.sales().await.len(), 1);
