@@ -264,6 +264,9 @@ pub async fn list_stock_items(store: &dyn Store, auth: &Auth) -> ApiResult<Vec<S
 pub async fn restock(store: &dyn Store, auth: &Auth, req: Restock) -> ApiResult<RestockView> {
     validate::positive_qty("qty", req.qty)?;
     let mut tx = store.begin_write().await?;
+    // Branch row first, then stock rows: the order the push lane takes them in, so a
+    // restock and a push of one branch never wait on each other in a cycle.
+    tx.lock_branch(auth.tenant_id, req.branch_id).await?;
     let branch = branch_for_admin(tx.as_mut(), auth, req.branch_id).await?;
     let item = tx
         .stock_item(auth.tenant_id, req.stock_item_id)

@@ -7,7 +7,11 @@ async fn healthz_readyz_and_metrics_need_no_token() {
     let r = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(r.ok(200)["status"], "ok");
     let r = app.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(r.ok(200)["backend"], "sqlite");
+    let backend = match app.backend {
+        crate::common::Backend::Sqlite => "sqlite",
+        crate::common::Backend::Postgres { .. } => "postgres",
+    };
+    assert_eq!(r.ok(200)["backend"], backend);
     // Generate some traffic, then check it is counted.
     app.call(Method::GET, "/v1/branches", None, None).await.problem(401, "UNAUTHORIZED");
     let r = app.call(Method::GET, "/metrics", None, None).await;
