@@ -52,12 +52,13 @@ async fn start(db: &str) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn modula serve");
-    let base = format!("http://127.0.0.1:{port}");
+    // Owned at once, so the process is killed and reaped even if it never gets ready.
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
+        if let Ok(r) = reqwest::get(format!("{}/readyz", server.base)).await {
             if r.status().is_success() {
-                return Server { child, base };
+                return server;
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

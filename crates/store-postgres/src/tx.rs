@@ -612,6 +612,14 @@ impl Tx for PgTx {
         Ok(self.one(sqlx::query("SELECT 1 FROM cash_movements WHERE id = $1").bind(id)).await?.is_some())
     }
 
+    async fn cash_session_exists(&mut self, id: Uuid) -> StoreResult<bool> {
+        Ok(self.one(sqlx::query("SELECT 1 FROM cash_sessions WHERE id = $1").bind(id)).await?.is_some())
+    }
+
+    async fn shift_exists(&mut self, id: Uuid) -> StoreResult<bool> {
+        Ok(self.one(sqlx::query("SELECT 1 FROM shifts WHERE id = $1").bind(id)).await?.is_some())
+    }
+
     async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()> {
         let sql = "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, reason, actor_id, occurred_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7)";

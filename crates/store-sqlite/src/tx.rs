@@ -739,6 +739,14 @@ impl Tx for SqliteTx {
         exists(&mut self.tx, "SELECT 1 FROM cash_movements WHERE id = ?", id).await
     }
 
+    async fn cash_session_exists(&mut self, id: Uuid) -> StoreResult<bool> {
+        exists(&mut self.tx, "SELECT 1 FROM cash_sessions WHERE id = ?", id).await
+    }
+
+    async fn shift_exists(&mut self, id: Uuid) -> StoreResult<bool> {
+        exists(&mut self.tx, "SELECT 1 FROM shifts WHERE id = ?", id).await
+    }
+
     async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, reason, actor_id, occurred_at) \

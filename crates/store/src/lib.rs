@@ -168,6 +168,10 @@ pub trait Tx: Send {
     async fn update_cash_session(&mut self, s: &CashSessionRecord) -> StoreResult<()>;
     /// Whether a movement id is taken.
     async fn cash_movement_exists(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Whether a cash session id is taken, in any tenant (ids are globally unique).
+    async fn cash_session_exists(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Whether a shift id is taken, in any tenant (ids are globally unique).
+    async fn shift_exists(&mut self, id: Uuid) -> StoreResult<bool>;
     /// Inserts a movement.
     async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()>;
 

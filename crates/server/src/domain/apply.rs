@@ -172,7 +172,8 @@ async fn open_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSess
         let msg = format!("this device already has open cash session {open}");
         return Ok(Err(Rejection::new(ErrorCode::CashSessionAlreadyOpen, msg)));
     }
-    if ctx.session(tx, p.cash_session_id).await?.is_some() {
+    // Ids are unique across tenants: another tenant's session must not reach the table.
+    if ctx.session(tx, p.cash_session_id).await?.is_some() || tx.cash_session_exists(p.cash_session_id).await? {
         return Ok(Err(Rejection::validation("cash_session_id", "this cash session id was already used")));
     }
     let session = CashSessionRecord {
@@ -261,7 +262,7 @@ async fn start_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &Staff
     if let Err(r) = attendance::check_start(open.map(|s| s.id)) {
         return Ok(Err(r));
     }
-    if tx.shift(ctx.tenant_id, p.shift_id).await?.is_some() {
+    if tx.shift_exists(p.shift_id).await? {
         return Ok(Err(Rejection::validation("shift_id", "this shift id was already used")));
     }
     let shift = ShiftRecord {

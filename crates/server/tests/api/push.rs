@@ -1495,3 +1495,24 @@ async fn reads_need_a_manager_or_the_branchs_device() {
     assert!(!r.text.contains(&s.to_string()));
 }
 
+
+#[tokio::test]
+async fn ids_taken_by_another_tenant_are_a_stored_validation_failure_not_a_conflict() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let (session, staff_shift) = (Uuid::now_v7(), ops.start_work(fx.cashier, fx.cashier));
+    applied(&fx.push(&[ops.open(fx.cashier, session, 0), staff_shift.clone()]).await[0]);
+    // Tenant B crafts ops reusing A's session and shift ids.
+    let b = fx.app.other_tenant("Tenant B").await;
+    let b_branch = fx.app.branch(&b.token, "B").await;
+    let b_cashier = fx.app.staff(&b.token, "B cashier", "cashier", "1357", &[b_branch]).await;
+    let (b_device, b_token) = fx.app.device(&b.token, b_branch).await;
+    let mut b_ops = OpBuilder::new(b.tenant_id, b_branch, "D001");
+    let shift_id = pid(&staff_shift, "shift_id");
+    let reuse_shift = b_ops.raw("attendance.startWork", b_cashier, json!({"shift_id": shift_id, "staff_id": b_cashier}));
+    let res = fx.push_as(&b_token, b_device, &[b_ops.open(b_cashier, session, 0), reuse_shift]).await;
+    assert!(rejected(&res[0], "VALIDATION_FAILED").contains("cash_session_id"), "{}", res[0]);
+    assert!(rejected(&res[1], "VALIDATION_FAILED").contains("shift_id"), "{}", res[1]);
+    // A's session is untouched and still A's.
+    assert_eq!(fx.session(session).await["device_id"], fx.device.to_string());
+}
