@@ -1,0 +1,204 @@
+//! Push replay throughput on PostgreSQL with one and with two real `modula serve`
+//! processes, against the raw-insert ceiling of the same database, in one run.
+//!
+//! `MODULA_TEST_PG=postgres://postgres@127.0.0.1:5432/test cargo bench -p modula --bench push_pg`
+//! (`BENCH_OPS`, default 10,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use modula_wire::op::SaleLine;
+use modula_wire::Policy;
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor};
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_modula");
+const BATCH: usize = 200;
+const DEVICES: usize = 20;
+
+struct Server(Child, String);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start(db: &str) -> Server {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn modula serve");
+    let server = Server(child, format!("http://127.0.0.1:{port}"));
+    for _ in 0..600 {
+        if reqwest::get(format!("{}/readyz", server.1)).await.is_ok_and(|r| r.status().is_success()) {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not become ready");
+}
+
+async fn fresh_db(admin: &str) -> String {
+    let name = format!("modula_bench_{}", Uuid::new_v4().simple());
+    let mut c = sqlx::PgConnection::connect(admin).await.expect("connect");
+    c.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    format!("{base}/{name}")
+}
+
+struct Shop {
+    tenant: Uuid,
+    branch: Uuid,
+    cashier: Uuid,
+    menu: Vec<(Uuid, i64)>,
+    devices: Vec<(Uuid, String)>,
+}
+
+async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
+    let r = c.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+async fn seed(db: &str, base: &str) -> Shop {
+    let out = Command::new(BIN)
+        .args(["admin", "init", "--db", db, "--tenant", "B", "--owner-name", "O", "--owner-pin", "1234", "--json"])
+        .output()
+        .unwrap();
+    let init: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = init["token"].as_str().unwrap().to_string();
+    let c = reqwest::Client::new();
+    let id = |v: &Value, k: &str| v[k].as_str().unwrap().parse::<Uuid>().unwrap();
+    let branch = id(&post(&c, format!("{base}/v1/branches"), &t, json!({"name": "Main"})).await, "id");
+    let staff = json!({"name": "C", "role": "cashier", "pin": "1111", "branch_ids": [branch]});
+    let cashier = id(&post(&c, format!("{base}/v1/staff"), &t, staff).await, "id");
+    let mut stock = Vec::new();
+    for name in ["beans", "milk", "cups"] {
+        stock.push(id(&post(&c, format!("{base}/v1/stock-items"), &t, json!({"name": name, "unit": "g"})).await, "id"));
+    }
+    let mut menu = Vec::new();
+    for (i, price) in [250i64, 300, 175].into_iter().enumerate() {
+        let item = Uuid::now_v7();
+        let body = json!({"name": format!("item {i}"), "price_cents": price, "category": "C", "active": true,
+                          "recipe": [{"stock_item_id": stock[i], "qty": 18}, {"stock_item_id": stock[(i + 1) % 3], "qty": 1}]});
+        c.put(format!("{base}/v1/menu/items/{item}")).bearer_auth(&t).json(&body).send().await.unwrap();
+        menu.push((item, price));
+    }
+    let mut devices = Vec::new();
+    for i in 0..2 * DEVICES {
+        let d = post(&c, format!("{base}/v1/devices"), &t, json!({"branch_id": branch, "name": format!("d{i}")})).await;
+        devices.push((id(&d, "device_id"), d["token"].as_str().unwrap().to_string()));
+    }
+    Shop { tenant: id(&init, "tenant_id"), branch, cashier, menu, devices }
+}
+
+fn op(shop: &Shop, op_type: &str, seq: i64, payload: Value) -> Value {
+    let hash = modula_rules::hash::payload_hash(op_type, shop.tenant, shop.branch, shop.cashier, &payload);
+    json!({"client_op_id": Uuid::now_v7(), "type": op_type, "tenant_id": shop.tenant, "branch_id": shop.branch,
+           "actor_id": shop.cashier, "device_seq": seq, "occurred_at": chrono::Utc::now(), "payload": payload, "payload_hash": hash})
+}
+
+/// The device's open and `n` sales, as pre-serialized push bodies.
+fn bodies(shop: &Shop, device: usize, n: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let session = Uuid::now_v7();
+    let open = op(shop, "cashSession.open", 1, json!({"cash_session_id": session, "opening_float_cents": 0}));
+    let lines: Vec<SaleLine> = shop.menu.iter().enumerate()
+        .map(|(i, (id, price))| SaleLine { menu_item_id: *id, qty: 1 + i as i64, unit_price_cents: *price })
+        .collect();
+    let totals = modula_rules::pricing::price(&lines, &Policy::default()).unwrap();
+    let sales: Vec<Value> = (0..n)
+        .map(|i| {
+            let payload = json!({"sale_id": Uuid::now_v7(), "cash_session_id": session, "receipt_no": format!("D{device}-{i}"),
+                                 "lines": lines, "tender": {"cash_usd_cents": totals.total_cents, "cash_khr": 0}, "totals": totals});
+            op(shop, "sale.finalize", i as i64 + 2, payload)
+        })
+        .collect();
+    let body = |ops: &[Value]| serde_json::to_vec(&json!({"device_id": shop.devices[device].0, "operations": ops})).unwrap();
+    (body(&[open]), sales.chunks(BATCH).map(body).collect())
+}
+
+async fn push(c: &reqwest::Client, base: &str, token: &str, body: Vec<u8>) {
+    let r = c.post(format!("{base}/v1/sync/push")).bearer_auth(token).header("content-type", "application/json")
+        .body(body).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let v: Value = r.json().await.unwrap();
+    assert!(v["results"].as_array().unwrap().iter().all(|r| r["status"] == "APPLIED"));
+}
+
+/// 20 devices push `n` ops in all; device d talks to `bases[d % bases.len()]`.
+async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) -> f64 {
+    let c = reqwest::Client::new();
+    let mut queued = Vec::new();
+    for d in first_device..first_device + DEVICES {
+        let (open, batches) = bodies(shop, d, n / DEVICES);
+        push(&c, &bases[d % bases.len()], &shop.devices[d].1, open).await;
+        queued.push((d, batches));
+    }
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for (d, batches) in queued {
+        let (c, shop, base) = (c.clone(), shop.clone(), bases[d % bases.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            for b in batches {
+                push(&c, &base, &shop.devices[d].1, b).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (n / DEVICES * DEVICES) as f64 / t.elapsed().as_secs_f64()
+}
+
+async fn insert_ceiling(db: &str, rows: usize, row_bytes: usize) -> f64 {
+    let mut c = sqlx::PgConnection::connect(db).await.unwrap();
+    c.execute("CREATE TABLE bench_raw (id uuid PRIMARY KEY, body text NOT NULL)").await.unwrap();
+    let body = "x".repeat(row_bytes);
+    let t = Instant::now();
+    for _ in 0..rows / BATCH {
+        let mut tx = c.begin().await.unwrap();
+        for _ in 0..BATCH {
+            sqlx::query("INSERT INTO bench_raw (id, body) VALUES ($1, $2)").bind(Uuid::now_v7()).bind(&body)
+                .execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    (rows / BATCH * BATCH) as f64 / t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let Some(admin) = std::env::var("MODULA_TEST_PG").ok() else {
+        eprintln!("=== SKIPPED: set MODULA_TEST_PG=postgres://… to run the PostgreSQL push benchmark ===");
+        return;
+    };
+    let n: usize = std::env::var("BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let db = fresh_db(&admin).await;
+        let (a, b) = (start(&db).await, start(&db).await);
+        let shop = Arc::new(seed(&db, &a.1).await);
+        let row_bytes = bodies(&shop, 0, BATCH).1[0].len() / BATCH;
+        let one = run(&shop, 0, std::slice::from_ref(&a.1), n).await;
+        let two = run(&shop, DEVICES, &[a.1.clone(), b.1.clone()], n).await;
+        let ceiling = insert_ceiling(&db, n, row_bytes).await;
+        println!("push benchmark on PostgreSQL: {n} sale.finalize ops (3 lines) from {DEVICES} devices, batches of {BATCH}");
+        println!("  raw insert ceiling ({row_bytes}-byte rows, {BATCH} per tx): {ceiling:>8.0} rows/s");
+        println!("  one server process:   {one:>8.0} ops/s ({:.0}% of ceiling)", 100.0 * one / ceiling);
+        println!("  two server processes: {two:>8.0} ops/s ({:.0}% of ceiling, {:.2}x one)", 100.0 * two / ceiling, two / one);
+        drop((a, b));
+        let name = db.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
+        if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+            let _ = c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+        }
+    });
+}
