@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::push::OpContext;
-use super::views;
+use super::views::{self, totals_of};
 use crate::error::{ApiError, ApiResult};
 
 type Outcome = ApiResult<Result<Value, Rejection>>;
@@ -42,16 +42,6 @@ async fn open_session_of(tx: &mut dyn Tx, ctx: &mut OpContext, id: Uuid) -> ApiR
         Some(s) if !s.open => Err(Rejection::new(ErrorCode::CashSessionClosed, format!("cash session {id} is closed"))),
         Some(s) => Ok(s),
     })
-}
-
-fn totals_of(s: &CashSessionRecord) -> cash::SessionTotals {
-    cash::SessionTotals {
-        opening_float_cents: s.opening_float_cents,
-        cash_sales_cents: s.cash_sales_cents,
-        paid_in_cents: s.paid_in_cents,
-        paid_out_cents: s.paid_out_cents,
-        adjustments_cents: s.adjustments_cents,
-    }
 }
 
 fn audit(ctx: &mut OpContext, op: &Op, module: &str, action: &str, details: Value) {

@@ -61,7 +61,7 @@ pub async fn submit(
     op_type: OpType,
     body: OnlineOp,
 ) -> ApiResult<OnlineAnswer> {
-    let device_id = caller_device(auth, &body)?;
+    let (device_id, branch_id) = caller(auth, &body)?;
     let op = Op {
         client_op_id: key,
         op_type: op_type.as_str().to_string(),
@@ -90,7 +90,6 @@ pub async fn submit(
             return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
         }
     }
-    let branch_id = if device_id.is_some() { device_branch(auth) } else { op.branch_id };
     let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, device_id, Lane::Online, std::slice::from_ref(&op)).await?;
     if let Some(stored) = ctx.known_op(key).cloned() {
         return answer_stored(&stored, &op.payload_hash);
@@ -102,11 +101,12 @@ pub async fn submit(
     Ok(answer(&record, false))
 }
 
-/// The device of a device token; for a staff token, checks the staff member acts for
-/// themself in a branch they belong to (a token cannot act in someone else's name).
-fn caller_device(auth: &Auth, body: &OnlineOp) -> ApiResult<Option<Uuid>> {
+/// The device and branch the op runs in: a device token's own; for a staff token, no
+/// device and the op's branch, after checking the staff member acts for themself in a
+/// branch they belong to (a token cannot act in someone else's name).
+fn caller(auth: &Auth, body: &OnlineOp) -> ApiResult<(Option<Uuid>, Uuid)> {
     match &auth.principal {
-        Principal::Device { device_id, .. } => Ok(Some(*device_id)),
+        Principal::Device { device_id, branch_id } => Ok((Some(*device_id), *branch_id)),
         Principal::Staff { staff_id, .. } => {
             if body.actor_id != *staff_id {
                 return Err(ApiError::Forbidden("a staff token can only submit its own ops (actor_id)".into()));
@@ -114,15 +114,8 @@ fn caller_device(auth: &Auth, body: &OnlineOp) -> ApiResult<Option<Uuid>> {
             if body.tenant_id != auth.tenant_id || !auth.sees_branch(body.branch_id) {
                 return Err(ApiError::Forbidden("you are not assigned to this branch".into()));
             }
-            Ok(None)
+            Ok((None, body.branch_id))
         }
-    }
-}
-
-fn device_branch(auth: &Auth) -> Uuid {
-    match auth.principal {
-        Principal::Device { branch_id, .. } => branch_id,
-        Principal::Staff { .. } => Uuid::nil(),
     }
 }
 

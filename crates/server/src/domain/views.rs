@@ -48,16 +48,20 @@ fn at(t: modula_store::Timestamp) -> modula_store::Timestamp {
     t.trunc_subsecs(6)
 }
 
-/// A cash session as sent by `GET /v1/cash-sessions/{id}` and the change feed.
-pub fn cash_session(s: &modula_store::CashSessionRecord) -> serde_json::Value {
-    let totals = modula_rules::cash::SessionTotals {
+/// A session's running totals, as the shared cash rules take them.
+pub fn totals_of(s: &modula_store::CashSessionRecord) -> modula_rules::cash::SessionTotals {
+    modula_rules::cash::SessionTotals {
         opening_float_cents: s.opening_float_cents,
         cash_sales_cents: s.cash_sales_cents,
         paid_in_cents: s.paid_in_cents,
         paid_out_cents: s.paid_out_cents,
         adjustments_cents: s.adjustments_cents,
-    };
-    let expected = modula_rules::cash::expected_cash_cents(&totals);
+    }
+}
+
+/// A cash session as sent by `GET /v1/cash-sessions/{id}` and the change feed.
+pub fn cash_session(s: &modula_store::CashSessionRecord) -> serde_json::Value {
+    let expected = modula_rules::cash::expected_cash_cents(&totals_of(s));
     serde_json::json!({
         "id": s.id, "device_id": s.device_id, "branch_id": s.branch_id,
         "status": if s.open { "open" } else { "closed" },
