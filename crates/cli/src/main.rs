@@ -4,8 +4,10 @@
 //! - `modula admin init --db URL --tenant NAME --owner-name NAME --owner-pin PIN --json`
 //!   creates a tenant with its owner and prints an owner token.
 //! - `modula demo` starts a server with a seeded demo café on SQLite.
+//! - `modula terminal enroll | run | status` is the POS terminal agent.
 
 mod demo;
+mod terminal;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +32,9 @@ enum Command {
     Admin(AdminCommand),
     /// Start a server with a seeded demo café on SQLite and print how to use it.
     Demo(DemoArgs),
+    /// The POS terminal agent: enroll, run, status.
+    #[command(subcommand)]
+    Terminal(terminal::TerminalCommand),
 }
 
 #[derive(Args)]
@@ -116,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => run_serve(args).await,
         Command::Admin(AdminCommand::Init(args)) => run_init(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Terminal(cmd) => terminal::run(cmd).await,
     }
 }
 

@@ -125,27 +125,7 @@ impl ApiError {
 
 /// The HTTP status of a business rejection code (§5.2 of the spec).
 pub fn status_for_code(code: ErrorCode) -> StatusCode {
-    use ErrorCode::*;
-    match code {
-        Forbidden => StatusCode::FORBIDDEN,
-        BranchFrozen => StatusCode::LOCKED,
-        ValidationFailed | PayloadMismatch | HashMismatch | NotAllowedOffline | UnknownOpType => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        NoOpenCashSession | CashSessionAlreadyOpen | CashSessionClosed | ShiftAlreadyOpen | NoOpenShift
-        | InsufficientTender | DependencyFailed | DependencyMissing | CursorReset | Conflict | RequestInFlight => {
-            StatusCode::CONFLICT
-        }
-        BadRequest | IdempotencyKeyMissing => StatusCode::BAD_REQUEST,
-        Unauthorized => StatusCode::UNAUTHORIZED,
-        PinLocked => StatusCode::TOO_MANY_REQUESTS,
-        NotFound => StatusCode::NOT_FOUND,
-        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// Renders a problem document as a response.

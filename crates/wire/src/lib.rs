@@ -8,6 +8,7 @@ pub mod admin;
 pub mod domain;
 pub mod op;
 pub mod problem;
+pub mod sync;
 
 pub use domain::{BranchStatus, Policy, PolicyPatch, Role};
 pub use op::{Op, OpResult, OpStatus, OpType, PushRequest, PushResponse};

@@ -67,6 +67,35 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// A bug on the server; nothing the client can fix.
     Internal,
+    /// Terminal only: the branch's menu or policy is not in the terminal's cache yet,
+    /// so a sale cannot be priced offline.
+    CacheMissing,
+}
+
+impl ErrorCode {
+    /// The HTTP status an answer with this code carries (one table for the server and
+    /// the terminal's local API).
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            Forbidden => 403,
+            BranchFrozen => 423,
+            ValidationFailed | PayloadMismatch | HashMismatch | NotAllowedOffline | UnknownOpType => 422,
+            NoOpenCashSession | CashSessionAlreadyOpen | CashSessionClosed | ShiftAlreadyOpen | NoOpenShift
+            | InsufficientTender | DependencyFailed | DependencyMissing | CursorReset | Conflict | RequestInFlight => {
+                409
+            }
+            BadRequest | IdempotencyKeyMissing => 400,
+            Unauthorized => 401,
+            PinLocked => 429,
+            NotFound => 404,
+            PayloadTooLarge => 413,
+            MethodNotAllowed => 405,
+            UnsupportedMediaType => 415,
+            ServiceUnavailable | CacheMissing => 503,
+            Internal => 500,
+        }
+    }
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -151,5 +180,6 @@ fn title_for(code: ErrorCode) -> &'static str {
         UnsupportedMediaType => "Unsupported media type",
         ServiceUnavailable => "Service unavailable",
         Internal => "Internal server error",
+        CacheMissing => "Terminal cache incomplete",
     }
 }

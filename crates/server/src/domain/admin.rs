@@ -235,6 +235,23 @@ pub async fn list_devices(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> Ap
     Ok(tx.list_devices(auth.tenant_id, branch_id).await?.iter().map(views::device).collect())
 }
 
+/// `GET /v1/devices/me`: a device token's own identity (what `modula terminal enroll`
+/// stores). Staff tokens get `FORBIDDEN`: they are not a device.
+pub async fn device_self(store: &dyn Store, auth: &Auth) -> ApiResult<modula_wire::sync::DeviceSelf> {
+    let Principal::Device { device_id, .. } = auth.principal else {
+        return Err(ApiError::Forbidden("only a device token has a device identity".into()));
+    };
+    let mut tx = store.begin_read().await?;
+    let d = tx.device(auth.tenant_id, device_id).await?.ok_or_else(|| not_found("device", device_id))?;
+    Ok(modula_wire::sync::DeviceSelf {
+        device_id: d.id,
+        tenant_id: d.tenant_id,
+        branch_id: d.branch_id,
+        name: d.name,
+        code: d.code,
+    })
+}
+
 // ---------------------------------------------------------------- stock
 
 /// `POST /v1/stock-items`.

@@ -93,6 +93,10 @@ pub async fn list_devices(State(s): State<AppState>, auth: Auth, Query(q): Query
     Ok(Json(json!({ "devices": admin::list_devices(s.store.as_ref(), &auth, q.branch_id).await? })))
 }
 
+pub async fn device_self(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<modula_wire::sync::DeviceSelf>> {
+    Ok(Json(admin::device_self(s.store.as_ref(), &auth).await?))
+}
+
 pub async fn revoke_device(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     admin::revoke_device(s.store.as_ref(), &auth, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,0 +1,120 @@
+//! `modula terminal enroll | run | status`: the POS terminal agent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use modula_terminal::TerminalConfig;
+
+/// The terminal's subcommands.
+#[derive(Subcommand)]
+pub enum TerminalCommand {
+    /// Enroll this device once with the device token a manager got from `POST /v1/devices`.
+    Enroll(EnrollArgs),
+    /// Run the terminal: sync engine and the cashier's local page/API.
+    Run(RunArgs),
+    /// Print the queue state (online, pending, failed with reasons) for a person.
+    Status(StatusArgs),
+}
+
+/// Options of `modula terminal enroll`.
+#[derive(Args)]
+pub struct EnrollArgs {
+    /// The terminal's data folder (holds its one SQLite file).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The server's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    pub server: String,
+    /// The device token.
+    #[arg(long, env = "MODULA_DEVICE_TOKEN")]
+    pub token: String,
+}
+
+/// Options of `modula terminal run`.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The enrolled data folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Address of the local page and API (keep it on loopback).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// Never use the direct online lane; every op goes through the queue's push.
+    #[arg(long)]
+    pub no_direct_lane: bool,
+    /// Seconds between pulls while online (nudges pull sooner).
+    #[arg(long, default_value_t = 180)]
+    pub pull_interval_s: u64,
+    /// Longest retry delay after a failed sync, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub backoff_cap_s: u64,
+}
+
+/// Options of `modula terminal status`.
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The enrolled data folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print a progress line every second until nothing is pending.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// Runs a terminal subcommand.
+pub async fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
+    match cmd {
+        TerminalCommand::Enroll(a) => {
+            let d = modula_terminal::enroll(&a.data, &a.server, &a.token).await?;
+            println!("enrolled {} ({}) of branch {} at {}", d.name, d.code, d.branch_id, d.server_url);
+            Ok(())
+        }
+        TerminalCommand::Run(a) => {
+            let config = TerminalConfig {
+                direct_lane: !a.no_direct_lane,
+                pull_interval_ms: a.pull_interval_s.max(1) * 1000,
+                backoff_cap_ms: a.backoff_cap_s.max(1) * 1000,
+                ..TerminalConfig::default()
+            };
+            let t = modula_terminal::open(&a.data, config).await?;
+            let listener = tokio::net::TcpListener::bind(a.listen).await?;
+            tracing::info!(addr = %listener.local_addr()?, device = %t.device.code, "terminal listening");
+            tokio::select! {
+                r = modula_terminal::run(t, listener) => r,
+                _ = crate::shutdown_signal() => Ok(()),
+            }
+        }
+        TerminalCommand::Status(a) if a.watch => watch(&a.data).await,
+        TerminalCommand::Status(a) => {
+            print!("{}", modula_terminal::status_text(&a.data).await?);
+            Ok(())
+        }
+    }
+}
+
+/// One progress line per second while a backlog drains.
+async fn watch(data: &std::path::Path) -> anyhow::Result<()> {
+    let mut last: Option<(i64, std::time::Instant)> = None;
+    loop {
+        let c = modula_terminal::counts(data).await?;
+        let now = std::time::Instant::now();
+        let rate = last.map(|(synced, at)| (c.synced + c.failed - synced) as f64 / (now - at).as_secs_f64().max(1e-3));
+        let total = c.pending + c.synced + c.failed;
+        let done_pct = if total == 0 { 100.0 } else { 100.0 * (c.synced + c.failed) as f64 / total as f64 };
+        println!(
+            "pending {:>7}  synced {:>7}  failed {:>5}  {:5.1}% done{}",
+            c.pending,
+            c.synced,
+            c.failed,
+            done_pct,
+            rate.map(|r| format!("  {r:.0} ops/s")).unwrap_or_default()
+        );
+        if c.pending == 0 {
+            return Ok(());
+        }
+        last = Some((c.synced + c.failed, now));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

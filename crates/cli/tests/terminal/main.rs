@@ -1,0 +1,5 @@
+//! The terminal agent against a real server, over real sockets (SPEC §6, issue 7).
+//! One test binary; each module is one concern.
+
+mod harness;
+mod link;

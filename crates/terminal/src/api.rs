@@ -1,0 +1,239 @@
+//! The terminal's local HTTP API (SPEC §6), used by its page and by outside tests.
+//! Thin handlers over [`Terminal`]; every refusal is problem+json.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use modula_wire::ErrorCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::app::{self, MovementRequest, SaleRequest, Terminal};
+use crate::db::{self, QueueStatus};
+use crate::error::{problem_response, TerminalError, TerminalResult};
+use crate::local;
+
+/// Largest request body the local API reads, in bytes.
+pub const LOCAL_BODY_MAX_BYTES: usize = 256 * 1024;
+/// Default page of `/api/ops`.
+pub const OPS_PAGE_DEFAULT: i64 = 200;
+
+type Shared = Arc<Terminal>;
+
+/// The local API router.
+pub fn router(t: Shared) -> Router {
+    Router::new()
+        .route("/api/status", get(status))
+        .route("/api/ops", get(ops))
+        .route("/api/context", get(context))
+        .route("/api/signin", post(sign_in))
+        .route("/api/signout", post(sign_out))
+        .route("/api/sales", post(sale))
+        .route("/api/cash-sessions/open", post(open_session))
+        .route("/api/cash-sessions/movement", post(movement))
+        .route("/api/cash-sessions/close", post(close_session))
+        .route("/api/attendance/start", post(start_work))
+        .route("/api/attendance/end", post(end_work))
+        .route("/api/inventory/restock", post(restock))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(LOCAL_BODY_MAX_BYTES))
+        .with_state(t)
+}
+
+async fn not_found() -> Response {
+    let p = modula_wire::Problem::new(404, ErrorCode::NotFound, "no such endpoint on this terminal");
+    problem_response(&p)
+}
+
+async fn method_not_allowed() -> Response {
+    let p = modula_wire::Problem::new(405, ErrorCode::MethodNotAllowed, "this endpoint does not take that method");
+    problem_response(&p)
+}
+
+/// Parses a JSON body, naming what is wrong.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> TerminalResult<T> {
+    let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        TerminalError::Rejected(modula_rules::Rejection {
+            code: ErrorCode::BadRequest,
+            message: format!("bad request body: {}", e.inner()),
+            field: (field != ".").then_some(field),
+        })
+    })
+}
+
+type Created = (StatusCode, Json<app::Queued>);
+
+fn created(q: app::Queued) -> Created {
+    (StatusCode::CREATED, Json(q))
+}
+
+// ------------------------------------------------------------------ reads
+
+/// The `/api/status` document.
+pub async fn status_json(t: &Terminal) -> TerminalResult<Value> {
+    let mut conn = t.db.reader().acquire().await?;
+    let dev = db::device(&mut conn).await?.ok_or_else(|| TerminalError::Internal("not enrolled".into()))?;
+    let counts = db::counts(&mut conn).await?;
+    let branch = app::branch_status(&mut conn, dev.branch_id).await?;
+    let signed_in = t.signed_in(&mut conn).await?;
+    let cache_age_s = dev.last_pull_at.map(|at| (Utc::now() - at).num_seconds().max(0));
+    Ok(json!({
+        "online": t.link.online(),
+        "pending": counts.pending, "failed": counts.failed, "synced": counts.synced,
+        "last_push_at": dev.last_push_at, "last_pull_at": dev.last_pull_at,
+        "cache_age_s": cache_age_s,
+        "branch_status": branch.map(|b| b.as_str()),
+        "hydrated": dev.hydrated_at.is_some(),
+        "last_error": dev.last_error,
+        "device": {"device_id": dev.device_id, "name": dev.name, "code": dev.code, "branch_id": dev.branch_id},
+        "signed_in": signed_in,
+    }))
+}
+
+async fn status(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
+    Ok(Json(status_json(&t).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct OpsQuery {
+    status: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn ops(
+    State(t): State<Shared>,
+    q: Result<Query<OpsQuery>, axum::extract::rejection::QueryRejection>,
+) -> TerminalResult<Json<Value>> {
+    let Query(q) = q.map_err(|e| TerminalError::invalid("query", format!("bad query string: {e}")))?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(QueueStatus::parse(s).ok_or_else(|| {
+            TerminalError::invalid("status", "status must be PENDING, FAILED or SYNCED")
+        })?),
+    };
+    let limit = q.limit.unwrap_or(OPS_PAGE_DEFAULT);
+    let mut conn = t.db.reader().acquire().await?;
+    let rows = db::ops_by_status(&mut conn, status, q.after.unwrap_or(0), limit).await?;
+    let ops: Vec<Value> = rows
+        .iter()
+        .map(|o| {
+            json!({
+                "client_op_id": o.client_op_id, "type": o.op_type, "device_seq": o.device_seq,
+                "status": o.status, "code": o.code, "message": o.message, "occurred_at": o.occurred_at,
+                "settled_at": o.settled_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "ops": ops })))
+}
+
+/// Everything the cashier's page draws besides the status bar.
+async fn context(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
+    let mut conn = t.db.reader().acquire().await?;
+    let signed_in = t.signed_in(&mut conn).await?;
+    let policy = app::cached_policy(&mut conn, t.device.branch_id).await?;
+    let mut menu = app::cached_menu(&mut conn).await?;
+    menu.retain(|m| m.active);
+    menu.sort_by(|a, b| (&a.category, &a.name).cmp(&(&b.category, &b.name)));
+    let session = local::latest_session(&mut conn).await?.map(|s| app::session_json(&s));
+    let shifts = local::open_shifts(&mut conn).await?;
+    let staff: Vec<Value> = db::cached_scope(&mut conn, "staff")
+        .await?
+        .into_iter()
+        .filter(|s| s["active"] == json!(true))
+        .filter(|s| s["branch_ids"].as_array().is_some_and(|b| b.contains(&json!(t.device.branch_id))))
+        .map(|s| json!({"id": s["id"], "name": s["name"], "role": s["role"]}))
+        .collect();
+    let open_shifts: Vec<Value> = shifts
+        .into_iter()
+        .map(|(shift, staff, started)| json!({"shift_id": shift, "staff_id": staff, "started_at": started}))
+        .collect();
+    Ok(Json(json!({
+        "signed_in": signed_in, "policy": policy, "menu": menu, "cash_session": session,
+        "open_shifts": open_shifts, "staff": staff,
+    })))
+}
+
+// ------------------------------------------------------------------ sign-in
+
+#[derive(Debug, Deserialize)]
+struct SignInRequest {
+    staff_id: Uuid,
+    pin: String,
+}
+
+async fn sign_in(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Json<app::SignedIn>> {
+    let req: SignInRequest = body(&bytes)?;
+    Ok(Json(t.sign_in(req.staff_id, &req.pin).await?))
+}
+
+async fn sign_out(State(t): State<Shared>) -> TerminalResult<StatusCode> {
+    t.sign_out().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ------------------------------------------------------------------ actions
+
+async fn sale(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+    let req: SaleRequest = body(&bytes)?;
+    Ok(created(t.sale(req).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct OpenRequest {
+    opening_float_cents: i64,
+}
+
+async fn open_session(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+    let req: OpenRequest = body(&bytes)?;
+    Ok(created(t.open_session(req.opening_float_cents).await?))
+}
+
+async fn movement(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+    let req: MovementRequest = body(&bytes)?;
+    Ok(created(t.movement(req).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct CloseRequest {
+    counted_cash_cents: i64,
+}
+
+async fn close_session(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+    let req: CloseRequest = body(&bytes)?;
+    Ok(created(t.close_session(req.counted_cash_cents).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ShiftRequest {
+    #[serde(default)]
+    staff_id: Option<Uuid>,
+}
+
+async fn start_work(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+    let req: ShiftRequest = body(&bytes)?;
+    Ok(created(t.start_work(req.staff_id).await?))
+}
+
+async fn end_work(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+    let req: ShiftRequest = body(&bytes)?;
+    Ok(created(t.end_work(req.staff_id).await?))
+}
+
+async fn restock(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Json<Value>> {
+    let req: Value = body(&bytes)?;
+    Ok(Json(t.restock(req).await?))
+}

@@ -1,0 +1,278 @@
+//! The sync engine: three loops that keep the queue draining and the cache fresh.
+//!
+//! - **push**: sends pending ops FIFO in batches; settles each with the server's answer;
+//!   on a transport error or 5xx keeps them `PENDING` and backs off (capped exponential
+//!   with jitter). While idle it probes `/healthz`, so online/offline stays true.
+//! - **pull**: at start, on reconnect, every few minutes while online and on every
+//!   nudge; a `CURSOR_RESET` drops the cache and hydrates anew.
+//! - **events**: holds `GET /v1/sync/events` open and turns nudges into pulls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use modula_wire::ErrorCode;
+use rand::Rng;
+use sqlx::Connection;
+use uuid::Uuid;
+
+use crate::app::Terminal;
+use crate::db;
+use crate::error::{TerminalError, TerminalResult};
+use crate::local;
+use crate::remote::RemoteError;
+use crate::settle;
+
+/// Scopes the terminal keeps (it has no use for the branch's sales list).
+pub const PULL_SCOPES: &str = "menu,policy,staff,branch,inventory,cash_sessions,attendance";
+/// Changes per pull page.
+pub const PULL_PAGE_LIMIT: u32 = 500;
+/// Most pages one pull round reads before yielding (the next round goes on).
+pub const PULL_PAGES_MAX: usize = 1_000;
+/// Most cursor resets in a row before a pull round gives up.
+pub const PULL_RESETS_MAX: usize = 3;
+/// Largest push body the terminal builds, in bytes (the server takes 4 MiB).
+pub const PUSH_BYTES_MAX: usize = 2 * 1024 * 1024;
+/// Longest SSE line kept, in bytes.
+pub const SSE_LINE_MAX: usize = 64 * 1024;
+
+/// Capped exponential backoff with jitter (delays in `[d/2, d]`, `d` doubling to the cap).
+#[derive(Debug)]
+pub struct Backoff {
+    base_ms: u64,
+    cap_ms: u64,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// A fresh backoff.
+    pub fn new(base_ms: u64, cap_ms: u64) -> Backoff {
+        assert!(base_ms > 0 && cap_ms >= base_ms);
+        Backoff { base_ms, cap_ms, attempt: 0 }
+    }
+
+    /// The next delay.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.base_ms.saturating_mul(1u64 << self.attempt.min(20)).min(self.cap_ms);
+        self.attempt = self.attempt.saturating_add(1);
+        let ms = rand::thread_rng().gen_range(d / 2..=d);
+        Duration::from_millis(ms)
+    }
+
+    /// After a success.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// Starts the three loops; they run until the runtime stops.
+pub fn spawn(t: Arc<Terminal>) {
+    tokio::spawn(push_loop(t.clone()));
+    tokio::spawn(pull_loop(t.clone()));
+    tokio::spawn(events_loop(t));
+}
+
+// ------------------------------------------------------------------ push
+
+async fn push_loop(t: Arc<Terminal>) {
+    let mut backoff = Backoff::new(t.config.backoff_base_ms, t.config.backoff_cap_ms);
+    loop {
+        match push_round(&t).await {
+            Ok(true) => backoff.reset(), // more to send: go on at once
+            Ok(false) => {
+                backoff.reset();
+                let idle = Duration::from_millis(t.config.probe_interval_ms);
+                tokio::select! {
+                    _ = t.push_kick.notified() => {}
+                    _ = tokio::time::sleep(idle) => {}
+                }
+            }
+            Err(e) => {
+                let delay = backoff.next_delay();
+                tracing::info!(error = %e, delay_ms = delay.as_millis() as u64, "sync failed; retrying later");
+                note_error(&t, &e.to_string()).await;
+                tokio::select! {
+                    _ = t.link.restored.notified() => {}
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// One step: push one batch, or probe when nothing is pending. `Ok(true)` when more
+/// ops may be waiting.
+pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
+    let _sending = t.send_lock.lock().await;
+    let batch = {
+        let mut conn = t.db.reader().acquire().await.map_err(local_err)?;
+        db::pending_ops(&mut conn, t.config.push_batch_max as i64).await.map_err(local_err)?
+    };
+    if batch.is_empty() {
+        let probe = t.remote.probe().await;
+        t.link.set(probe.as_ref().map_or_else(|e| !e.is_transport(), |_| true));
+        return probe.map(|_| false);
+    }
+    let full = batch.len() == t.config.push_batch_max;
+    let mut bytes = 0;
+    let fetched = batch.len();
+    let batch: Vec<_> = batch
+        .into_iter()
+        .enumerate()
+        .take_while(|(i, o)| {
+            bytes += o.op_json.len() + 1;
+            *i == 0 || bytes <= PUSH_BYTES_MAX
+        })
+        .map(|(_, o)| o)
+        .collect();
+    let more = full || batch.len() < fetched;
+    assert!(!batch.is_empty(), "one op always fits a push");
+    let ids: Vec<Uuid> = batch.iter().map(|o| o.client_op_id).collect();
+    let bodies: Vec<&str> = batch.iter().map(|o| o.op_json.as_str()).collect();
+    let results = match t.remote.push(t.device.device_id, &bodies).await {
+        Ok(r) => r,
+        Err(e) => {
+            t.link.set(!e.is_transport());
+            return Err(e);
+        }
+    };
+    t.link.set(true);
+    let mut w = t.db.writer().await;
+    let mut tx = w.begin().await.map_err(|e| local_err(TerminalError::from(e)))?;
+    let (synced, failed) = settle::push_results(&mut tx, &ids, &results).await.map_err(local_err)?;
+    db::note_push(&mut tx, Utc::now()).await.map_err(local_err)?;
+    tx.commit().await.map_err(|e| local_err(TerminalError::from(e)))?;
+    tracing::debug!(synced, failed, "pushed a batch");
+    Ok(more)
+}
+
+fn local_err(e: impl Into<TerminalError>) -> RemoteError {
+    RemoteError::Protocol(format!("local database: {}", e.into()))
+}
+
+async fn note_error(t: &Terminal, error: &str) {
+    let mut w = t.db.writer().await;
+    if let Err(e) = db::note_contact(&mut w, None, Some(error)).await {
+        tracing::error!(error = %e, "cannot record the sync error");
+    }
+}
+
+// ------------------------------------------------------------------ pull
+
+async fn pull_loop(t: Arc<Terminal>) {
+    let mut backoff = Backoff::new(t.config.backoff_base_ms, t.config.backoff_cap_ms);
+    loop {
+        let wait = match pull_round(&t).await {
+            Ok(()) => {
+                backoff.reset();
+                Duration::from_millis(t.config.pull_interval_ms)
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "pull failed");
+                backoff.next_delay()
+            }
+        };
+        tokio::select! {
+            _ = t.pull_kick.notified() => {}
+            _ = t.link.restored.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Pulls until the branch stream is caught up (bounded by [`PULL_PAGES_MAX`]).
+pub async fn pull_round(t: &Terminal) -> Result<(), RemoteError> {
+    let mut resets = 0;
+    for _ in 0..PULL_PAGES_MAX {
+        let cursor = {
+            let mut conn = t.db.reader().acquire().await.map_err(local_err)?;
+            db::device(&mut conn).await.map_err(local_err)?.and_then(|d| d.pull_cursor)
+        };
+        let page = match t.remote.pull(t.device.branch_id, PULL_SCOPES, cursor.as_deref(), PULL_PAGE_LIMIT).await {
+            Ok(p) => p,
+            Err(RemoteError::Refused(p)) if p.code == ErrorCode::CursorReset && resets < PULL_RESETS_MAX => {
+                resets += 1;
+                tracing::warn!(reason = ?p.reason, "cursor reset; rehydrating the cache");
+                let mut w = t.db.writer().await;
+                db::reset_cache(&mut w).await.map_err(local_err)?;
+                continue;
+            }
+            Err(e) => {
+                t.link.set(!e.is_transport());
+                return Err(e);
+            }
+        };
+        t.link.set(true);
+        apply_page(t, &page, cursor.is_none()).await.map_err(local_err)?;
+        if !page.has_more {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+async fn apply_page(t: &Terminal, page: &modula_wire::sync::PullPage, hydration: bool) -> TerminalResult<()> {
+    let mut w = t.db.writer().await;
+    let mut tx = w.begin().await?;
+    for c in &page.changes {
+        db::apply_change(&mut tx, c).await?;
+        match (c.scope.as_str(), &c.data) {
+            ("attendance", Some(d)) => local::merge_pulled_shift(&mut tx, d).await?,
+            ("cash_sessions", Some(d)) if d["device_id"].as_str() == Some(&t.device.device_id.to_string()) => {
+                local::merge_pulled_session(&mut tx, d).await?
+            }
+            _ => {}
+        }
+    }
+    let done = hydration && !page.has_more;
+    db::set_cursor(&mut tx, Some(&page.next_cursor), Utc::now(), done).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ events
+
+async fn events_loop(t: Arc<Terminal>) {
+    let mut backoff = Backoff::new(t.config.backoff_base_ms.max(1_000), t.config.backoff_cap_ms);
+    loop {
+        match listen(&t).await {
+            Ok(()) => backoff.reset(),
+            Err(e) => tracing::debug!(error = %e, "event stream ended"),
+        }
+        tokio::select! {
+            _ = t.link.restored.notified() => {}
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+        }
+    }
+}
+
+/// Reads one SSE connection until it ends; each `nudge` wakes the pull loop.
+async fn listen(t: &Terminal) -> Result<(), RemoteError> {
+    let resp = t.remote.events(t.device.branch_id).await?;
+    let mut stream = resp.bytes_stream();
+    let mut line = Vec::new();
+    let mut event = String::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| RemoteError::Transport(e.to_string()))?;
+        for &b in chunk.iter() {
+            if b != b'\n' {
+                if line.len() < SSE_LINE_MAX {
+                    line.push(b);
+                }
+                continue;
+            }
+            let text = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
+            line.clear();
+            if let Some(name) = text.strip_prefix("event:") {
+                event = name.trim().to_string();
+            } else if text.is_empty() {
+                if event == "nudge" {
+                    t.pull_kick.notify_one();
+                }
+                event.clear();
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The terminal's one error type and its mapping to problem+json (RFC 9457).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use modula_rules::Rejection;
+use modula_wire::{ErrorCode, Problem};
+
+/// Everything the terminal's local API can refuse with.
+#[derive(Debug, thiserror::Error)]
+pub enum TerminalError {
+    /// A business refusal decided locally, with the same code the server would use.
+    #[error("{}", .0.message)]
+    Rejected(Rejection),
+    /// The local SQLite file failed; nothing was changed.
+    #[error("local database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Something that is a bug in the terminal.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Shorthand for results of the terminal.
+pub type TerminalResult<T> = Result<T, TerminalError>;
+
+impl TerminalError {
+    /// A refusal with a code and a sentence for the cashier.
+    pub fn refuse(code: ErrorCode, message: impl Into<String>) -> Self {
+        TerminalError::Rejected(Rejection::new(code, message))
+    }
+
+    /// A validation refusal naming the field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        TerminalError::Rejected(Rejection::validation(field, message))
+    }
+
+    /// The problem document of this error.
+    pub fn problem(&self) -> Problem {
+        match self {
+            TerminalError::Rejected(r) => {
+                let p = Problem::new(r.code.http_status(), r.code, r.message.clone());
+                match &r.field {
+                    Some(f) => p.with_field(f.clone()),
+                    None => p,
+                }
+            }
+            TerminalError::Db(e) => Problem::new(
+                503,
+                ErrorCode::ServiceUnavailable,
+                format!("the terminal's local database failed ({e}); nothing was saved, try again"),
+            ),
+            TerminalError::Internal(e) => Problem::new(500, ErrorCode::Internal, format!("terminal bug: {e}")),
+        }
+    }
+}
+
+impl From<Rejection> for TerminalError {
+    fn from(r: Rejection) -> Self {
+        TerminalError::Rejected(r)
+    }
+}
+
+/// Renders a problem document as a response.
+pub fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(problem).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    resp
+}
+
+impl IntoResponse for TerminalError {
+    fn into_response(self) -> Response {
+        if !matches!(self, TerminalError::Rejected(_)) {
+            tracing::error!(error = %self, "terminal error");
+        }
+        problem_response(&self.problem())
+    }
+}

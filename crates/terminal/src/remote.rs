@@ -1,0 +1,245 @@
+//! The server as the terminal sees it: a thin HTTP client over the `/v1` API.
+//!
+//! Every call classifies its failure the way the sync engine needs it: the link is down
+//! ([`RemoteError::Transport`]), the server is up but failing (`5xx`), or the server gave
+//! a definite answer (`4xx` with its problem document).
+
+use std::time::Duration;
+
+use modula_wire::sync::{DeviceSelf, PullPage};
+use modula_wire::{OpResult, Problem, PushResponse};
+use uuid::Uuid;
+
+/// Longest wait for a TCP connection to the server.
+pub const CONNECT_TIMEOUT_MS: u64 = 2_000;
+/// Longest wait for a push or pull answer.
+pub const REQUEST_TIMEOUT_MS: u64 = 15_000;
+/// Longest wait for a health probe or a direct-lane answer.
+pub const QUICK_TIMEOUT_MS: u64 = 3_000;
+/// Largest answer body the terminal reads (a pull page or push answer), in bytes.
+pub const ANSWER_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why a call to the server did not give an answer to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// No answer at all: connection refused, reset or timed out. The link is down.
+    #[error("server unreachable: {0}")]
+    Transport(String),
+    /// The server answered with a 5xx: up, but failing; retry later.
+    #[error("server error {status}: {detail}")]
+    Server {
+        /// The status.
+        status: u16,
+        /// Its detail, when the body had one.
+        detail: String,
+    },
+    /// The server refused the request with a 4xx problem document.
+    #[error("refused ({}): {}", .0.code, .0.detail)]
+    Refused(Problem),
+    /// The answer was not what the protocol says.
+    #[error("bad answer from server: {0}")]
+    Protocol(String),
+}
+
+impl RemoteError {
+    /// Is the link itself down (as opposed to the server answering)?
+    pub fn is_transport(&self) -> bool {
+        matches!(self, RemoteError::Transport(_))
+    }
+}
+
+/// The outcome of a direct online-lane call.
+#[derive(Debug)]
+pub enum DirectOutcome {
+    /// Applied now or earlier (201, possibly replayed): the stored result.
+    Applied(serde_json::Value),
+    /// A business refusal, stored by the server like a push rejection.
+    Rejected(Problem),
+}
+
+/// An HTTP client bound to one server and one device token.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Remote {
+    /// A client for `base` (`http://host:port`) with the device's bearer token.
+    pub fn new(base: &str, token: &str) -> Remote {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Remote { http, base: base.trim_end_matches('/').to_string(), token: token.to_string() }
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET /healthz`: is the server reachable?
+    pub async fn probe(&self) -> Result<(), RemoteError> {
+        let r = self.http.get(self.url("/healthz")).timeout(Duration::from_millis(QUICK_TIMEOUT_MS)).send().await;
+        let r = r.map_err(transport)?;
+        check(r).await.map(drop)
+    }
+
+    /// `GET /v1/devices/me`.
+    pub async fn whoami(&self) -> Result<DeviceSelf, RemoteError> {
+        let r = self.http.get(self.url("/v1/devices/me")).bearer_auth(&self.token);
+        let r = r.timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)).send().await.map_err(transport)?;
+        json(check(r).await?).await
+    }
+
+    /// `POST /v1/sync/push` with ops already serialized as JSON objects.
+    pub async fn push(&self, device_id: Uuid, ops_json: &[&str]) -> Result<Vec<OpResult>, RemoteError> {
+        let mut body = String::with_capacity(ops_json.iter().map(|o| o.len() + 1).sum::<usize>() + 80);
+        body.push_str(&format!("{{\"device_id\":\"{device_id}\",\"operations\":["));
+        body.push_str(&ops_json.join(","));
+        body.push_str("]}");
+        let r = self
+            .http
+            .post(self.url("/v1/sync/push"))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
+            .send()
+            .await
+            .map_err(transport)?;
+        let answer: PushResponse = json(check(r).await?).await?;
+        Ok(answer.results)
+    }
+
+    /// `GET /v1/sync/pull`.
+    pub async fn pull(&self, branch_id: Uuid, scopes: &str, cursor: Option<&str>, limit: u32) -> Result<PullPage, RemoteError> {
+        let mut q = vec![("branch_id", branch_id.to_string()), ("scopes", scopes.to_string()), ("limit", limit.to_string())];
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_string()));
+        }
+        let r = self.http.get(self.url("/v1/sync/pull")).query(&q).bearer_auth(&self.token);
+        let r = r.timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)).send().await.map_err(transport)?;
+        json(check(r).await?).await
+    }
+
+    /// Opens `GET /v1/sync/events` (the caller reads the stream).
+    pub async fn events(&self, branch_id: Uuid) -> Result<reqwest::Response, RemoteError> {
+        let r = self.http.get(self.url("/v1/sync/events")).query(&[("branch_id", branch_id.to_string())]);
+        let r = r.bearer_auth(&self.token).send().await.map_err(transport)?;
+        check(r).await
+    }
+
+    /// A direct online-lane call (§5.2) for an op: `Idempotency-Key` = its `client_op_id`.
+    pub async fn direct(&self, op: &modula_wire::Op) -> Result<DirectOutcome, RemoteError> {
+        let path = direct_path(op)?;
+        let body = serde_json::json!({
+            "tenant_id": op.tenant_id, "branch_id": op.branch_id, "actor_id": op.actor_id,
+            "device_seq": op.device_seq, "occurred_at": op.occurred_at, "payload": op.payload,
+            "depends_on": op.depends_on,
+        });
+        let r = self
+            .http
+            .post(self.url(&path))
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", op.client_op_id.to_string())
+            .json(&body)
+            .timeout(Duration::from_millis(QUICK_TIMEOUT_MS))
+            .send()
+            .await
+            .map_err(transport)?;
+        match check(r).await {
+            Ok(r) => Ok(DirectOutcome::Applied(json(r).await?)),
+            Err(RemoteError::Refused(p)) if is_stored_rejection(&p) => Ok(DirectOutcome::Rejected(p)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /v1/auth/login` for a staff token (online-only actions).
+    pub async fn login(&self, tenant_id: Uuid, staff_id: Uuid, pin: &str) -> Result<String, RemoteError> {
+        let body = serde_json::json!({"tenant_id": tenant_id, "staff_id": staff_id, "pin": pin});
+        let r = self.http.post(self.url("/v1/auth/login")).json(&body);
+        let r = r.timeout(Duration::from_millis(QUICK_TIMEOUT_MS)).send().await.map_err(transport)?;
+        let v: serde_json::Value = json(check(r).await?).await?;
+        v["token"].as_str().map(str::to_string).ok_or_else(|| RemoteError::Protocol("login answer without token".into()))
+    }
+
+    /// `POST /v1/inventory/restock` with a staff token.
+    pub async fn restock(&self, staff_token: &str, body: &serde_json::Value) -> Result<serde_json::Value, RemoteError> {
+        let r = self.http.post(self.url("/v1/inventory/restock")).bearer_auth(staff_token).json(body);
+        let r = r.timeout(Duration::from_millis(QUICK_TIMEOUT_MS)).send().await.map_err(transport)?;
+        json(check(r).await?).await
+    }
+}
+
+/// The direct-lane path of an op type.
+fn direct_path(op: &modula_wire::Op) -> Result<String, RemoteError> {
+    let session = || op.payload["cash_session_id"].as_str().unwrap_or_default().to_string();
+    Ok(match op.op_type.as_str() {
+        "sale.finalize" => "/v1/sales".into(),
+        "cashSession.open" => "/v1/cash-sessions".into(),
+        "cashSession.movement" => format!("/v1/cash-sessions/{}/movements", session()),
+        "cashSession.close" => format!("/v1/cash-sessions/{}/close", session()),
+        "attendance.startWork" => "/v1/attendance/start".into(),
+        "attendance.endWork" => "/v1/attendance/end".into(),
+        other => return Err(RemoteError::Protocol(format!("no direct endpoint for {other}"))),
+    })
+}
+
+/// Is this direct-lane refusal an op outcome the server stored (so it is final)?
+fn is_stored_rejection(p: &Problem) -> bool {
+    use modula_wire::ErrorCode::*;
+    matches!(
+        p.code,
+        Forbidden
+            | BranchFrozen
+            | ValidationFailed
+            | PayloadMismatch
+            | NotAllowedOffline
+            | UnknownOpType
+            | NoOpenCashSession
+            | CashSessionAlreadyOpen
+            | CashSessionClosed
+            | ShiftAlreadyOpen
+            | NoOpenShift
+            | InsufficientTender
+            | DependencyFailed
+            | DependencyMissing
+    )
+}
+
+fn transport(e: reqwest::Error) -> RemoteError {
+    RemoteError::Transport(e.to_string())
+}
+
+async fn check(r: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
+    let status = r.status().as_u16();
+    if r.status().is_success() {
+        return Ok(r);
+    }
+    let body = r.bytes().await.map_err(transport)?;
+    let problem: Option<Problem> = serde_json::from_slice(&body).ok();
+    if status >= 500 {
+        let detail = problem.map(|p| p.detail).unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        return Err(RemoteError::Server { status, detail });
+    }
+    match problem {
+        Some(p) => Err(RemoteError::Refused(p)),
+        None => Err(RemoteError::Protocol(format!("{status} without a problem document"))),
+    }
+}
+
+async fn json<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, RemoteError> {
+    if r.content_length().is_some_and(|n| n as usize > ANSWER_MAX_BYTES) {
+        return Err(RemoteError::Protocol("answer too large".into()));
+    }
+    let body = r.bytes().await.map_err(transport)?;
+    serde_json::from_slice(&body).map_err(|e| RemoteError::Protocol(e.to_string()))
+}
