@@ -3,6 +3,13 @@
 //!
 //! `MODULA_TEST_PG=postgres://postgres@127.0.0.1:5432/test cargo bench -p modula --bench push_pg`
 //! (`BENCH_OPS`, default 10,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200).
+//!
+//! Two shapes are measured: all 20 devices in one branch (the pushes of one branch are
+//! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
+//! The ceiling is the fastest plain way a client inserts rows of the same size: one
+//! prepared multi-row `INSERT … SELECT FROM UNNEST(…)` of 100 rows per transaction, on
+//! one connection, with the same durability (`synchronous_commit = on`). The naive
+//! ceiling (one `INSERT` statement per row, 100 per transaction) is printed beside it.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,6 +24,10 @@ use uuid::Uuid;
 const BIN: &str = env!("CARGO_BIN_EXE_modula");
 const BATCH: usize = 200;
 const DEVICES: usize = 20;
+/// Branches of the multi-branch runs.
+const BRANCHES: usize = 10;
+/// Rows per transaction of the raw-insert ceiling.
+const CEILING_TX_ROWS: usize = 100;
 
 struct Server(Child, String);
 impl Drop for Server {
@@ -58,10 +69,11 @@ async fn fresh_db(admin: &str) -> String {
 
 struct Shop {
     tenant: Uuid,
-    branch: Uuid,
     cashier: Uuid,
     menu: Vec<(Uuid, i64)>,
-    devices: Vec<(Uuid, String)>,
+    /// Device id, token and branch. `0..2 * DEVICES` are in one branch; the next
+    /// `2 * DEVICES` are spread over `BRANCHES` branches.
+    devices: Vec<(Uuid, String, Uuid)>,
 }
 
 async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
@@ -80,7 +92,12 @@ async fn seed(db: &str, base: &str) -> Shop {
     let c = reqwest::Client::new();
     let id = |v: &Value, k: &str| v[k].as_str().unwrap().parse::<Uuid>().unwrap();
     let branch = id(&post(&c, format!("{base}/v1/branches"), &t, json!({"name": "Main"})).await, "id");
-    let staff = json!({"name": "C", "role": "cashier", "pin": "1111", "branch_ids": [branch]});
+    let mut others = Vec::new();
+    for i in 0..BRANCHES {
+        others.push(id(&post(&c, format!("{base}/v1/branches"), &t, json!({"name": format!("B{i}")})).await, "id"));
+    }
+    let all: Vec<Uuid> = std::iter::once(branch).chain(others.iter().copied()).collect();
+    let staff = json!({"name": "C", "role": "cashier", "pin": "1111", "branch_ids": all});
     let cashier = id(&post(&c, format!("{base}/v1/staff"), &t, staff).await, "id");
     let mut stock = Vec::new();
     for name in ["beans", "milk", "cups"] {
@@ -95,23 +112,25 @@ async fn seed(db: &str, base: &str) -> Shop {
         menu.push((item, price));
     }
     let mut devices = Vec::new();
-    for i in 0..2 * DEVICES {
-        let d = post(&c, format!("{base}/v1/devices"), &t, json!({"branch_id": branch, "name": format!("d{i}")})).await;
-        devices.push((id(&d, "device_id"), d["token"].as_str().unwrap().to_string()));
+    for i in 0..4 * DEVICES {
+        let b = if i < 2 * DEVICES { branch } else { others[i % BRANCHES] };
+        let d = post(&c, format!("{base}/v1/devices"), &t, json!({"branch_id": b, "name": format!("d{i}")})).await;
+        devices.push((id(&d, "device_id"), d["token"].as_str().unwrap().to_string(), b));
     }
-    Shop { tenant: id(&init, "tenant_id"), branch, cashier, menu, devices }
+    Shop { tenant: id(&init, "tenant_id"), cashier, menu, devices }
 }
 
-fn op(shop: &Shop, op_type: &str, seq: i64, payload: Value) -> Value {
-    let hash = modula_rules::hash::payload_hash(op_type, shop.tenant, shop.branch, shop.cashier, &payload);
-    json!({"client_op_id": Uuid::now_v7(), "type": op_type, "tenant_id": shop.tenant, "branch_id": shop.branch,
+fn op(shop: &Shop, branch: Uuid, op_type: &str, seq: i64, payload: Value) -> Value {
+    let hash = modula_rules::hash::payload_hash(op_type, shop.tenant, branch, shop.cashier, &payload);
+    json!({"client_op_id": Uuid::now_v7(), "type": op_type, "tenant_id": shop.tenant, "branch_id": branch,
            "actor_id": shop.cashier, "device_seq": seq, "occurred_at": chrono::Utc::now(), "payload": payload, "payload_hash": hash})
 }
 
 /// The device's open and `n` sales, as pre-serialized push bodies.
 fn bodies(shop: &Shop, device: usize, n: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
     let session = Uuid::now_v7();
-    let open = op(shop, "cashSession.open", 1, json!({"cash_session_id": session, "opening_float_cents": 0}));
+    let branch = shop.devices[device].2;
+    let open = op(shop, branch, "cashSession.open", 1, json!({"cash_session_id": session, "opening_float_cents": 0}));
     let lines: Vec<SaleLine> = shop.menu.iter().enumerate()
         .map(|(i, (id, price))| SaleLine { menu_item_id: *id, qty: 1 + i as i64, unit_price_cents: *price })
         .collect();
@@ -120,7 +139,7 @@ fn bodies(shop: &Shop, device: usize, n: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
         .map(|i| {
             let payload = json!({"sale_id": Uuid::now_v7(), "cash_session_id": session, "receipt_no": format!("D{device}-{i}"),
                                  "lines": lines, "tender": {"cash_usd_cents": totals.total_cents, "cash_khr": 0}, "totals": totals});
-            op(shop, "sale.finalize", i as i64 + 2, payload)
+            op(shop, branch, "sale.finalize", i as i64 + 2, payload)
         })
         .collect();
     let body = |ops: &[Value]| serde_json::to_vec(&json!({"device_id": shop.devices[device].0, "operations": ops})).unwrap();
@@ -160,20 +179,33 @@ async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) 
     (n / DEVICES * DEVICES) as f64 / t.elapsed().as_secs_f64()
 }
 
-async fn insert_ceiling(db: &str, rows: usize, row_bytes: usize) -> f64 {
+/// Rows like op-log rows (a two-uuid primary key and `row_bytes` of text), 100 per
+/// transaction, on one connection: `prepared` sends each transaction's rows as one prepared
+/// `INSERT … SELECT FROM UNNEST(…)`; otherwise one `INSERT` per row.
+async fn insert_ceiling(db: &str, rows: usize, row_bytes: usize, multi_row: bool) -> f64 {
     let mut c = sqlx::PgConnection::connect(db).await.unwrap();
-    c.execute("CREATE TABLE bench_raw (id uuid PRIMARY KEY, body text NOT NULL)").await.unwrap();
-    let body = "x".repeat(row_bytes);
+    c.execute("DROP TABLE IF EXISTS bench_raw").await.unwrap();
+    c.execute("CREATE TABLE bench_raw (tenant_id uuid, id uuid, body text NOT NULL, PRIMARY KEY (tenant_id, id))")
+        .await
+        .unwrap();
+    let (tenant, body) = (Uuid::now_v7(), "x".repeat(row_bytes));
     let t = Instant::now();
-    for _ in 0..rows / BATCH {
+    for _ in 0..rows / CEILING_TX_ROWS {
         let mut tx = c.begin().await.unwrap();
-        for _ in 0..BATCH {
-            sqlx::query("INSERT INTO bench_raw (id, body) VALUES ($1, $2)").bind(Uuid::now_v7()).bind(&body)
-                .execute(&mut *tx).await.unwrap();
+        if multi_row {
+            let ids: Vec<Uuid> = (0..CEILING_TX_ROWS).map(|_| Uuid::now_v7()).collect();
+            let bodies: Vec<&str> = vec![body.as_str(); CEILING_TX_ROWS];
+            sqlx::query("INSERT INTO bench_raw (tenant_id, id, body) SELECT $1, i, b FROM UNNEST($2::uuid[], $3::text[]) AS r(i, b)")
+                .bind(tenant).bind(ids).bind(bodies).execute(&mut *tx).await.unwrap();
+        } else {
+            for _ in 0..CEILING_TX_ROWS {
+                sqlx::query("INSERT INTO bench_raw (tenant_id, id, body) VALUES ($1, $2, $3)")
+                    .bind(tenant).bind(Uuid::now_v7()).bind(&body).execute(&mut *tx).await.unwrap();
+            }
         }
         tx.commit().await.unwrap();
     }
-    (rows / BATCH * BATCH) as f64 / t.elapsed().as_secs_f64()
+    (rows / CEILING_TX_ROWS * CEILING_TX_ROWS) as f64 / t.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -190,11 +222,21 @@ fn main() {
         let row_bytes = bodies(&shop, 0, BATCH).1[0].len() / BATCH;
         let one = run(&shop, 0, std::slice::from_ref(&a.1), n).await;
         let two = run(&shop, DEVICES, &[a.1.clone(), b.1.clone()], n).await;
-        let ceiling = insert_ceiling(&db, n, row_bytes).await;
+        let one_m = run(&shop, 2 * DEVICES, std::slice::from_ref(&a.1), n).await;
+        let two_m = run(&shop, 3 * DEVICES, &[a.1.clone(), b.1.clone()], n).await;
+        let naive = insert_ceiling(&db, n, row_bytes, false).await;
+        let ceiling = insert_ceiling(&db, n, row_bytes, true).await;
         println!("push benchmark on PostgreSQL: {n} sale.finalize ops (3 lines) from {DEVICES} devices, batches of {BATCH}");
-        println!("  raw insert ceiling ({row_bytes}-byte rows, {BATCH} per tx): {ceiling:>8.0} rows/s");
-        println!("  one server process:   {one:>8.0} ops/s ({:.0}% of ceiling)", 100.0 * one / ceiling);
-        println!("  two server processes: {two:>8.0} ops/s ({:.0}% of ceiling, {:.2}x one)", 100.0 * two / ceiling, two / one);
+        println!("  raw insert ceiling ({row_bytes}-byte rows, {CEILING_TX_ROWS} per tx, one UNNEST insert per tx): {ceiling:>8.0} rows/s");
+        println!("  (naive: one INSERT per row, {CEILING_TX_ROWS} per tx:                         {naive:>8.0} rows/s)");
+        let line = |what: &str, ops: f64, vs: Option<f64>| {
+            let ratio = vs.map(|v| format!(", {:.2}x one", ops / v)).unwrap_or_default();
+            println!("  {what:<42} {ops:>8.0} ops/s ({:.0}% of ceiling{ratio})", 100.0 * ops / ceiling);
+        };
+        line("one branch, one server process:", one, None);
+        line("one branch, two server processes:", two, Some(one));
+        line(&format!("{BRANCHES} branches, one server process:"), one_m, None);
+        line(&format!("{BRANCHES} branches, two server processes:"), two_m, Some(one_m));
         drop((a, b));
         let name = db.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
         if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {

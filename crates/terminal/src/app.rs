@@ -310,10 +310,17 @@ impl Terminal {
     /// `POST /api/signin`: checks the PIN against the cached hash (works offline).
     pub async fn sign_in(&self, staff_id: Uuid, pin: &str) -> TerminalResult<SignedIn> {
         self.check_pin_lock()?;
-        let staff = {
+        let (staff, staff_known) = {
             let mut conn = self.db.reader().acquire().await?;
-            cached_staff(&mut conn, staff_id).await?
+            (cached_staff(&mut conn, staff_id).await?, !db::cached_scope(&mut conn, "staff").await?.is_empty())
         };
+        if !staff_known {
+            return Err(TerminalError::refuse(
+                ErrorCode::CacheMissing,
+                "cannot sign in yet: this terminal has not downloaded its staff list. \
+                 Connect it to the internet once so it can fetch it, then try again",
+            ));
+        }
         let usable = staff.as_ref().filter(|s| s.active && s.branch_ids.contains(&self.device.branch_id));
         let phc = usable.map(|s| s.pin_hash.clone()).unwrap_or_default();
         let pin_owned = pin.to_string();
@@ -361,6 +368,11 @@ impl Terminal {
 
     /// While online, also sign in at the server for online-only actions (best effort).
     async fn fetch_staff_token(&self, staff_id: Uuid, pin: &str) {
+        // A new sign-in ends the previous person's server sign-in, even when no new one
+        // can be had (offline): it must never act for whoever signs in next.
+        if let Ok(mut t) = self.staff_token.lock() {
+            *t = None;
+        }
         if !self.link.online() {
             return;
         }

@@ -75,8 +75,6 @@ pub async fn start_server(dir: &Path) -> Proc {
 /// The seeded shop.
 #[derive(Clone, Debug)]
 pub struct Shop {
-    pub dir: PathBuf,
-    pub db: String,
     pub base: String,
     pub tenant: Uuid,
     pub owner_token: String,
@@ -148,8 +146,6 @@ pub async fn seed(dir: &Path, server: &Proc) -> Shop {
         "recipe": [{"stock_item_id": beans, "qty": 18}]});
     ok(&c, "PUT", format!("{base}/v1/menu/items/{espresso}"), &t, espresso_body).await;
     Shop {
-        dir: dir.to_path_buf(),
-        db,
         base,
         tenant: id(&init, "tenant_id"),
         owner_token: t,
@@ -471,4 +467,51 @@ impl Term {
 /// A sale of `n` lattes paid with exact dollars.
 pub fn lattes(shop: &Shop, n: i64) -> Value {
     json!({"lines": [{"menu_item_id": shop.latte, "qty": n}], "tender": {"cash_usd_cents": 300 * n, "cash_khr": 0}})
+}
+
+impl Term {
+    /// Starts `terminal run` on a data folder that is already enrolled (see [`enroll`]),
+    /// e.g. one enrolled while the link was up and run after it was cut.
+    pub async fn start_enrolled(data: &Path, extra: &[&str]) -> Term {
+        let port = free_port();
+        let mut t = Term {
+            proc: None,
+            data: data.to_path_buf(),
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            http: reqwest::Client::new(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        t.restart().await;
+        t
+    }
+
+    /// A request with a raw body; answers `(status, content-type, parsed body)`.
+    pub async fn send_raw(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = self.http.request(m, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            r = r.header("content-type", "application/json").body(b.to_string());
+        }
+        let r = r.send().await.expect("terminal request");
+        let status = r.status().as_u16();
+        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        (status, ct, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Polls `f` until it returns `Some` (panics after `secs`).
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -2,4 +2,8 @@
 //! One test binary; each module is one concern.
 
 mod harness;
+mod crash;
+mod frozen;
+mod lanes;
 mod link;
+mod refusals;
