@@ -54,11 +54,42 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is a demo already running? try --listen 127.0.0.1:0)", args.listen))?;
-    print_info(&info, &listener.local_addr()?.to_string(), &db_url);
+    let addr = listener.local_addr()?;
     if args.no_serve {
+        print_info(&info, &addr.to_string(), &db_url, &[]);
         return Ok(());
     }
-    serve(listener, AppState::new(store), crate::shutdown_signal()).await
+    let server = tokio::spawn(serve(listener, AppState::new(store), crate::shutdown_signal()));
+    let mut tills = Vec::new();
+    for (i, b) in info.branches.iter().enumerate().take(args.terminals) {
+        let port = if addr.port() == 0 { 0 } else { addr.port() + 1 + i as u16 };
+        tills.push(start_terminal(&args.data, &addr.to_string(), b, port).await?);
+    }
+    print_info(&info, &addr.to_string(), &db_url, &tills);
+    server.await??;
+    Ok(())
+}
+
+/// Enrolls (first run only) and starts one in-process terminal with an outage switch;
+/// returns its page URL.
+async fn start_terminal(data: &Path, server: &str, b: &DemoBranch, port: u16) -> anyhow::Result<String> {
+    let dir = data.join(format!("terminal-{}", b.device_code));
+    let enrolled = dir.join(modula_terminal::db::DB_FILE).exists();
+    if !enrolled {
+        modula_terminal::enroll(&dir, &format!("http://{server}"), &b.device_token).await?;
+    }
+    let config = modula_terminal::TerminalConfig { outage_switch: true, ..Default::default() };
+    let t = modula_terminal::open(&dir, config).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port} for terminal {}", b.device_code))?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(e) = modula_terminal::run(t, listener).await {
+            tracing::error!(error = %e, "demo terminal stopped");
+        }
+    });
+    Ok(url)
 }
 
 fn read_info(path: &Path) -> Option<DemoInfo> {
@@ -154,18 +185,25 @@ async fn staff(store: &dyn Store, owner: &Auth, name: &str, role: Role, pin: &st
     Ok(admin::create_staff(store, owner, req).await.map_err(err)?.id)
 }
 
-fn print_info(info: &DemoInfo, addr: &str, db_url: &str) {
+fn print_info(info: &DemoInfo, addr: &str, db_url: &str, tills: &[String]) {
     println!("Modula demo — Mekong Bean Café (Phnom Penh)");
     println!("  server:       http://{addr}   (database {db_url})");
     println!("  health:       http://{addr}/healthz");
     println!("  tenant_id:    {}", info.tenant_id);
     println!("  owner:        Sokha Chan  id {}  PIN {}", info.owner_id, info.owner_pin);
     println!("  owner token:  {}", info.owner_token);
-    for b in &info.branches {
+    for (i, b) in info.branches.iter().enumerate() {
         println!("  branch {}  id {}", b.name, b.id);
+        if let Some(url) = tills.get(i) {
+            println!("    cashier's page   {url}   (\"Simulate outage\" cuts this terminal's link)");
+        }
+        println!("    manager's board  http://{addr}/dashboard?tenant={}&staff={}", info.tenant_id, b.manager_id);
         println!("    cashier id {}  PIN {}", b.cashier_id, b.cashier_pin);
         println!("    manager id {}  PIN {}", b.manager_id, b.manager_pin);
         println!("    device  {} id {}  token {}", b.device_code, b.device_id, b.device_token);
     }
     println!("Try: curl -H 'Authorization: Bearer {}' http://{addr}/v1/branches", info.owner_token);
+    if !tills.is_empty() {
+        println!("Ctrl-C stops the demo; its data stays in the data folder for the next run.");
+    }
 }

@@ -90,6 +90,10 @@ pub struct DemoArgs {
     /// Seed, print and exit instead of serving (for scripts and tests).
     #[arg(long)]
     pub no_serve: bool,
+    /// Terminals to start, one per branch (0–2); they listen on the next ports after the
+    /// server's.
+    #[arg(long, default_value_t = 2)]
+    pub terminals: usize,
 }
 
 fn main() -> std::process::ExitCode {

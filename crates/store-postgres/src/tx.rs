@@ -6,15 +6,12 @@ use async_trait::async_trait;
 use modula_store::*;
 use modula_wire::{BranchStatus, Policy, Role};
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::convert::{count, from_json, store_error, to_json, to_json_opt};
 use crate::nudge::{Announcer, NUDGE_CHANNEL};
 
-/// Most rows in one multi-row `INSERT` (PostgreSQL allows 65,535 bound parameters; the
-/// widest insert, `ops`, binds 16 per row).
-const INSERT_ROWS_MAX: usize = 1000;
 /// Most gaps reported per device.
 const GAPS_MAX: i64 = 1000;
 
@@ -56,12 +53,6 @@ impl PgTx {
         q.fetch_all(&mut *self.tx).await.map_err(store_error)
     }
 
-    /// Runs a statement built for one batch size (kept out of the prepared-statement
-    /// cache, which every batch size would otherwise churn).
-    async fn exec_built(&mut self, mut q: QueryBuilder<'_, Postgres>) -> StoreResult<u64> {
-        self.exec(q.build().persistent(false)).await
-    }
-
     async fn set_branch_ids(&mut self, staff_id: Uuid, branch_ids: &[Uuid]) -> StoreResult<()> {
         self.exec(sqlx::query("DELETE FROM staff_branches WHERE staff_id = $1").bind(staff_id)).await?;
         if branch_ids.is_empty() {
@@ -83,25 +74,23 @@ impl PgTx {
         get(&row.map_err(store_error)?, "head")
     }
 
+    /// Upserts placed change rows in one statement: one array per column, so the text is
+    /// the same for every batch size and stays prepared on the connection.
     async fn insert_changes(&mut self, branch_id: Uuid, rows: &[PlacedChange<'_>], now: Timestamp) -> StoreResult<()> {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data, changed_at) ",
-        );
-        q.push_values(rows, |mut b, row| {
-            b.push_bind(branch_id)
-                .push_bind(row.change.scope)
-                .push_bind(row.change.entity)
-                .push_bind(row.change.entity_id)
-                .push_bind(row.seq)
-                .push_bind(row.change.deleted)
-                .push_bind(row.data.as_deref())
-                .push_bind(now);
-        });
-        q.push(
-            " ON CONFLICT (branch_id, scope, entity_id) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, \
-             data = EXCLUDED.data, entity = EXCLUDED.entity, changed_at = EXCLUDED.changed_at",
-        );
-        self.exec_built(q).await?;
+        let sql = "INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data, changed_at) \
+                   SELECT $1, r.scope, r.entity, r.entity_id, r.seq, r.deleted, r.data, $2 \
+                   FROM UNNEST($3::text[], $4::text[], $5::uuid[], $6::int8[], $7::bool[], $8::text[]) \
+                     AS r(scope, entity, entity_id, seq, deleted, data) \
+                   ON CONFLICT (branch_id, scope, entity_id) DO UPDATE SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, \
+                   data = EXCLUDED.data, entity = EXCLUDED.entity, changed_at = EXCLUDED.changed_at";
+        let scopes: Vec<&str> = rows.iter().map(|r| r.change.scope).collect();
+        let entities: Vec<&str> = rows.iter().map(|r| r.change.entity).collect();
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.change.entity_id).collect();
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        let deleted: Vec<bool> = rows.iter().map(|r| r.change.deleted).collect();
+        let data: Vec<Option<&str>> = rows.iter().map(|r| r.data.as_deref()).collect();
+        let q = sqlx::query(sql).bind(branch_id).bind(now).bind(scopes).bind(entities).bind(ids);
+        self.exec(q.bind(seqs).bind(deleted).bind(data)).await?;
         Ok(())
     }
 
@@ -503,32 +492,33 @@ impl Tx for PgTx {
     }
 
     async fn insert_ops(&mut self, ops: &[OpRecord]) -> StoreResult<()> {
-        for chunk in ops.chunks(INSERT_ROWS_MAX) {
-            let rows = chunk.iter().map(|op| Ok((op, op_columns(op)?))).collect::<StoreResult<Vec<_>>>()?;
-            let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
-                 device_seq, lane, status, code, message, result, occurred_at, recorded_at, field) ",
-            );
-            q.push_values(&rows, |mut b, (op, c)| {
-                b.push_bind(op.tenant_id)
-                    .push_bind(op.client_op_id)
-                    .push_bind(op.branch_id)
-                    .push_bind(op.device_id)
-                    .push_bind(op.actor_id)
-                    .push_bind(op.op_type.as_str())
-                    .push_bind(op.payload_hash.as_str())
-                    .push_bind(op.device_seq)
-                    .push_bind(op.lane.as_str())
-                    .push_bind(c.status)
-                    .push_bind(c.code.clone())
-                    .push_bind(c.message)
-                    .push_bind(c.result.clone())
-                    .push_bind(op.occurred_at)
-                    .push_bind(op.recorded_at)
-                    .push_bind(c.field);
-            });
-            self.exec_built(q).await?;
+        if ops.is_empty() {
+            return Ok(());
         }
+        let sql = "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
+                   device_seq, lane, status, code, message, result, occurred_at, recorded_at, field) \
+                   SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
+                   $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
+                   $14::timestamptz[], $15::timestamptz[], $16::text[])";
+        let cols = ops.iter().map(op_columns).collect::<StoreResult<Vec<_>>>()?;
+        let q = sqlx::query(sql)
+            .bind(ops.iter().map(|o| o.tenant_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.client_op_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.branch_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.device_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.actor_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.op_type.as_str()).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.payload_hash.as_str()).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.device_seq).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.lane.as_str()).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.status).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.code.as_deref()).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.message).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.result.as_deref()).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.occurred_at).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.recorded_at).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.field).collect::<Vec<_>>());
+        self.exec(q).await?;
         Ok(())
     }
 
@@ -637,29 +627,29 @@ impl Tx for PgTx {
     }
 
     async fn insert_sales(&mut self, sales: &[SaleRecord]) -> StoreResult<()> {
-        for chunk in sales.chunks(INSERT_ROWS_MAX) {
-            let rows = chunk.iter().map(|s| Ok((s, to_json(&s.details)?))).collect::<StoreResult<Vec<_>>>()?;
-            let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, \
-                 actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) ",
-            );
-            q.push_values(&rows, |mut b, (s, details)| {
-                b.push_bind(s.id)
-                    .push_bind(s.tenant_id)
-                    .push_bind(s.branch_id)
-                    .push_bind(s.device_id)
-                    .push_bind(s.cash_session_id)
-                    .push_bind(s.client_op_id)
-                    .push_bind(s.receipt_no.as_str())
-                    .push_bind(s.actor_id)
-                    .push_bind(s.total_cents)
-                    .push_bind(s.price_drift_cents)
-                    .push_bind(details.as_str())
-                    .push_bind(s.occurred_at)
-                    .push_bind(s.applied_at);
-            });
-            self.exec_built(q).await?;
+        if sales.is_empty() {
+            return Ok(());
         }
+        let sql = "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, \
+                   actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) \
+                   SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], \
+                   $7::text[], $8::uuid[], $9::int8[], $10::int8[], $11::text[], $12::timestamptz[], $13::timestamptz[])";
+        let details = sales.iter().map(|s| to_json(&s.details)).collect::<StoreResult<Vec<_>>>()?;
+        let q = sqlx::query(sql)
+            .bind(sales.iter().map(|s| s.id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.tenant_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.branch_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.device_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.cash_session_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.client_op_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.receipt_no.as_str()).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.actor_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.total_cents).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.price_drift_cents).collect::<Vec<_>>())
+            .bind(details)
+            .bind(sales.iter().map(|s| s.occurred_at).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.applied_at).collect::<Vec<_>>());
+        self.exec(q).await?;
         Ok(())
     }
 
@@ -701,27 +691,31 @@ impl Tx for PgTx {
     }
 
     async fn insert_audits(&mut self, events: &[AuditRecord]) -> StoreResult<()> {
-        for chunk in events.chunks(INSERT_ROWS_MAX) {
-            let rows = chunk.iter().map(|e| Ok((e, to_json(&e.details)?))).collect::<StoreResult<Vec<_>>>()?;
-            let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, \
-                 lane, occurred_at, applied_at, details) ",
-            );
-            q.push_values(&rows, |mut b, (e, details)| {
-                b.push_bind(e.tenant_id)
-                    .push_bind(e.branch_id)
-                    .push_bind(e.module.as_str())
-                    .push_bind(e.action.as_str())
-                    .push_bind(e.actor_id)
-                    .push_bind(e.device_id)
-                    .push_bind(e.client_op_id)
-                    .push_bind(e.lane.as_str())
-                    .push_bind(e.occurred_at)
-                    .push_bind(e.applied_at)
-                    .push_bind(details.as_str());
-            });
-            self.exec_built(q).await?;
+        if events.is_empty() {
+            return Ok(());
         }
+        // WITH ORDINALITY … ORDER BY: `seq` (an identity) follows the order of `events`.
+        let sql = "INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, \
+                   lane, occurred_at, applied_at, details) \
+                   SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, occurred_at, \
+                   applied_at, details FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], \
+                   $6::uuid[], $7::uuid[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[]) \
+                   WITH ORDINALITY AS e(tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, \
+                   occurred_at, applied_at, details, n) ORDER BY n";
+        let details = events.iter().map(|e| to_json(&e.details)).collect::<StoreResult<Vec<_>>>()?;
+        let q = sqlx::query(sql)
+            .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.branch_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.module.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.actor_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.device_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.client_op_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.lane.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.applied_at).collect::<Vec<_>>())
+            .bind(details);
+        self.exec(q).await?;
         Ok(())
     }
 
@@ -782,12 +776,17 @@ impl Tx for PgTx {
         let head = self.move_head(branch_id, n).await?;
         let placed = place(branch_id, changes, head - n + 1)?;
         let now = chrono::Utc::now();
-        for chunk in placed.chunks(INSERT_ROWS_MAX) {
-            self.insert_changes(branch_id, chunk, now).await?;
-        }
+        self.insert_changes(branch_id, &placed, now).await?;
         self.moved.retain(|m| m.branch_id != branch_id);
         self.moved.push(BranchHead { branch_id, head });
         Ok(head)
+    }
+
+    async fn list_cash_sessions(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<CashSessionRecord>> {
+        let sql = "SELECT * FROM cash_sessions WHERE tenant_id = $1 AND branch_id = $2 \
+                   ORDER BY opened_at DESC, id DESC LIMIT $3";
+        let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(limit)).await?;
+        rows.iter().map(cash_session_from).collect()
     }
 }
 

@@ -1029,6 +1029,18 @@ impl Tx for SqliteTx {
             .map_err(store_error)
     }
 
+    async fn list_cash_sessions(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<CashSessionRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM cash_sessions WHERE tenant_id = ? AND branch_id = ? ORDER BY opened_at DESC, id DESC LIMIT ?",
+        )
+        .bind(tenant_id)
+        .bind(branch_id)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(cash_session_from).collect()
+    }
 }
 
 async fn exists(tx: &mut Transaction<'static, Sqlite>, sql: &'static str, id: Uuid) -> StoreResult<bool> {

@@ -174,6 +174,8 @@ pub trait Tx: Send {
     async fn shift_exists(&mut self, id: Uuid) -> StoreResult<bool>;
     /// Inserts a movement.
     async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()>;
+    /// Cash sessions of a branch, newest (by `opened_at`) first, at most `limit`.
+    async fn list_cash_sessions(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<CashSessionRecord>>;
 
     // ---- sales ----
     /// The sale ids among `ids` that are taken.

@@ -31,12 +31,17 @@ type Shared = Arc<Terminal>;
 /// The local API router.
 pub fn router(t: Shared) -> Router {
     Router::new()
+        .route("/", get(page_html))
+        .route("/assets/page.css", get(page_css))
+        .route("/assets/page.js", get(page_js))
         .route("/api/status", get(status))
         .route("/api/ops", get(ops))
         .route("/api/context", get(context))
         .route("/api/signin", post(sign_in))
         .route("/api/signout", post(sign_out))
         .route("/api/sales", post(sale))
+        .route("/api/quote", post(quote))
+        .route("/api/outage", post(outage))
         .route("/api/cash-sessions/open", post(open_session))
         .route("/api/cash-sessions/movement", post(movement))
         .route("/api/cash-sessions/close", post(close_session))
@@ -47,6 +52,38 @@ pub fn router(t: Shared) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(LOCAL_BODY_MAX_BYTES))
         .with_state(t)
+}
+
+// ------------------------------------------------------------------ the page
+
+/// The cashier's page (plain HTML, CSS and JS embedded in the binary; no CDN).
+pub const PAGE_HTML: &str = include_str!("page/index.html");
+/// Its stylesheet.
+pub const PAGE_CSS: &str = include_str!("page/page.css");
+/// Its script.
+pub const PAGE_JS: &str = include_str!("page/page.js");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+async fn page_html() -> Response {
+    asset("text/html; charset=utf-8", PAGE_HTML)
+}
+
+async fn page_css() -> Response {
+    asset("text/css; charset=utf-8", PAGE_CSS)
+}
+
+async fn page_js() -> Response {
+    asset("text/javascript; charset=utf-8", PAGE_JS)
 }
 
 async fn not_found() -> Response {
@@ -99,6 +136,8 @@ pub async fn status_json(t: &Terminal) -> TerminalResult<Value> {
         "last_error": dev.last_error,
         "device": {"device_id": dev.device_id, "name": dev.name, "code": dev.code, "branch_id": dev.branch_id},
         "signed_in": signed_in,
+        "outage_switch": t.outage.is_some(),
+        "simulated_outage": t.simulated_outage(),
     }))
 }
 
@@ -161,9 +200,22 @@ async fn context(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
         .into_iter()
         .map(|(shift, staff, started)| json!({"shift_id": shift, "staff_id": staff, "started_at": started}))
         .collect();
+    let pending: Vec<(String, i64)> = local::stock_pending(&mut conn).await?;
+    let mut stock: Vec<Value> = db::cached_scope(&mut conn, "inventory")
+        .await?
+        .into_iter()
+        .map(|s| {
+            let id = s["stock_item_id"].as_str().unwrap_or_default().to_string();
+            let on_hand = s["on_hand"].as_i64().unwrap_or(0);
+            let used: i64 = pending.iter().filter(|(i, _)| *i == id).map(|(_, q)| *q).sum();
+            json!({"stock_item_id": id, "name": s["name"], "unit": s["unit"], "on_hand": on_hand,
+                   "estimated_on_hand": on_hand.saturating_sub(used)})
+        })
+        .collect();
+    stock.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     Ok(Json(json!({
         "signed_in": signed_in, "policy": policy, "menu": menu, "cash_session": session,
-        "open_shifts": open_shifts, "staff": staff,
+        "open_shifts": open_shifts, "staff": staff, "stock": stock,
     })))
 }
 
@@ -190,6 +242,30 @@ async fn sign_out(State(t): State<Shared>) -> TerminalResult<StatusCode> {
 async fn sale(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
     let req: SaleRequest = body(&bytes)?;
     Ok(created(t.sale(req).await?))
+}
+
+/// `POST /api/quote`: the body of a sale, priced without selling.
+async fn quote(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Json<app::Quote>> {
+    let req: SaleRequest = body(&bytes)?;
+    Ok(Json(t.quote(req).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct OutageRequest {
+    on: bool,
+}
+
+/// `POST /api/outage {"on": bool}` (only with `--outage-switch`).
+async fn outage(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Json<Value>> {
+    if t.outage.is_none() {
+        // Before reading the body: without the switch, the endpoint does not exist.
+        return Err(TerminalError::refuse(
+            ErrorCode::NotFound,
+            "this terminal was not started with --outage-switch, so it cannot simulate an outage",
+        ));
+    }
+    let req: OutageRequest = body(&bytes)?;
+    Ok(Json(t.set_outage(req.on).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -47,6 +47,9 @@ pub struct TerminalConfig {
     pub backoff_base_ms: u64,
     /// Longest retry delay.
     pub backoff_cap_ms: u64,
+    /// Send all server traffic through an in-process proxy the page can cut
+    /// ("Simulate outage", for demos; `POST /api/outage`).
+    pub outage_switch: bool,
 }
 
 impl Default for TerminalConfig {
@@ -58,6 +61,7 @@ impl Default for TerminalConfig {
             probe_interval_ms: 5_000,
             backoff_base_ms: 500,
             backoff_cap_ms: 30_000,
+            outage_switch: false,
         }
     }
 }
@@ -108,6 +112,8 @@ pub struct Terminal {
     pub push_kick: Notify,
     /// Wakes the pull loop (a nudge arrived).
     pub pull_kick: Notify,
+    /// The simulated-outage proxy all server traffic goes through, when the switch is on.
+    pub outage: Option<std::sync::Arc<crate::outage::Outage>>,
     pins: StdMutex<PinGuard>,
     staff_token: StdMutex<Option<(Uuid, String)>>,
 }
@@ -291,8 +297,20 @@ fn internal(e: impl std::fmt::Display) -> TerminalError {
 impl Terminal {
     /// A terminal over an enrolled database.
     pub fn new(db: Db, device: DeviceRow, config: TerminalConfig) -> Terminal {
+        Terminal::with_outage(db, device, config, None)
+    }
+
+    /// A terminal whose server traffic goes through `outage`'s proxy (when given).
+    pub fn with_outage(
+        db: Db,
+        device: DeviceRow,
+        config: TerminalConfig,
+        outage: Option<std::sync::Arc<crate::outage::Outage>>,
+    ) -> Terminal {
+        let base = outage.as_ref().map_or(device.server_url.as_str(), |o| o.base()).to_string();
         Terminal {
-            remote: Remote::new(&device.server_url, &device.token),
+            remote: Remote::new(&base, &device.token),
+            outage,
             db,
             device,
             config,
@@ -412,6 +430,52 @@ impl Terminal {
             self.finish(c, d).await?
         };
         Ok(self.after_enqueue(&op, queued).await)
+    }
+
+    /// `POST /api/quote`: prices a cart and its change exactly as [`Terminal::sale`] would,
+    /// from the cache with the shared rules, without enqueuing anything. Needs no
+    /// sign-in and no open cash session; a short tender is not a refusal (`short_cents`).
+    pub async fn quote(&self, req: SaleRequest) -> TerminalResult<Quote> {
+        let mut conn = self.db.reader().acquire().await?;
+        let policy = cached_policy(&mut conn, self.device.branch_id).await?;
+        let menu = cached_menu(&mut conn).await?;
+        drop(conn);
+        let policy = check_cart(policy.as_ref(), &menu, &req)?;
+        let cart = price_cart(&menu, policy, &req)?;
+        let total = cart.totals.total_cents;
+        let (change_cents, change_khr, short_cents) = match pricing::change(total, &req.tender, policy) {
+            Ok(c) => (c.change_cents, c.change_khr, 0),
+            Err(r) if r.code == ErrorCode::InsufficientTender => {
+                let short = total.saturating_sub(pricing::tendered_cents(&req.tender, policy));
+                (-short, 0, short)
+            }
+            Err(r) => return Err(r.into()),
+        };
+        // The same payload checks a sale's op gets (tender ranges, totals), so a quote
+        // the page shows as chargeable is one the sale accepts.
+        let would_be = SaleFinalize {
+            sale_id: Uuid::nil(),
+            cash_session_id: Uuid::nil(),
+            receipt_no: "QUOTE".into(),
+            lines: cart.lines,
+            tender: req.tender,
+            totals: cart.totals,
+        };
+        validate::parse_payload(modula_wire::OpType::SaleFinalize, &payload_json(&Payload::SaleFinalize(would_be))?)?;
+        let nothing = Tender { cash_usd_cents: 0, cash_khr: 0 };
+        Ok(Quote {
+            short_khr: riel_to_cover(total, &req.tender, policy),
+            total_khr: riel_to_cover(total, &nothing, policy),
+            lines: cart.receipt_lines,
+            subtotal_cents: cart.totals.subtotal_cents,
+            vat_cents: cart.totals.vat_cents,
+            total_cents: total,
+            tendered_cents: pricing::tendered_cents(&req.tender, policy),
+            change_cents,
+            change_khr,
+            short_cents,
+            enough: short_cents == 0,
+        })
     }
 
     /// `POST /api/cash-sessions/open`.
@@ -591,6 +655,29 @@ impl Terminal {
         Ok(())
     }
 
+    /// `POST /api/outage {"on": bool}`: cuts or restores the simulated-outage proxy, then
+    /// asks the server for `/healthz` through it so online/offline follows at once (a real
+    /// request, like every other online/offline decision).
+    pub async fn set_outage(&self, on: bool) -> TerminalResult<serde_json::Value> {
+        let Some(outage) = self.outage.as_ref() else {
+            return Err(TerminalError::refuse(
+                ErrorCode::NotFound,
+                "this terminal was not started with --outage-switch, so it cannot simulate an outage",
+            ));
+        };
+        outage.set_cut(on);
+        let probe = self.remote.probe().await;
+        self.link.set(probe.as_ref().map_or_else(|e| !e.is_transport(), |_| true));
+        self.push_kick.notify_one();
+        self.pull_kick.notify_one();
+        Ok(serde_json::json!({"simulated_outage": outage.is_cut(), "online": self.link.online()}))
+    }
+
+    /// Is a simulated outage on?
+    pub fn simulated_outage(&self) -> bool {
+        self.outage.as_ref().is_some_and(|o| o.is_cut())
+    }
+
     /// `POST /api/inventory/restock`: online only, with the signed-in manager's server
     /// sign-in.
     pub async fn restock(&self, body: serde_json::Value) -> TerminalResult<serde_json::Value> {
@@ -624,10 +711,61 @@ impl Terminal {
 
 async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Decision> {
     let (conn, dev) = (&mut *c.tx, &c.dev);
-    let Some(policy) = c.policy.as_ref() else {
+    let menu = cached_menu(conn).await?;
+    let policy = check_cart(c.policy.as_ref(), &menu, &req)?;
+    let (session, depends_on) = open_session_or_refuse(conn).await?;
+    let cart = price_cart(&menu, policy, &req)?;
+    let change = pricing::change(cart.totals.total_cents, &req.tender, policy)?;
+    let receipt_no = format!("{}-{}", dev.code, dev.next_receipt_no);
+    let totals = cart.totals;
+    let sale = SaleFinalize {
+        sale_id: Uuid::now_v7(),
+        cash_session_id: session,
+        receipt_no,
+        lines: cart.lines,
+        tender: req.tender,
+        totals,
+    };
+    let receipt = Receipt {
+        sale_id: sale.sale_id,
+        receipt_no: sale.receipt_no.clone(),
+        lines: cart.receipt_lines,
+        subtotal_cents: totals.subtotal_cents,
+        vat_cents: totals.vat_cents,
+        total_cents: totals.total_cents,
+        tender: req.tender,
+        change_cents: change.change_cents,
+        change_khr: change.change_khr,
+    };
+    Ok(Decision {
+        payload: Payload::SaleFinalize(sale),
+        depends_on,
+        stock: cart.stock,
+        receipt: Some(receipt),
+        next_receipt_no: dev.next_receipt_no + 1,
+    })
+}
+
+/// A cart priced from the cache with the shared rules: what a sale charges and a quote
+/// shows (one function for both, so they can never disagree).
+#[derive(Debug, Clone)]
+pub struct PricedCart {
+    /// The sale's lines, priced from the cache.
+    pub lines: Vec<SaleLine>,
+    /// The same lines with names, for the receipt.
+    pub receipt_lines: Vec<ReceiptLine>,
+    /// What the lines use from stock (by recipe).
+    pub stock: Vec<(Uuid, i64)>,
+    /// Subtotal, VAT and total by the policy.
+    pub totals: modula_wire::op::SaleTotals,
+}
+
+/// What must hold before a cart can be priced: the policy and menu are cached and the
+/// number of lines is within limits. Answers the policy.
+fn check_cart<'p>(policy: Option<&'p Policy>, menu: &[CachedMenuItem], req: &SaleRequest) -> TerminalResult<&'p Policy> {
+    let Some(policy) = policy else {
         return Err(cache_missing("the pricing policy"));
     };
-    let menu = cached_menu(conn).await?;
     if menu.is_empty() {
         return Err(cache_missing("the menu"));
     }
@@ -638,7 +776,11 @@ async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Dec
         let msg = format!("a sale has at most {} lines", modula_wire::limits::SALE_MAX_LINES);
         return Err(TerminalError::invalid("lines", msg));
     }
-    let (session, depends_on) = open_session_or_refuse(conn).await?;
+    Ok(policy)
+}
+
+/// Prices a cart (already [`check_cart`]ed) from the cached menu with the shared rules.
+fn price_cart(menu: &[CachedMenuItem], policy: &Policy, req: &SaleRequest) -> TerminalResult<PricedCart> {
     let mut lines = Vec::with_capacity(req.lines.len());
     let mut receipt_lines = Vec::with_capacity(req.lines.len());
     let mut stock: Vec<(Uuid, i64)> = Vec::new();
@@ -654,27 +796,63 @@ async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Dec
         }
     }
     let totals = pricing::price(&lines, policy)?;
-    let change = pricing::change(totals.total_cents, &req.tender, policy)?;
-    let receipt_no = format!("{}-{}", dev.code, dev.next_receipt_no);
-    let sale = SaleFinalize { sale_id: Uuid::now_v7(), cash_session_id: session, receipt_no, lines, tender: req.tender, totals };
-    let receipt = Receipt {
-        sale_id: sale.sale_id,
-        receipt_no: sale.receipt_no.clone(),
-        lines: receipt_lines,
-        subtotal_cents: totals.subtotal_cents,
-        vat_cents: totals.vat_cents,
-        total_cents: totals.total_cents,
-        tender: req.tender,
-        change_cents: change.change_cents,
-        change_khr: change.change_khr,
-    };
-    Ok(Decision {
-        payload: Payload::SaleFinalize(sale),
-        depends_on,
-        stock,
-        receipt: Some(receipt),
-        next_receipt_no: dev.next_receipt_no + 1,
-    })
+    Ok(PricedCart { lines, receipt_lines, stock, totals })
+}
+
+/// Answer of `POST /api/quote`: what the cart would cost and the change, without
+/// selling anything.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quote {
+    /// Lines with names and prices from the cache.
+    pub lines: Vec<ReceiptLine>,
+    /// Sum of the lines.
+    pub subtotal_cents: i64,
+    /// VAT (included or added, by policy).
+    pub vat_cents: i64,
+    /// What the customer pays.
+    pub total_cents: i64,
+    /// What was handed over, in cents (riel converted by policy, rounded down).
+    pub tendered_cents: i64,
+    /// `tendered − total`: negative when the tender is short.
+    pub change_cents: i64,
+    /// The change in riel, rounded by policy (0 when the tender is short).
+    pub change_khr: i64,
+    /// How much is missing (`total − tendered`, 0 when the tender covers the total).
+    pub short_cents: i64,
+    /// The riel that would cover what is missing: the least multiple of the policy's
+    /// riel step that makes the tender enough (0 when it is enough).
+    pub short_khr: i64,
+    /// The total in riel: the least multiple of the riel step that pays it in riel alone.
+    pub total_khr: i64,
+    /// Would `POST /api/sales` accept this tender?
+    pub enough: bool,
+}
+
+/// The least extra riel, in multiples of the policy's riel step, that makes `tender`
+/// cover `total_cents` by the shared tender rule (0 when it already does). Only for a
+/// policy whose exchange fields [`pricing::change`] accepted.
+fn riel_to_cover(total_cents: i64, tender: &Tender, policy: &Policy) -> i64 {
+    let short = i128::from(total_cents) - i128::from(pricing::tendered_cents(tender, policy));
+    if short <= 0 {
+        return 0;
+    }
+    let step = i128::from(policy.khr_rounding.max(1));
+    let rate = i128::from(policy.khr_per_usd.max(1));
+    // ceil(short × rate / 100) rounded up to the step; floor(a + b) ≥ floor(a) + floor(b)
+    // makes it enough, the loop only guards that reasoning.
+    let unit = 100 * step;
+    let mut extra = (short * rate + unit - 1) / unit * step;
+    for _ in 0..4 {
+        let more = Tender {
+            cash_usd_cents: tender.cash_usd_cents,
+            cash_khr: (i128::from(tender.cash_khr) + extra).clamp(0, i128::from(i64::MAX)) as i64,
+        };
+        if pricing::tendered_cents(&more, policy) >= total_cents {
+            break;
+        }
+        extra += step;
+    }
+    extra.clamp(0, i128::from(i64::MAX)) as i64
 }
 
 fn add_stock(stock: &mut Vec<(Uuid, i64)>, item: Uuid, qty: i64) {

@@ -7,8 +7,9 @@
 //! Code map: [`db`] the SQLite file; [`local`] local effects (own cash sessions, shifts,
 //! stock estimate); [`app`] the cashier's actions, decided offline with the shared rules;
 //! [`settle`] what the server's answers do to the queue; [`engine`] the sync loops;
-//! [`remote`] the HTTP client to the server; [`api`] the local HTTP API; [`error`] the
-//! one error type and its problem+json form.
+//! [`remote`] the HTTP client to the server; [`outage`] the simulated-outage proxy;
+//! [`api`] the local HTTP API and the cashier's page (`src/page/`); [`error`] the one
+//! error type and its problem+json form.
 
 pub mod api;
 pub mod app;
@@ -16,6 +17,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod local;
+pub mod outage;
 pub mod remote;
 pub mod settle;
 
@@ -72,7 +74,11 @@ pub async fn open(dir: &Path, config: TerminalConfig) -> anyhow::Result<Arc<Term
     let Some(device) = device else {
         anyhow::bail!("{} is not enrolled; run `modula terminal enroll --data {} --server URL --token TOKEN` first", dir.display(), dir.display());
     };
-    Ok(Arc::new(Terminal::new(database, device, config)))
+    let outage = match config.outage_switch {
+        true => Some(outage::Outage::start(&device.server_url).await?),
+        false => None,
+    };
+    Ok(Arc::new(Terminal::with_outage(database, device, config, outage)))
 }
 
 /// `modula terminal run`: starts the sync engine and serves the local API on `listener`

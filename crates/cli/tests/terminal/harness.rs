@@ -515,3 +515,13 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+impl Term {
+    /// A `GET` answered as text: `(status, content-type, body)` (the page and its assets).
+    pub async fn get_text(&self, path: &str) -> (u16, String, String) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.expect("terminal request");
+        let status = r.status().as_u16();
+        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        (status, ct, r.text().await.unwrap_or_default())
+    }
+}

@@ -60,3 +60,98 @@ async fn offline_work_syncs_exactly_once_after_restore() {
     assert_eq!(shifts.len(), 1, "{shifts:?}");
     assert_eq!(shifts[0]["status"], json!("closed"));
 }
+
+/// A cursor the server no longer accepts (`CURSOR_RESET`) makes the terminal drop its
+/// cache and hydrate anew; the queue and the local effects survive the reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_reset_rehydrates_and_keeps_the_queue() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+    let proxy = Proxy::start(&server.base).await;
+    let (_device, token) = shop.device("Till 1").await;
+    let mut term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
+    term.ready().await;
+    term.sign_in(shop.cashier, CASHIER_PIN).await;
+    term.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;
+    term.wait_for("open synced", 20, |s| s["pending"] == json!(0)).await;
+    proxy.set(Mode::Cut);
+    term.act("/api/sales", lattes(&shop, 2)).await;
+    term.kill9();
+
+    // Tamper with the stored cursor and plant an entity the server never sent.
+    let ghost = uuid::Uuid::now_v7();
+    let db = format!("sqlite://{}", term.data.join("terminal.sqlite").display());
+    let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    let cursor: String = sqlx::query_scalar("SELECT pull_cursor FROM device").fetch_one(&mut c).await.unwrap();
+    let tampered = format!("{}{}", &cursor[..cursor.len() - 2], if cursor.ends_with("00") { "11" } else { "00" });
+    sqlx::query("UPDATE device SET pull_cursor = ?").bind(&tampered).execute(&mut c).await.unwrap();
+    let data = json!({"id": ghost, "name": "Ghost", "price_cents": 1, "category": "X", "active": true, "recipe": []});
+    sqlx::query("INSERT INTO cache (scope, id, entity, version, data) VALUES ('menu', ?, 'menu_item', 1, ?)")
+        .bind(ghost.to_string())
+        .bind(data.to_string())
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+
+    proxy.set(Mode::Up);
+    term.restart().await;
+    let done = term.wait_for("drained", 30, |s| s["pending"] == json!(0) && s["online"] == json!(true)).await;
+    assert_eq!(done["synced"], json!(2), "{done}");
+    // The reset dropped the planted entity; the real menu came back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, ctx) = term.get("/api/context").await;
+        let ids: Vec<String> = ctx["menu"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+        if !ids.contains(&ghost.to_string()) && ids.contains(&shop.latte.to_string()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "cache not rehydrated: {ids:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(shop.sales().await.len(), 1);
+    assert_eq!(shop.on_hand(shop.beans).await, BEANS_START - 36);
+    let log = std::fs::read_to_string(term.data.join("terminal.log")).unwrap_or_default();
+    assert!(log.contains("cursor reset"), "the terminal logged the reset:\n{log}");
+}
+
+/// `modula terminal status` tells a person what is queued and why things failed, and
+/// `--watch` prints progress until the queue is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_command_shows_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+    let proxy = Proxy::start(&server.base).await;
+    let (_device, token) = shop.device("Till 1").await;
+    let term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
+    term.ready().await;
+    term.sign_in(shop.cashier, CASHIER_PIN).await;
+    proxy.set(Mode::Cut);
+    term.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;
+    term.act("/api/sales", lattes(&shop, 1)).await;
+    let status = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["terminal", "status", "--data", term.data.to_str().unwrap()]).args(args);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = status(&[]);
+    assert!(text.contains("pending 2, failed 0"), "{text}");
+    assert!(text.contains("Till 1"), "{text}");
+    assert!(text.contains("last sync error"), "offline shows the last error: {text}");
+    proxy.set(Mode::Up);
+    let data = term.data.clone();
+    let text = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["terminal", "status", "--watch", "--data"]).arg(data);
+        String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+    })
+    .await
+    .unwrap();
+    let last = text.lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("pending       0") && last.contains("100.0% done"), "{text}");
+}

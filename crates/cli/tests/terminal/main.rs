@@ -2,8 +2,12 @@
 //! One test binary; each module is one concern.
 
 mod harness;
+mod webdriver;
+
+mod browser;
 mod crash;
 mod frozen;
 mod lanes;
 mod link;
+mod page;
 mod refusals;

@@ -10,7 +10,7 @@
 
 use modula_rules::{access, hash, validate, Rejection};
 use modula_store::{Lane, OpOutcome, OpRecord, StaffRecord, Store, Tx};
-use modula_wire::op::{OpType, ONLINE_ONLY_OP_TYPES};
+use modula_wire::op::{OpType, Payload, ONLINE_ONLY_OP_TYPES};
 use modula_wire::{ErrorCode, Op, OpResult, OpStatus, PushRequest, PushResponse, Role};
 
 use super::apply;
@@ -32,7 +32,10 @@ pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult
             modula_wire::limits::PUSH_MAX_OPS
         )));
     }
-    if let Some(answers) = replay_only(store, auth, &req.operations).await? {
+    // CPU work that depends on the ops alone (hash, payload parse) is done before the
+    // transaction, so the device and branch locks are held only for the decisions.
+    let prepared: Vec<Prepared> = req.operations.iter().map(Prepared::of).collect();
+    if let Some(answers) = replay_only(store, auth, &req.operations, &prepared).await? {
         return Ok(PushResponse { results: answers });
     }
     let mut tx = store.begin_write().await?;
@@ -44,8 +47,10 @@ pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult
     let mut order: Vec<usize> = (0..req.operations.len()).collect();
     order.sort_by_key(|&i| (req.operations[i].device_seq, i));
     let mut results: Vec<Option<OpResult>> = vec![None; req.operations.len()];
+    let mut prepared: Vec<Option<Prepared>> = prepared.into_iter().map(Some).collect();
     for i in order {
-        results[i] = Some(process(tx.as_mut(), &mut ctx, &req.operations[i]).await?);
+        let p = prepared[i].take().ok_or_else(|| ApiError::Internal("op processed twice".into()))?;
+        results[i] = Some(process_prepared(tx.as_mut(), &mut ctx, &req.operations[i], p).await?);
     }
     ctx.flush(tx.as_mut()).await?;
     tx.commit().await?;
@@ -57,7 +62,7 @@ pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult
 /// The fast path of a retried batch: when every op is already recorded, the answers
 /// follow from stored, immutable records alone, so they come from a read snapshot
 /// without taking the write lock. `None` when any op is new.
-async fn replay_only(store: &dyn Store, auth: &Auth, ops: &[Op]) -> ApiResult<Option<Vec<OpResult>>> {
+async fn replay_only(store: &dyn Store, auth: &Auth, ops: &[Op], prepared: &[Prepared]) -> ApiResult<Option<Vec<OpResult>>> {
     if ops.is_empty() {
         return Ok(None);
     }
@@ -68,23 +73,39 @@ async fn replay_only(store: &dyn Store, auth: &Auth, ops: &[Op]) -> ApiResult<Op
     if ops.iter().any(|o| !stored.contains_key(&o.client_op_id)) {
         return Ok(None);
     }
-    let answers = ops
-        .iter()
-        .map(|op| {
-            let hash = hash::payload_hash(&op.op_type, op.tenant_id, op.branch_id, op.actor_id, &op.payload);
-            replay(&stored[&op.client_op_id], &hash)
-        })
-        .collect();
+    let answers = ops.iter().zip(prepared).map(|(op, p)| replay(&stored[&op.client_op_id], &p.hash)).collect();
     Ok(Some(answers))
+}
+
+/// What follows from an op alone, whatever the database holds: the server's payload hash
+/// and the typed payload (`None` for an unknown type). Computed before any lock is taken.
+pub struct Prepared {
+    hash: String,
+    payload: Option<Result<Payload, Rejection>>,
+}
+
+impl Prepared {
+    /// Hashes and parses `op`.
+    pub fn of(op: &Op) -> Self {
+        Prepared {
+            hash: hash::payload_hash(&op.op_type, op.tenant_id, op.branch_id, op.actor_id, &op.payload),
+            payload: OpType::parse(&op.op_type).map(|t| validate::parse_payload(t, &op.payload)),
+        }
+    }
 }
 
 /// Runs one op through rules 2–9 and records its outcome. Shared by both lanes.
 pub async fn process(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op) -> ApiResult<OpResult> {
-    let hash = hash::payload_hash(&op.op_type, op.tenant_id, op.branch_id, op.actor_id, &op.payload);
+    process_prepared(tx, ctx, op, Prepared::of(op)).await
+}
+
+/// [`process`] with the op's hash and payload computed beforehand.
+pub async fn process_prepared(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, prepared: Prepared) -> ApiResult<OpResult> {
+    let Prepared { hash, payload } = prepared;
     if let Some(stored) = ctx.known_op(op.client_op_id) {
         return Ok(replay(stored, &hash));
     }
-    let outcome = match decide_and_apply(tx, ctx, op, &hash).await? {
+    let outcome = match decide_and_apply(tx, ctx, op, &hash, payload).await? {
         Ok(result) => OpOutcome::Applied(result),
         Err(r) => OpOutcome::Rejected { code: r.code, message: r.message, field: r.field },
     };
@@ -158,6 +179,7 @@ async fn decide_and_apply(
     ctx: &mut OpContext,
     op: &Op,
     hash: &str,
+    payload: Option<Result<Payload, Rejection>>,
 ) -> ApiResult<Result<serde_json::Value, Rejection>> {
     // Rule 3: the client's hash must match ours.
     if !op.payload_hash.eq_ignore_ascii_case(hash) {
@@ -169,7 +191,6 @@ async fn decide_and_apply(
         return Ok(Err(r));
     }
     // Rule 5: access, revalidated now.
-    let payload = OpType::parse(&op.op_type).map(|t| validate::parse_payload(t, &op.payload));
     let actor = match check_access(tx, ctx, op, payload.as_ref().and_then(|p| p.as_ref().ok())).await? {
         Ok(actor) => actor,
         Err(r) => return Ok(Err(r)),

@@ -28,6 +28,15 @@ pub async fn cash_session(store: &dyn Store, auth: &Auth, id: Uuid) -> ApiResult
     Ok(views::cash_session(&session))
 }
 
+/// `GET /v1/cash-sessions?branch_id=`: the branch's sessions, newest first, with
+/// expected cash and (once closed) counted cash and variance.
+pub async fn cash_sessions(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiResult<Value> {
+    let mut tx = store.begin_read().await?;
+    branch_for_read(tx.as_mut(), auth, branch_id).await?;
+    let rows = tx.list_cash_sessions(auth.tenant_id, branch_id, REPORT_ROWS_MAX).await?;
+    Ok(json!({ "cash_sessions": rows.iter().map(views::cash_session).collect::<Vec<_>>() }))
+}
+
 /// `GET /v1/attendance?branch_id=`: newest first.
 pub async fn attendance(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiResult<Value> {
     let mut tx = store.begin_read().await?;

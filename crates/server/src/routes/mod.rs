@@ -1,6 +1,7 @@
 //! HTTP routing: thin handlers that extract, call the domain core, and answer.
 
 mod admin;
+mod dashboard;
 mod feed;
 mod health;
 mod online;
@@ -56,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/failures", get(sync::failures))
         .route("/sync/devices", get(sync::devices))
         .route("/sales", get(sync::sales).post(online::sale))
-        .route("/cash-sessions", post(online::open_session))
+        .route("/cash-sessions", post(online::open_session).get(sync::cash_sessions))
         .route("/cash-sessions/{id}", get(sync::cash_session))
         .route("/cash-sessions/{id}/movements", post(online::movement))
         .route("/cash-sessions/{id}/close", post(online::close_session))
@@ -69,6 +70,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/", get(dashboard::page))
+        .route("/dashboard/dashboard.css", get(dashboard::css))
+        .route("/dashboard/dashboard.js", get(dashboard::js))
         .layer(DefaultBodyLimit::max(modula_wire::limits::BODY_MAX_BYTES))
         .layer(middleware::from_fn(problemize))
         .layer(middleware::from_fn(run_to_completion))

@@ -33,6 +33,10 @@ pub async fn cash_session(State(s): State<AppState>, auth: Auth, Path(id): Path<
     Ok(Json(reports::cash_session(s.store.as_ref(), &auth, id).await?))
 }
 
+pub async fn cash_sessions(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
+    Ok(Json(reports::cash_sessions(s.store.as_ref(), &auth, q.branch_id).await?))
+}
+
 pub async fn attendance(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::attendance(s.store.as_ref(), &auth, q.branch_id).await?))
 }

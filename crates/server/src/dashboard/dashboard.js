@@ -1,0 +1,568 @@
+// Modula manager dashboard: vanilla JS, no build step. Element ids are documented at the
+// top of index.html. Reads the JSON API with a staff token kept in sessionStorage.
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "modula.dashboard.token";
+  const ROLE_KEY = "modula.dashboard.role";
+  const BRANCH_KEY = "modula.dashboard.branch";
+  const REFRESH_MS = 2500;
+  const SSE_RETRY_MS = 3000;
+  const AUDIT_SHOWN_MAX = 300;
+  const REPORT_ROWS_MAX = 1000;
+
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    token: sessionStorage.getItem(TOKEN_KEY),
+    role: sessionStorage.getItem(ROLE_KEY),
+    branchId: sessionStorage.getItem(BRANCH_KEY),
+    branches: [],
+    branchesKey: "",
+    devices: new Map(), // device_id -> {name, code}
+    staff: new Map(), // staff_id -> name
+    ticks: 0,
+    timer: null,
+    refreshing: false,
+    refreshAgain: false,
+    nudgeTimer: null,
+    sse: null, // AbortController of the event stream
+    sseLive: false,
+    audit: { branchId: null, since: null, events: [], seen: new Set() },
+  };
+
+  // ---------------------------------------------------------------- formatting
+
+  /** Cents as "$1,234.56" (negative: "-$1.23"). */
+  function money(cents) {
+    if (cents === null || cents === undefined) return "–";
+    const n = Number(cents);
+    const abs = Math.abs(n);
+    const dollars = Math.floor(abs / 100).toLocaleString("en-US");
+    const rest = String(abs % 100).padStart(2, "0");
+    return `${n < 0 ? "-" : ""}$${dollars}.${rest}`;
+  }
+
+  /** A difference: "+$0.50", "-$0.50", "$0.00". */
+  function signedMoney(cents) {
+    if (cents === null || cents === undefined) return "–";
+    return cents > 0 ? `+${money(cents)}` : money(cents);
+  }
+
+  function sameDay(a, b) {
+    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  }
+
+  const pad = (n) => String(n).padStart(2, "0");
+
+  /** Local time: "14:03:12" today, else "2024-05-01 14:03". */
+  function when(iso) {
+    if (!iso) return "–";
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    if (sameDay(d, new Date())) return time;
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time.slice(0, 5)}`;
+  }
+
+  function ago(iso) {
+    if (!iso) return "never";
+    const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    if (s < 60) return `${s} s ago`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+    return when(iso);
+  }
+
+  function gaps(list) {
+    if (!list || list.length === 0) return "none";
+    return list.map(([from, to]) => (from === to ? `${from}` : `${from}–${to}`)).join(", ");
+  }
+
+  const short = (id) => (id ? String(id).slice(0, 8) : "–");
+  const deviceName = (id) => (id ? (state.devices.get(id)?.name ?? short(id)) : "–");
+  const staffName = (id) => (id ? (state.staff.get(id) ?? short(id)) : "–");
+
+  // ---------------------------------------------------------------- DOM helpers
+
+  /** `el("td", {class: "num"}, "text")`; children are strings or nodes; text only, never HTML. */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "title") node.title = v;
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
+    return node;
+  }
+
+  function fill(tbodyId, rows, columns, emptyText) {
+    const body = $(tbodyId);
+    if (rows.length === 0) {
+      body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: columns }, emptyText)));
+    } else {
+      body.replaceChildren(...rows);
+    }
+  }
+
+  function showMessage(err) {
+    const m = $("message");
+    if (!err) {
+      m.textContent = "";
+      m.removeAttribute("data-code");
+      return;
+    }
+    m.textContent = err.code ? `${err.message} (${err.code})` : err.message;
+    if (err.code) m.dataset.code = err.code;
+    else m.removeAttribute("data-code");
+  }
+
+  function setLive(kind) {
+    const live = $("live");
+    live.dataset.state = kind;
+    live.textContent = kind;
+  }
+
+  // ---------------------------------------------------------------- API
+
+  class ApiError extends Error {
+    constructor(status, code, detail) {
+      super(detail);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (state.token) headers.Authorization = `Bearer ${state.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      const err = new ApiError(0, null, "Cannot reach the server; retrying…");
+      err.network = true;
+      throw err;
+    }
+    const text = await resp.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch (_) {
+      json = null;
+    }
+    if (!resp.ok) {
+      const detail = (json && (json.detail || json.title)) || `${resp.status} ${resp.statusText}`;
+      throw new ApiError(resp.status, json && json.code, detail);
+    }
+    return json;
+  }
+
+  // ---------------------------------------------------------------- sign-in
+
+  function showLogin(error) {
+    stopLoops();
+    $("dashboard-view").hidden = true;
+    $("session-bar").hidden = true;
+    $("login-view").hidden = false;
+    $("login-error").textContent = error || "";
+    $("login-pin").value = "";
+    const focus = !$("login-tenant").value ? "login-tenant" : !$("login-staff").value ? "login-staff" : "login-pin";
+    $(focus).focus();
+  }
+
+  function signOut(error) {
+    state.token = null;
+    state.role = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ROLE_KEY);
+    showLogin(error);
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    const tenant_id = $("login-tenant").value.trim();
+    const staff_id = $("login-staff").value.trim();
+    const pin = $("login-pin").value.trim();
+    const error = $("login-error");
+    error.textContent = "";
+    if (!tenant_id || !staff_id || !pin) {
+      error.textContent = "Enter the tenant id, your staff id and your PIN.";
+      return;
+    }
+    $("login-submit").disabled = true;
+    try {
+      state.token = null;
+      const answer = await api("POST", "/v1/auth/login", { tenant_id, staff_id, pin });
+      if (answer.role === "cashier") {
+        error.textContent = "This dashboard is for managers and owners; a cashier cannot sign in here.";
+        return;
+      }
+      state.token = answer.token;
+      state.role = answer.role;
+      sessionStorage.setItem(TOKEN_KEY, answer.token);
+      sessionStorage.setItem(ROLE_KEY, answer.role);
+      await enter();
+    } catch (e) {
+      error.textContent = e.code ? `${e.message} (${e.code})` : e.message;
+    } finally {
+      $("login-submit").disabled = false;
+      $("login-pin").value = "";
+    }
+  }
+
+  async function enter() {
+    $("login-view").hidden = true;
+    $("dashboard-view").hidden = false;
+    $("session-bar").hidden = false;
+    $("who").textContent = state.role ? `Signed in as ${state.role}` : "Signed in";
+    setLive("polling");
+    state.staff.clear();
+    state.ticks = 0;
+    await refresh();
+    startLoops();
+  }
+
+  // ---------------------------------------------------------------- branches
+
+  function renderBranches(branches) {
+    state.branches = branches;
+    if (!branches.some((b) => b.id === state.branchId)) {
+      state.branchId = branches.length ? branches[0].id : null;
+      if (state.branchId) sessionStorage.setItem(BRANCH_KEY, state.branchId);
+    }
+    const key = JSON.stringify(branches.map((b) => [b.id, b.name, b.status]));
+    if (key !== state.branchesKey) {
+      state.branchesKey = key;
+      const select = $("branch-select");
+      select.replaceChildren(
+        ...branches.map((b) =>
+          el("option", { value: b.id }, b.status === "frozen" ? `${b.name} (frozen)` : b.name),
+        ),
+      );
+      if (state.branchId) select.value = state.branchId;
+    }
+    const branch = branches.find((b) => b.id === state.branchId);
+    const status = $("branch-status");
+    status.textContent = branch ? branch.status : "no branch";
+    status.dataset.status = branch ? branch.status : "";
+    $("freeze").disabled = !branch || branch.status === "frozen";
+    $("unfreeze").disabled = !branch || branch.status !== "frozen";
+  }
+
+  async function setStatus(action) {
+    if (!state.branchId) return;
+    const button = $(action);
+    button.disabled = true;
+    try {
+      await api("POST", `/v1/branches/${state.branchId}/${action}`, {});
+      showMessage(null);
+    } catch (e) {
+      if (e.status === 401) return signOut("Your session ended; sign in again.");
+      showMessage(e);
+    }
+    await refresh();
+  }
+
+  function onBranchChange() {
+    state.branchId = $("branch-select").value;
+    sessionStorage.setItem(BRANCH_KEY, state.branchId);
+    resetAudit();
+    startEvents();
+    refresh();
+  }
+
+  // ---------------------------------------------------------------- reports
+
+  function renderDevices(devices) {
+    state.devices = new Map(devices.map((d) => [d.device_id, d]));
+    const rows = devices.map((d) =>
+      el(
+        "tr",
+        { "data-device-id": d.device_id },
+        el("td", {}, d.name, d.revoked ? " " : "", d.revoked ? el("span", { class: "tag bad" }, "revoked") : ""),
+        el("td", { class: "mono" }, d.code ?? "–"),
+        el("td", { title: d.last_seen_at || "" }, ago(d.last_seen_at)),
+        el("td", { class: "num" }, d.last_device_seq ?? 0),
+        el(
+          "td",
+          { "data-gaps": JSON.stringify(d.gaps || []) },
+          d.gaps && d.gaps.length ? el("span", { class: "tag warn" }, gaps(d.gaps)) : "none",
+        ),
+      ),
+    );
+    fill("devices", rows, 5, "No devices enrolled in this branch.");
+  }
+
+  function renderFailures(failures) {
+    const count = $("failures-count");
+    count.textContent = String(failures.length);
+    count.classList.toggle("has", failures.length > 0);
+    const rows = failures.map((f) =>
+      el(
+        "tr",
+        { "data-client-op-id": f.client_op_id },
+        el("td", { title: f.occurred_at }, when(f.recorded_at || f.occurred_at)),
+        el("td", {}, deviceName(f.device_id)),
+        el("td", { class: "mono" }, f.type),
+        el("td", {}, el("span", { class: "tag bad", "data-code": f.code }, f.code)),
+        el("td", {}, f.message),
+        el("td", {}, f.lane ?? ""),
+      ),
+    );
+    fill("failures", rows, 6, "No failed operations.");
+  }
+
+  function renderSales(sales) {
+    const now = new Date();
+    const today = sales.filter((s) => sameDay(new Date(s.occurred_at), now));
+    const total = today.reduce((sum, s) => sum + Number(s.total_cents || 0), 0);
+    const capped = sales.length >= REPORT_ROWS_MAX && today.length === sales.length;
+    $("sales-count").textContent = capped ? `${today.length}+` : String(today.length);
+    $("sales-total").textContent = capped ? `${money(total)}+` : money(total);
+    const rows = today.map((s) =>
+      el(
+        "tr",
+        { "data-sale-id": s.sale_id },
+        el("td", { class: "mono" }, s.receipt_no),
+        el("td", { class: "num" }, money(s.total_cents)),
+        el(
+          "td",
+          { class: `num ${s.price_drift_cents ? "neg" : ""}`.trim() },
+          s.price_drift_cents ? signedMoney(s.price_drift_cents) : money(0),
+        ),
+        el("td", {}, deviceName(s.device_id)),
+        el("td", { title: s.applied_at ? `applied ${s.applied_at}` : "" }, when(s.occurred_at)),
+      ),
+    );
+    fill("sales", rows, 5, "No sales today yet.");
+  }
+
+  function renderCashSessions(sessions) {
+    const rows = sessions.map((c) => {
+      const v = c.variance_cents;
+      const vClass = v === null || v === undefined ? "num" : v < 0 ? "num neg" : v > 0 ? "num pos" : "num";
+      return el(
+        "tr",
+        { "data-session-id": c.id, "data-status": c.status },
+        el("td", {}, deviceName(c.device_id)),
+        el("td", {}, el("span", { class: c.status === "open" ? "tag ok" : "tag" }, c.status)),
+        el("td", {}, when(c.opened_at)),
+        el("td", { class: "num" }, money(c.opening_float_cents)),
+        el("td", { class: "num" }, money(c.expected_cash_cents)),
+        el("td", { class: "num" }, money(c.counted_cash_cents)),
+        el("td", { class: vClass }, signedMoney(v)),
+        el("td", {}, c.closed_at ? when(c.closed_at) : "–"),
+      );
+    });
+    fill("cash-sessions", rows, 8, "No cash sessions.");
+  }
+
+  function resetAudit() {
+    state.audit = { branchId: state.branchId, since: null, events: [], seen: new Set() };
+  }
+
+  /** Fetches audit events since the last one seen (from local midnight on the first call). */
+  async function loadAudit(branchId) {
+    if (state.audit.branchId !== branchId) resetAudit();
+    const a = state.audit;
+    if (!a.since) {
+      const midnight = new Date();
+      midnight.setHours(0, 0, 0, 0);
+      a.since = midnight.toISOString();
+    }
+    for (let page = 0; page < 20; page++) {
+      const q = `/v1/audit?branch_id=${encodeURIComponent(branchId)}&since=${encodeURIComponent(a.since)}`;
+      const answer = await api("GET", q);
+      if (state.audit !== a) return; // the branch changed meanwhile
+      const events = answer.events || [];
+      for (const e of events) {
+        const key = JSON.stringify([e.client_op_id, e.module, e.action, e.applied_at, e.details]);
+        if (a.seen.has(key)) continue;
+        a.seen.add(key);
+        a.events.push(e);
+      }
+      if (events.length) a.since = events[events.length - 1].applied_at;
+      if (events.length < REPORT_ROWS_MAX) break;
+    }
+    if (a.events.length > AUDIT_SHOWN_MAX) a.events.splice(0, a.events.length - AUDIT_SHOWN_MAX);
+  }
+
+  function renderAudit() {
+    const events = state.audit.events.slice().reverse();
+    const rows = events.map((e) => {
+      const details = e.details === null || e.details === undefined ? "" : JSON.stringify(e.details);
+      return el(
+        "tr",
+        { "data-client-op-id": e.client_op_id || "" },
+        el("td", { title: `occurred ${e.occurred_at}` }, when(e.applied_at)),
+        el("td", { class: "mono" }, `${e.module}.${e.action}`),
+        el("td", {}, staffName(e.actor_id)),
+        el("td", {}, deviceName(e.device_id)),
+        el("td", {}, e.lane ?? ""),
+        el("td", { class: "details", title: details }, details.length > 160 ? `${details.slice(0, 160)}…` : details),
+      );
+    });
+    fill("audit", rows, 6, "No audit events today.");
+  }
+
+  // ---------------------------------------------------------------- refresh loop
+
+  async function refresh() {
+    if (!state.token) return;
+    if (state.refreshing) {
+      state.refreshAgain = true;
+      return;
+    }
+    state.refreshing = true;
+    try {
+      do {
+        state.refreshAgain = false;
+        await refreshOnce();
+      } while (state.refreshAgain && state.token);
+    } finally {
+      state.refreshing = false;
+    }
+  }
+
+  async function refreshOnce() {
+    let firstError = null;
+    const note = (e) => {
+      if (e && e.status === 401) throw e;
+      if (!firstError) firstError = e;
+    };
+    try {
+      const branches = await api("GET", "/v1/branches");
+      renderBranches(branches.branches || []);
+      const b = state.branchId;
+      if (!b) {
+        showMessage(new ApiError(0, null, "This account is not assigned to any branch."));
+        setLive(state.sseLive ? "live" : "polling");
+        return;
+      }
+      const q = `?branch_id=${encodeURIComponent(b)}`;
+      if (state.staff.size === 0 || state.ticks % 20 === 0) {
+        api("GET", "/v1/staff")
+          .then((s) => (state.staff = new Map((s.staff || []).map((m) => [m.id, m.name]))))
+          .catch(() => {});
+      }
+      state.ticks += 1;
+      const [devices, failures, sales, sessions, audit] = await Promise.allSettled([
+        api("GET", `/v1/sync/devices${q}`),
+        api("GET", `/v1/sync/failures${q}`),
+        api("GET", `/v1/sales${q}`),
+        api("GET", `/v1/cash-sessions${q}`),
+        loadAudit(b),
+      ]);
+      if (state.branchId !== b) return; // switched meanwhile; the next refresh shows the new one
+      if (devices.status === "fulfilled") renderDevices(devices.value.devices || []);
+      else note(devices.reason);
+      if (failures.status === "fulfilled") renderFailures(failures.value.failures || []);
+      else note(failures.reason);
+      if (sales.status === "fulfilled") renderSales(sales.value.sales || []);
+      else note(sales.reason);
+      if (sessions.status === "fulfilled") renderCashSessions(sessions.value.cash_sessions || []);
+      else note(sessions.reason);
+      if (audit.status === "fulfilled") renderAudit();
+      else note(audit.reason);
+      showMessage(firstError);
+      if (firstError && firstError.network) setLive("offline");
+      else setLive(state.sseLive ? "live" : "polling");
+      if (!firstError) $("last-refresh").textContent = when(new Date().toISOString());
+    } catch (e) {
+      if (e.status === 401) return signOut("Your session ended; sign in again.");
+      showMessage(e);
+      setLive(e.network ? "offline" : state.sseLive ? "live" : "polling");
+    }
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(state.nudgeTimer);
+    state.nudgeTimer = setTimeout(refresh, 150);
+  }
+
+  function startLoops() {
+    stopLoops();
+    const tick = async () => {
+      await refresh();
+      if (state.token) state.timer = setTimeout(tick, REFRESH_MS);
+    };
+    state.timer = setTimeout(tick, REFRESH_MS);
+    startEvents();
+  }
+
+  function stopLoops() {
+    clearTimeout(state.timer);
+    clearTimeout(state.nudgeTimer);
+    state.timer = null;
+    if (state.sse) state.sse.abort();
+    state.sse = null;
+    state.sseLive = false;
+  }
+
+  /**
+   * Listens to GET /v1/sync/events (SSE) with the bearer token through a streaming fetch
+   * (EventSource cannot send headers); each `nudge` triggers a refresh. Polling carries on
+   * regardless, so a lost stream only makes updates a little slower.
+   */
+  function startEvents() {
+    if (state.sse) state.sse.abort();
+    state.sseLive = false;
+    const branchId = state.branchId;
+    if (!branchId || !state.token || !window.ReadableStream || !window.TextDecoder) return;
+    const ctl = new AbortController();
+    state.sse = ctl;
+    (async () => {
+      while (!ctl.signal.aborted) {
+        try {
+          const resp = await fetch(`/v1/sync/events?branch_id=${encodeURIComponent(branchId)}`, {
+            headers: { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" },
+            signal: ctl.signal,
+          });
+          if (!resp.ok || !resp.body) throw new Error(`events: ${resp.status}`);
+          state.sseLive = true;
+          const reader = resp.body.getReader();
+          const decoder = new TextDecoder();
+          let buffer = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+            let cut;
+            while ((cut = buffer.indexOf("\n\n")) >= 0) {
+              const block = buffer.slice(0, cut);
+              buffer = buffer.slice(cut + 2);
+              if (/^event:\s*nudge\s*$/m.test(block)) scheduleRefresh();
+            }
+          }
+        } catch (_) {
+          // aborted, network down, or too many subscribers: fall back to polling, retry later
+        }
+        state.sseLive = false;
+        if (ctl.signal.aborted) return;
+        await new Promise((r) => setTimeout(r, SSE_RETRY_MS));
+      }
+    })();
+  }
+
+  // ---------------------------------------------------------------- start
+
+  function init() {
+    const params = new URLSearchParams(window.location.search);
+    if (params.get("tenant")) $("login-tenant").value = params.get("tenant");
+    if (params.get("staff")) $("login-staff").value = params.get("staff");
+    $("login-form").addEventListener("submit", login);
+    $("logout").addEventListener("click", () => signOut(""));
+    $("freeze").addEventListener("click", () => setStatus("freeze"));
+    $("unfreeze").addEventListener("click", () => setStatus("unfreeze"));
+    $("branch-select").addEventListener("change", onBranchChange);
+    if (state.token) enter();
+    else showLogin("");
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,785 @@
+// Modula till: the cashier's page. Vanilla JS, no build step, no network but this till.
+//
+// Rules this file keeps:
+// - Never compute money. Totals, VAT, change (in $ and ៛) come from POST /api/quote,
+//   which prices with the same code as POST /api/sales. The page only parses what the
+//   cashier typed into whole cents / riel and formats integers for display.
+// - Never block or freeze: every request has a timeout and answers {ok, status, data};
+//   nothing waits on the server (this till's API is local and works offline).
+// - Never swallow a refusal: every problem+json `detail` is shown in #message.
+'use strict';
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const STATUS_EVERY_MS = 1000;
+  const STATUS_TIMEOUT_MS = 2500;
+  const READ_TIMEOUT_MS = 4000;
+  const ACTION_TIMEOUT_MS = 10000;
+
+  const state = {
+    status: null,
+    ctx: null,
+    statusKey: '',
+    failedKey: '',
+    menuKey: '',
+    staffKey: '',
+    stockKey: '',
+    cart: [], // [{id, qty}]
+    quote: null,
+    quoteSeq: 0,
+    quoteTimer: null,
+    receipt: null, // the last sale's answer (queued op with receipt)
+    misses: 0,
+    messageTimer: null,
+  };
+
+  // ------------------------------------------------------------------ HTTP
+
+  async function api(method, path, body, timeoutMs) {
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; ctrl.abort(); }, timeoutMs || ACTION_TIMEOUT_MS);
+    try {
+      const init = { method, signal: ctrl.signal, cache: 'no-store', headers: {} };
+      if (body !== undefined) {
+        init.headers['Content-Type'] = 'application/json';
+        init.body = JSON.stringify(body);
+      }
+      const r = await fetch(path, init);
+      const text = await r.text();
+      let data = null;
+      if (text) {
+        try { data = JSON.parse(text); } catch (_) { data = { detail: text }; }
+      }
+      return { ok: r.ok, status: r.status, data };
+    } catch (e) {
+      const detail = timedOut
+        ? 'The till app did not answer in time. Nothing is lost; try again in a moment.'
+        : 'Cannot reach the till app (' + (e && e.message ? e.message : e) + ').';
+      return { ok: false, status: 0, data: { code: 'TILL_UNREACHABLE', detail } };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ------------------------------------------------------------------ formatting
+
+  function usd(cents) {
+    if (cents === null || cents === undefined) return '—';
+    const neg = cents < 0;
+    const a = Math.abs(cents);
+    const dollars = Math.floor(a / 100).toLocaleString('en-US');
+    return (neg ? '-' : '') + '$' + dollars + '.' + String(a % 100).padStart(2, '0');
+  }
+
+  function khr(riel) {
+    if (riel === null || riel === undefined) return '—';
+    return (riel < 0 ? '-' : '') + '៛' + Math.abs(riel).toLocaleString('en-US');
+  }
+
+  // Cents as what a cashier types into a $ field ("12.50").
+  function dollarsInput(cents) {
+    return String(Math.floor(cents / 100)) + '.' + String(cents % 100).padStart(2, '0');
+  }
+
+  // "5", "5.5", "$5.50", "1,250.00" → cents; blank → `blank`; else null.
+  function parseDollars(text, blank, allowNegative) {
+    const s = String(text || '').replace(/[\s,$]/g, '');
+    if (s === '') return blank;
+    const m = /^(-)?(\d{0,7})(?:\.(\d{0,2}))?$/.exec(s);
+    if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) return null;
+    if (m[1] && !allowNegative) return null;
+    const cents = parseInt(m[2] || '0', 10) * 100 + parseInt(((m[3] || '') + '00').slice(0, 2), 10);
+    return m[1] ? -cents : cents;
+  }
+
+  // "4100", "4,100", "៛4,100" → riel; blank → `blank`; else null.
+  function parseRiel(text, blank) {
+    const s = String(text || '').replace(/[\s,៛]/g, '');
+    if (s === '') return blank;
+    return /^\d{1,9}$/.test(s) ? parseInt(s, 10) : null;
+  }
+
+  function ago(seconds) {
+    if (seconds === null || seconds === undefined) return 'never';
+    if (seconds < 60) return seconds + ' s ago';
+    if (seconds < 3600) return Math.floor(seconds / 60) + ' min ago';
+    if (seconds < 86400) return Math.floor(seconds / 3600) + ' h ago';
+    return Math.floor(seconds / 86400) + ' d ago';
+  }
+
+  function clock(ts) {
+    if (!ts) return '';
+    const d = new Date(ts);
+    return isNaN(d) ? String(ts) : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function when(ts) {
+    if (!ts) return '';
+    const d = new Date(ts);
+    return isNaN(d) ? String(ts) : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  }
+
+  const OP_NAMES = {
+    'sale.finalize': 'Sale',
+    'cashSession.open': 'Drawer opened',
+    'cashSession.movement': 'Cash in/out',
+    'cashSession.close': 'Drawer closed',
+    'attendance.startWork': 'Start work',
+    'attendance.endWork': 'End work',
+  };
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'id' || k === 'type' || k === 'title') e.setAttribute(k, v);
+      else e[k] = v;
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  function showMessage(kind, text, code) {
+    const box = $('message');
+    $('message-text').textContent = text;
+    box.className = 'message ' + kind;
+    box.dataset.code = code || '';
+    box.hidden = false;
+    clearTimeout(state.messageTimer);
+    if (kind !== 'error') state.messageTimer = setTimeout(() => { box.hidden = true; }, 8000);
+  }
+
+  // Shows a refusal: its problem+json detail (and the field it names).
+  function showProblem(res, what) {
+    const d = res.data || {};
+    let text = d.detail || d.title || ('the till answered ' + res.status);
+    if (d.field) text += ' (' + d.field + ')';
+    showMessage('error', (what ? what + ': ' : '') + text, d.code || String(res.status));
+  }
+
+  $('message-close').addEventListener('click', () => { $('message').hidden = true; });
+
+  async function act(button, busyText, method, path, body, what) {
+    const label = button ? button.textContent : '';
+    if (button) { button.disabled = true; button.textContent = busyText; }
+    const res = await api(method, path, body, ACTION_TIMEOUT_MS);
+    if (button) { button.textContent = label; button.disabled = false; }
+    if (!res.ok) showProblem(res, what);
+    await refreshContext();
+    pollStatus(true);
+    return res;
+  }
+
+  // Confirms an accepted action; red when the server refused it on the spot.
+  function showDone(q, text) {
+    const failed = q && q.status === 'FAILED';
+    showMessage(failed ? 'error' : 'ok', text + ' ' + syncWord(q), failed ? q.code : '');
+  }
+
+  function syncWord(q) {
+    if (!q) return '';
+    if (q.status === 'SYNCED') return 'Synced with the server.';
+    if (q.status === 'FAILED') return 'REFUSED by the server: ' + (q.message || q.code);
+    return 'Saved on this till; it will sync when online.';
+  }
+
+  // ------------------------------------------------------------------ status bar
+
+  async function pollStatus(now) {
+    if (state.polling && !now) return;
+    state.polling = true;
+    const res = await api('GET', '/api/status', undefined, STATUS_TIMEOUT_MS);
+    state.polling = false;
+    if (!res.ok) {
+      state.misses += 1;
+      if (state.misses >= 2) {
+        $('terminal-down').hidden = false;
+        setConn(false);
+      }
+      return;
+    }
+    state.misses = 0;
+    $('terminal-down').hidden = true;
+    const s = res.data;
+    state.status = s;
+    renderStatus(s);
+    const key = [s.pending, s.failed, s.synced, s.signed_in && s.signed_in.staff_id, s.branch_status,
+      s.hydrated, s.last_pull_at].join('|');
+    if (key !== state.statusKey) {
+      state.statusKey = key;
+      refreshContext();
+      refreshReceiptSync();
+    }
+    const fkey = String(s.failed);
+    if (fkey !== state.failedKey) {
+      state.failedKey = fkey;
+      refreshFailed();
+    }
+  }
+
+  function setConn(online) {
+    const c = $('conn');
+    c.textContent = online ? 'Online' : 'Offline';
+    c.className = 'conn ' + (online ? 'online' : 'offline');
+    c.dataset.online = String(online);
+    c.title = online ? 'Connected to the server' : 'No connection to the server: sales are saved here and sync later';
+  }
+
+  function renderStatus(s) {
+    setConn(!!s.online);
+    $('pending').textContent = String(s.pending);
+    $('pending').classList.toggle('has', s.pending > 0);
+    $('failed').textContent = String(s.failed);
+    $('failed').classList.toggle('has', s.failed > 0);
+    $('cache-age').textContent = s.hydrated ? ago(s.cache_age_s) : (s.cache_age_s == null ? 'never' : ago(s.cache_age_s) + ' (partial)');
+    $('frozen').hidden = s.branch_status !== 'frozen';
+    if (s.device) $('device-name').textContent = s.device.name + ' · ' + s.device.code;
+    const t = $('outage-toggle');
+    t.hidden = !s.outage_switch;
+    t.setAttribute('aria-pressed', String(!!s.simulated_outage));
+    t.textContent = s.simulated_outage ? 'End outage' : 'Simulate outage';
+    renderOnlineOnly();
+  }
+
+  $('outage-toggle').addEventListener('click', async () => {
+    const on = !(state.status && state.status.simulated_outage);
+    const res = await act($('outage-toggle'), on ? 'Cutting…' : 'Restoring…', 'POST', '/api/outage', { on }, 'Simulate outage');
+    if (res.ok) {
+      showMessage('info', on
+        ? 'Simulated outage: the link to the server is cut. Keep selling; sales wait here as pending.'
+        : 'Link restored: pending work is syncing now.');
+    }
+  });
+
+  // ------------------------------------------------------------------ context
+
+  async function refreshContext() {
+    const res = await api('GET', '/api/context', undefined, READ_TIMEOUT_MS);
+    if (!res.ok) return; // the status bar already says the till is not answering
+    state.ctx = res.data;
+    renderContext();
+  }
+
+  function menuById() {
+    const m = new Map();
+    for (const item of (state.ctx && state.ctx.menu) || []) m.set(item.id, item);
+    return m;
+  }
+
+  function staffName(id) {
+    const s = ((state.ctx && state.ctx.staff) || []).find((x) => x.id === id);
+    return s ? s.name : 'someone (' + String(id).slice(0, 8) + ')';
+  }
+
+  function renderContext() {
+    const ctx = state.ctx;
+    const who = ctx.signed_in;
+    $('signin-panel').hidden = !!who;
+    $('work').hidden = !who;
+    $('who').hidden = !who;
+    $('signout').hidden = !who;
+    $('signed-in-name').textContent = who ? who.name + ' (' + who.role + ')' : '';
+    renderStaff();
+    renderMenu();
+    pruneCart();
+    renderCart();
+    renderSession();
+    renderShifts();
+    renderStock();
+    renderOnlineOnly();
+  }
+
+  // ------------------------------------------------------------------ sign-in
+
+  function renderStaff() {
+    const staff = state.ctx.staff || [];
+    const key = JSON.stringify(staff);
+    if (key === state.staffKey) return;
+    state.staffKey = key;
+    const sel = $('signin-staff');
+    const keep = sel.value;
+    sel.replaceChildren(el('option', { value: '', text: staff.length ? 'Choose your name…' : 'No staff downloaded yet' }));
+    for (const s of staff) sel.append(el('option', { value: s.id, text: s.name + ' — ' + s.role }));
+    if (staff.some((s) => s.id === keep)) sel.value = keep;
+    else if (staff.length === 1) sel.value = staff[0].id;
+    $('signin-hint').textContent = staff.length ? '' :
+      'This till has not downloaded its staff list yet. Connect it to the internet once; after that, sign-in works offline too.';
+  }
+
+  document.querySelectorAll('#keypad button').forEach((b) => {
+    b.addEventListener('click', () => {
+      const pin = $('signin-pin');
+      const k = b.dataset.key;
+      if (k === 'clear') pin.value = '';
+      else if (k === 'back') pin.value = pin.value.slice(0, -1);
+      else if (pin.value.length < 8) pin.value += k;
+      $('signin-error').textContent = '';
+    });
+  });
+
+  async function signIn() {
+    const staff_id = $('signin-staff').value;
+    const pin = $('signin-pin').value;
+    if (!staff_id) { $('signin-error').textContent = 'Choose your name first.'; return; }
+    if (!pin) { $('signin-error').textContent = 'Enter your PIN.'; return; }
+    const b = $('signin-submit');
+    b.disabled = true; b.textContent = 'Checking…';
+    const res = await api('POST', '/api/signin', { staff_id, pin }, ACTION_TIMEOUT_MS);
+    b.disabled = false; b.textContent = 'Sign in';
+    $('signin-pin').value = '';
+    if (!res.ok) {
+      const d = res.data || {};
+      $('signin-error').textContent = d.detail || ('refused (' + res.status + ')');
+      showProblem(res, 'Sign-in');
+      return;
+    }
+    $('signin-error').textContent = '';
+    showMessage('ok', 'Welcome, ' + res.data.name + '.');
+    await refreshContext();
+    pollStatus(true);
+  }
+
+  $('signin-submit').addEventListener('click', signIn);
+  $('signin-pin').addEventListener('keydown', (e) => { if (e.key === 'Enter') signIn(); });
+  $('signin-pin').addEventListener('input', () => { $('signin-error').textContent = ''; });
+  $('signout').addEventListener('click', async () => {
+    await act($('signout'), 'Signing out…', 'POST', '/api/signout', undefined, 'Sign out');
+  });
+
+  // ------------------------------------------------------------------ menu
+
+  function renderMenu() {
+    const menu = state.ctx.menu || [];
+    const key = JSON.stringify(menu.map((m) => [m.id, m.name, m.price_cents, m.category]));
+    if (key !== state.menuKey) {
+      state.menuKey = key;
+      const box = $('menu');
+      box.replaceChildren();
+      if (!menu.length) {
+        box.append(el('p', { class: 'hint', text: 'The menu has not been downloaded yet. Connect this till to the internet once; after that it sells offline too.' }));
+      }
+      let grid = null;
+      let cat = null;
+      for (const item of menu) {
+        if (item.category !== cat) {
+          cat = item.category;
+          grid = el('div', { class: 'grid' });
+          box.append(el('h3', { text: cat || 'Other' }), grid);
+        }
+        const b = el('button', { type: 'button', class: 'menu-item', 'data-item-id': item.id, title: 'Add ' + item.name },
+          el('span', { class: 'name', text: item.name }), el('span', { class: 'price', text: usd(item.price_cents) }));
+        b.addEventListener('click', () => addToCart(item.id));
+        grid.append(b);
+      }
+    }
+    const inCart = new Set(state.cart.map((l) => l.id));
+    document.querySelectorAll('.menu-item').forEach((b) => b.classList.toggle('in-cart', inCart.has(b.dataset.itemId)));
+  }
+
+  // ------------------------------------------------------------------ cart
+
+  function cartKey() {
+    return 'modula.till.cart';
+  }
+
+  function saveCart() {
+    try { localStorage.setItem(cartKey(), JSON.stringify(state.cart)); } catch (_) { /* private mode */ }
+  }
+
+  function loadCart() {
+    try {
+      const c = JSON.parse(localStorage.getItem(cartKey()) || '[]');
+      if (Array.isArray(c)) state.cart = c.filter((l) => l && typeof l.id === 'string' && Number.isInteger(l.qty) && l.qty > 0);
+    } catch (_) { state.cart = []; }
+  }
+
+  function addToCart(id) {
+    const line = state.cart.find((l) => l.id === id);
+    if (line) line.qty += 1; else state.cart.push({ id, qty: 1 });
+    cartChanged();
+  }
+
+  function setQty(id, qty) {
+    if (qty <= 0) state.cart = state.cart.filter((l) => l.id !== id);
+    else { const line = state.cart.find((l) => l.id === id); if (line) line.qty = qty; }
+    cartChanged();
+  }
+
+  function cartChanged() {
+    saveCart();
+    renderCart();
+    renderMenu();
+    scheduleQuote();
+  }
+
+  // Items that left the menu leave the cart (with a word to the cashier).
+  function pruneCart() {
+    const menu = menuById();
+    if (!menu.size) return;
+    const gone = state.cart.filter((l) => !menu.has(l.id));
+    if (!gone.length) return;
+    state.cart = state.cart.filter((l) => menu.has(l.id));
+    saveCart();
+    showMessage('info', gone.length + ' item(s) in the order are no longer on the menu and were removed.');
+    scheduleQuote();
+  }
+
+  function renderCart() {
+    const menu = menuById();
+    const ul = $('cart');
+    ul.replaceChildren();
+    for (const l of state.cart) {
+      const item = menu.get(l.id);
+      const name = item ? item.name : 'Item ' + l.id.slice(0, 8);
+      const minus = el('button', { type: 'button', class: 'qty-minus', 'aria-label': 'One less ' + name, text: '−' });
+      const plus = el('button', { type: 'button', class: 'qty-plus', 'aria-label': 'One more ' + name, text: '+' });
+      const remove = el('button', { type: 'button', class: 'remove', 'aria-label': 'Remove ' + name, text: '×' });
+      minus.addEventListener('click', () => setQty(l.id, l.qty - 1));
+      plus.addEventListener('click', () => setQty(l.id, l.qty + 1));
+      remove.addEventListener('click', () => setQty(l.id, 0));
+      ul.append(el('li', { class: 'cart-line', 'data-item-id': l.id },
+        el('span', { class: 'name', text: name }),
+        el('span', { class: 'ctl' }, minus, el('span', { class: 'qty', text: String(l.qty) }), plus, remove),
+        el('span', { class: 'each', text: l.qty + ' × ' + (item ? usd(item.price_cents) : '?') })));
+    }
+    $('cart-empty').hidden = state.cart.length > 0;
+  }
+
+  $('cart-clear').addEventListener('click', () => { state.cart = []; cartChanged(); });
+
+  // ------------------------------------------------------------------ tender & quote
+
+  function tender() {
+    const usdC = parseDollars($('tender-usd').value, 0, false);
+    const riel = parseRiel($('tender-khr').value, 0);
+    return { usdC, riel };
+  }
+
+  function saleBody() {
+    const t = tender();
+    return {
+      lines: state.cart.map((l) => ({ menu_item_id: l.id, qty: l.qty })),
+      tender: { cash_usd_cents: t.usdC, cash_khr: t.riel },
+    };
+  }
+
+  function scheduleQuote() {
+    clearTimeout(state.quoteTimer);
+    state.quoteTimer = setTimeout(requestQuote, 120);
+  }
+
+  function renderTotals(q) {
+    const inclusive = !state.ctx || !state.ctx.policy || state.ctx.policy.prices_include_vat !== false;
+    $('vat-label').textContent = inclusive ? 'VAT (included)' : 'VAT';
+    $('subtotal').textContent = q ? usd(q.subtotal_cents) : '—';
+    $('vat').textContent = q ? usd(q.vat_cents) : '—';
+    $('total').textContent = q ? usd(q.total_cents) : '—';
+    $('total-khr').textContent = q ? khr(q.total_khr) : '—';
+  }
+
+  function setChange(kind, text) {
+    const c = $('change');
+    c.className = 'change ' + kind;
+    c.textContent = text;
+  }
+
+  async function requestQuote() {
+    const seq = ++state.quoteSeq;
+    const t = tender();
+    if (!state.cart.length) {
+      state.quote = null;
+      renderTotals(null);
+      setChange('none', 'Change —');
+      $('charge').disabled = true;
+      return;
+    }
+    if (t.usdC === null || t.riel === null) {
+      setChange('short', t.usdC === null ? 'Cash $ must be an amount like 5.00' : 'Cash ៛ must be whole riel, like 4100');
+      $('charge').disabled = true;
+      return;
+    }
+    const res = await api('POST', '/api/quote', saleBody(), READ_TIMEOUT_MS);
+    if (seq !== state.quoteSeq) return; // a newer quote is on its way
+    if (!res.ok) {
+      state.quote = null;
+      renderTotals(null);
+      setChange('short', 'Cannot price this order');
+      $('charge').disabled = true;
+      const d = res.data || {};
+      if ($('message').hidden || $('message-text').textContent.indexOf(d.detail) < 0) showProblem(res, 'Price');
+      return;
+    }
+    const q = res.data;
+    state.quote = q;
+    renderTotals(q);
+    if (q.tendered_cents === 0) setChange('none', 'Enter the cash received');
+    else if (q.enough) setChange('', 'Change ' + usd(q.change_cents) + ' · ' + khr(q.change_khr));
+    else setChange('short', 'Short by ' + usd(q.short_cents) + ' · ' + khr(q.short_khr));
+    $('charge').disabled = !q.enough;
+  }
+
+  $('tender-usd').addEventListener('input', scheduleQuote);
+  $('tender-khr').addEventListener('input', scheduleQuote);
+  document.querySelectorAll('.quick [data-usd]').forEach((b) => b.addEventListener('click', () => {
+    $('tender-usd').value = dollarsInput(parseInt(b.dataset.usd, 10));
+    scheduleQuote();
+  }));
+  document.querySelectorAll('.quick [data-khr]').forEach((b) => b.addEventListener('click', () => {
+    $('tender-khr').value = b.dataset.khr;
+    scheduleQuote();
+  }));
+  $('tender-exact').addEventListener('click', () => {
+    if (!state.quote) return;
+    $('tender-usd').value = dollarsInput(state.quote.total_cents);
+    $('tender-khr').value = '';
+    scheduleQuote();
+  });
+  $('tender-clear').addEventListener('click', () => {
+    $('tender-usd').value = '';
+    $('tender-khr').value = '';
+    scheduleQuote();
+  });
+
+  $('charge').addEventListener('click', async () => {
+    if (!state.cart.length) return;
+    const t = tender();
+    if (t.usdC === null || t.riel === null) { showMessage('error', 'Check the cash amounts first.'); return; }
+    const b = $('charge');
+    b.disabled = true; b.textContent = 'Saving…';
+    const res = await api('POST', '/api/sales', saleBody(), ACTION_TIMEOUT_MS);
+    b.textContent = 'Charge';
+    if (!res.ok) {
+      b.disabled = false;
+      showProblem(res, 'Sale refused');
+      return;
+    }
+    state.receipt = res.data;
+    renderReceipt();
+    const r = res.data.receipt;
+    showMessage(res.data.status === 'FAILED' ? 'error' : 'ok',
+      'Sale ' + r.receipt_no + ': give change ' + usd(r.change_cents) + ' or ' + khr(r.change_khr) + '. ' + syncWord(res.data));
+    state.cart = [];
+    $('tender-usd').value = '';
+    $('tender-khr').value = '';
+    cartChanged();
+    await refreshContext();
+    pollStatus(true);
+  });
+
+  // ------------------------------------------------------------------ receipt
+
+  function renderReceipt() {
+    const box = $('receipt');
+    const q = state.receipt;
+    if (!q || !q.receipt) { box.hidden = true; return; }
+    const r = q.receipt;
+    const row = (a, b, cls) => el('tr', { class: cls || '' }, el('td', { text: a }), el('td', { class: 'r', text: b }));
+    const table = el('table', {});
+    for (const l of r.lines) table.append(row(l.qty + ' × ' + l.name + ' @ ' + usd(l.unit_price_cents), ''));
+    const inclusive = !state.ctx || !state.ctx.policy || state.ctx.policy.prices_include_vat !== false;
+    table.append(
+      row('Subtotal', usd(r.subtotal_cents), 'sep'),
+      row(inclusive ? 'VAT (included)' : 'VAT', usd(r.vat_cents)),
+      row('TOTAL', usd(r.total_cents), 'big-line'),
+      row('Cash $', usd(r.tender.cash_usd_cents), 'sep'),
+      row('Cash ៛', khr(r.tender.cash_khr)),
+      row('Change $', usd(r.change_cents), 'big-line'),
+      row('Change ៛', khr(r.change_khr), 'big-line'));
+    const sync = el('span', { id: 'receipt-sync', class: 'sync-state', 'data-status': q.status, text: q.status });
+    const note = el('div', { id: 'receipt-sync-note', class: 'hint', text: syncWord(q) });
+    const print = el('button', { type: 'button', class: 'btn small', text: 'Print' });
+    const done = el('button', { type: 'button', class: 'btn small ghost', text: 'Hide receipt' });
+    print.addEventListener('click', () => window.print());
+    done.addEventListener('click', () => { box.hidden = true; });
+    box.replaceChildren(
+      el('div', { class: 'head' }, el('span', { id: 'receipt-no', text: 'Receipt ' + r.receipt_no }), sync),
+      el('div', { class: 'hint', text: (state.status && state.status.device ? state.status.device.name + ' · ' : '') + new Date().toLocaleString() }),
+      table, note, el('div', { class: 'actions' }, print, done));
+    box.hidden = false;
+  }
+
+  // Follows the last receipt's op until the server settles it.
+  async function refreshReceiptSync() {
+    const q = state.receipt;
+    if (!q || q.status !== 'PENDING') return;
+    const res = await api('GET', '/api/ops?after=' + (q.device_seq - 1) + '&limit=1', undefined, READ_TIMEOUT_MS);
+    if (!res.ok || !res.data.ops || !res.data.ops.length) return;
+    const op = res.data.ops[0];
+    if (op.client_op_id !== q.client_op_id || op.status === q.status) return;
+    q.status = op.status;
+    q.code = op.code;
+    q.message = op.message;
+    const box = $('receipt');
+    const wasHidden = box.hidden;
+    renderReceipt();
+    box.hidden = wasHidden;
+    if (op.status === 'FAILED') showMessage('error', 'Sale ' + q.receipt.receipt_no + ' was refused by the server: ' + (op.message || op.code), op.code);
+  }
+
+  // ------------------------------------------------------------------ cash drawer
+
+  function renderSession() {
+    const s = state.ctx.cash_session;
+    const open = !!(s && s.status === 'open');
+    $('open-form').hidden = open;
+    $('movement-form').hidden = !open;
+    $('close-form').hidden = !open;
+    const box = $('session');
+    box.replaceChildren();
+    box.dataset.status = s ? s.status : 'none';
+    if (!s) {
+      box.append(el('p', { class: 'hint', text: 'No cash session yet. Count the float into the drawer and open it to start selling.' }));
+      return;
+    }
+    const dl = el('dl', {});
+    const add = (k, v, cls, id) => dl.append(el('dt', { text: k }), el('dd', { class: cls || '', text: v, id: id || null }));
+    add('Opened', when(s.opened_at));
+    add('Opening float', usd(s.opening_float_cents));
+    add('Cash sales', usd(s.cash_sales_cents));
+    add('Paid in', usd(s.paid_in_cents));
+    add('Paid out', usd(s.paid_out_cents));
+    if (s.adjustments_cents) add('Adjustments', usd(s.adjustments_cents));
+    add('Expected cash', usd(s.expected_cash_cents), 'grand', 'session-expected');
+    if (!open) {
+      add('Closed', when(s.closed_at));
+      add('Counted cash', usd(s.counted_cash_cents), '', 'session-counted');
+      const v = s.variance_cents;
+      const word = v > 0 ? ' over' : v < 0 ? ' short' : ' (exact)';
+      add('Variance', usd(v) + word, v > 0 ? 'variance-over' : v < 0 ? 'variance-short' : 'variance-zero', 'session-variance');
+    }
+    box.append(el('p', { class: 'status', text: open ? 'Drawer open' : 'Drawer closed — open a new session to sell again' }), dl);
+  }
+
+  $('open-session').addEventListener('click', async () => {
+    const cents = parseDollars($('open-float').value, null, false);
+    if (cents === null) { showMessage('error', 'Enter the opening float in dollars, like 50.00.'); return; }
+    const res = await act($('open-session'), 'Opening…', 'POST', '/api/cash-sessions/open', { opening_float_cents: cents }, 'Open drawer');
+    if (res.ok) { $('open-float').value = ''; showDone(res.data, 'Drawer opened with ' + usd(cents) + '.'); }
+  });
+
+  $('movement-submit').addEventListener('click', async () => {
+    const kind = $('movement-kind').value;
+    const cents = parseDollars($('movement-amount').value, null, kind === 'adjustment');
+    if (cents === null) { showMessage('error', 'Enter the amount in dollars, like 5.00.'); return; }
+    const reason = $('movement-reason').value.trim();
+    const res = await act($('movement-submit'), 'Saving…', 'POST', '/api/cash-sessions/movement',
+      { kind, amount_cents: cents, reason }, 'Cash in/out');
+    if (res.ok) {
+      $('movement-amount').value = ''; $('movement-reason').value = '';
+      showDone(res.data, $('movement-kind').selectedOptions[0].textContent + ' ' + usd(cents) + ' recorded.');
+    }
+  });
+
+  $('close-session').addEventListener('click', async () => {
+    const cents = parseDollars($('close-counted').value, null, false);
+    if (cents === null) { showMessage('error', 'Count the cash in the drawer and enter it in dollars, like 123.50.'); return; }
+    const res = await act($('close-session'), 'Closing…', 'POST', '/api/cash-sessions/close', { counted_cash_cents: cents }, 'Close drawer');
+    if (res.ok) {
+      $('close-counted').value = '';
+      const s = res.data.cash_session || {};
+      showDone(res.data, 'Drawer closed. Expected ' + usd(s.expected_cash_cents) + ', counted ' + usd(s.counted_cash_cents) +
+        ', variance ' + usd(s.variance_cents) + '.');
+    }
+  });
+
+  // ------------------------------------------------------------------ attendance
+
+  function renderShifts() {
+    const ctx = state.ctx;
+    const me = ctx.signed_in;
+    const shifts = ctx.open_shifts || [];
+    const mine = me && shifts.find((s) => s.staff_id === me.staff_id);
+    $('start-work').disabled = !me || !!mine;
+    $('end-work').disabled = !me || !mine;
+    $('my-shift').textContent = !me ? '' : mine ? 'You are on shift since ' + clock(mine.started_at) + '.' : 'You are not on shift.';
+    const ul = $('open-shifts');
+    ul.replaceChildren();
+    if (!shifts.length) ul.append(el('li', { class: 'hint', text: 'Nobody is on shift.' }));
+    for (const s of shifts) {
+      ul.append(el('li', { 'data-staff-id': s.staff_id }, el('strong', { text: staffName(s.staff_id) }), ' since ' + clock(s.started_at)));
+    }
+  }
+
+  $('start-work').addEventListener('click', async () => {
+    const res = await act($('start-work'), 'Starting…', 'POST', '/api/attendance/start', {}, 'Start work');
+    if (res.ok) showDone(res.data, 'Shift started.');
+  });
+  $('end-work').addEventListener('click', async () => {
+    const res = await act($('end-work'), 'Ending…', 'POST', '/api/attendance/end', {}, 'End work');
+    if (res.ok) showDone(res.data, 'Shift ended.');
+  });
+
+  // ------------------------------------------------------------------ stock (online only)
+
+  function renderStock() {
+    const stock = state.ctx.stock || [];
+    const key = JSON.stringify(stock);
+    if (key === state.stockKey) return;
+    state.stockKey = key;
+    const sel = $('restock-item');
+    const keep = sel.value;
+    sel.replaceChildren(el('option', { value: '', text: stock.length ? 'Choose an item…' : 'No stock items downloaded' }));
+    for (const s of stock) {
+      sel.append(el('option', { value: s.stock_item_id,
+        text: s.name + ' — about ' + Number(s.estimated_on_hand).toLocaleString('en-US') + ' ' + (s.unit || '') + ' left' }));
+    }
+    if (stock.some((s) => s.stock_item_id === keep)) sel.value = keep;
+  }
+
+  function renderOnlineOnly() {
+    const online = !!(state.status && state.status.online);
+    const me = state.ctx && state.ctx.signed_in;
+    let reason = '';
+    if (!online) reason = 'Restocking needs the internet: this till is offline. Sales still work.';
+    else if (me && me.role === 'cashier') reason = 'Restocking needs a manager: sign in as a manager.';
+    for (const id of ['restock-item', 'restock-qty', 'restock-submit']) $(id).disabled = !!reason;
+    $('restock-reason').textContent = reason;
+    $('restock-submit').title = reason;
+  }
+
+  $('restock-submit').addEventListener('click', async () => {
+    const item = $('restock-item').value;
+    const qty = parseRiel($('restock-qty').value, null); // a whole number
+    if (!item) { showMessage('error', 'Choose the stock item to restock.'); return; }
+    if (!qty) { showMessage('error', 'Enter how much arrived, as a whole number.'); return; }
+    const res = await act($('restock-submit'), 'Saving…', 'POST', '/api/inventory/restock', { stock_item_id: item, qty }, 'Restock');
+    if (res.ok) { $('restock-qty').value = ''; showMessage('ok', 'Restocked ' + qty + ' on the server.'); }
+  });
+
+  // ------------------------------------------------------------------ failed ops
+
+  async function refreshFailed() {
+    const res = await api('GET', '/api/ops?status=FAILED&limit=1000', undefined, READ_TIMEOUT_MS);
+    if (!res.ok) { state.failedKey = ''; return; } // try again on the next poll
+    const ops = (res.data.ops || []).slice().reverse(); // newest first
+    const ul = $('failed-list');
+    ul.replaceChildren();
+    if (!ops.length) {
+      ul.append(el('li', { class: 'hint none', text: 'No problems: the server has accepted everything so far.' }));
+      return;
+    }
+    for (const o of ops) {
+      ul.append(el('li', { class: 'failed-op', 'data-op-id': o.client_op_id, 'data-code': o.code || '' },
+        el('span', { class: 'code', text: o.code || 'REFUSED' }),
+        el('strong', { text: OP_NAMES[o.type] || o.type }),
+        el('span', { class: 'meta', text: '  #' + o.device_seq + ' · ' + when(o.occurred_at) }),
+        el('span', { class: 'msg', text: o.message || '' })));
+    }
+  }
+
+  // ------------------------------------------------------------------ start
+
+  loadCart();
+  renderCart();
+  renderTotals(null);
+  scheduleQuote();
+  pollStatus(true);
+  refreshContext();
+  refreshFailed();
+  setInterval(() => pollStatus(false), STATUS_EVERY_MS);
+})();
