@@ -108,3 +108,58 @@ fn demo_seeds_once_and_prints_how_to_use_it() {
     let tenant = |t: &str| t.lines().find(|l| l.contains("tenant_id")).map(str::to_string);
     assert_eq!(tenant(&text), tenant(&again));
 }
+
+/// `modula demo` as a newcomer runs it: a server and two terminals whose pages load, a
+/// dashboard that loads, and terminals that hydrate from the seeded café.
+#[test]
+fn demo_serves_server_terminals_and_pages() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run modula demo");
+    let stdout = child.stdout.take().unwrap();
+    let _guard = KillOnDrop(child);
+    let mut text = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    let urls: Vec<String> = text.split_whitespace().filter(|w| w.starts_with("http://")).map(str::to_string).collect();
+    let pages: Vec<&String> = urls.iter().filter(|u| text.lines().any(|l| l.contains("cashier's page") && l.contains(u.as_str()))).collect();
+    let board = urls.iter().find(|u| u.contains("/dashboard?tenant=")).unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(pages.len(), 2, "two terminals: {text}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        for url in pages.iter().map(|u| u.as_str()).chain([board.as_str()]) {
+            let r = c.get(url).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{url}");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(ct.starts_with("text/html"), "{url}: {ct}");
+        }
+        for page in &pages {
+            let status = format!("{}api/status", page);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let s: serde_json::Value = c.get(&status).send().await.unwrap().json().await.unwrap();
+                if s["hydrated"] == serde_json::json!(true) && s["online"] == serde_json::json!(true) {
+                    assert_eq!(s["outage_switch"], serde_json::json!(true), "{s}");
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "terminal {page} never hydrated: {s}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let ctx: serde_json::Value = c.get(format!("{page}api/context")).send().await.unwrap().json().await.unwrap();
+            assert!(ctx["menu"].as_array().is_some_and(|m| m.len() >= 6), "seeded menu cached: {ctx}");
+        }
+    });
+}
