@@ -50,6 +50,9 @@ pub struct RunArgs {
     /// Longest retry delay after a failed sync, in seconds.
     #[arg(long, default_value_t = 30)]
     pub backoff_cap_s: u64,
+    /// Seconds between health probes while nothing is pending.
+    #[arg(long, default_value_t = 5)]
+    pub probe_interval_s: u64,
     /// Demo aid: send all server traffic through an in-process proxy that the page's
     /// "Simulate outage" toggle (`POST /api/outage`) can cut, so an outage is real.
     #[arg(long)]
@@ -80,6 +83,7 @@ pub async fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
                 direct_lane: !a.no_direct_lane,
                 pull_interval_ms: a.pull_interval_s.max(1) * 1000,
                 backoff_cap_ms: a.backoff_cap_s.max(1) * 1000,
+                probe_interval_ms: a.probe_interval_s.max(1) * 1000,
                 outage_switch: a.outage_switch,
                 ..TerminalConfig::default()
             };

@@ -104,15 +104,17 @@ async fn push_loop(t: Arc<Terminal>) {
 /// One step: push one batch, or probe when nothing is pending. `Ok(true)` when more
 /// ops may be waiting.
 pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
-    let _sending = t.send_lock.lock().await;
-    let batch = {
-        let mut conn = t.db.reader().acquire().await.map_err(local_err)?;
-        db::pending_ops(&mut conn, t.config.push_batch_max as i64).await.map_err(local_err)?
-    };
-    if batch.is_empty() {
+    if pending_batch(t, 1).await?.is_empty() {
+        // Probing does not take the send lock: a direct-lane call may go at the same time.
         let probe = t.remote.probe().await;
         t.link.set(probe.as_ref().map_or_else(|e| !e.is_transport(), |_| true));
         return probe.map(|_| false);
+    }
+    let _sending = t.send_lock.lock().await;
+    // Read again under the lock: a direct-lane call may have settled some meanwhile.
+    let batch = pending_batch(t, t.config.push_batch_max as i64).await?;
+    if batch.is_empty() {
+        return Ok(false);
     }
     let full = batch.len() == t.config.push_batch_max;
     let mut bytes = 0;
@@ -145,6 +147,11 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     tx.commit().await.map_err(|e| local_err(TerminalError::from(e)))?;
     tracing::debug!(synced, failed, "pushed a batch");
     Ok(more)
+}
+
+async fn pending_batch(t: &Terminal, limit: i64) -> Result<Vec<db::QueuedOp>, RemoteError> {
+    let mut conn = t.db.reader().acquire().await.map_err(local_err)?;
+    db::pending_ops(&mut conn, limit).await.map_err(local_err)
 }
 
 fn local_err(e: impl Into<TerminalError>) -> RemoteError {

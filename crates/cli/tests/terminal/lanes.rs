@@ -48,6 +48,14 @@ async fn audit_of(shop: &Shop, client_op_id: &str) -> Vec<Value> {
 async fn dropped_answer_applied_once(extra: &[&str], lane: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (_server, shop, proxy, term, _device, session) = till(dir.path(), extra).await;
+    // Let the pull that the drawer's nudge triggers finish first: a pull whose answer is
+    // dropped would (rightly) mark the link offline, and the sale would skip the direct
+    // lane.
+    let before = term.status().await["last_pull_at"].clone();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while term.status().await["last_pull_at"] == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     proxy.set(Mode::DropResponses);
     let sale = term.act("/api/sales", lattes(&shop, 2)).await;
@@ -86,7 +94,8 @@ async fn dropped_answer_applied_once(extra: &[&str], lane: &str) {
     assert_eq!(cs["expected_cash_cents"], json!(5000 + 600), "{cs}");
     let events = audit_of(&shop, &id).await;
     assert_eq!(events.len(), 1, "one audit event for one applied op: {events:?}");
-    assert_eq!(events[0]["lane"], json!(lane), "{events:?}");
+    let log = std::fs::read_to_string(term.data.join("terminal.log")).unwrap_or_default();
+    assert_eq!(events[0]["lane"], json!(lane), "{events:?}\nterminal log:\n{log}");
 }
 
 /// Push lane (`--no-direct-lane`): the push's answer is lost.
@@ -99,7 +108,7 @@ async fn push_answer_dropped_after_apply_ends_synced_once() {
 /// replays the same `client_op_id` and gets DUPLICATE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_answer_dropped_after_apply_ends_synced_once() {
-    dropped_answer_applied_once(&[], "online").await;
+    dropped_answer_applied_once(&["--probe-interval-s", "600"], "online").await;
 }
 
 /// A link slower than the direct lane's timeout: the cashier's answer still comes at
