@@ -109,3 +109,37 @@ async fn cashier_and_manager_pages_through_an_outage_and_a_freeze() {
     assert_eq!(shop.sales().await.len(), 2);
     assert_eq!(shop.on_hand(shop.beans).await, BEANS_START - 18 * 3);
 }
+
+/// The demo's "Simulate outage" button really cuts the terminal's link: the page goes
+/// Offline, a sale waits as pending, and reconnecting syncs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_outage_button_cuts_and_restores_the_link() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+    let (_device, token) = shop.device("Front counter").await;
+    let term = Term::start(&dir.path().join("t1"), &server.base, &token, &["--outage-switch"]).await;
+    term.ready().await;
+
+    let till = Browser::start(&driver).await;
+    till.goto(&term.base).await;
+    status_is(&till, "Online", "0", 15).await;
+    sign_in_cashier(&till, &shop).await;
+    till.fill("#open-float", "10.00").await;
+    till.click("#open-session").await;
+    till.wait_text("#session", 15, "session open", |t| t.to_lowercase().contains("open")).await;
+
+    till.click("#outage-toggle").await;
+    till.wait_text("#conn", 15, "offline after the outage button", |t| t == "Offline").await;
+    sell(&till, &shop, 1, "3.00").await;
+    status_is(&till, "Offline", "1", 15).await;
+    till.screenshot("7-till-simulated-outage").await;
+    assert_eq!(shop.sales().await.len(), 0, "the link is really cut");
+
+    till.click("#outage-toggle").await;
+    status_is(&till, "Online", "0", 30).await;
+    till.wait_text("#receipt-sync", 15, "receipt synced", |t| t.to_uppercase().contains("SYNCED")).await;
+    till.screenshot("8-till-reconnected").await;
+    assert_eq!(shop.sales().await.len(), 1);
+}
