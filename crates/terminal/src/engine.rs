@@ -283,3 +283,22 @@ async fn listen(t: &Terminal) -> Result<(), RemoteError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap_and_resets() {
+        let mut b = Backoff::new(500, 30_000);
+        let mut ceiling = 500u64;
+        for _ in 0..40 {
+            let d = b.next_delay().as_millis() as u64;
+            assert!(d >= ceiling / 2 && d <= ceiling, "{d} ms not in [{}, {ceiling}]", ceiling / 2);
+            ceiling = (ceiling * 2).min(30_000);
+        }
+        b.reset();
+        let d = b.next_delay().as_millis() as u64;
+        assert!((250..=500).contains(&d), "after reset: {d}");
+    }
+}
