@@ -782,6 +782,169 @@ impl Tx for PgTx {
         Ok(head)
     }
 
+    async fn menu_items_by_ids(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<MenuItemRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = "SELECT * FROM menu_items WHERE tenant_id = $1 AND id = ANY($2)";
+        let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(ids)).await?;
+        rows.iter().map(menu_item_from).collect()
+    }
+
+    async fn on_hand_many(&mut self, branch_id: Uuid, stock_item_ids: &[Uuid]) -> StoreResult<Vec<i64>> {
+        if stock_item_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = "SELECT stock_item_id, on_hand FROM inventory WHERE branch_id = $1 AND stock_item_id = ANY($2)";
+        let rows = self.all(sqlx::query(sql).bind(branch_id).bind(stock_item_ids)).await?;
+        let mut found: HashMap<Uuid, i64> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            found.insert(get(row, "stock_item_id")?, get(row, "on_hand")?);
+        }
+        Ok(stock_item_ids.iter().map(|id| found.get(id).copied().unwrap_or(0)).collect())
+    }
+
+    async fn add_on_hand_many(
+        &mut self,
+        tenant_id: Uuid,
+        branch_id: Uuid,
+        deltas: &[(Uuid, i64)],
+    ) -> StoreResult<Vec<(StockItemRecord, i64)>> {
+        if deltas.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement; `ORDER BY` makes the upsert lock the rows in ascending id order,
+        // as one statement per item did.
+        let sql = "WITH up AS (INSERT INTO inventory (branch_id, stock_item_id, on_hand) \
+                     SELECT $1, d.id, d.delta FROM UNNEST($2::uuid[], $3::int8[]) AS d(id, delta) ORDER BY d.id \
+                     ON CONFLICT (branch_id, stock_item_id) DO UPDATE SET on_hand = inventory.on_hand + EXCLUDED.on_hand \
+                     RETURNING stock_item_id, on_hand) \
+                   SELECT s.*, up.on_hand FROM up JOIN stock_items s ON s.id = up.stock_item_id AND s.tenant_id = $4";
+        let ids: Vec<Uuid> = deltas.iter().map(|d| d.0).collect();
+        let amounts: Vec<i64> = deltas.iter().map(|d| d.1).collect();
+        let rows = self.all(sqlx::query(sql).bind(branch_id).bind(&ids).bind(amounts).bind(tenant_id)).await?;
+        let mut by_id: HashMap<Uuid, (StockItemRecord, i64)> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let item = stock_item_from(row)?;
+            by_id.insert(item.id, (item, get(row, "on_hand")?));
+        }
+        ids.iter()
+            .map(|id| by_id.remove(id).ok_or_else(|| StoreError::Internal(format!("recipe names unknown stock item {id}"))))
+            .collect()
+    }
+
+    async fn write_batch(&mut self, b: &WriteBatch<'_>) -> StoreResult<Option<i64>> {
+        // Everything in one statement (one round trip under the branch lock). Each part is
+        // the statement of its own method: the head moves by the number of changes and the
+        // changes are placed below it (`off` counts from 1), the device's seqs and
+        // last-seen are noted, and the audit events keep their order. Foreign keys are
+        // checked at the end of the statement, when every part has run.
+        let sql = "WITH h AS (UPDATE branches SET head = head + $3 WHERE id = $1 AND $3 > 0 \
+                     RETURNING head, pg_notify($4, id::text || ':' || head::text)), \
+                   c AS (INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data, changed_at) \
+                     SELECT $1, r.scope, r.entity, r.entity_id, h.head - $3 + r.off, r.deleted, r.data, $2 \
+                     FROM h, UNNEST($5::text[], $6::text[], $7::uuid[], $8::int8[], $9::bool[], $10::text[]) \
+                       AS r(scope, entity, entity_id, off, deleted, data) \
+                     ON CONFLICT (branch_id, scope, entity_id) DO UPDATE SET seq = EXCLUDED.seq, \
+                     deleted = EXCLUDED.deleted, data = EXCLUDED.data, entity = EXCLUDED.entity, \
+                     changed_at = EXCLUDED.changed_at), \
+                   s AS (INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, \
+                     receipt_no, actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) \
+                     SELECT * FROM UNNEST($11::uuid[], $12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[], \
+                     $16::uuid[], $17::text[], $18::uuid[], $19::int8[], $20::int8[], $21::text[], \
+                     $22::timestamptz[], $23::timestamptz[])), \
+                   a AS (INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, \
+                     client_op_id, lane, occurred_at, applied_at, details) \
+                     SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, \
+                     occurred_at, applied_at, details FROM UNNEST($24::uuid[], $25::uuid[], $26::text[], \
+                     $27::text[], $28::uuid[], $29::uuid[], $30::uuid[], $31::text[], $32::timestamptz[], \
+                     $33::timestamptz[], $34::text[]) WITH ORDINALITY AS e(tenant_id, branch_id, module, action, \
+                     actor_id, device_id, client_op_id, lane, occurred_at, applied_at, details, n) ORDER BY n), \
+                   ds AS (INSERT INTO device_seqs (device_id, device_seq) \
+                     SELECT $35, q FROM UNNEST($36::int8[]) AS q WHERE $35::uuid IS NOT NULL ON CONFLICT DO NOTHING), \
+                   dv AS (UPDATE devices SET last_seen_at = $2, last_device_seq = GREATEST(last_device_seq, m.top) \
+                     FROM (SELECT MAX(q) AS top FROM UNNEST($36::int8[]) AS q) AS m \
+                     WHERE id = $35 AND m.top IS NOT NULL), \
+                   o AS (INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, \
+                     payload_hash, device_seq, lane, status, code, message, result, occurred_at, recorded_at, field) \
+                     SELECT * FROM UNNEST($37::uuid[], $38::uuid[], $39::uuid[], $40::uuid[], $41::uuid[], \
+                     $42::text[], $43::text[], $44::int8[], $45::text[], $46::text[], $47::text[], $48::text[], \
+                     $49::text[], $50::timestamptz[], $51::timestamptz[], $52::text[])) \
+                   SELECT head FROM h";
+        let n = count(b.changes.len())?;
+        // Placed as if the head were at 0: `off` is the position relative to the old head.
+        let placed = place(b.branch_id, b.changes, 1)?;
+        let q = sqlx::query(sql).bind(b.branch_id).bind(b.at).bind(n).bind(NUDGE_CHANNEL);
+        let q = q
+            .bind(placed.iter().map(|r| r.change.scope).collect::<Vec<_>>())
+            .bind(placed.iter().map(|r| r.change.entity).collect::<Vec<_>>())
+            .bind(placed.iter().map(|r| r.change.entity_id).collect::<Vec<_>>())
+            .bind(placed.iter().map(|r| r.seq).collect::<Vec<_>>())
+            .bind(placed.iter().map(|r| r.change.deleted).collect::<Vec<_>>())
+            .bind(placed.iter().map(|r| r.data.as_deref()).collect::<Vec<_>>());
+        let sales = b.sales;
+        let details = sales.iter().map(|s| to_json(&s.details)).collect::<StoreResult<Vec<_>>>()?;
+        let q = q
+            .bind(sales.iter().map(|s| s.id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.tenant_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.branch_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.device_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.cash_session_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.client_op_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.receipt_no.as_str()).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.actor_id).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.total_cents).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.price_drift_cents).collect::<Vec<_>>())
+            .bind(details)
+            .bind(sales.iter().map(|s| s.occurred_at).collect::<Vec<_>>())
+            .bind(sales.iter().map(|s| s.applied_at).collect::<Vec<_>>());
+        let events = b.audits;
+        let details = events.iter().map(|e| to_json(&e.details)).collect::<StoreResult<Vec<_>>>()?;
+        let q = q
+            .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.branch_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.module.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.actor_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.device_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.client_op_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.lane.as_str()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.applied_at).collect::<Vec<_>>())
+            .bind(details);
+        let seqs: &[i64] = if b.device_id.is_some() { b.device_seqs } else { &[] };
+        let q = q.bind(b.device_id).bind(seqs);
+        let ops = b.ops;
+        let cols = ops.iter().map(op_columns).collect::<StoreResult<Vec<_>>>()?;
+        let q = q
+            .bind(ops.iter().map(|o| o.tenant_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.client_op_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.branch_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.device_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.actor_id).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.op_type.as_str()).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.payload_hash.as_str()).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.device_seq).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.lane.as_str()).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.status).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.code.as_deref()).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.message).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.result.as_deref()).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.occurred_at).collect::<Vec<_>>())
+            .bind(ops.iter().map(|o| o.recorded_at).collect::<Vec<_>>())
+            .bind(cols.iter().map(|c| c.field).collect::<Vec<_>>());
+        let row = self.one(q).await?;
+        let head: Option<i64> = row.as_ref().map(|r| get(r, "head")).transpose()?;
+        if n > 0 && head.is_none() {
+            return Err(StoreError::Internal(format!("branch {} has no stream", b.branch_id)));
+        }
+        if let Some(head) = head {
+            self.moved.retain(|m| m.branch_id != b.branch_id);
+            self.moved.push(BranchHead { branch_id: b.branch_id, head });
+        }
+        Ok(head)
+    }
+
     async fn list_cash_sessions(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<CashSessionRecord>> {
         let sql = "SELECT * FROM cash_sessions WHERE tenant_id = $1 AND branch_id = $2 \
                    ORDER BY opened_at DESC, id DESC LIMIT $3";

@@ -223,4 +223,83 @@ pub trait Tx: Send {
     /// Moves the branch head past `changes` (all of one branch) and stores each at its
     /// own position, replacing the entity's older change. Returns the new head.
     async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64>;
+
+    // ---- batched reads and writes of the op lanes (a backend may send each as fewer statements) ----
+    /// The tenant's menu items among `ids`, deleted or not (any order; unknown ids are absent).
+    async fn menu_items_by_ids(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<MenuItemRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            out.extend(self.menu_item(tenant_id, id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The on-hand at the branch of each of `stock_item_ids` (0 when never stocked), in order.
+    async fn on_hand_many(&mut self, branch_id: Uuid, stock_item_ids: &[Uuid]) -> StoreResult<Vec<i64>> {
+        let mut out = Vec::with_capacity(stock_item_ids.len());
+        for &id in stock_item_ids {
+            out.push(self.on_hand(branch_id, id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Adds each `(stock_item_id, delta)` (ascending ids, each once) to the item's on-hand
+    /// at the branch, in that order; returns each item of the tenant with its new on-hand,
+    /// in the same order. An item that is not the tenant's is an error.
+    async fn add_on_hand_many(
+        &mut self,
+        tenant_id: Uuid,
+        branch_id: Uuid,
+        deltas: &[(Uuid, i64)],
+    ) -> StoreResult<Vec<(StockItemRecord, i64)>> {
+        let mut out = Vec::with_capacity(deltas.len());
+        for &(stock_item_id, delta) in deltas {
+            let on_hand = self.add_on_hand(branch_id, stock_item_id, delta).await?;
+            let item = self
+                .stock_item(tenant_id, stock_item_id)
+                .await?
+                .ok_or_else(|| StoreError::Internal(format!("recipe names unknown stock item {stock_item_id}")))?;
+            out.push((item, on_hand));
+        }
+        Ok(out)
+    }
+
+    /// The last writes of a request of the op lanes, as one unit: the same effect as
+    /// [`Tx::record_changes`] (when there are changes), [`Tx::insert_sales`],
+    /// [`Tx::insert_audits`], [`Tx::note_device_seqs`] (when there is a device) and
+    /// [`Tx::insert_ops`], in that order. Returns the new branch head, if it moved.
+    async fn write_batch(&mut self, batch: &WriteBatch<'_>) -> StoreResult<Option<i64>> {
+        let head = if batch.changes.is_empty() {
+            None
+        } else {
+            Some(self.record_changes(batch.branch_id, batch.changes).await?)
+        };
+        self.insert_sales(batch.sales).await?;
+        self.insert_audits(batch.audits).await?;
+        if let Some(device_id) = batch.device_id {
+            self.note_device_seqs(device_id, batch.device_seqs, batch.at).await?;
+        }
+        self.insert_ops(batch.ops).await?;
+        Ok(head)
+    }
+}
+
+/// The buffered rows of one request of the op lanes ([`Tx::write_batch`]).
+pub struct WriteBatch<'a> {
+    /// The branch whose stream the changes go to.
+    pub branch_id: Uuid,
+    /// Change-feed rows, in order (all of `branch_id`).
+    pub changes: &'a [ChangeRecord],
+    /// New sales.
+    pub sales: &'a [SaleRecord],
+    /// Audit events, in order.
+    pub audits: &'a [AuditRecord],
+    /// The device that sent the ops, if any, and the `device_seq`s it used.
+    pub device_id: Option<Uuid>,
+    /// See `device_id`.
+    pub device_seqs: &'a [i64],
+    /// New op records.
+    pub ops: &'a [OpRecord],
+    /// When the device was last seen (now).
+    pub at: Timestamp,
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use modula_store::{
     AuditRecord, BranchRecord, CashSessionRecord, ChangeRecord, Lane, MenuItemRecord, OpRecord, SaleRecord, StaffRecord,
-    Tx,
+    Tx, WriteBatch,
 };
 use modula_wire::op::OpType;
 use modula_wire::{Op, Policy};
@@ -92,7 +92,8 @@ impl OpContext {
         Ok(ctx)
     }
 
-    /// Reads, in two statements, every op record and sale id the request can ask about.
+    /// Reads, in a few statements, every op record, sale id, menu item and on-hand the
+    /// request can ask about.
     async fn preload(&mut self, tx: &mut dyn Tx, ops: &[Op]) -> ApiResult<()> {
         let mut ids: Vec<Uuid> = ops.iter().flat_map(|o| std::iter::once(o.client_op_id).chain(o.depends_on.iter().copied())).collect();
         ids.sort_unstable();
@@ -106,6 +107,34 @@ impl OpContext {
             .filter_map(|o| o.payload.get("sale_id")?.as_str()?.parse().ok())
             .collect();
         self.taken_sale_ids.extend(tx.existing_sale_ids(&sale_ids).await?);
+        // The menu items the sales name and the on-hand of their recipes' stock items, one
+        // statement each (cached as if each had been read on first use).
+        let mut menu_ids: Vec<Uuid> = ops
+            .iter()
+            .filter(|o| o.op_type == OpType::SaleFinalize.as_str())
+            .filter_map(|o| o.payload.get("lines")?.as_array())
+            .flatten()
+            .filter_map(|l| l.get("menu_item_id")?.as_str()?.parse().ok())
+            .collect();
+        menu_ids.sort_unstable();
+        menu_ids.dedup();
+        menu_ids.retain(|id| !self.menu.contains_key(id));
+        if menu_ids.is_empty() {
+            return Ok(());
+        }
+        for id in &menu_ids {
+            self.menu.insert(*id, None);
+        }
+        for item in tx.menu_items_by_ids(self.tenant_id, &menu_ids).await? {
+            self.menu.insert(item.id, Some(item));
+        }
+        let mut stock_ids: Vec<Uuid> =
+            self.menu.values().flatten().flat_map(|m| m.recipe.iter().map(|r| r.stock_item_id)).collect();
+        stock_ids.sort_unstable();
+        stock_ids.dedup();
+        stock_ids.retain(|id| !self.on_hand.contains_key(id));
+        let on_hand = tx.on_hand_many(self.branch.id, &stock_ids).await?;
+        self.on_hand.extend(stock_ids.into_iter().zip(on_hand));
         Ok(())
     }
 
@@ -236,27 +265,29 @@ impl OpContext {
         Ok(())
     }
 
-    /// Writes everything buffered. Call once, before commit.
-    pub async fn flush(mut self, tx: &mut dyn Tx) -> ApiResult<()> {
+    /// Writes everything buffered. Call once, before commit. (It borrows the context, so
+    /// the buffered rows are freed when the caller drops it, after commit, not under the
+    /// branch lock.)
+    pub async fn flush(&mut self, tx: &mut dyn Tx) -> ApiResult<()> {
         self.flush_sessions(tx).await?;
-        for (stock_item_id, delta) in std::mem::take(&mut self.stock_deltas) {
-            let on_hand = tx.add_on_hand(self.branch.id, stock_item_id, delta).await?;
-            let (name, unit) = match tx.stock_item(self.tenant_id, stock_item_id).await? {
-                Some(item) => (item.name, item.unit),
-                None => return Err(ApiError::Internal(format!("recipe names unknown stock item {stock_item_id}"))),
-            };
-            let data = json!({"stock_item_id": stock_item_id, "name": name, "unit": unit, "on_hand": on_hand});
-            self.change("inventory", "stock_level", stock_item_id, data);
+        let deltas: Vec<(Uuid, i64)> = std::mem::take(&mut self.stock_deltas).into_iter().collect();
+        if !deltas.is_empty() {
+            for (item, on_hand) in tx.add_on_hand_many(self.tenant_id, self.branch.id, &deltas).await? {
+                let data = json!({"stock_item_id": item.id, "name": item.name, "unit": item.unit, "on_hand": on_hand});
+                self.change("inventory", "stock_level", item.id, data);
+            }
         }
-        if !self.changes.is_empty() {
-            tx.record_changes(self.branch.id, &self.changes).await?;
-        }
-        tx.insert_sales(&self.sales).await?;
-        tx.insert_audits(&self.audits).await?;
-        if let Some(device_id) = self.device_id {
-            tx.note_device_seqs(device_id, &self.device_seqs, chrono::Utc::now()).await?;
-        }
-        tx.insert_ops(&self.new_ops).await?;
+        let batch = WriteBatch {
+            branch_id: self.branch.id,
+            changes: &self.changes,
+            sales: &self.sales,
+            audits: &self.audits,
+            device_id: self.device_id,
+            device_seqs: &self.device_seqs,
+            ops: &self.new_ops,
+            at: chrono::Utc::now(),
+        };
+        tx.write_batch(&batch).await?;
         Ok(())
     }
 }
