@@ -96,6 +96,26 @@ async fn method_not_allowed() -> Response {
     problem_response(&p)
 }
 
+/// A request body; one that cannot be read (over [`LOCAL_BODY_MAX_BYTES`], cut off) is
+/// refused as problem+json like everything else.
+struct RawBody(Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(RawBody(b)),
+            Err(e) => {
+                let status = e.status().as_u16();
+                let code = if status == 413 { ErrorCode::PayloadTooLarge } else { ErrorCode::BadRequest };
+                let detail = format!("cannot read the request body: {}", e.body_text());
+                Err(problem_response(&modula_wire::Problem::new(code.http_status(), code, detail)))
+            }
+        }
+    }
+}
+
 /// Parses a JSON body, naming what is wrong.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> TerminalResult<T> {
     let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
@@ -227,7 +247,7 @@ struct SignInRequest {
     pin: String,
 }
 
-async fn sign_in(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Json<app::SignedIn>> {
+async fn sign_in(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<app::SignedIn>> {
     let req: SignInRequest = body(&bytes)?;
     Ok(Json(t.sign_in(req.staff_id, &req.pin).await?))
 }
@@ -239,13 +259,13 @@ async fn sign_out(State(t): State<Shared>) -> TerminalResult<StatusCode> {
 
 // ------------------------------------------------------------------ actions
 
-async fn sale(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+async fn sale(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: SaleRequest = body(&bytes)?;
     Ok(created(t.sale(req).await?))
 }
 
 /// `POST /api/quote`: the body of a sale, priced without selling.
-async fn quote(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Json<app::Quote>> {
+async fn quote(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<app::Quote>> {
     let req: SaleRequest = body(&bytes)?;
     Ok(Json(t.quote(req).await?))
 }
@@ -256,7 +276,7 @@ struct OutageRequest {
 }
 
 /// `POST /api/outage {"on": bool}` (only with `--outage-switch`).
-async fn outage(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Json<Value>> {
+async fn outage(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
     if t.outage.is_none() {
         // Before reading the body: without the switch, the endpoint does not exist.
         return Err(TerminalError::refuse(
@@ -273,12 +293,12 @@ struct OpenRequest {
     opening_float_cents: i64,
 }
 
-async fn open_session(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+async fn open_session(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: OpenRequest = body(&bytes)?;
     Ok(created(t.open_session(req.opening_float_cents).await?))
 }
 
-async fn movement(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+async fn movement(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: MovementRequest = body(&bytes)?;
     Ok(created(t.movement(req).await?))
 }
@@ -288,7 +308,7 @@ struct CloseRequest {
     counted_cash_cents: i64,
 }
 
-async fn close_session(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+async fn close_session(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: CloseRequest = body(&bytes)?;
     Ok(created(t.close_session(req.counted_cash_cents).await?))
 }
@@ -299,17 +319,17 @@ struct ShiftRequest {
     staff_id: Option<Uuid>,
 }
 
-async fn start_work(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+async fn start_work(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: ShiftRequest = body(&bytes)?;
     Ok(created(t.start_work(req.staff_id).await?))
 }
 
-async fn end_work(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Created> {
+async fn end_work(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: ShiftRequest = body(&bytes)?;
     Ok(created(t.end_work(req.staff_id).await?))
 }
 
-async fn restock(State(t): State<Shared>, bytes: Bytes) -> TerminalResult<Json<Value>> {
+async fn restock(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
     let req: Value = body(&bytes)?;
     Ok(Json(t.restock(req).await?))
 }

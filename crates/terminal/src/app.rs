@@ -115,6 +115,7 @@ pub struct Terminal {
     /// The simulated-outage proxy all server traffic goes through, when the switch is on.
     pub outage: Option<std::sync::Arc<crate::outage::Outage>>,
     pins: StdMutex<PinGuard>,
+    signin_lock: tokio::sync::Mutex<()>,
     staff_token: StdMutex<Option<(Uuid, String)>>,
 }
 
@@ -319,6 +320,7 @@ impl Terminal {
             push_kick: Notify::new(),
             pull_kick: Notify::new(),
             pins: StdMutex::new(PinGuard::default()),
+            signin_lock: tokio::sync::Mutex::new(()),
             staff_token: StdMutex::new(None),
         }
     }
@@ -327,6 +329,8 @@ impl Terminal {
 
     /// `POST /api/signin`: checks the PIN against the cached hash (works offline).
     pub async fn sign_in(&self, staff_id: Uuid, pin: &str) -> TerminalResult<SignedIn> {
+        // One sign-in at a time, so parallel guesses cannot slip past the lockout.
+        let _one_at_a_time = self.signin_lock.lock().await;
         self.check_pin_lock()?;
         let (staff, staff_known) = {
             let mut conn = self.db.reader().acquire().await?;
@@ -694,8 +698,11 @@ impl Terminal {
                 "sign in again while online: restocking needs a manager signed in at the server",
             ));
         };
-        let mut body = body;
-        body["branch_id"] = serde_json::json!(self.device.branch_id);
+        let serde_json::Value::Object(mut fields) = body else {
+            return Err(TerminalError::invalid("body", "the body must be a JSON object {stock_item_id, qty}"));
+        };
+        fields.insert("branch_id".into(), serde_json::json!(self.device.branch_id));
+        let body = serde_json::Value::Object(fields);
         self.remote.restock(&token, &body).await.map_err(|e| match e {
             crate::remote::RemoteError::Refused(p) => TerminalError::Rejected(Rejection {
                 code: p.code,

@@ -36,6 +36,8 @@ pub const PULL_RESETS_MAX: usize = 3;
 pub const PUSH_BYTES_MAX: usize = 2 * 1024 * 1024;
 /// Longest SSE line kept, in bytes.
 pub const SSE_LINE_MAX: usize = 64 * 1024;
+/// An event stream silent this long (no heartbeat) is treated as dead and reopened.
+pub const SSE_IDLE_TIMEOUT_MS: u64 = 90_000;
 
 /// Capped exponential backoff with jitter (delays in `[d/2, d]`, `d` doubling to the cap).
 #[derive(Debug)]
@@ -177,6 +179,7 @@ async fn pull_loop(t: Arc<Terminal>) {
             }
             Err(e) => {
                 tracing::info!(error = %e, "pull failed");
+                note_error(&t, &format!("pull: {e}")).await;
                 backoff.next_delay()
             }
         };
@@ -192,9 +195,12 @@ async fn pull_loop(t: Arc<Terminal>) {
 pub async fn pull_round(t: &Terminal) -> Result<(), RemoteError> {
     let mut resets = 0;
     for _ in 0..PULL_PAGES_MAX {
-        let cursor = {
+        let (cursor, hydrating) = {
             let mut conn = t.db.reader().acquire().await.map_err(local_err)?;
-            db::device(&mut conn).await.map_err(local_err)?.and_then(|d| d.pull_cursor)
+            let dev = db::device(&mut conn).await.map_err(local_err)?;
+            // Hydrating until the last page of a cursor-less pull is applied, however many
+            // pages that takes.
+            (dev.as_ref().and_then(|d| d.pull_cursor.clone()), dev.as_ref().is_some_and(|d| d.hydrated_at.is_none()))
         };
         let page = match t.remote.pull(t.device.branch_id, PULL_SCOPES, cursor.as_deref(), PULL_PAGE_LIMIT).await {
             Ok(p) => p,
@@ -211,7 +217,7 @@ pub async fn pull_round(t: &Terminal) -> Result<(), RemoteError> {
             }
         };
         t.link.set(true);
-        apply_page(t, &page, cursor.is_none()).await.map_err(local_err)?;
+        apply_page(t, &page, hydrating).await.map_err(local_err)?;
         if !page.has_more {
             return Ok(());
         }
@@ -260,7 +266,12 @@ async fn listen(t: &Terminal) -> Result<(), RemoteError> {
     let mut stream = resp.bytes_stream();
     let mut line = Vec::new();
     let mut event = String::new();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        // The server sends heartbeats while idle; silence this long means a dead link.
+        let next = tokio::time::timeout(Duration::from_millis(SSE_IDLE_TIMEOUT_MS), stream.next()).await;
+        let Ok(Some(chunk)) = next else {
+            return Err(RemoteError::Transport("event stream ended or went silent".into()));
+        };
         let chunk = chunk.map_err(|e| RemoteError::Transport(e.to_string()))?;
         for &b in chunk.iter() {
             if b != b'\n' {
@@ -281,7 +292,6 @@ async fn listen(t: &Terminal) -> Result<(), RemoteError> {
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

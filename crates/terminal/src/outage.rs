@@ -78,7 +78,11 @@ impl Outage {
         let weak = Arc::downgrade(&outage);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { continue };
+                let Ok((client, _)) = listener.accept().await else {
+                    // e.g. out of file descriptors: wait instead of spinning.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
                 let Some(o) = weak.upgrade() else { return };
                 if o.is_cut() {
                     drop(client); // refused: the client sees the connection closed at once

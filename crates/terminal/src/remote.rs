@@ -18,6 +18,8 @@ pub const REQUEST_TIMEOUT_MS: u64 = 15_000;
 pub const QUICK_TIMEOUT_MS: u64 = 3_000;
 /// Largest answer body the terminal reads (a pull page or push answer), in bytes.
 pub const ANSWER_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Largest error body the terminal reads, in bytes.
+pub const ERROR_BODY_MAX_BYTES: usize = 64 * 1024;
 
 /// Why a call to the server did not give an answer to act on.
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +226,7 @@ async fn check(r: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
     if r.status().is_success() {
         return Ok(r);
     }
-    let body = r.bytes().await.map_err(transport)?;
+    let body = read_capped(r, ERROR_BODY_MAX_BYTES).await?;
     let problem: Option<Problem> = serde_json::from_slice(&body).ok();
     if status >= 500 {
         let detail = problem.map(|p| p.detail).unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
@@ -237,9 +239,21 @@ async fn check(r: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
 }
 
 async fn json<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, RemoteError> {
-    if r.content_length().is_some_and(|n| n as usize > ANSWER_MAX_BYTES) {
+    let body = read_capped(r, ANSWER_MAX_BYTES).await?;
+    serde_json::from_slice(&body).map_err(|e| RemoteError::Protocol(e.to_string()))
+}
+
+/// Reads a body, refusing one larger than `max_bytes` (with or without Content-Length).
+async fn read_capped(mut r: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, RemoteError> {
+    if r.content_length().is_some_and(|n| n as usize > max_bytes) {
         return Err(RemoteError::Protocol("answer too large".into()));
     }
-    let body = r.bytes().await.map_err(transport)?;
-    serde_json::from_slice(&body).map_err(|e| RemoteError::Protocol(e.to_string()))
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(RemoteError::Protocol("answer too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -31,10 +31,34 @@ pub async fn failed(conn: &mut SqliteConnection, client_op_id: Uuid, code: &str,
     }
     tracing::warn!(%client_op_id, code, message, "op refused by the server");
     local::add_stock_pending(conn, &stock_of(&q)?, -1).await?;
-    let op: Op = serde_json::from_str(&q.op_json).map_err(|e| TerminalError::Internal(e.to_string()))?;
-    let op_type = modula_wire::OpType::parse(&op.op_type).ok_or_else(|| TerminalError::Internal(op.op_type.clone()))?;
-    let payload = modula_rules::validate::parse_payload(op_type, &op.payload)?;
+    // The op is FAILED whatever follows: a stored op that no longer parses (a rules
+    // upgrade) must not block the queue; its local effect is then left as it is.
+    let Some((op, payload)) = parsed(&q.op_json) else {
+        tracing::error!(%client_op_id, "a refused op does not parse; its local effect is not undone");
+        return Ok(());
+    };
+    if already_true_on_server(&payload, code) {
+        return Ok(());
+    }
     local::apply(conn, op.client_op_id, &payload, op.occurred_at, -1).await
+}
+
+fn parsed(op_json: &str) -> Option<(Op, modula_wire::op::Payload)> {
+    let op: Op = serde_json::from_str(op_json).ok()?;
+    let op_type = modula_wire::OpType::parse(&op.op_type)?;
+    let payload = modula_rules::validate::parse_payload(op_type, &op.payload).ok()?;
+    Some((op, payload))
+}
+
+/// A close refused because the session is already closed, or an end of shift refused
+/// because the shift is already ended, leaves the local state right as it is (closed):
+/// undoing it would reopen what the server holds closed.
+fn already_true_on_server(payload: &modula_wire::op::Payload, code: &str) -> bool {
+    use modula_wire::op::Payload;
+    matches!(
+        (payload, code),
+        (Payload::CashSessionClose(_), "CASH_SESSION_CLOSED") | (Payload::AttendanceEndWork(_), "NO_OPEN_SHIFT")
+    )
 }
 
 /// Settles every op of a push answer (one result per op, same order).
@@ -63,5 +87,50 @@ fn stock_of(op: &db::QueuedOp) -> TerminalResult<Vec<(Uuid, i64)>> {
     match &op.stock_json {
         Some(s) => serde_json::from_str(s).map_err(|e| TerminalError::Internal(format!("bad stock_json: {e}"))),
         None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    async fn shift_open(conn: &mut SqliteConnection, shift: Uuid) -> i64 {
+        let r = sqlx::query("SELECT open FROM local_shift WHERE shift_id = ?").bind(shift.to_string()).fetch_one(conn).await;
+        r.unwrap().get::<i64, _>("open")
+    }
+
+    /// An end of shift refused with NO_OPEN_SHIFT (someone ended it elsewhere) leaves the
+    /// shift closed; refused for another reason (a frozen branch) it reopens it.
+    #[tokio::test]
+    async fn refused_end_of_shift_reopens_only_what_the_server_holds_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(dir.path()).await.unwrap();
+        let mut w = db.writer().await;
+        for (seq, code, reopened) in [(1, "NO_OPEN_SHIFT", 0), (2, "BRANCH_FROZEN", 1)] {
+            let (shift, staff) = (Uuid::now_v7(), Uuid::now_v7());
+            sqlx::query("INSERT INTO local_shift (shift_id, staff_id, open, started_at, ended_at) VALUES (?, ?, 0, 'a', 'b')")
+                .bind(shift.to_string())
+                .bind(staff.to_string())
+                .execute(&mut *w)
+                .await
+                .unwrap();
+            let op = Op {
+                client_op_id: Uuid::now_v7(),
+                op_type: "attendance.endWork".into(),
+                tenant_id: Uuid::now_v7(),
+                branch_id: Uuid::now_v7(),
+                actor_id: staff,
+                device_seq: seq,
+                occurred_at: Utc::now(),
+                payload: serde_json::json!({"shift_id": shift, "staff_id": staff}),
+                payload_hash: String::new(),
+                depends_on: vec![],
+            };
+            db::insert_op(&mut w, &op, None).await.unwrap();
+            failed(&mut w, op.client_op_id, code, "refused").await.unwrap();
+            assert_eq!(shift_open(&mut w, shift).await, reopened, "{code}");
+            assert!(!db::is_pending(&mut w, op.client_op_id).await.unwrap());
+        }
     }
 }

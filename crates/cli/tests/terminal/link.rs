@@ -155,3 +155,53 @@ async fn status_command_shows_the_queue() {
     let last = text.lines().last().unwrap_or_default().to_string();
     assert!(last.starts_with("pending       0") && last.contains("100.0% done"), "{text}");
 }
+
+/// A revoked device: the server answers every push with 401. The ops stay PENDING (never
+/// dropped, never FAILED), and the reason is visible in `/api/status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_device_keeps_its_queue_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+    let (device, token) = shop.device("Till 1").await;
+    let term = Term::start(&dir.path().join("t1"), &server.base, &token, &[]).await;
+    term.ready().await;
+    term.sign_in(shop.cashier, CASHIER_PIN).await;
+    let c = reqwest::Client::new();
+    let (s, _) = call(&c, "DELETE", format!("{}/v1/devices/{device}", shop.base), &shop.owner_token, None).await;
+    assert_eq!(s, 204);
+    term.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;
+    term.act("/api/sales", lattes(&shop, 1)).await;
+    let st = term
+        .wait_for("the refusal recorded", 20, |s| s["last_error"].as_str().is_some_and(|e| e.contains("UNAUTHORIZED")))
+        .await;
+    assert_eq!(st["pending"], json!(2), "{st}");
+    assert_eq!(st["failed"], json!(0), "a refused request is not a refused op: {st}");
+    assert_eq!(st["online"], json!(true), "the server answers: {st}");
+    assert_eq!(shop.sales().await.len(), 0);
+}
+
+/// Bodies the local API cannot use are problem+json refusals, never a panic or a
+/// plain-text error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_bodies_are_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+    let (_device, token) = shop.device("Till 1").await;
+    let term = Term::start(&dir.path().join("t1"), &server.base, &token, &[]).await;
+    term.ready().await;
+    term.sign_in(shop.manager, MANAGER_PIN).await;
+    for body in ["[1, 2]", "42", "\"x\"", "true"] {
+        let (s, ct, v) = term.send_raw("POST", "/api/inventory/restock", Some(body)).await;
+        assert_eq!(s, 422, "{body}: {v}");
+        assert!(ct.starts_with("application/problem+json"), "{ct}");
+        assert_eq!(v["code"], json!("VALIDATION_FAILED"), "{v}");
+    }
+    let huge = format!("{{\"pin\": \"{}\"}}", "1".repeat(300 * 1024));
+    let (s, ct, v) = term.send_raw("POST", "/api/signin", Some(&huge)).await;
+    assert_eq!(s, 413, "{v}");
+    assert!(ct.starts_with("application/problem+json"), "{ct}");
+    assert_eq!(v["code"], json!("PAYLOAD_TOO_LARGE"), "{v}");
+    assert_eq!(term.status().await["online"], json!(true), "the terminal is still up");
+}

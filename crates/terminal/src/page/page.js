@@ -238,6 +238,13 @@
     $('failed').classList.toggle('has', s.failed > 0);
     $('cache-age').textContent = s.hydrated ? ago(s.cache_age_s) : (s.cache_age_s == null ? 'never' : ago(s.cache_age_s) + ' (partial)');
     $('frozen').hidden = s.branch_status !== 'frozen';
+    // Shown only when it lasts (5 s): right after a reconnect the last error is stale
+    // until the first push goes through.
+    const stuckNow = !!s.online && s.pending > 0 && !!s.last_error;
+    state.stuckSince = stuckNow ? (state.stuckSince || Date.now()) : 0;
+    const stuck = stuckNow && Date.now() - state.stuckSince >= 5000;
+    $('sync-stuck').hidden = !stuck;
+    $('sync-error').textContent = stuck ? s.last_error : '';
     if (s.device) $('device-name').textContent = s.device.name + ' · ' + s.device.code;
     const t = $('outage-toggle');
     t.hidden = !s.outage_switch;
