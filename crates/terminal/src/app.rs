@@ -110,6 +110,9 @@ pub struct Terminal {
     pub send_lock: tokio::sync::Mutex<()>,
     /// Wakes the push loop (a new op is queued).
     pub push_kick: Notify,
+    /// Ops per push right now: `push_batch_max`, halved while the server refuses a batch
+    /// as unreadable (400/413) until the op it cannot take is alone.
+    pub push_batch_now: std::sync::atomic::AtomicUsize,
     /// Wakes the pull loop (a nudge arrived).
     pub pull_kick: Notify,
     /// The simulated-outage proxy all server traffic goes through, when the switch is on.
@@ -309,6 +312,7 @@ impl Terminal {
         outage: Option<std::sync::Arc<crate::outage::Outage>>,
     ) -> Terminal {
         let base = outage.as_ref().map_or(device.server_url.as_str(), |o| o.base()).to_string();
+        let batch_max = config.push_batch_max.max(1);
         Terminal {
             remote: Remote::new(&base, &device.token),
             outage,
@@ -317,6 +321,7 @@ impl Terminal {
             config,
             link: Link::default(),
             send_lock: tokio::sync::Mutex::new(()),
+            push_batch_now: std::sync::atomic::AtomicUsize::new(batch_max),
             push_kick: Notify::new(),
             pull_kick: Notify::new(),
             pins: StdMutex::new(PinGuard::default()),

@@ -7,6 +7,7 @@
 //!   nudge; a `CURSOR_RESET` drops the cache and hydrates anew.
 //! - **events**: holds `GET /v1/sync/events` open and turns nudges into pulls.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,11 +115,12 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     }
     let _sending = t.send_lock.lock().await;
     // Read again under the lock: a direct-lane call may have settled some meanwhile.
-    let batch = pending_batch(t, t.config.push_batch_max as i64).await?;
+    let limit = t.push_batch_now.load(Ordering::SeqCst).clamp(1, t.config.push_batch_max.max(1));
+    let batch = pending_batch(t, limit as i64).await?;
     if batch.is_empty() {
         return Ok(false);
     }
-    let full = batch.len() == t.config.push_batch_max;
+    let full = batch.len() == limit;
     let mut bytes = 0;
     let fetched = batch.len();
     let batch: Vec<_> = batch
@@ -136,12 +138,18 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     let bodies: Vec<&str> = batch.iter().map(|o| o.op_json.as_str()).collect();
     let results = match t.remote.push(t.device.device_id, &bodies).await {
         Ok(r) => r,
+        Err(RemoteError::Refused(p)) if p.status == 400 || p.status == 413 => {
+            t.link.set(true);
+            return unreadable_batch(t, &batch, p).await;
+        }
         Err(e) => {
             t.link.set(!e.is_transport());
             return Err(e);
         }
     };
     t.link.set(true);
+    let grown = (limit * 2).min(t.config.push_batch_max.max(1));
+    t.push_batch_now.store(grown, Ordering::SeqCst);
     let mut w = t.db.writer().await;
     let mut tx = w.begin().await.map_err(|e| local_err(TerminalError::from(e)))?;
     let (synced, failed) = settle::push_results(&mut tx, &ids, &results).await.map_err(local_err)?;
@@ -149,6 +157,26 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     tx.commit().await.map_err(|e| local_err(TerminalError::from(e)))?;
     tracing::debug!(synced, failed, "pushed a batch");
     Ok(more)
+}
+
+/// The server refused a whole push as unreadable (400) or too large (413): halve the
+/// batch until the op it cannot take is alone, then settle that op `FAILED` with the
+/// server's reason, so one bad op never blocks the queue behind it.
+async fn unreadable_batch(t: &Terminal, batch: &[db::QueuedOp], p: modula_wire::Problem) -> Result<bool, RemoteError> {
+    if batch.len() > 1 {
+        tracing::warn!(ops = batch.len(), detail = %p.detail, "push refused as a whole; halving the batch");
+        t.push_batch_now.store((batch.len() / 2).max(1), Ordering::SeqCst);
+        return Ok(true);
+    }
+    let op = &batch[0];
+    let message = format!("the server cannot take this op: {}", p.detail);
+    tracing::error!(client_op_id = %op.client_op_id, %message, "op refused as unreadable");
+    let mut w = t.db.writer().await;
+    let mut tx = w.begin().await.map_err(|e| local_err(TerminalError::from(e)))?;
+    settle::failed(&mut tx, op.client_op_id, &p.code.to_string(), &message).await.map_err(local_err)?;
+    tx.commit().await.map_err(|e| local_err(TerminalError::from(e)))?;
+    t.push_batch_now.store(t.config.push_batch_max.max(1), Ordering::SeqCst);
+    Ok(true)
 }
 
 async fn pending_batch(t: &Terminal, limit: i64) -> Result<Vec<db::QueuedOp>, RemoteError> {

@@ -205,3 +205,42 @@ async fn odd_bodies_are_problems() {
     assert_eq!(v["code"], json!("PAYLOAD_TOO_LARGE"), "{v}");
     assert_eq!(term.status().await["online"], json!(true), "the terminal is still up");
 }
+
+/// An op the server cannot even read (its push is a 400 as a whole) does not block the
+/// queue: the batch is halved until that op is alone, it ends FAILED with the server's
+/// reason, and the ops around it sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_op_fails_alone_and_the_rest_sync() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+    let proxy = Proxy::start(&server.base).await;
+    let (_device, token) = shop.device("Till 1").await;
+    let mut term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
+    term.ready().await;
+    term.sign_in(shop.cashier, CASHIER_PIN).await;
+    proxy.set(Mode::Cut);
+    term.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(term.act("/api/sales", lattes(&shop, 1)).await["client_op_id"].as_str().unwrap().to_string());
+    }
+    term.kill9();
+    // Corrupt the third queued op so that no server could parse it.
+    let db = format!("sqlite://{}", term.data.join("terminal.sqlite").display());
+    let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    let broken = json!({"client_op_id": ids[1], "type": 5}).to_string();
+    sqlx::query("UPDATE ops SET op_json = ? WHERE client_op_id = ?").bind(broken).bind(&ids[1]).execute(&mut c).await.unwrap();
+    c.close().await.unwrap();
+
+    proxy.set(Mode::Up);
+    term.restart().await;
+    let st = term.wait_for("drained", 30, |s| s["pending"] == json!(0)).await;
+    assert_eq!(st["failed"], json!(1), "{st}");
+    assert_eq!(st["synced"], json!(4), "{st}");
+    let failed = term.ops("FAILED").await;
+    assert_eq!(failed[0]["client_op_id"], json!(ids[1]), "{failed:?}");
+    assert_eq!(failed[0]["code"], json!("BAD_REQUEST"), "{failed:?}");
+    assert_eq!(shop.sales().await.len(), 3);
+}
