@@ -159,8 +159,9 @@ pub async fn device(conn: &mut SqliteConnection) -> TerminalResult<Option<Device
 /// Enrolls: writes the device row (refused if this folder is already enrolled).
 pub async fn insert_device(conn: &mut SqliteConnection, d: &DeviceRow) -> TerminalResult<()> {
     sqlx::query(
-        "INSERT INTO device (id, server_url, token, device_id, tenant_id, branch_id, name, code)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO device (id, server_url, token, device_id, tenant_id, branch_id, name, code,
+             next_device_seq, next_receipt_no)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&d.server_url)
     .bind(&d.token)
@@ -169,6 +170,8 @@ pub async fn insert_device(conn: &mut SqliteConnection, d: &DeviceRow) -> Termin
     .bind(d.branch_id.to_string())
     .bind(&d.name)
     .bind(&d.code)
+    .bind(d.next_device_seq)
+    .bind(d.next_receipt_no)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -50,8 +50,11 @@ pub async fn enroll(dir: &Path, server_url: &str, token: &str) -> anyhow::Result
         branch_id: me.branch_id,
         name: me.name,
         code: me.code,
-        next_device_seq: 1,
-        next_receipt_no: 1,
+        // A reinstall continues after what the server has seen: each sale takes one
+        // device_seq and one receipt number, so no receipt number that reached the server
+        // can repeat either.
+        next_device_seq: me.last_device_seq + 1,
+        next_receipt_no: me.last_device_seq + 1,
         pull_cursor: None,
         hydrated_at: None,
         last_pull_at: None,

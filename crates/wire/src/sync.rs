@@ -55,4 +55,9 @@ pub struct DeviceSelf {
     pub name: String,
     /// Receipt prefix.
     pub code: String,
+    /// The highest `device_seq` the server has seen from this device (0 if none): a
+    /// terminal enrolled anew continues after it, so sequence numbers and receipt numbers
+    /// never repeat across reinstalls.
+    #[serde(default)]
+    pub last_device_seq: i64,
 }

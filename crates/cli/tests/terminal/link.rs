@@ -244,3 +244,37 @@ async fn an_unreadable_op_fails_alone_and_the_rest_sync() {
     assert_eq!(failed[0]["code"], json!("BAD_REQUEST"), "{failed:?}");
     assert_eq!(shop.sales().await.len(), 3);
 }
+
+/// A till reinstalled on a fresh data folder with the same device token continues after
+/// the sequence the server has seen: no `device_seq` and no receipt number repeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reinstall_continues_device_seq_and_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+    let (_device, token) = shop.device("Till 1").await;
+    let mut first = Term::start(&dir.path().join("first"), &server.base, &token, &[]).await;
+    first.ready().await;
+    first.sign_in(shop.cashier, CASHIER_PIN).await;
+    first.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;
+    let sale = first.act("/api/sales", lattes(&shop, 1)).await;
+    assert_eq!(sale["device_seq"], json!(2));
+    let first_receipt = sale["receipt"]["receipt_no"].as_str().unwrap().to_string();
+    first.wait_for("synced", 20, |s| s["pending"] == json!(0)).await;
+    first.kill9();
+
+    let second = Term::start(&dir.path().join("second"), &server.base, &token, &[]).await;
+    second.ready().await;
+    second.sign_in(shop.cashier, CASHIER_PIN).await;
+    let st = second.act("/api/attendance/start", json!({})).await;
+    assert_eq!(st["device_seq"], json!(3), "{st}");
+    // The drawer the first install opened is still open on the server and was pulled.
+    let sale = second.act("/api/sales", lattes(&shop, 1)).await;
+    assert_eq!(sale["device_seq"], json!(4), "{sale}");
+    assert_ne!(sale["receipt"]["receipt_no"].as_str().unwrap(), first_receipt, "receipt numbers never repeat");
+    second.wait_for("synced", 20, |s| s["pending"] == json!(0) && s["failed"] == json!(0)).await;
+    let devices = shop.get(&format!("/v1/sync/devices?branch_id={}", shop.branch)).await;
+    assert_eq!(devices["devices"][0]["last_device_seq"], json!(4), "{devices}");
+    assert_eq!(devices["devices"][0]["gaps"], json!([]), "{devices}");
+    assert_eq!(shop.sales().await.len(), 2);
+}

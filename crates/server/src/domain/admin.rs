@@ -243,7 +243,10 @@ pub async fn device_self(store: &dyn Store, auth: &Auth) -> ApiResult<modula_wir
     };
     let mut tx = store.begin_read().await?;
     let d = tx.device(auth.tenant_id, device_id).await?.ok_or_else(|| not_found("device", device_id))?;
+    let sync = tx.device_sync_info(auth.tenant_id, d.branch_id).await?;
+    let last_device_seq = sync.iter().find(|i| i.device.id == device_id).map_or(0, |i| i.last_device_seq);
     Ok(modula_wire::sync::DeviceSelf {
+        last_device_seq,
         device_id: d.id,
         tenant_id: d.tenant_id,
         branch_id: d.branch_id,
