@@ -500,24 +500,7 @@ impl Tx for PgTx {
                    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
                    $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
                    $14::timestamptz[], $15::timestamptz[], $16::text[])";
-        let cols = ops.iter().map(op_columns).collect::<StoreResult<Vec<_>>>()?;
-        let q = sqlx::query(sql)
-            .bind(ops.iter().map(|o| o.tenant_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.client_op_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.branch_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.device_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.actor_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.op_type.as_str()).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.payload_hash.as_str()).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.device_seq).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.lane.as_str()).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.status).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.code.as_deref()).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.message).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.result.as_deref()).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.occurred_at).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.recorded_at).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.field).collect::<Vec<_>>());
+        let q = bind_op_arrays(sqlx::query(sql), ops)?;
         self.exec(q).await?;
         Ok(())
     }
@@ -914,25 +897,7 @@ impl Tx for PgTx {
             .bind(details);
         let seqs: &[i64] = if b.device_id.is_some() { b.device_seqs } else { &[] };
         let q = q.bind(b.device_id).bind(seqs);
-        let ops = b.ops;
-        let cols = ops.iter().map(op_columns).collect::<StoreResult<Vec<_>>>()?;
-        let q = q
-            .bind(ops.iter().map(|o| o.tenant_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.client_op_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.branch_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.device_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.actor_id).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.op_type.as_str()).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.payload_hash.as_str()).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.device_seq).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.lane.as_str()).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.status).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.code.as_deref()).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.message).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.result.as_deref()).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.occurred_at).collect::<Vec<_>>())
-            .bind(ops.iter().map(|o| o.recorded_at).collect::<Vec<_>>())
-            .bind(cols.iter().map(|c| c.field).collect::<Vec<_>>());
+        let q = bind_op_arrays(q, b.ops)?;
         let row = self.one(q).await?;
         let head: Option<i64> = row.as_ref().map(|r| get(r, "head")).transpose()?;
         if n > 0 && head.is_none() {
@@ -960,6 +925,41 @@ struct OpColumns<'a> {
     message: Option<&'a str>,
     result: Option<String>,
     field: Option<&'a str>,
+}
+
+/// Binds the 16 op-log columns of `ops` as arrays, in the column order of `insert_ops`
+/// (`tenant_id … field`), for an `UNNEST` insert.
+fn bind_op_arrays<'q>(
+    q: sqlx::query::Query<'q, Postgres, PgArguments>,
+    ops: &'q [OpRecord],
+) -> StoreResult<sqlx::query::Query<'q, Postgres, PgArguments>> {
+    let n = ops.len();
+    let (mut status, mut code, mut message, mut result, mut field) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for op in ops {
+        let c = op_columns(op)?;
+        status.push(c.status);
+        code.push(c.code);
+        message.push(c.message);
+        result.push(c.result);
+        field.push(c.field);
+    }
+    Ok(q.bind(ops.iter().map(|o| o.tenant_id).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.client_op_id).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.branch_id).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.device_id).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.actor_id).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.op_type.as_str()).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.payload_hash.as_str()).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.device_seq).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.lane.as_str()).collect::<Vec<_>>())
+        .bind(status)
+        .bind(code)
+        .bind(message)
+        .bind(result)
+        .bind(ops.iter().map(|o| o.occurred_at).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.recorded_at).collect::<Vec<_>>())
+        .bind(field))
 }
 
 fn op_columns(op: &OpRecord) -> StoreResult<OpColumns<'_>> {
