@@ -171,12 +171,7 @@ async fn open_synced(term: &Term, float_cents: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answered_op_survives_kill9_and_syncs_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path()).await;
-    let shop = seed(dir.path(), &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (_device, token) = shop.device("Till 1").await;
-    let mut term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
-    term.ready().await;
+    let (_server, shop, proxy, mut term, _device) = rig(dir.path(), &[]).await;
     term.sign_in(shop.cashier, CASHIER_PIN).await;
     let session = open_synced(&term, 5000).await;
 
@@ -264,12 +259,7 @@ async fn fire(http: reqwest::Client, url: String, bodies: Vec<Value>, answered: 
 async fn kill9_at_random_points_never_tears_the_queue() {
     let mut rng = StdRng::seed_from_u64(0x5eed_7e57);
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path()).await;
-    let shop = seed(dir.path(), &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (_device, token) = shop.device("Till 1").await;
-    let mut term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
-    term.ready().await;
+    let (_server, shop, proxy, mut term, _device) = rig(dir.path(), &[]).await;
     term.sign_in(shop.cashier, CASHIER_PIN).await;
     let session = open_synced(&term, 2000).await;
 

@@ -30,12 +30,8 @@ async fn assert_refused_frozen(term: &Term, path: &str, body: Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frozen_while_offline_fails_replay_then_independent_ops_sync() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path()).await;
-    let shop = seed(dir.path(), &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (device, token) = shop.device("Till 1").await;
-    let term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
-    let st = term.ready().await;
+    let (_server, shop, proxy, term, device) = rig(dir.path(), &[]).await;
+    let st = term.status().await;
     assert_eq!(st["branch_status"], json!("active"), "{st}");
     term.sign_in(shop.cashier, CASHIER_PIN).await;
 
@@ -140,12 +136,7 @@ async fn frozen_while_offline_fails_replay_then_independent_ops_sync() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_frozen_branch_refuses_writes_locally() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path()).await;
-    let shop = seed(dir.path(), &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (_device, token) = shop.device("Till 1").await;
-    let term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
-    term.ready().await;
+    let (_server, shop, proxy, term, _device) = rig(dir.path(), &[]).await;
     term.sign_in(shop.manager, MANAGER_PIN).await;
     term.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;
     term.wait_for("open synced", 20, |s| s["pending"] == json!(0) && s["synced"] == json!(1)).await;

@@ -464,6 +464,19 @@ impl Term {
     }
 }
 
+/// The usual rig: a server with the seeded shop, a proxy in front of it, and one
+/// terminal ("Till 1", run with `extra`) enrolled through the proxy, hydrated and online.
+/// Answers `(server, shop, proxy, term, device_id)`.
+pub async fn rig(dir: &Path, extra: &[&str]) -> (Proc, Shop, Proxy, Term, Uuid) {
+    let server = start_server(dir).await;
+    let shop = seed(dir, &server).await;
+    let proxy = Proxy::start(&server.base).await;
+    let (device, token) = shop.device("Till 1").await;
+    let term = Term::start(&dir.join("t1"), &proxy.base, &token, extra).await;
+    term.ready().await;
+    (server, shop, proxy, term, device)
+}
+
 /// A sale of `n` lattes paid with exact dollars.
 pub fn lattes(shop: &Shop, n: i64) -> Value {
     json!({"lines": [{"menu_item_id": shop.latte, "qty": n}], "tender": {"cash_usd_cents": 300 * n, "cash_khr": 0}})

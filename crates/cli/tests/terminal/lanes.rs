@@ -15,12 +15,7 @@ use crate::harness::*;
 /// terminal (run with `extra`) with the cashier signed in and a drawer opened with a
 /// $50.00 float (synced). Answers `(server, shop, proxy, term, device_id, session_id)`.
 async fn till(dir: &std::path::Path, extra: &[&str]) -> (Proc, Shop, Proxy, Term, Uuid, String) {
-    let server = start_server(dir).await;
-    let shop = seed(dir, &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (device, token) = shop.device("Till 1").await;
-    let term = Term::start(&dir.join("t1"), &proxy.base, &token, extra).await;
-    term.ready().await;
+    let (server, shop, proxy, term, device) = rig(dir, extra).await;
     term.sign_in(shop.cashier, CASHIER_PIN).await;
     let open = term.act("/api/cash-sessions/open", json!({"opening_float_cents": 5000})).await;
     let session = open["cash_session"]["id"].as_str().unwrap().to_string();

@@ -10,12 +10,7 @@ use crate::harness::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_work_syncs_exactly_once_after_restore() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path()).await;
-    let shop = seed(dir.path(), &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (_device, token) = shop.device("Till 1").await;
-    let term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
-    term.ready().await;
+    let (_server, shop, proxy, term, _device) = rig(dir.path(), &[]).await;
     term.sign_in(shop.cashier, CASHIER_PIN).await;
 
     // Online: start work and open the drawer go straight through.
@@ -67,12 +62,7 @@ async fn offline_work_syncs_exactly_once_after_restore() {
 async fn cursor_reset_rehydrates_and_keeps_the_queue() {
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path()).await;
-    let shop = seed(dir.path(), &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (_device, token) = shop.device("Till 1").await;
-    let mut term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
-    term.ready().await;
+    let (_server, shop, proxy, mut term, _device) = rig(dir.path(), &[]).await;
     term.sign_in(shop.cashier, CASHIER_PIN).await;
     term.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;
     term.wait_for("open synced", 20, |s| s["pending"] == json!(0)).await;
@@ -122,12 +112,7 @@ async fn cursor_reset_rehydrates_and_keeps_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_command_shows_the_queue() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path()).await;
-    let shop = seed(dir.path(), &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (_device, token) = shop.device("Till 1").await;
-    let term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
-    term.ready().await;
+    let (_server, shop, proxy, term, _device) = rig(dir.path(), &[]).await;
     term.sign_in(shop.cashier, CASHIER_PIN).await;
     proxy.set(Mode::Cut);
     term.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;
@@ -213,12 +198,7 @@ async fn odd_bodies_are_problems() {
 async fn an_unreadable_op_fails_alone_and_the_rest_sync() {
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path()).await;
-    let shop = seed(dir.path(), &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (_device, token) = shop.device("Till 1").await;
-    let mut term = Term::start(&dir.path().join("t1"), &proxy.base, &token, &[]).await;
-    term.ready().await;
+    let (_server, shop, proxy, mut term, _device) = rig(dir.path(), &[]).await;
     term.sign_in(shop.cashier, CASHIER_PIN).await;
     proxy.set(Mode::Cut);
     term.act("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await;

@@ -29,12 +29,7 @@ async fn post(term: &Term, path: &str, body: Value) -> (u16, String, Value) {
 
 /// A server with the seeded shop, a proxy, and one hydrated, online terminal.
 async fn shop_and_till(dir: &std::path::Path) -> (Proc, Shop, Proxy, Term) {
-    let server = start_server(dir).await;
-    let shop = seed(dir, &server).await;
-    let proxy = Proxy::start(&server.base).await;
-    let (_device, token) = shop.device("Till 1").await;
-    let term = Term::start(&dir.join("t1"), &proxy.base, &token, &[]).await;
-    term.ready().await;
+    let (server, shop, proxy, term, _device) = rig(dir, &[]).await;
     (server, shop, proxy, term)
 }
 
