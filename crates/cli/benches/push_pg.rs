@@ -2,7 +2,8 @@
 //! processes, against the raw-insert ceiling of the same database, in one run.
 //!
 //! `MODULA_TEST_PG=postgres://postgres@127.0.0.1:5432/test cargo bench -p modula --bench push_pg`
-//! (`BENCH_OPS`, default 10,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200).
+//! (`BENCH_OPS`, default 10,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200;
+//! `BENCH_KEEP_DB=1` keeps the database for inspection).
 //!
 //! Two shapes are measured: all 20 devices in one branch (the pushes of one branch are
 //! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
@@ -239,7 +240,9 @@ fn main() {
         line(&format!("{BRANCHES} branches, two server processes:"), two_m, Some(one_m));
         drop((a, b));
         let name = db.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
-        if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+        if std::env::var_os("BENCH_KEEP_DB").is_some() {
+            println!("  (database {name} kept for inspection)");
+        } else if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
             let _ = c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
         }
     });

@@ -486,8 +486,12 @@ impl Tx for PgTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // Planned for each call (`persistent(false)`): a plan cached while the table was
+        // small keeps `client_op_id = ANY($2)` as a filter over the whole tenant's index
+        // range, which costs hundreds of milliseconds once the log has grown (seen in the
+        // push benchmark before autovacuum's first ANALYZE).
         let sql = "SELECT * FROM ops WHERE tenant_id = $1 AND client_op_id = ANY($2)";
-        let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(ids)).await?;
+        let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(ids).persistent(false)).await?;
         rows.iter().map(op_from).collect()
     }
 
@@ -605,7 +609,9 @@ impl Tx for PgTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = self.all(sqlx::query("SELECT id FROM sales WHERE id = ANY($1)").bind(ids)).await?;
+        // Planned for each call, for the reason given in `ops_by_ids`.
+        let q = sqlx::query("SELECT id FROM sales WHERE id = ANY($1)").bind(ids).persistent(false);
+        let rows = self.all(q).await?;
         rows.iter().map(|r| get(r, "id")).collect()
     }
 
