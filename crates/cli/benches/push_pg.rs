@@ -3,7 +3,8 @@
 //!
 //! `MODULA_TEST_PG=postgres://postgres@127.0.0.1:5432/test cargo bench -p modula --bench push_pg`
 //! (`BENCH_OPS`, default 10,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200;
-//! `BENCH_KEEP_DB=1` keeps the database for inspection).
+//! `BENCH_ROUNDS`, default 3: the shapes run interleaved this many times and the median is
+//! reported; `BENCH_KEEP_DB=1` keeps the database for inspection).
 //!
 //! Two shapes are measured: all 20 devices in one branch (the pushes of one branch are
 //! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
@@ -47,7 +48,7 @@ async fn start(db: &str) -> Server {
     let child = Command::new(BIN)
         .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(if std::env::var_os("MODULA_PUSH_TIMING").is_some() { Stdio::inherit() } else { Stdio::null() })
         .spawn()
         .expect("spawn modula serve");
     let server = Server(child, format!("http://127.0.0.1:{port}"));
@@ -72,8 +73,9 @@ struct Shop {
     tenant: Uuid,
     cashier: Uuid,
     menu: Vec<(Uuid, i64)>,
-    /// Device id, token and branch. `0..2 * DEVICES` are in one branch; the next
-    /// `2 * DEVICES` are spread over `BRANCHES` branches.
+    /// Device id, token and branch, in groups of `4 * DEVICES` per round: the first
+    /// `2 * DEVICES` of a group are in one branch, the next `2 * DEVICES` are spread over
+    /// `BRANCHES` branches.
     devices: Vec<(Uuid, String, Uuid)>,
 }
 
@@ -83,7 +85,7 @@ async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Val
     r.json().await.unwrap()
 }
 
-async fn seed(db: &str, base: &str) -> Shop {
+async fn seed(db: &str, base: &str, rounds: usize) -> Shop {
     let out = Command::new(BIN)
         .args(["admin", "init", "--db", db, "--tenant", "B", "--owner-name", "O", "--owner-pin", "1234", "--json"])
         .output()
@@ -113,8 +115,9 @@ async fn seed(db: &str, base: &str) -> Shop {
         menu.push((item, price));
     }
     let mut devices = Vec::new();
-    for i in 0..4 * DEVICES {
-        let b = if i < 2 * DEVICES { branch } else { others[i % BRANCHES] };
+    for i in 0..rounds * 4 * DEVICES {
+        // Each round uses 4 groups of DEVICES: two in one branch, then two spread.
+        let b = if i % (4 * DEVICES) < 2 * DEVICES { branch } else { others[i % BRANCHES] };
         let d = post(&c, format!("{base}/v1/devices"), &t, json!({"branch_id": b, "name": format!("d{i}")})).await;
         devices.push((id(&d, "device_id"), d["token"].as_str().unwrap().to_string(), b));
     }
@@ -209,25 +212,55 @@ async fn insert_ceiling(db: &str, rows: usize, row_bytes: usize, multi_row: bool
     (rows / CEILING_TX_ROWS * CEILING_TX_ROWS) as f64 / t.elapsed().as_secs_f64()
 }
 
+/// Flushes dirty pages so that every measured phase starts from the same state (a
+/// checkpoint during a phase would slow it with the full-page writes that follow).
+async fn checkpoint(db: &str) {
+    if let Ok(mut c) = sqlx::PgConnection::connect(db).await {
+        let _ = c.execute("CHECKPOINT").await;
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 fn main() {
     let Some(admin) = std::env::var("MODULA_TEST_PG").ok() else {
         eprintln!("=== SKIPPED: set MODULA_TEST_PG=postgres://… to run the PostgreSQL push benchmark ===");
         return;
     };
     let n: usize = std::env::var("BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).clamp(1, 20);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let db = fresh_db(&admin).await;
         let (a, b) = (start(&db).await, start(&db).await);
-        let shop = Arc::new(seed(&db, &a.1).await);
+        let shop = Arc::new(seed(&db, &a.1, rounds).await);
         let row_bytes = bodies(&shop, 0, BATCH).1[0].len() / BATCH;
-        let one = run(&shop, 0, std::slice::from_ref(&a.1), n).await;
-        let two = run(&shop, DEVICES, &[a.1.clone(), b.1.clone()], n).await;
-        let one_m = run(&shop, 2 * DEVICES, std::slice::from_ref(&a.1), n).await;
-        let two_m = run(&shop, 3 * DEVICES, &[a.1.clone(), b.1.clone()], n).await;
-        let naive = insert_ceiling(&db, n, row_bytes, false).await;
-        let ceiling = insert_ceiling(&db, n, row_bytes, true).await;
-        println!("push benchmark on PostgreSQL: {n} sale.finalize ops (3 lines) from {DEVICES} devices, batches of {BATCH}");
+        let (one_a, two_a) = (std::slice::from_ref(&a.1), &[a.1.clone(), b.1.clone()][..]);
+        // The shapes are interleaved round by round, so drift of the machine (other load,
+        // the growing tables) touches each alike; each figure is the median of its rounds.
+        let mut m: [Vec<f64>; 6] = Default::default();
+        for r in 0..rounds {
+            let g = r * 4 * DEVICES;
+            let phases: [(usize, &[String]); 4] = [(g, one_a), (g + DEVICES, two_a), (g + 2 * DEVICES, one_a), (g + 3 * DEVICES, two_a)];
+            for (i, (first, bases)) in phases.into_iter().enumerate() {
+                checkpoint(&db).await;
+                if std::env::var_os("MODULA_PUSH_TIMING").is_some() {
+                    eprintln!("PHASE {i} start {}", chrono::Utc::now());
+                }
+                m[i].push(run(&shop, first, bases, n).await);
+                if std::env::var_os("MODULA_PUSH_TIMING").is_some() {
+                    eprintln!("PHASE {i} end {}", chrono::Utc::now());
+                }
+            }
+            checkpoint(&db).await;
+            m[4].push(insert_ceiling(&db, n, row_bytes, true).await);
+            m[5].push(insert_ceiling(&db, n, row_bytes, false).await);
+        }
+        let [one, two, one_m, two_m, ceiling, naive] = m.clone().map(median);
+        println!("push benchmark on PostgreSQL: {n} sale.finalize ops (3 lines) from {DEVICES} devices, batches of {BATCH}; median of {rounds} rounds");
         println!("  raw insert ceiling ({row_bytes}-byte rows, {CEILING_TX_ROWS} per tx, one UNNEST insert per tx): {ceiling:>8.0} rows/s");
         println!("  (naive: one INSERT per row, {CEILING_TX_ROWS} per tx:                         {naive:>8.0} rows/s)");
         let line = |what: &str, ops: f64, vs: Option<f64>| {
@@ -238,6 +271,11 @@ fn main() {
         line("one branch, two server processes:", two, Some(one));
         line(&format!("{BRANCHES} branches, one server process:"), one_m, None);
         line(&format!("{BRANCHES} branches, two server processes:"), two_m, Some(one_m));
+        let names = ["one branch, 1 process", "one branch, 2 processes", "10 branches, 1 process", "10 branches, 2 processes", "ceiling", "naive"];
+        for (name, runs) in names.iter().zip(&m) {
+            let runs: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();
+            println!("    rounds, {name}: {}", runs.join(", "));
+        }
         drop((a, b));
         let name = db.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
         if std::env::var_os("BENCH_KEEP_DB").is_some() {
