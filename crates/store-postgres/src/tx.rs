@@ -828,19 +828,24 @@ impl Tx for PgTx {
 
     async fn write_batch(&mut self, b: &WriteBatch<'_>) -> StoreResult<Option<i64>> {
         // Everything in one statement (one round trip under the branch lock). Each part is
-        // the statement of its own method: the head moves by the number of changes and the
+        // the statement of its own method (changes are split into upserts and inserts of
+        // new entities): the head moves by the number of changes and the
         // changes are placed below it (`off` counts from 1), the device's seqs and
         // last-seen are noted, and the audit events keep their order. Foreign keys are
         // checked at the end of the statement, when every part has run.
         let sql = "WITH h AS (UPDATE branches SET head = head + $3 WHERE id = $1 AND $3 > 0 \
                      RETURNING head, pg_notify($4, id::text || ':' || head::text)), \
+                   r AS (SELECT * FROM UNNEST($5::text[], $6::text[], $7::uuid[], $8::int8[], $9::bool[], \
+                     $10::text[], $53::bool[]) AS r(scope, entity, entity_id, off, deleted, data, new_entity)), \
                    c AS (INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data, changed_at) \
                      SELECT $1, r.scope, r.entity, r.entity_id, h.head - $3 + r.off, r.deleted, r.data, $2 \
-                     FROM h, UNNEST($5::text[], $6::text[], $7::uuid[], $8::int8[], $9::bool[], $10::text[]) \
-                       AS r(scope, entity, entity_id, off, deleted, data) \
+                     FROM h, r WHERE NOT r.new_entity \
                      ON CONFLICT (branch_id, scope, entity_id) DO UPDATE SET seq = EXCLUDED.seq, \
                      deleted = EXCLUDED.deleted, data = EXCLUDED.data, entity = EXCLUDED.entity, \
                      changed_at = EXCLUDED.changed_at), \
+                   cn AS (INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data, changed_at) \
+                     SELECT $1, r.scope, r.entity, r.entity_id, h.head - $3 + r.off, r.deleted, r.data, $2 \
+                     FROM h, r WHERE r.new_entity), \
                    s AS (INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, \
                      receipt_no, actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) \
                      SELECT * FROM UNNEST($11::uuid[], $12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[], \
@@ -908,6 +913,9 @@ impl Tx for PgTx {
         let seqs: &[i64] = if b.device_id.is_some() { b.device_seqs } else { &[] };
         let q = q.bind(b.device_id).bind(seqs);
         let q = bind_op_arrays(q, b.ops)?;
+        // Rows of entities new to the stream (new sales) are plain inserts: an upsert's
+        // conflict check costs about half as much again per row.
+        let q = q.bind(placed.iter().map(|r| r.change.new_entity).collect::<Vec<_>>());
         let row = self.one(q).await?;
         let head: Option<i64> = row.as_ref().map(|r| get(r, "head")).transpose()?;
         if n > 0 && head.is_none() {

@@ -153,7 +153,7 @@ fn menu_rec(tenant_id: Uuid, name: &str, category: &str) -> MenuItemRecord {
 }
 
 fn change(branch_id: Uuid, scope: &'static str, entity_id: Uuid, data: Option<serde_json::Value>) -> ChangeRecord {
-    ChangeRecord { branch_id, scope, entity: "thing", entity_id, deleted: data.is_none(), data }
+    ChangeRecord { branch_id, scope, entity: "thing", entity_id, deleted: data.is_none(), data, new_entity: false }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -362,6 +362,10 @@ pub struct ChangeRecord {
     pub deleted: bool,
     /// Current state (None for a tombstone).
     pub data: Option<serde_json::Value>,
+    /// The entity has never been in the stream (a new sale): a store may insert the row
+    /// without looking for an older version to replace. A wrong `true` makes the write
+    /// fail (a unique key), never duplicates an entity.
+    pub new_entity: bool,
 }
 
 /// A change as stored in a branch stream.

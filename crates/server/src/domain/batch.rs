@@ -233,8 +233,18 @@ impl OpContext {
 
     /// Buffers a sale.
     pub fn add_sale(&mut self, sale: SaleRecord) {
+        // The sale id was free (checked before apply), so its feed row is a new entity.
+        debug_assert!(!self.change_index.contains_key(&("sales", sale.id)), "a sale is added once");
         self.taken_sale_ids.insert(sale.id);
-        self.change("sales", "sale", sale.id, json!(views::sale(&sale)));
+        self.push_change(ChangeRecord {
+            branch_id: self.branch.id,
+            scope: "sales",
+            entity: "sale",
+            entity_id: sale.id,
+            deleted: false,
+            data: Some(json!(views::sale(&sale))),
+            new_entity: true,
+        });
         self.sales.push(sale);
     }
 
@@ -245,11 +255,20 @@ impl OpContext {
 
     /// Buffers a change-feed row (the entity's latest state wins).
     pub fn change(&mut self, scope: &'static str, entity: &'static str, id: Uuid, data: Value) {
-        let record = ChangeRecord { branch_id: self.branch.id, scope, entity, entity_id: id, deleted: false, data: Some(data) };
-        match self.change_index.get(&(scope, id)) {
-            Some(&i) => self.changes[i] = record,
+        let record =
+            ChangeRecord { branch_id: self.branch.id, scope, entity, entity_id: id, deleted: false, data: Some(data), new_entity: false };
+        self.push_change(record);
+    }
+
+    fn push_change(&mut self, record: ChangeRecord) {
+        let key = (record.scope, record.entity_id);
+        match self.change_index.get(&key) {
+            Some(&i) => {
+                let new_entity = self.changes[i].new_entity;
+                self.changes[i] = ChangeRecord { new_entity, ..record };
+            }
             None => {
-                self.change_index.insert((scope, id), self.changes.len());
+                self.change_index.insert(key, self.changes.len());
                 self.changes.push(record);
             }
         }

@@ -29,6 +29,7 @@ impl Change {
             entity_id: self.id,
             deleted: self.data.is_none(),
             data: self.data,
+            new_entity: false,
         }
     }
 }
