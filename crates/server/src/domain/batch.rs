@@ -21,6 +21,14 @@ use uuid::Uuid;
 use super::views;
 use crate::error::{ApiError, ApiResult};
 
+/// Where an op record seen by this request lives.
+enum KnownOp {
+    /// Read from the database.
+    Stored(OpRecord),
+    /// Decided in this request: its index in `new_ops`.
+    New(usize),
+}
+
 /// One request's shared state, caches and buffered writes.
 pub struct OpContext {
     /// The caller's tenant.
@@ -35,7 +43,8 @@ pub struct OpContext {
     pub lane: Lane,
     staff: HashMap<Uuid, Option<StaffRecord>>,
     menu: HashMap<Uuid, Option<MenuItemRecord>>,
-    known_ops: HashMap<Uuid, OpRecord>,
+    /// Op records by key: stored ones, and those of this request as an index into `new_ops`.
+    known_ops: HashMap<Uuid, KnownOp>,
     taken_sale_ids: HashSet<Uuid>,
     sessions: HashMap<Uuid, Option<CashSessionRecord>>,
     dirty_sessions: Vec<Uuid>,
@@ -99,7 +108,7 @@ impl OpContext {
         ids.sort_unstable();
         ids.dedup();
         for record in tx.ops_by_ids(self.tenant_id, &ids).await? {
-            self.known_ops.insert(record.client_op_id, record);
+            self.known_ops.insert(record.client_op_id, KnownOp::Stored(record));
         }
         let sale_ids: Vec<Uuid> = ops
             .iter()
@@ -140,7 +149,10 @@ impl OpContext {
 
     /// The recorded op with this key: stored, or decided earlier in this request.
     pub fn known_op(&self, client_op_id: Uuid) -> Option<&OpRecord> {
-        self.known_ops.get(&client_op_id)
+        match self.known_ops.get(&client_op_id)? {
+            KnownOp::Stored(record) => Some(record),
+            KnownOp::New(i) => self.new_ops.get(*i),
+        }
     }
 
     /// Buffers an op's record; later ops of the request see it.
@@ -148,7 +160,8 @@ impl OpContext {
         if let (Some(_), Some(seq)) = (record.device_id, record.device_seq) {
             self.device_seqs.push(seq);
         }
-        self.known_ops.insert(record.client_op_id, record.clone());
+        debug_assert!(self.known_op(record.client_op_id).is_none(), "an op is recorded once");
+        self.known_ops.insert(record.client_op_id, KnownOp::New(self.new_ops.len()));
         self.new_ops.push(record);
     }
 
