@@ -95,12 +95,23 @@ impl PgTx {
     }
 
     async fn gaps(&mut self, device_id: Uuid) -> StoreResult<Vec<(i64, i64)>> {
-        let sql = "SELECT prev + 1 AS gap_from, device_seq - 1 AS gap_to FROM ( \
-                     SELECT device_seq, LAG(device_seq, 1, 0::bigint) OVER (ORDER BY device_seq) AS prev \
-                     FROM device_seqs WHERE device_id = $1) AS s \
-                   WHERE device_seq > prev + 1 ORDER BY device_seq LIMIT $2";
-        let rows = self.all(sqlx::query(sql).bind(device_id).bind(GAPS_MAX)).await?;
-        rows.iter().map(|r| Ok((get(r, "gap_from")?, get(r, "gap_to")?))).collect()
+        let sql = "SELECT from_seq, to_seq FROM device_seq_ranges WHERE device_id = $1 ORDER BY from_seq LIMIT $2";
+        let rows = self.all(sqlx::query(sql).bind(device_id).bind(GAPS_MAX + 1)).await?;
+        let ranges = rows.iter().map(|r| Ok((get(r, "from_seq")?, get(r, "to_seq")?))).collect::<StoreResult<Vec<_>>>()?;
+        Ok(seq_ranges::gaps(&ranges, GAPS_MAX as usize))
+    }
+
+    /// What to write so that the device's stored seq ranges also cover `seqs` (reads
+    /// the ranges near them; the caller holds the device's row lock).
+    async fn seq_range_update(&mut self, device_id: Uuid, seqs: &[i64]) -> StoreResult<seq_ranges::SeqRangeUpdate> {
+        let Some((lowest_to, highest_from)) = seq_ranges::window(seqs) else {
+            return Ok(seq_ranges::SeqRangeUpdate::default());
+        };
+        let sql = "SELECT from_seq, to_seq FROM device_seq_ranges \
+                   WHERE device_id = $1 AND from_seq <= $2 AND to_seq >= $3 ORDER BY from_seq";
+        let rows = self.all(sqlx::query(sql).bind(device_id).bind(highest_from).bind(lowest_to)).await?;
+        let near = rows.iter().map(|r| Ok((get(r, "from_seq")?, get(r, "to_seq")?))).collect::<StoreResult<Vec<_>>>()?;
+        Ok(seq_ranges::merge(&near, seqs))
     }
 
     /// Locks, in the order multi-branch writers lock them, the branches whose tombstones
@@ -533,9 +544,13 @@ impl Tx for PgTx {
         let Some(max) = seqs.iter().copied().max() else {
             return Ok(());
         };
-        let insert = "INSERT INTO device_seqs (device_id, device_seq) SELECT $1, s FROM UNNEST($2::bigint[]) AS s \
-                      ON CONFLICT DO NOTHING";
-        self.exec(sqlx::query(insert).bind(device_id).bind(seqs)).await?;
+        let u = self.seq_range_update(device_id, seqs).await?;
+        let sql = "WITH d AS (DELETE FROM device_seq_ranges WHERE device_id = $1 AND from_seq = ANY($2::int8[])) \
+                   INSERT INTO device_seq_ranges (device_id, from_seq, to_seq) \
+                   SELECT $1, f, t FROM UNNEST($3::int8[], $4::int8[]) AS u(f, t) \
+                   ON CONFLICT (device_id, from_seq) DO UPDATE SET to_seq = EXCLUDED.to_seq";
+        let (froms, tos): (Vec<i64>, Vec<i64>) = u.upserts.iter().copied().unzip();
+        self.exec(sqlx::query(sql).bind(device_id).bind(&u.delete_froms).bind(froms).bind(tos)).await?;
         let update = "UPDATE devices SET last_seen_at = $1, last_device_seq = GREATEST(last_device_seq, $2) WHERE id = $3";
         self.exec(sqlx::query(update).bind(at).bind(max).bind(device_id)).await?;
         Ok(())
@@ -858,8 +873,10 @@ impl Tx for PgTx {
                      $27::text[], $28::uuid[], $29::uuid[], $30::uuid[], $31::text[], $32::timestamptz[], \
                      $33::timestamptz[], $34::text[]) WITH ORDINALITY AS e(tenant_id, branch_id, module, action, \
                      actor_id, device_id, client_op_id, lane, occurred_at, applied_at, details, n) ORDER BY n), \
-                   ds AS (INSERT INTO device_seqs (device_id, device_seq) \
-                     SELECT $35, q FROM UNNEST($36::int8[]) AS q WHERE $35::uuid IS NOT NULL ON CONFLICT DO NOTHING), \
+                   dd AS (DELETE FROM device_seq_ranges WHERE device_id = $35 AND from_seq = ANY($54::int8[])), \
+                   du AS (INSERT INTO device_seq_ranges (device_id, from_seq, to_seq) \
+                     SELECT $35, f, t FROM UNNEST($55::int8[], $56::int8[]) AS u(f, t) WHERE $35::uuid IS NOT NULL \
+                     ON CONFLICT (device_id, from_seq) DO UPDATE SET to_seq = EXCLUDED.to_seq), \
                    dv AS (UPDATE devices SET last_seen_at = $2, last_device_seq = GREATEST(last_device_seq, m.top) \
                      FROM (SELECT MAX(q) AS top FROM UNNEST($36::int8[]) AS q) AS m \
                      WHERE id = $35 AND m.top IS NOT NULL), \
@@ -911,11 +928,19 @@ impl Tx for PgTx {
             .bind(events.iter().map(|e| e.applied_at).collect::<Vec<_>>())
             .bind(details);
         let seqs: &[i64] = if b.device_id.is_some() { b.device_seqs } else { &[] };
+        // The seq ranges are read first (one small query; the device row is locked), and
+        // their update is part of the statement.
+        let ranges = match b.device_id {
+            Some(device_id) => self.seq_range_update(device_id, seqs).await?,
+            None => seq_ranges::SeqRangeUpdate::default(),
+        };
         let q = q.bind(b.device_id).bind(seqs);
         let q = bind_op_arrays(q, b.ops)?;
         // Rows of entities new to the stream (new sales) are plain inserts: an upsert's
         // conflict check costs about half as much again per row.
         let q = q.bind(placed.iter().map(|r| r.change.new_entity).collect::<Vec<_>>());
+        let (froms, tos): (Vec<i64>, Vec<i64>) = ranges.upserts.iter().copied().unzip();
+        let q = q.bind(&ranges.delete_froms).bind(froms).bind(tos);
         let row = self.one(q).await?;
         let head: Option<i64> = row.as_ref().map(|r| get(r, "head")).transpose()?;
         if n > 0 && head.is_none() {

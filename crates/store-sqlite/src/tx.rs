@@ -11,6 +11,8 @@ use crate::convert::{from_json, from_ts, from_ts_opt, store_error, to_json, ts, 
 
 /// Most ids in one `IN (...)` list.
 const IN_LIST_MAX: usize = 500;
+/// Gaps listed per device (the rest are left out; the first ones are what matters).
+const GAPS_MAX: usize = 1000;
 /// Most rows in one multi-row `INSERT` (SQLite allows 32,766 bound variables).
 const INSERT_ROWS_MAX: usize = 500;
 
@@ -621,12 +623,39 @@ impl Tx for SqliteTx {
         let Some(max) = seqs.iter().copied().max() else {
             return Ok(());
         };
-        for chunk in seqs.chunks(INSERT_ROWS_MAX) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO device_seqs (device_id, device_seq) ");
-            q.push_values(chunk, |mut b, seq| {
-                b.push_bind(device_id).push_bind(*seq);
-            });
-            q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        if let Some((lowest_to, highest_from)) = seq_ranges::window(seqs) {
+            let rows = sqlx::query(
+                "SELECT from_seq, to_seq FROM device_seq_ranges \
+                 WHERE device_id = ? AND from_seq <= ? AND to_seq >= ? ORDER BY from_seq",
+            )
+            .bind(device_id)
+            .bind(highest_from)
+            .bind(lowest_to)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+            let near = rows.iter().map(|r| Ok((get(r, "from_seq")?, get(r, "to_seq")?))).collect::<StoreResult<Vec<_>>>()?;
+            let update = seq_ranges::merge(&near, seqs);
+            for from in update.delete_froms {
+                sqlx::query("DELETE FROM device_seq_ranges WHERE device_id = ? AND from_seq = ?")
+                    .bind(device_id)
+                    .bind(from)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(store_error)?;
+            }
+            for (from, to) in update.upserts {
+                sqlx::query(
+                    "INSERT INTO device_seq_ranges (device_id, from_seq, to_seq) VALUES (?, ?, ?) \
+                     ON CONFLICT (device_id, from_seq) DO UPDATE SET to_seq = excluded.to_seq",
+                )
+                .bind(device_id)
+                .bind(from)
+                .bind(to)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(store_error)?;
+            }
         }
         sqlx::query("UPDATE devices SET last_seen_at = ?, last_device_seq = MAX(last_device_seq, ?) WHERE id = ?")
             .bind(ts(at))
@@ -648,19 +677,19 @@ impl Tx for SqliteTx {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let device = device_from(row)?;
-            let gap_rows = sqlx::query(
-                "SELECT prev + 1 AS gap_from, device_seq - 1 AS gap_to FROM ( \
-                   SELECT device_seq, LAG(device_seq, 1, 0) OVER (ORDER BY device_seq) AS prev \
-                   FROM device_seqs WHERE device_id = ?) WHERE device_seq > prev + 1 ORDER BY device_seq LIMIT 1000",
+            let range_rows = sqlx::query(
+                "SELECT from_seq, to_seq FROM device_seq_ranges WHERE device_id = ? ORDER BY from_seq LIMIT ?",
             )
             .bind(device.id)
+            .bind(GAPS_MAX as i64 + 1)
             .fetch_all(&mut *self.tx)
             .await
             .map_err(store_error)?;
-            let gaps = gap_rows
+            let ranges = range_rows
                 .iter()
-                .map(|r| Ok((get::<i64>(r, "gap_from")?, get::<i64>(r, "gap_to")?)))
+                .map(|r| Ok((get::<i64>(r, "from_seq")?, get::<i64>(r, "to_seq")?)))
                 .collect::<StoreResult<Vec<_>>>()?;
+            let gaps = seq_ranges::gaps(&ranges, GAPS_MAX);
             out.push(DeviceSyncInfo {
                 last_seen_at: from_ts_opt(get(row, "last_seen_at")?)?,
                 last_device_seq: get(row, "last_device_seq")?,

@@ -16,6 +16,7 @@
 //! - Every lookup is scoped by tenant: a row of another tenant is never returned.
 
 mod records;
+pub mod seq_ranges;
 
 pub use records::*;
 
