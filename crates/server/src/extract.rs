@@ -47,9 +47,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 /// Parses JSON, naming the failing field (`lines[2].qty`) on error.
+///
+/// The body is parsed once without path tracking (it costs about a third more on a
+/// 200-op push), and only a body that fails is parsed again to name the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(_) => parse_json_tracked(bytes),
+    }
+}
+
+fn parse_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let inner = e.inner();
         let message = inner.to_string();
         if inner.is_syntax() || inner.is_eof() {
@@ -67,7 +77,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             None => format!("the body does not have the expected shape: {message}"),
         };
         ApiError::BadRequest { detail, field }
-    })
+    })?;
+    // Only trailing characters are left to fail (the untracked parse checks them too).
+    de.end().map_err(|e| ApiError::BadRequest { detail: format!("the body is not valid JSON: {e}"), field: None })?;
+    Ok(value)
 }
 
 fn missing_field_name(message: &str) -> Option<&str> {

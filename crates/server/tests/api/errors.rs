@@ -12,6 +12,12 @@ async fn malformed_json_wrong_media_type_and_oversize_are_problems() {
     r.problem(400, "BAD_REQUEST");
     let r = TestApp::read(send(b"[1,2]".to_vec(), "application/json").await.unwrap()).await;
     r.problem(400, "BAD_REQUEST");
+    // A whole object followed by more text is not one JSON document.
+    let r = TestApp::read(send(b"{\"name\": \"A\"} {\"name\": \"B\"}".to_vec(), "application/json").await.unwrap()).await;
+    r.problem(400, "BAD_REQUEST");
+    // A wrong field type names the field (found by the second, tracked parse).
+    let r = TestApp::read(send(b"{\"name\": 7}".to_vec(), "application/json").await.unwrap()).await;
+    assert_eq!(r.problem(400, "BAD_REQUEST")["field"], "name", "{}", r.text);
     let r = TestApp::read(send(b"name=x".to_vec(), "text/plain").await.unwrap()).await;
     r.problem(415, "UNSUPPORTED_MEDIA_TYPE");
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(5 * 1024 * 1024)).into_bytes();
