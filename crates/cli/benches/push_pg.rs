@@ -48,7 +48,7 @@ async fn start(db: &str) -> Server {
     let child = Command::new(BIN)
         .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
-        .stderr(if std::env::var_os("MODULA_PUSH_TIMING").is_some() { Stdio::inherit() } else { Stdio::null() })
+        .stderr(Stdio::null())
         .spawn()
         .expect("spawn modula serve");
     let server = Server(child, format!("http://127.0.0.1:{port}"));
@@ -257,13 +257,7 @@ fn main() {
             let phases: [(usize, &[String]); 4] = [(g, one_a), (g + DEVICES, two_a), (g + 2 * DEVICES, one_a), (g + 3 * DEVICES, two_a)];
             for (i, (first, bases)) in phases.into_iter().enumerate() {
                 checkpoint(&db).await;
-                if std::env::var_os("MODULA_PUSH_TIMING").is_some() {
-                    eprintln!("PHASE {i} start {}", chrono::Utc::now());
-                }
                 m[i].push(run(&shop, first, bases, n).await);
-                if std::env::var_os("MODULA_PUSH_TIMING").is_some() {
-                    eprintln!("PHASE {i} end {}", chrono::Utc::now());
-                }
             }
             checkpoint(&db).await;
             m[4].push(insert_ceiling(&db, n, row_bytes, true).await);
@@ -281,6 +275,14 @@ fn main() {
         line("one branch, two server processes:", two, Some(one));
         line(&format!("{BRANCHES} branches, one server process:"), one_m, None);
         line(&format!("{BRANCHES} branches, two server processes:"), two_m, Some(one_m));
+        // Each round's shapes against that round's own ceiling and one-process run: the
+        // machine's disk and neighbours drift by tens of percent between rounds.
+        let shares = |i: usize| median(m[i].iter().zip(&m[4]).map(|(ops, c)| 100.0 * ops / c).collect());
+        let ratio = |i: usize, j: usize| median(m[i].iter().zip(&m[j]).map(|(a, b)| a / b).collect());
+        println!(
+            "  per round (median): one branch {:.0}% of ceiling, two/one {:.2}x; {BRANCHES} branches {:.0}% of ceiling, two/one {:.2}x",
+            shares(0), ratio(1, 0), shares(2), ratio(3, 2)
+        );
         let names = ["one branch, 1 process", "one branch, 2 processes", "10 branches, 1 process", "10 branches, 2 processes", "ceiling", "naive"];
         for (name, runs) in names.iter().zip(&m) {
             let runs: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();

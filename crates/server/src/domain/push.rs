@@ -38,15 +38,12 @@ pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult
     if let Some(answers) = replay_only(store, auth, &req.operations, &prepared).await? {
         return Ok(PushResponse { results: answers });
     }
-    let t0 = std::time::Instant::now();
     let mut tx = store.begin_write().await?;
     let device = tx.lock_device(auth.tenant_id, device_id).await?;
-    let t1 = std::time::Instant::now();
     if device.is_none_or(|d| d.revoked_at.is_some()) {
         return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
     }
     let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, Some(device_id), Lane::Offline, &req.operations).await?;
-    let t2 = std::time::Instant::now();
     let mut order: Vec<usize> = (0..req.operations.len()).collect();
     order.sort_by_key(|&i| (req.operations[i].device_seq, i));
     let mut results: Vec<Option<OpResult>> = vec![None; req.operations.len()];
@@ -55,15 +52,8 @@ pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult
         let p = prepared[i].take().ok_or_else(|| ApiError::Internal("op processed twice".into()))?;
         results[i] = Some(process_prepared(tx.as_mut(), &mut ctx, &req.operations[i], p).await?);
     }
-    let t3 = std::time::Instant::now();
     ctx.flush(tx.as_mut()).await?;
-    let t4 = std::time::Instant::now();
     tx.commit().await?;
-    let t5 = std::time::Instant::now();
-    if std::env::var_os("MODULA_PUSH_TIMING").is_some() {
-        let us = |a: std::time::Instant, b: std::time::Instant| (b - a).as_micros();
-        eprintln!("TIMING devlock={} load={} process={} flush={} commit={}", us(t0, t1), us(t1, t2), us(t2, t3), us(t3, t4), us(t4, t5));
-    }
     let results: Vec<OpResult> = results.into_iter().flatten().collect();
     assert_eq!(results.len(), req.operations.len(), "one result per op");
     Ok(PushResponse { results })
