@@ -10,8 +10,9 @@
 //! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
 //! The ceiling is the fastest plain way a client inserts rows of the same size: one
 //! prepared multi-row `INSERT … SELECT FROM UNNEST(…)` of 100 rows per transaction, on
-//! one connection, with the same durability (`synchronous_commit = on`). The naive
-//! ceiling (one `INSERT` statement per row, 100 per transaction) is printed beside it.
+//! one connection, with the same durability (`synchronous_commit = on`). Two slower ways
+//! are printed beside it for scale: one multi-row `INSERT … VALUES` per transaction, and
+//! one `INSERT` statement per row; the shares of the ceiling are always of the fastest.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -193,10 +194,20 @@ async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) 
     (n / DEVICES * DEVICES) as f64 / t.elapsed().as_secs_f64()
 }
 
+/// How the ceiling sends a transaction's rows.
+#[derive(Clone, Copy)]
+enum Insert {
+    /// One prepared `INSERT … SELECT FROM UNNEST(arrays)` (the fastest; the headline ceiling).
+    Unnest,
+    /// One multi-row `INSERT … VALUES (…), (…), …` with a bind per value.
+    Values,
+    /// One `INSERT` statement per row.
+    PerRow,
+}
+
 /// Rows like op-log rows (a two-uuid primary key and `row_bytes` of text), 100 per
-/// transaction, on one connection: `prepared` sends each transaction's rows as one prepared
-/// `INSERT … SELECT FROM UNNEST(…)`; otherwise one `INSERT` per row.
-async fn insert_ceiling(db: &str, rows: usize, row_bytes: usize, multi_row: bool) -> f64 {
+/// transaction, on one connection, sent as `how` says.
+async fn insert_ceiling(db: &str, rows: usize, row_bytes: usize, how: Insert) -> f64 {
     let mut c = sqlx::PgConnection::connect(db).await.unwrap();
     c.execute("DROP TABLE IF EXISTS bench_raw").await.unwrap();
     c.execute("CREATE TABLE bench_raw (tenant_id uuid, id uuid, body text NOT NULL, PRIMARY KEY (tenant_id, id))")
@@ -206,7 +217,13 @@ async fn insert_ceiling(db: &str, rows: usize, row_bytes: usize, multi_row: bool
     let t = Instant::now();
     for _ in 0..rows / CEILING_TX_ROWS {
         let mut tx = c.begin().await.unwrap();
-        if multi_row {
+        if let Insert::Values = how {
+            let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new("INSERT INTO bench_raw (tenant_id, id, body) ");
+            q.push_values(0..CEILING_TX_ROWS, |mut b, _| {
+                b.push_bind(tenant).push_bind(Uuid::now_v7()).push_bind(body.as_str());
+            });
+            q.build().execute(&mut *tx).await.unwrap();
+        } else if let Insert::Unnest = how {
             let ids: Vec<Uuid> = (0..CEILING_TX_ROWS).map(|_| Uuid::now_v7()).collect();
             let bodies: Vec<&str> = vec![body.as_str(); CEILING_TX_ROWS];
             sqlx::query("INSERT INTO bench_raw (tenant_id, id, body) SELECT $1, i, b FROM UNNEST($2::uuid[], $3::text[]) AS r(i, b)")
@@ -251,7 +268,7 @@ fn main() {
         let (one_a, two_a) = (std::slice::from_ref(&a.1), &[a.1.clone(), b.1.clone()][..]);
         // The shapes are interleaved round by round, so drift of the machine (other load,
         // the growing tables) touches each alike; each figure is the median of its rounds.
-        let mut m: [Vec<f64>; 6] = Default::default();
+        let mut m: [Vec<f64>; 7] = Default::default();
         for r in 0..rounds {
             let g = r * 4 * DEVICES;
             let phases: [(usize, &[String]); 4] = [(g, one_a), (g + DEVICES, two_a), (g + 2 * DEVICES, one_a), (g + 3 * DEVICES, two_a)];
@@ -260,12 +277,14 @@ fn main() {
                 m[i].push(run(&shop, first, bases, n).await);
             }
             checkpoint(&db).await;
-            m[4].push(insert_ceiling(&db, n, row_bytes, true).await);
-            m[5].push(insert_ceiling(&db, n, row_bytes, false).await);
+            m[4].push(insert_ceiling(&db, n, row_bytes, Insert::Unnest).await);
+            m[5].push(insert_ceiling(&db, n, row_bytes, Insert::PerRow).await);
+            m[6].push(insert_ceiling(&db, n, row_bytes, Insert::Values).await);
         }
-        let [one, two, one_m, two_m, ceiling, naive] = m.clone().map(median);
+        let [one, two, one_m, two_m, ceiling, naive, values] = m.clone().map(median);
         println!("push benchmark on PostgreSQL: {n} sale.finalize ops (3 lines) from {DEVICES} devices, batches of {BATCH}; median of {rounds} rounds");
         println!("  raw insert ceiling ({row_bytes}-byte rows, {CEILING_TX_ROWS} per tx, one UNNEST insert per tx): {ceiling:>8.0} rows/s");
+        println!("  (multi-row INSERT … VALUES, {CEILING_TX_ROWS} per tx:                        {values:>8.0} rows/s)");
         println!("  (naive: one INSERT per row, {CEILING_TX_ROWS} per tx:                         {naive:>8.0} rows/s)");
         let line = |what: &str, ops: f64, vs: Option<f64>| {
             let ratio = vs.map(|v| format!(", {:.2}x one", ops / v)).unwrap_or_default();
@@ -283,7 +302,7 @@ fn main() {
             "  per round (median): one branch {:.0}% of ceiling, two/one {:.2}x; {BRANCHES} branches {:.0}% of ceiling, two/one {:.2}x",
             shares(0), ratio(1, 0), shares(2), ratio(3, 2)
         );
-        let names = ["one branch, 1 process", "one branch, 2 processes", "10 branches, 1 process", "10 branches, 2 processes", "ceiling", "naive"];
+        let names = ["one branch, 1 process", "one branch, 2 processes", "10 branches, 1 process", "10 branches, 2 processes", "ceiling", "naive", "VALUES"];
         for (name, runs) in names.iter().zip(&m) {
             let runs: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();
             println!("    rounds, {name}: {}", runs.join(", "));
