@@ -515,10 +515,11 @@ impl Tx for PgTx {
             return Ok(());
         }
         let sql = "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
-                   device_seq, lane, status, code, message, result, occurred_at, recorded_at, field) \
+                   device_seq, lane, status, code, message, result, occurred_at, recorded_at, field, audit_module, \
+                   audit_action, audit_details) \
                    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
                    $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
-                   $14::timestamptz[], $15::timestamptz[], $16::text[])";
+                   $14::timestamptz[], $15::timestamptz[], $16::text[], $17::text[], $18::text[], $19::text[])";
         let q = bind_op_arrays(sqlx::query(sql), ops)?;
         self.exec(q).await?;
         Ok(())
@@ -728,8 +729,18 @@ impl Tx for PgTx {
     }
 
     async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>> {
-        let sql = "SELECT * FROM audit_events WHERE tenant_id = $1 AND branch_id = $2 AND applied_at >= $3 \
-                   ORDER BY seq LIMIT $4";
+        // Events stored with applied ops, and the others; by time, then key. Within one
+        // branch, ops are applied under its row lock, one request after another, so their
+        // `recorded_at` follows the order they were applied in.
+        let sql = "SELECT * FROM ( \
+                     SELECT tenant_id, branch_id, audit_module AS module, audit_action AS action, actor_id, device_id, \
+                       client_op_id, lane, occurred_at, recorded_at AS applied_at, audit_details AS details, 0 AS seq \
+                     FROM ops WHERE tenant_id = $1 AND branch_id = $2 AND audit_module IS NOT NULL AND recorded_at >= $3 \
+                     UNION ALL \
+                     SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, occurred_at, \
+                       applied_at, details, seq FROM audit_events \
+                     WHERE tenant_id = $1 AND branch_id = $2 AND applied_at >= $3) AS e \
+                   ORDER BY applied_at, seq, client_op_id LIMIT $4";
         let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(since).bind(limit)).await?;
         rows.iter().map(audit_from).collect()
     }
@@ -851,7 +862,7 @@ impl Tx for PgTx {
         let sql = "WITH h AS (UPDATE branches SET head = head + $3 WHERE id = $1 AND $3 > 0 \
                      RETURNING head, pg_notify($4, id::text || ':' || head::text)), \
                    r AS (SELECT * FROM UNNEST($5::text[], $6::text[], $7::uuid[], $8::int8[], $9::bool[], \
-                     $10::text[], $53::bool[]) AS r(scope, entity, entity_id, off, deleted, data, new_entity)), \
+                     $10::text[], $56::bool[]) AS r(scope, entity, entity_id, off, deleted, data, new_entity)), \
                    c AS (INSERT INTO changes (branch_id, scope, entity, entity_id, seq, deleted, data, changed_at) \
                      SELECT $1, r.scope, r.entity, r.entity_id, h.head - $3 + r.off, r.deleted, r.data, $2 \
                      FROM h, r WHERE NOT r.new_entity \
@@ -873,18 +884,20 @@ impl Tx for PgTx {
                      $27::text[], $28::uuid[], $29::uuid[], $30::uuid[], $31::text[], $32::timestamptz[], \
                      $33::timestamptz[], $34::text[]) WITH ORDINALITY AS e(tenant_id, branch_id, module, action, \
                      actor_id, device_id, client_op_id, lane, occurred_at, applied_at, details, n) ORDER BY n), \
-                   dd AS (DELETE FROM device_seq_ranges WHERE device_id = $35 AND from_seq = ANY($54::int8[])), \
+                   dd AS (DELETE FROM device_seq_ranges WHERE device_id = $35 AND from_seq = ANY($57::int8[])), \
                    du AS (INSERT INTO device_seq_ranges (device_id, from_seq, to_seq) \
-                     SELECT $35, f, t FROM UNNEST($55::int8[], $56::int8[]) AS u(f, t) WHERE $35::uuid IS NOT NULL \
+                     SELECT $35, f, t FROM UNNEST($58::int8[], $59::int8[]) AS u(f, t) WHERE $35::uuid IS NOT NULL \
                      ON CONFLICT (device_id, from_seq) DO UPDATE SET to_seq = EXCLUDED.to_seq), \
                    dv AS (UPDATE devices SET last_seen_at = $2, last_device_seq = GREATEST(last_device_seq, m.top) \
                      FROM (SELECT MAX(q) AS top FROM UNNEST($36::int8[]) AS q) AS m \
                      WHERE id = $35 AND m.top IS NOT NULL), \
                    o AS (INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, \
-                     payload_hash, device_seq, lane, status, code, message, result, occurred_at, recorded_at, field) \
+                     payload_hash, device_seq, lane, status, code, message, result, occurred_at, recorded_at, field, \
+                     audit_module, audit_action, audit_details) \
                      SELECT * FROM UNNEST($37::uuid[], $38::uuid[], $39::uuid[], $40::uuid[], $41::uuid[], \
                      $42::text[], $43::text[], $44::int8[], $45::text[], $46::text[], $47::text[], $48::text[], \
-                     $49::text[], $50::timestamptz[], $51::timestamptz[], $52::text[])) \
+                     $49::text[], $50::timestamptz[], $51::timestamptz[], $52::text[], $53::text[], $54::text[], \
+                     $55::text[])) \
                    SELECT head FROM h";
         let n = count(b.changes.len())?;
         // Placed as if the head were at 0: `off` is the position relative to the old head.
@@ -970,8 +983,8 @@ struct OpColumns<'a> {
     field: Option<&'a str>,
 }
 
-/// Binds the 16 op-log columns of `ops` as arrays, in the column order of `insert_ops`
-/// (`tenant_id … field`), for an `UNNEST` insert.
+/// Binds the 19 op-log columns of `ops` as arrays, in the column order of `insert_ops`
+/// (`tenant_id … field, audit_module, audit_action, audit_details`), for an `UNNEST` insert.
 fn bind_op_arrays<'q>(
     q: sqlx::query::Query<'q, Postgres, PgArguments>,
     ops: &'q [OpRecord],
@@ -987,6 +1000,7 @@ fn bind_op_arrays<'q>(
         result.push(c.result);
         field.push(c.field);
     }
+    let audit_details = ops.iter().map(|o| o.audit.as_ref().map(|a| to_json(&a.details)).transpose()).collect::<StoreResult<Vec<_>>>()?;
     Ok(q.bind(ops.iter().map(|o| o.tenant_id).collect::<Vec<_>>())
         .bind(ops.iter().map(|o| o.client_op_id).collect::<Vec<_>>())
         .bind(ops.iter().map(|o| o.branch_id).collect::<Vec<_>>())
@@ -1002,7 +1016,10 @@ fn bind_op_arrays<'q>(
         .bind(result)
         .bind(ops.iter().map(|o| o.occurred_at).collect::<Vec<_>>())
         .bind(ops.iter().map(|o| o.recorded_at).collect::<Vec<_>>())
-        .bind(field))
+        .bind(field)
+        .bind(ops.iter().map(|o| o.audit.as_ref().map(|a| a.module.as_str())).collect::<Vec<_>>())
+        .bind(ops.iter().map(|o| o.audit.as_ref().map(|a| a.action.as_str())).collect::<Vec<_>>())
+        .bind(audit_details))
 }
 
 fn op_columns(op: &OpRecord) -> StoreResult<OpColumns<'_>> {
@@ -1047,6 +1064,7 @@ fn op_from(row: &PgRow) -> StoreResult<OpRecord> {
         outcome,
         occurred_at: get(row, "occurred_at")?,
         recorded_at: get(row, "recorded_at")?,
+        audit: None,
     })
 }
 

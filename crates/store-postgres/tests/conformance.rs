@@ -307,6 +307,7 @@ fn op_rec(w: &World, seq: i64, outcome: OpOutcome, recorded_at: Timestamp) -> Op
         outcome,
         occurred_at: t(seq),
         recorded_at,
+        audit: None,
     }
 }
 

@@ -569,7 +569,8 @@ impl Tx for SqliteTx {
         for chunk in ops.chunks(INSERT_ROWS_MAX) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
-                 device_seq, lane, status, code, message, result, occurred_at, recorded_at, field) ",
+                 device_seq, lane, status, code, message, result, occurred_at, recorded_at, field, audit_module, \
+                 audit_action, audit_details) ",
             );
             q.push_values(chunk, |mut b, op| {
                 let (status, code, message, result, field) = match &op.outcome {
@@ -593,7 +594,10 @@ impl Tx for SqliteTx {
                     .push_bind(result)
                     .push_bind(ts(op.occurred_at))
                     .push_bind(ts(op.recorded_at))
-                    .push_bind(field);
+                    .push_bind(field)
+                    .push_bind(op.audit.as_ref().map(|a| a.module.clone()))
+                    .push_bind(op.audit.as_ref().map(|a| a.action.clone()))
+                    .push_bind(op.audit.as_ref().map(|a| to_json(&a.details)));
             });
             q.build().execute(&mut *self.tx).await.map_err(store_error)?;
         }
@@ -929,8 +933,18 @@ impl Tx for SqliteTx {
     }
 
     async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+        // Events stored with applied ops, and the others; by time, then key (ops are
+        // applied one write transaction at a time, so `recorded_at` follows their order).
         let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE tenant_id = ? AND branch_id = ? AND applied_at >= ? ORDER BY seq LIMIT ?",
+            "SELECT * FROM ( \
+               SELECT tenant_id, branch_id, audit_module AS module, audit_action AS action, actor_id, device_id, \
+                 client_op_id, lane, occurred_at, recorded_at AS applied_at, audit_details AS details, 0 AS seq \
+               FROM ops WHERE tenant_id = ?1 AND branch_id = ?2 AND audit_module IS NOT NULL AND recorded_at >= ?3 \
+               UNION ALL \
+               SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, occurred_at, \
+                 applied_at, details, seq FROM audit_events \
+               WHERE tenant_id = ?1 AND branch_id = ?2 AND applied_at >= ?3) \
+             ORDER BY applied_at, seq, client_op_id LIMIT ?4",
         )
         .bind(tenant_id)
         .bind(branch_id)
@@ -1105,6 +1119,7 @@ fn op_from(row: &SqliteRow) -> StoreResult<OpRecord> {
         outcome,
         occurred_at: from_ts(get(row, "occurred_at")?)?,
         recorded_at: from_ts(get(row, "recorded_at")?)?,
+        audit: None,
     })
 }
 

@@ -199,9 +199,11 @@ pub trait Tx: Send {
     async fn list_shifts(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<ShiftRecord>>;
 
     // ---- audit and change feed ----
-    /// Appends audit events, in order.
+    /// Appends audit events that belong to no op, in order (an op's event is stored with
+    /// the op, [`OpRecord::audit`]).
     async fn insert_audits(&mut self, events: &[AuditRecord]) -> StoreResult<()>;
-    /// Audit events of a branch applied at or after `since`, oldest first, at most `limit`.
+    /// Audit events of a branch applied at or after `since`, oldest first, at most `limit`:
+    /// those stored with applied ops and those of [`Tx::insert_audits`].
     async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>>;
     /// Where a branch stream stands.
     async fn stream_position(&mut self, branch_id: Uuid) -> StoreResult<StreamPosition>;

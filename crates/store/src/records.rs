@@ -203,6 +203,21 @@ pub struct OpRecord {
     pub occurred_at: Timestamp,
     /// When the server recorded it.
     pub recorded_at: Timestamp,
+    /// The audit event of an applied op, stored in the op's own row (the op log is the
+    /// audit trail of ops; `Tx::list_audit` reads it back as an [`AuditRecord`] with
+    /// `applied_at = recorded_at`). Written, never read back by op lookups (`None` there).
+    pub audit: Option<OpAudit>,
+}
+
+/// What an applied op's audit event adds to its op record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpAudit {
+    /// `sale`, `cashSession`, `attendance`, …
+    pub module: String,
+    /// `finalize`, `open`, …
+    pub action: String,
+    /// Anything else (drift, negative stock, …).
+    pub details: serde_json::Value,
 }
 
 /// A cash drawer session of one device.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use modula_rules::{attendance, cash, pricing, Rejection};
-use modula_store::{AuditRecord, CashMovementRecord, CashSessionRecord, SaleRecord, ShiftRecord, StaffRecord, Tx};
+use modula_store::{CashMovementRecord, OpAudit, CashSessionRecord, SaleRecord, ShiftRecord, StaffRecord, Tx};
 use modula_wire::op::{CashSessionClose, CashSessionMovement, CashSessionOpen, Payload, SaleFinalize, SaleLine, ShiftPayload};
 use modula_wire::{ErrorCode, Op};
 use serde_json::{json, Value};
@@ -44,21 +44,10 @@ async fn open_session_of(tx: &mut dyn Tx, ctx: &mut OpContext, id: Uuid) -> ApiR
     })
 }
 
-fn audit(ctx: &mut OpContext, op: &Op, module: &str, action: &str, details: Value) {
-    let event = AuditRecord {
-        tenant_id: ctx.tenant_id,
-        branch_id: Some(ctx.branch.id),
-        module: module.into(),
-        action: action.into(),
-        actor_id: Some(op.actor_id),
-        device_id: ctx.device_id,
-        client_op_id: Some(op.client_op_id),
-        lane: ctx.lane,
-        occurred_at: op.occurred_at,
-        applied_at: chrono::Utc::now(),
-        details,
-    };
-    ctx.audit(event);
+/// The op's audit event (SPEC §2: one per applied op); it is stored in the op's record,
+/// whose actor, device, key, lane and times it shares.
+fn audit(ctx: &mut OpContext, module: &str, action: &str, details: Value) {
+    ctx.audit(OpAudit { module: module.into(), action: action.into(), details });
 }
 
 // ---------------------------------------------------------------- sale.finalize
@@ -110,7 +99,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     let details = json!({"receipt_no": p.receipt_no, "total_cents": p.totals.total_cents,
                          "price_drift_cents": price_drift_cents, "items_not_on_menu": not_on_menu,
                          "negative_stock": negative_stock});
-    audit(ctx, op, "sale", "finalize", details);
+    audit(ctx, "sale", "finalize", details);
     Ok(Ok(result))
 }
 
@@ -183,7 +172,7 @@ async fn open_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSess
         closed_at: None,
     };
     ctx.insert_session(tx, session).await?;
-    audit(ctx, op, "cashSession", "open", json!({"opening_float_cents": p.opening_float_cents}));
+    audit(ctx, "cashSession", "open", json!({"opening_float_cents": p.opening_float_cents}));
     Ok(Ok(json!({"cash_session_id": p.cash_session_id, "opening_float_cents": p.opening_float_cents,
                  "expected_cash_cents": p.opening_float_cents})))
 }
@@ -215,7 +204,7 @@ async fn movement(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionM
     let session_id = session.id;
     ctx.put_session(session);
     let details = json!({"movement_id": p.movement_id, "kind": kind, "amount_cents": p.amount_cents, "reason": p.reason});
-    audit(ctx, op, "cashSession", "movement", details);
+    audit(ctx, "cashSession", "movement", details);
     Ok(Ok(json!({"cash_session_id": session_id, "movement_id": p.movement_id,
                  "expected_cash_cents": cash::expected_cash_cents(&totals)})))
 }
@@ -234,7 +223,7 @@ async fn close_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSes
     ctx.put_session(session);
     let result = json!({"cash_session_id": session_id, "expected_cash_cents": expected_cash_cents,
                         "counted_cash_cents": p.counted_cash_cents, "variance_cents": variance_cents});
-    audit(ctx, op, "cashSession", "close", result.clone());
+    audit(ctx, "cashSession", "close", result.clone());
     Ok(Ok(result))
 }
 
@@ -266,7 +255,7 @@ async fn start_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &Staff
     };
     tx.insert_shift(&shift).await?;
     ctx.change("attendance", "shift", shift.id, views::shift(&shift));
-    audit(ctx, op, "attendance", "startWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}));
+    audit(ctx, "attendance", "startWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}));
     Ok(Ok(json!(views::shift(&shift))))
 }
 
@@ -282,6 +271,6 @@ async fn end_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: ShiftPayload
     shift.ended_at = Some(op.occurred_at);
     tx.update_shift(&shift).await?;
     ctx.change("attendance", "shift", shift.id, views::shift(&shift));
-    audit(ctx, op, "attendance", "endWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}));
+    audit(ctx, "attendance", "endWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}));
     Ok(Ok(json!(views::shift(&shift))))
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use modula_store::{
-    AuditRecord, BranchRecord, CashSessionRecord, ChangeRecord, Lane, MenuItemRecord, OpRecord, SaleRecord, StaffRecord,
+    BranchRecord, CashSessionRecord, ChangeRecord, Lane, MenuItemRecord, OpAudit, OpRecord, SaleRecord, StaffRecord,
     Tx, WriteBatch,
 };
 use modula_wire::op::OpType;
@@ -53,7 +53,8 @@ pub struct OpContext {
     stock_deltas: BTreeMap<Uuid, i64>,
     new_ops: Vec<OpRecord>,
     device_seqs: Vec<i64>,
-    audits: Vec<AuditRecord>,
+    /// The audit event of the op being applied, until its record takes it.
+    pending_audit: Option<OpAudit>,
     sales: Vec<SaleRecord>,
     changes: Vec<ChangeRecord>,
     change_index: HashMap<(&'static str, Uuid), usize>,
@@ -92,7 +93,7 @@ impl OpContext {
             stock_deltas: BTreeMap::new(),
             new_ops: Vec::new(),
             device_seqs: Vec::new(),
-            audits: Vec::new(),
+            pending_audit: None,
             sales: Vec::new(),
             changes: Vec::new(),
             change_index: HashMap::new(),
@@ -261,9 +262,15 @@ impl OpContext {
         self.sales.push(sale);
     }
 
-    /// Buffers an audit event.
-    pub fn audit(&mut self, event: AuditRecord) {
-        self.audits.push(event);
+    /// Notes the audit event of the op being applied (one per applied op).
+    pub fn audit(&mut self, event: OpAudit) {
+        debug_assert!(self.pending_audit.is_none(), "one audit event per op");
+        self.pending_audit = Some(event);
+    }
+
+    /// The audit event noted for the op being applied, if any (its record stores it).
+    pub fn take_audit(&mut self) -> Option<OpAudit> {
+        self.pending_audit.take()
     }
 
     /// Buffers a change-feed row (the entity's latest state wins).
@@ -313,7 +320,7 @@ impl OpContext {
             branch_id: self.branch.id,
             changes: &self.changes,
             sales: &self.sales,
-            audits: &self.audits,
+            audits: &[],
             device_id: self.device_id,
             device_seqs: &self.device_seqs,
             ops: &self.new_ops,

@@ -109,6 +109,8 @@ pub async fn process_prepared(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, pre
         Ok(result) => OpOutcome::Applied(result),
         Err(r) => OpOutcome::Rejected { code: r.code, message: r.message, field: r.field },
     };
+    let audit = ctx.take_audit();
+    assert_eq!(audit.is_some(), matches!(outcome, OpOutcome::Applied(_)), "an audit event for each applied op, none else");
     let now = chrono::Utc::now();
     let record = OpRecord {
         tenant_id: ctx.tenant_id,
@@ -123,6 +125,7 @@ pub async fn process_prepared(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, pre
         outcome,
         occurred_at: op.occurred_at,
         recorded_at: now,
+        audit,
     };
     let result = fresh_result(&record);
     ctx.record_op(record);
