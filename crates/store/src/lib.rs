@@ -295,7 +295,8 @@ pub struct WriteBatch<'a> {
     pub changes: &'a [ChangeRecord],
     /// New sales.
     pub sales: &'a [SaleRecord],
-    /// Audit events, in order.
+    /// Audit events that belong to no op, in order (an applied op's event travels in its
+    /// record, [`OpRecord::audit`]; the op lanes write none of these today).
     pub audits: &'a [AuditRecord],
     /// The device that sent the ops, if any, and the `device_seq`s it used.
     pub device_id: Option<Uuid>,
