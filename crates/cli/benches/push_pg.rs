@@ -8,11 +8,11 @@
 //!
 //! Two shapes are measured: all 20 devices in one branch (the pushes of one branch are
 //! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
-//! The ceiling is the fastest plain way a client inserts rows of the same size: one
-//! prepared multi-row `INSERT … SELECT FROM UNNEST(…)` of 100 rows per transaction, on
-//! one connection, with the same durability (`synchronous_commit = on`). Two slower ways
-//! are printed beside it for scale: one multi-row `INSERT … VALUES` per transaction, and
-//! one `INSERT` statement per row; the shares of the ceiling are always of the fastest.
+//! The ceiling is the fastest plain way a client inserts rows of the same size, 100 rows
+//! per transaction, on one connection, with the same durability (`synchronous_commit =
+//! on`): in each round, the faster of one prepared `INSERT … SELECT FROM UNNEST(…)` and
+//! one multi-row `INSERT … VALUES` per transaction. One `INSERT` statement per row is
+//! printed beside it for scale.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -197,7 +197,7 @@ async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) 
 /// How the ceiling sends a transaction's rows.
 #[derive(Clone, Copy)]
 enum Insert {
-    /// One prepared `INSERT … SELECT FROM UNNEST(arrays)` (the fastest; the headline ceiling).
+    /// One prepared `INSERT … SELECT FROM UNNEST(arrays)`.
     Unnest,
     /// One multi-row `INSERT … VALUES (…), (…), …` with a bind per value.
     Values,
@@ -281,10 +281,12 @@ fn main() {
             m[5].push(insert_ceiling(&db, n, row_bytes, Insert::PerRow).await);
             m[6].push(insert_ceiling(&db, n, row_bytes, Insert::Values).await);
         }
+        // The ceiling of a round is the faster of its two multi-row ways.
+        m[4] = m[4].iter().zip(&m[6]).map(|(unnest, values)| unnest.max(*values)).collect();
         let [one, two, one_m, two_m, ceiling, naive, values] = m.clone().map(median);
         println!("push benchmark on PostgreSQL: {n} sale.finalize ops (3 lines) from {DEVICES} devices, batches of {BATCH}; median of {rounds} rounds");
-        println!("  raw insert ceiling ({row_bytes}-byte rows, {CEILING_TX_ROWS} per tx, one UNNEST insert per tx): {ceiling:>8.0} rows/s");
-        println!("  (multi-row INSERT … VALUES, {CEILING_TX_ROWS} per tx:                        {values:>8.0} rows/s)");
+        println!("  raw insert ceiling ({row_bytes}-byte rows, {CEILING_TX_ROWS} per tx, faster of UNNEST and VALUES): {ceiling:>8.0} rows/s");
+        println!("  (multi-row INSERT … VALUES alone, {CEILING_TX_ROWS} per tx:                  {values:>8.0} rows/s)");
         println!("  (naive: one INSERT per row, {CEILING_TX_ROWS} per tx:                         {naive:>8.0} rows/s)");
         let line = |what: &str, ops: f64, vs: Option<f64>| {
             let ratio = vs.map(|v| format!(", {:.2}x one", ops / v)).unwrap_or_default();
@@ -302,7 +304,7 @@ fn main() {
             "  per round (median): one branch {:.0}% of ceiling, two/one {:.2}x; {BRANCHES} branches {:.0}% of ceiling, two/one {:.2}x",
             shares(0), ratio(1, 0), shares(2), ratio(3, 2)
         );
-        let names = ["one branch, 1 process", "one branch, 2 processes", "10 branches, 1 process", "10 branches, 2 processes", "ceiling", "naive", "VALUES"];
+        let names = ["one branch, 1 process", "one branch, 2 processes", "10 branches, 1 process", "10 branches, 2 processes", "ceiling (faster of UNNEST, VALUES)", "naive", "VALUES"];
         for (name, runs) in names.iter().zip(&m) {
             let runs: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();
             println!("    rounds, {name}: {}", runs.join(", "));
