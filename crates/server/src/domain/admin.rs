@@ -2,7 +2,9 @@
 //! Every function takes the caller, checks its rights, and runs in one transaction.
 
 use modula_rules::{access, validate};
-use modula_store::{BranchRecord, DeviceRecord, MenuItemRecord, StaffRecord, StockItemRecord, Store, TokenSubject, Tx};
+use modula_store::{
+    AuditRecord, BranchRecord, DeviceRecord, Lane, MenuItemRecord, StaffRecord, StockItemRecord, Store, TokenSubject, Tx,
+};
 use modula_wire::admin::*;
 use modula_wire::{BranchStatus, Policy, PolicyPatch, Role};
 use uuid::Uuid;
@@ -59,12 +61,46 @@ pub async fn set_branch_status(
     status: BranchStatus,
 ) -> ApiResult<BranchStatusView> {
     let mut tx = store.begin_write().await?;
+    tx.lock_branch(auth.tenant_id, branch_id).await?;
     let mut branch = branch_for_admin(tx.as_mut(), auth, branch_id).await?;
+    let previous = branch.status;
     branch.status = status;
     tx.update_branch(&branch).await?;
     feed::to_branch(tx.as_mut(), branch.id, vec![feed::branch(&branch)]).await?;
+    let action = if status == BranchStatus::Frozen { "freeze" } else { "unfreeze" };
+    let details = serde_json::json!({"status": status.as_str(), "previous_status": previous.as_str()});
+    audit_admin(tx.as_mut(), auth, branch.id, "branch", action, details).await?;
     tx.commit().await?;
     Ok(BranchStatusView { id: branch.id, status })
+}
+
+/// Records a manager's action in the branch's audit log (an event of no op: it has no
+/// `client_op_id`, no device, and the online lane).
+async fn audit_admin(
+    tx: &mut dyn Tx,
+    auth: &Auth,
+    branch_id: Uuid,
+    module: &str,
+    action: &str,
+    details: serde_json::Value,
+) -> ApiResult<()> {
+    let (staff_id, _) = auth.require_manager()?;
+    let now = chrono::Utc::now();
+    let event = AuditRecord {
+        tenant_id: auth.tenant_id,
+        branch_id: Some(branch_id),
+        module: module.into(),
+        action: action.into(),
+        actor_id: Some(staff_id),
+        device_id: None,
+        client_op_id: None,
+        lane: Lane::Online,
+        occurred_at: now,
+        applied_at: now,
+        details,
+    };
+    tx.insert_audits(std::slice::from_ref(&event)).await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- staff
@@ -294,6 +330,8 @@ pub async fn restock(store: &dyn Store, auth: &Auth, req: Restock) -> ApiResult<
         .ok_or_else(|| not_found_field("stock_item_id", "stock item", req.stock_item_id))?;
     let on_hand = tx.add_on_hand(branch.id, item.id, req.qty).await?;
     feed::to_branch(tx.as_mut(), branch.id, vec![feed::stock_level(&item, on_hand)]).await?;
+    let details = serde_json::json!({"stock_item_id": item.id, "qty": req.qty, "on_hand": on_hand});
+    audit_admin(tx.as_mut(), auth, branch.id, "inventory", "restock", details).await?;
     tx.commit().await?;
     Ok(RestockView { stock_item_id: item.id, on_hand })
 }

@@ -112,3 +112,29 @@ async fn policy_bad_input_names_the_field_and_changes_nothing() {
     assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], "khr_per_usd");
     assert_eq!(app.get("/v1/policy", t).await.ok(200)["vat_bps"], 1000);
 }
+
+/// Freeze, unfreeze and restock are a manager's actions of no op: each is one event of
+/// the branch's audit log, with the manager as actor, no device and no op key.
+#[tokio::test]
+async fn freeze_unfreeze_and_restock_are_audited() {
+    let app = TestApp::spawn().await;
+    let t = &app.a.token;
+    let branch = app.branch(t, "Audited").await;
+    let stock = app.stock_item(t, "beans").await;
+    app.post(&format!("/v1/branches/{branch}/freeze"), t, json!({})).await.ok(200);
+    app.post(&format!("/v1/branches/{branch}/unfreeze"), t, json!({})).await.ok(200);
+    let r = app.post("/v1/inventory/restock", t, json!({"branch_id": branch, "stock_item_id": stock, "qty": 500})).await;
+    r.ok(200);
+    let r = app.get(&format!("/v1/audit?branch_id={branch}"), t).await;
+    let events = r.ok(200)["events"].as_array().unwrap().clone();
+    let what: Vec<(&str, &str)> = events.iter().map(|e| (e["module"].as_str().unwrap(), e["action"].as_str().unwrap())).collect();
+    assert_eq!(what, [("branch", "freeze"), ("branch", "unfreeze"), ("inventory", "restock")], "{}", r.text);
+    for e in &events {
+        assert_eq!(e["actor_id"], app.a.owner_id.to_string(), "{e}");
+        assert_eq!(e["lane"], "online");
+        assert!(e["device_id"].is_null() && e["client_op_id"].is_null(), "{e}");
+    }
+    assert_eq!(events[0]["details"], json!({"status": "frozen", "previous_status": "active"}));
+    assert_eq!(events[1]["details"], json!({"status": "active", "previous_status": "frozen"}));
+    assert_eq!(events[2]["details"], json!({"stock_item_id": stock, "qty": 500, "on_hand": 500}));
+}
