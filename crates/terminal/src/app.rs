@@ -373,8 +373,7 @@ impl Terminal {
         let mut g = self.pins.lock().map_err(internal)?;
         match g.locked_until {
             Some(t) if Instant::now() < t => {
-                let s = (t - Instant::now()).as_secs() + 1;
-                Err(TerminalError::refuse(ErrorCode::PinLocked, format!("too many wrong PINs; try again in {s} s")))
+                Err(TerminalError::PinLocked { retry_after_s: (t - Instant::now()).as_secs() + 1 })
             }
             Some(_) => {
                 *g = PinGuard::default();

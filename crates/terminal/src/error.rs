@@ -11,6 +11,13 @@ pub enum TerminalError {
     /// A business refusal decided locally, with the same code the server would use.
     #[error("{}", .0.message)]
     Rejected(Rejection),
+    /// Too many wrong PINs: sign-in is locked for `retry_after_s` more seconds (429 with
+    /// `Retry-After`).
+    #[error("too many wrong PINs; try again in {retry_after_s} s")]
+    PinLocked {
+        /// Seconds until sign-in is allowed again (at least 1).
+        retry_after_s: u64,
+    },
     /// The local SQLite file failed; nothing was changed.
     #[error("local database: {0}")]
     Db(#[from] sqlx::Error),
@@ -43,6 +50,7 @@ impl TerminalError {
                     None => p,
                 }
             }
+            TerminalError::PinLocked { .. } => Problem::new(429, ErrorCode::PinLocked, self.to_string()),
             TerminalError::Db(e) => Problem::new(
                 503,
                 ErrorCode::ServiceUnavailable,
@@ -70,9 +78,13 @@ pub fn problem_response(problem: &Problem) -> Response {
 
 impl IntoResponse for TerminalError {
     fn into_response(self) -> Response {
-        if !matches!(self, TerminalError::Rejected(_)) {
+        if !matches!(self, TerminalError::Rejected(_) | TerminalError::PinLocked { .. }) {
             tracing::error!(error = %self, "terminal error");
         }
-        problem_response(&self.problem())
+        let mut resp = problem_response(&self.problem());
+        if let TerminalError::PinLocked { retry_after_s } = self {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s.max(1)));
+        }
+        resp
     }
 }

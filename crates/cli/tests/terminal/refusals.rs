@@ -229,6 +229,12 @@ async fn local_api_refusals_are_problems_and_queue_nothing() {
     }
     let got = post(&term, "/api/signin", json!({"staff_id": shop.manager, "pin": MANAGER_PIN})).await;
     problem("locked sign-in", got, 429, "PIN_LOCKED");
+    // The wait is also a Retry-After header, in seconds, at most the 5-minute lockout.
+    let r = term.http.post(format!("{}/api/signin", term.base)).json(&json!({"staff_id": shop.manager, "pin": MANAGER_PIN}));
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let wait_s: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=300).contains(&wait_s), "Retry-After {wait_s}");
 
     // Back online, the queued work is applied.
     proxy.set(Mode::Up);
