@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use modula_rules::{attendance, cash, pricing, Rejection};
-use modula_store::{CashMovementRecord, OpAudit, CashSessionRecord, SaleRecord, ShiftRecord, StaffRecord, Tx};
+use modula_store::{CashMovementRecord, CashSessionRecord, OpAudit, SaleRecord, ShiftRecord, StaffRecord, Tx};
 use modula_wire::op::{CashSessionClose, CashSessionMovement, CashSessionOpen, Payload, SaleFinalize, SaleLine, ShiftPayload};
 use modula_wire::{ErrorCode, Op};
 use serde_json::{json, Value};
