@@ -47,11 +47,6 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("a record did not serialize to JSON: {e}")))
 }
 
-/// Encodes an optional JSON column.
-pub(crate) fn to_json_opt<T: serde::Serialize>(value: Option<&T>) -> StoreResult<Option<String>> {
-    value.map(to_json).transpose()
-}
-
 /// A row count as the `i64` PostgreSQL binds.
 pub(crate) fn count(n: usize) -> StoreResult<i64> {
     i64::try_from(n).map_err(|_| StoreError::Internal(format!("{n} rows is too many")))

@@ -4,12 +4,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use modula_store::*;
-use modula_wire::{BranchStatus, Policy, Role};
+use modula_wire::{BranchStatus, JsonText, Policy, Role};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use crate::convert::{count, from_json, store_error, to_json, to_json_opt};
+use crate::convert::{count, from_json, store_error, to_json};
 use crate::nudge::{Announcer, NUDGE_CHANNEL};
 
 /// Most gaps reported per device.
@@ -129,7 +129,7 @@ impl PgTx {
 struct PlacedChange<'a> {
     seq: i64,
     change: &'a ChangeRecord,
-    data: Option<String>,
+    data: Option<&'a str>,
 }
 
 /// Gives each change its position (`first`, `first + 1`, …). An entity listed twice keeps
@@ -140,7 +140,7 @@ fn place(branch_id: Uuid, changes: &[ChangeRecord], first: i64) -> StoreResult<V
     let mut index: HashMap<(&str, Uuid), usize> = HashMap::with_capacity(changes.len());
     for (seq, change) in (first..).zip(changes) {
         debug_assert_eq!(change.branch_id, branch_id, "one branch per call");
-        let row = PlacedChange { seq, change, data: to_json_opt(change.data.as_ref())? };
+        let row = PlacedChange { seq, change, data: change.data.as_ref().map(JsonText::as_str) };
         match index.get(&(change.scope, change.entity_id)) {
             Some(&i) => placed[i] = row,
             None => {
@@ -643,7 +643,7 @@ impl Tx for PgTx {
                    actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) \
                    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], \
                    $7::text[], $8::uuid[], $9::int8[], $10::int8[], $11::text[], $12::timestamptz[], $13::timestamptz[])";
-        let details = sales.iter().map(|s| to_json(&s.details)).collect::<StoreResult<Vec<_>>>()?;
+        let details: Vec<&str> = sales.iter().map(|s| s.details.as_str()).collect();
         let q = sqlx::query(sql)
             .bind(sales.iter().map(|s| s.id).collect::<Vec<_>>())
             .bind(sales.iter().map(|s| s.tenant_id).collect::<Vec<_>>())
@@ -711,7 +711,7 @@ impl Tx for PgTx {
                    $6::uuid[], $7::uuid[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[]) \
                    WITH ORDINALITY AS e(tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, \
                    occurred_at, applied_at, details, n) ORDER BY n";
-        let details = events.iter().map(|e| to_json(&e.details)).collect::<StoreResult<Vec<_>>>()?;
+        let details: Vec<&str> = events.iter().map(|e| e.details.as_str()).collect();
         let q = sqlx::query(sql)
             .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.branch_id).collect::<Vec<_>>())
@@ -911,7 +911,7 @@ impl Tx for PgTx {
             .bind(placed.iter().map(|r| r.change.deleted).collect::<Vec<_>>())
             .bind(placed.iter().map(|r| r.data.as_deref()).collect::<Vec<_>>());
         let sales = b.sales;
-        let details = sales.iter().map(|s| to_json(&s.details)).collect::<StoreResult<Vec<_>>>()?;
+        let details: Vec<&str> = sales.iter().map(|s| s.details.as_str()).collect();
         let q = q
             .bind(sales.iter().map(|s| s.id).collect::<Vec<_>>())
             .bind(sales.iter().map(|s| s.tenant_id).collect::<Vec<_>>())
@@ -927,7 +927,7 @@ impl Tx for PgTx {
             .bind(sales.iter().map(|s| s.occurred_at).collect::<Vec<_>>())
             .bind(sales.iter().map(|s| s.applied_at).collect::<Vec<_>>());
         let events = b.audits;
-        let details = events.iter().map(|e| to_json(&e.details)).collect::<StoreResult<Vec<_>>>()?;
+        let details: Vec<&str> = events.iter().map(|e| e.details.as_str()).collect();
         let q = q
             .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.branch_id).collect::<Vec<_>>())
@@ -979,7 +979,7 @@ struct OpColumns<'a> {
     status: &'static str,
     code: Option<String>,
     message: Option<&'a str>,
-    result: Option<String>,
+    result: Option<&'a str>,
     field: Option<&'a str>,
 }
 
@@ -1000,7 +1000,7 @@ fn bind_op_arrays<'q>(
         result.push(c.result);
         field.push(c.field);
     }
-    let audit_details = ops.iter().map(|o| o.audit.as_ref().map(|a| to_json(&a.details)).transpose()).collect::<StoreResult<Vec<_>>>()?;
+    let audit_details: Vec<Option<&str>> = ops.iter().map(|o| o.audit.as_ref().map(|a| a.details.as_str())).collect();
     Ok(q.bind(ops.iter().map(|o| o.tenant_id).collect::<Vec<_>>())
         .bind(ops.iter().map(|o| o.client_op_id).collect::<Vec<_>>())
         .bind(ops.iter().map(|o| o.branch_id).collect::<Vec<_>>())
@@ -1025,7 +1025,7 @@ fn bind_op_arrays<'q>(
 fn op_columns(op: &OpRecord) -> StoreResult<OpColumns<'_>> {
     Ok(match &op.outcome {
         OpOutcome::Applied(result) => {
-            OpColumns { status: "APPLIED", code: None, message: None, result: Some(to_json(result)?), field: None }
+            OpColumns { status: "APPLIED", code: None, message: None, result: Some(result.as_str()), field: None }
         }
         OpOutcome::Rejected { code, message, field } => OpColumns {
             status: "REJECTED",

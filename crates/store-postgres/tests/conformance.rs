@@ -153,7 +153,7 @@ fn menu_rec(tenant_id: Uuid, name: &str, category: &str) -> MenuItemRecord {
 }
 
 fn change(branch_id: Uuid, scope: &'static str, entity_id: Uuid, data: Option<serde_json::Value>) -> ChangeRecord {
-    ChangeRecord { branch_id, scope, entity: "thing", entity_id, deleted: data.is_none(), data, new_entity: false }
+    ChangeRecord { branch_id, scope, entity: "thing", entity_id, deleted: data.is_none(), data: data.map(Into::into), new_entity: false }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,7 +320,7 @@ async fn the_op_log_round_trips_and_lists_rejections_newest_first() {
     let Some(db) = TestDb::create().await else { return };
     let store = db.store().await;
     let w = world(&store).await;
-    let applied = op_rec(&w, 1, OpOutcome::Applied(json!({"sale_id": "x", "n": 1.5})), t(100));
+    let applied = op_rec(&w, 1, OpOutcome::Applied(json!({"sale_id": "x", "n": 1.5}).into()), t(100));
     let old = op_rec(&w, 2, rejected(Some("lines[0].qty")), t(101));
     let new = op_rec(&w, 3, rejected(None), t(102));
     let mut online = op_rec(&w, 4, rejected(None), t(103));
@@ -423,7 +423,7 @@ async fn cash_sales_shifts_and_audit_round_trip() {
         actor_id: cashier.id,
         total_cents: 250 * n,
         price_drift_cents: 0,
-        details: json!({"lines": [{"qty": n}], "note": "ünïcode"}),
+        details: json!({"lines": [{"qty": n}], "note": "ünïcode"}).into(),
         occurred_at: t(70 + n),
         applied_at: t(80 + n),
     };
@@ -476,7 +476,7 @@ async fn cash_sales_shifts_and_audit_round_trip() {
         lane: Lane::Online,
         occurred_at: t(n),
         applied_at: t(300 + n),
-        details: json!({"n": n}),
+        details: json!({"n": n}).into(),
     };
     let events = vec![audit(1), audit(2), audit(3)];
     tx.insert_audits(&events).await.unwrap();

@@ -574,7 +574,7 @@ impl Tx for SqliteTx {
             );
             q.push_values(chunk, |mut b, op| {
                 let (status, code, message, result, field) = match &op.outcome {
-                    OpOutcome::Applied(result) => ("APPLIED", None, None, Some(to_json(result)), None),
+                    OpOutcome::Applied(result) => ("APPLIED", None, None, Some(result.as_str().to_owned()), None),
                     OpOutcome::Rejected { code, message, field } => {
                         ("REJECTED", Some(code.to_string()), Some(message.clone()), None, field.clone())
                     }
@@ -597,7 +597,7 @@ impl Tx for SqliteTx {
                     .push_bind(field)
                     .push_bind(op.audit.as_ref().map(|a| a.module.clone()))
                     .push_bind(op.audit.as_ref().map(|a| a.action.clone()))
-                    .push_bind(op.audit.as_ref().map(|a| to_json(&a.details)));
+                    .push_bind(op.audit.as_ref().map(|a| a.details.as_str().to_owned()));
             });
             q.build().execute(&mut *self.tx).await.map_err(store_error)?;
         }
@@ -832,7 +832,7 @@ impl Tx for SqliteTx {
                     .push_bind(s.actor_id)
                     .push_bind(s.total_cents)
                     .push_bind(s.price_drift_cents)
-                    .push_bind(to_json(&s.details))
+                    .push_bind(s.details.as_str().to_owned())
                     .push_bind(ts(s.occurred_at))
                     .push_bind(ts(s.applied_at));
             });
@@ -925,7 +925,7 @@ impl Tx for SqliteTx {
                     .push_bind(e.lane.as_str())
                     .push_bind(ts(e.occurred_at))
                     .push_bind(ts(e.applied_at))
-                    .push_bind(to_json(&e.details));
+                    .push_bind(e.details.as_str().to_owned());
             });
             q.build().execute(&mut *self.tx).await.map_err(store_error)?;
         }
@@ -979,7 +979,7 @@ impl Tx for SqliteTx {
                     .push_bind(c.entity_id)
                     .push_bind(base + i as i64)
                     .push_bind(c.deleted as i64)
-                    .push_bind(c.data.as_ref().map(to_json))
+                    .push_bind(c.data.as_ref().map(|d| d.as_str().to_owned()))
                     .push_bind(now);
             });
             q.push(

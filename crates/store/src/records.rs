@@ -164,7 +164,7 @@ impl Lane {
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpOutcome {
     /// Applied, with its result.
-    Applied(serde_json::Value),
+    Applied(modula_wire::JsonText),
     /// Refused, with the code and message.
     Rejected {
         /// Why.
@@ -217,7 +217,7 @@ pub struct OpAudit {
     /// `finalize`, `open`, …
     pub action: String,
     /// Anything else (drift, negative stock, …).
-    pub details: serde_json::Value,
+    pub details: modula_wire::JsonText,
 }
 
 /// A cash drawer session of one device.
@@ -296,7 +296,7 @@ pub struct SaleRecord {
     /// Current menu total − charged total.
     pub price_drift_cents: i64,
     /// Lines, tender, totals, change, items no longer on the menu.
-    pub details: serde_json::Value,
+    pub details: modula_wire::JsonText,
     /// When sold.
     pub occurred_at: Timestamp,
     /// When applied.
@@ -346,7 +346,7 @@ pub struct AuditRecord {
     /// When the server applied it.
     pub applied_at: Timestamp,
     /// Anything else (drift, negative stock, …).
-    pub details: serde_json::Value,
+    pub details: modula_wire::JsonText,
 }
 
 /// A device's sync bookkeeping.
@@ -376,7 +376,7 @@ pub struct ChangeRecord {
     /// Tombstone.
     pub deleted: bool,
     /// Current state (None for a tombstone).
-    pub data: Option<serde_json::Value>,
+    pub data: Option<modula_wire::JsonText>,
     /// The entity has never been in the stream (a new sale): a store may insert the row
     /// without looking for an older version to replace. A wrong `true` makes the write
     /// fail (a unique key), never duplicates an entity.

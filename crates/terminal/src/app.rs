@@ -646,7 +646,7 @@ impl Terminal {
         let mut tx = w.begin().await?;
         let (status, code, message) = match outcome {
             DirectOutcome::Applied(result) => {
-                crate::settle::synced(&mut tx, op.client_op_id, Some(&result)).await?;
+                crate::settle::synced(&mut tx, op.client_op_id, Some(&result.to_string())).await?;
                 (QueueStatus::Synced, None, None)
             }
             DirectOutcome::Rejected(p) => {

@@ -13,10 +13,10 @@ use crate::local;
 
 /// The op was applied by the server: `SYNCED`, and its stock deductions leave the
 /// local estimate (the server's stock now holds them).
-pub async fn synced(conn: &mut SqliteConnection, client_op_id: Uuid, result: Option<&serde_json::Value>) -> TerminalResult<()> {
+/// `result` is the server's result as JSON text.
+pub async fn synced(conn: &mut SqliteConnection, client_op_id: Uuid, result: Option<&str>) -> TerminalResult<()> {
     let Some(op) = db::op(conn, client_op_id).await? else { return Ok(()) };
-    let result = result.map(|r| r.to_string());
-    if db::settle_op(conn, client_op_id, QueueStatus::Synced, None, None, result.as_deref(), Utc::now()).await? {
+    if db::settle_op(conn, client_op_id, QueueStatus::Synced, None, None, result, Utc::now()).await? {
         local::add_stock_pending(conn, &stock_of(&op)?, -1).await?;
     }
     Ok(())
@@ -70,7 +70,7 @@ pub async fn push_results(conn: &mut SqliteConnection, sent: &[Uuid], results: &
     for r in results {
         match r.status {
             OpStatus::Applied | OpStatus::Duplicate => {
-                synced(conn, r.client_op_id, r.result.as_ref()).await?;
+                synced(conn, r.client_op_id, r.result.as_ref().map(modula_wire::JsonText::as_str)).await?;
                 synced_n += 1;
             }
             OpStatus::Rejected => {

@@ -6,10 +6,12 @@
 
 pub mod admin;
 pub mod domain;
+pub mod json_text;
 pub mod op;
 pub mod problem;
 pub mod sync;
 
+pub use json_text::JsonText;
 pub use domain::{BranchStatus, Policy, PolicyPatch, Role};
 pub use op::{Op, OpResult, OpStatus, OpType, PushRequest, PushResponse};
 pub use problem::{ErrorCode, Problem};

@@ -139,7 +139,7 @@ pub struct OpResult {
     pub message: Option<String>,
     /// The op's result when applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<serde_json::Value>,
+    pub result: Option<crate::JsonText>,
     /// True when this is a stored outcome returned again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replayed: bool,

@@ -97,7 +97,7 @@ async fn audit_admin(
         lane: Lane::Online,
         occurred_at: now,
         applied_at: now,
-        details,
+        details: details.into(),
     };
     tx.insert_audits(std::slice::from_ref(&event)).await?;
     Ok(())

@@ -6,16 +6,24 @@ use std::collections::BTreeMap;
 
 use modula_rules::{attendance, cash, pricing, Rejection};
 use modula_store::{CashMovementRecord, CashSessionRecord, OpAudit, SaleRecord, ShiftRecord, StaffRecord, Tx};
-use modula_wire::op::{CashSessionClose, CashSessionMovement, CashSessionOpen, Payload, SaleFinalize, SaleLine, ShiftPayload};
-use modula_wire::{ErrorCode, Op};
-use serde_json::{json, Value};
+use modula_wire::op::{
+    CashSessionClose, CashSessionMovement, CashSessionOpen, Payload, SaleFinalize, SaleLine, SaleTotals, ShiftPayload, Tender,
+};
+use modula_wire::{ErrorCode, JsonText, Op};
+use serde::Serialize;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::push::OpContext;
 use super::views::{self, totals_of};
 use crate::error::{ApiError, ApiResult};
 
-type Outcome = ApiResult<Result<Value, Rejection>>;
+type Outcome = ApiResult<Result<JsonText, Rejection>>;
+
+/// `value` as JSON text (a result, audit details or a feed row).
+pub fn json_text<T: Serialize + ?Sized>(value: &T) -> ApiResult<JsonText> {
+    JsonText::of(value).map_err(|e| ApiError::Internal(format!("a result did not serialize to JSON: {e}")))
+}
 
 /// Applies a validated, authorized op.
 pub async fn apply(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &StaffRecord, payload: Payload) -> Outcome {
@@ -46,7 +54,7 @@ async fn open_session_of(tx: &mut dyn Tx, ctx: &mut OpContext, id: Uuid) -> ApiR
 
 /// The op's audit event (SPEC §2: one per applied op); it is stored in the op's record,
 /// whose actor, device, key, lane and times it shares.
-fn audit(ctx: &mut OpContext, module: &str, action: &str, details: Value) {
+fn audit(ctx: &mut OpContext, module: &str, action: &str, details: JsonText) {
     ctx.audit(OpAudit { module: module.into(), action: action.into(), details });
 }
 
@@ -72,13 +80,27 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     session.cash_sales_cents += p.totals.total_cents;
     let expected_cash_cents = cash::expected_cash_cents(&totals_of(&session));
     ctx.put_session(session);
-    let result = json!({
-        "sale_id": p.sale_id, "receipt_no": p.receipt_no, "cash_session_id": p.cash_session_id,
-        "subtotal_cents": p.totals.subtotal_cents, "vat_cents": p.totals.vat_cents, "total_cents": p.totals.total_cents,
-        "change_cents": change_due.change_cents, "change_khr": change_due.change_khr,
-        "price_drift_cents": price_drift_cents, "items_not_on_menu": not_on_menu,
-        "expected_cash_cents": expected_cash_cents,
-    });
+    let result = SaleResult {
+        cash_session_id: p.cash_session_id,
+        change_cents: change_due.change_cents,
+        change_khr: change_due.change_khr,
+        expected_cash_cents,
+        items_not_on_menu: &not_on_menu,
+        price_drift_cents,
+        receipt_no: &p.receipt_no,
+        sale_id: p.sale_id,
+        subtotal_cents: p.totals.subtotal_cents,
+        total_cents: p.totals.total_cents,
+        vat_cents: p.totals.vat_cents,
+    };
+    let details = SaleDetails {
+        change: change_due.change_cents,
+        change_khr: change_due.change_khr,
+        items_not_on_menu: &not_on_menu,
+        lines: &p.lines,
+        tender: &p.tender,
+        totals: &p.totals,
+    };
     let record = SaleRecord {
         id: p.sale_id,
         tenant_id: ctx.tenant_id,
@@ -90,17 +112,68 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         actor_id: op.actor_id,
         total_cents: p.totals.total_cents,
         price_drift_cents,
-        details: json!({"lines": p.lines, "tender": p.tender, "totals": p.totals, "change": result["change_cents"],
-                        "change_khr": result["change_khr"], "items_not_on_menu": not_on_menu}),
+        details: json_text(&details)?,
         occurred_at: op.occurred_at,
         applied_at: chrono::Utc::now(),
     };
-    ctx.add_sale(record);
-    let details = json!({"receipt_no": p.receipt_no, "total_cents": p.totals.total_cents,
-                         "price_drift_cents": price_drift_cents, "items_not_on_menu": not_on_menu,
-                         "negative_stock": negative_stock});
-    audit(ctx, "sale", "finalize", details);
-    Ok(Ok(result))
+    ctx.add_sale(record)?;
+    let event = SaleAudit {
+        items_not_on_menu: &not_on_menu,
+        negative_stock: &negative_stock,
+        price_drift_cents,
+        receipt_no: &p.receipt_no,
+        total_cents: p.totals.total_cents,
+    };
+    audit(ctx, "sale", "finalize", json_text(&event)?);
+    Ok(Ok(json_text(&result)?))
+}
+
+// Typed bodies of a sale's result, stored details and audit details: serialized once,
+// straight to text (a sale is the op a push carries hundreds of). Fields are in
+// alphabetical order, the order the keys of a `serde_json::Value` map are written in.
+
+/// The result of an applied `sale.finalize`.
+#[derive(Serialize)]
+struct SaleResult<'a> {
+    cash_session_id: Uuid,
+    change_cents: i64,
+    change_khr: i64,
+    expected_cash_cents: i64,
+    items_not_on_menu: &'a [Uuid],
+    price_drift_cents: i64,
+    receipt_no: &'a str,
+    sale_id: Uuid,
+    subtotal_cents: i64,
+    total_cents: i64,
+    vat_cents: i64,
+}
+
+/// What `sales.details` keeps of a sale.
+#[derive(Serialize)]
+struct SaleDetails<'a> {
+    change: i64,
+    change_khr: i64,
+    items_not_on_menu: &'a [Uuid],
+    lines: &'a [SaleLine],
+    tender: &'a Tender,
+    totals: &'a SaleTotals,
+}
+
+/// The details of a sale's audit event.
+#[derive(Serialize)]
+struct SaleAudit<'a> {
+    items_not_on_menu: &'a [Uuid],
+    negative_stock: &'a [NegativeStock],
+    price_drift_cents: i64,
+    receipt_no: &'a str,
+    total_cents: i64,
+}
+
+/// A stock item a sale took below zero (flagged, not refused).
+#[derive(Serialize)]
+struct NegativeStock {
+    on_hand: i64,
+    stock_item_id: Uuid,
 }
 
 /// Lines at current menu prices (charged price kept for items no longer sellable), the
@@ -132,12 +205,12 @@ async fn reprice(
 }
 
 /// Applies stock deltas; returns the items that went negative (flagged, not refused).
-async fn deduct_stock(tx: &mut dyn Tx, ctx: &mut OpContext, deltas: &BTreeMap<Uuid, i64>) -> ApiResult<Vec<Value>> {
+async fn deduct_stock(tx: &mut dyn Tx, ctx: &mut OpContext, deltas: &BTreeMap<Uuid, i64>) -> ApiResult<Vec<NegativeStock>> {
     let mut negative = Vec::new();
     for (stock_item_id, delta) in deltas {
         let on_hand = ctx.add_stock(tx, *stock_item_id, *delta).await?;
         if on_hand < 0 {
-            negative.push(json!({"stock_item_id": stock_item_id, "on_hand": on_hand}));
+            negative.push(NegativeStock { on_hand, stock_item_id: *stock_item_id });
         }
     }
     Ok(negative)
@@ -172,9 +245,9 @@ async fn open_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSess
         closed_at: None,
     };
     ctx.insert_session(tx, session).await?;
-    audit(ctx, "cashSession", "open", json!({"opening_float_cents": p.opening_float_cents}));
+    audit(ctx, "cashSession", "open", json!({"opening_float_cents": p.opening_float_cents}).into());
     Ok(Ok(json!({"cash_session_id": p.cash_session_id, "opening_float_cents": p.opening_float_cents,
-                 "expected_cash_cents": p.opening_float_cents})))
+                 "expected_cash_cents": p.opening_float_cents}).into()))
 }
 
 async fn movement(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionMovement) -> Outcome {
@@ -204,9 +277,9 @@ async fn movement(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionM
     let session_id = session.id;
     ctx.put_session(session);
     let details = json!({"movement_id": p.movement_id, "kind": kind, "amount_cents": p.amount_cents, "reason": p.reason});
-    audit(ctx, "cashSession", "movement", details);
+    audit(ctx, "cashSession", "movement", details.into());
     Ok(Ok(json!({"cash_session_id": session_id, "movement_id": p.movement_id,
-                 "expected_cash_cents": cash::expected_cash_cents(&totals)})))
+                 "expected_cash_cents": cash::expected_cash_cents(&totals)}).into()))
 }
 
 async fn close_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionClose) -> Outcome {
@@ -223,6 +296,7 @@ async fn close_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSes
     ctx.put_session(session);
     let result = json!({"cash_session_id": session_id, "expected_cash_cents": expected_cash_cents,
                         "counted_cash_cents": p.counted_cash_cents, "variance_cents": variance_cents});
+    let result = JsonText::from(result);
     audit(ctx, "cashSession", "close", result.clone());
     Ok(Ok(result))
 }
@@ -254,9 +328,9 @@ async fn start_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &Staff
         ended_at: None,
     };
     tx.insert_shift(&shift).await?;
-    ctx.change("attendance", "shift", shift.id, views::shift(&shift));
-    audit(ctx, "attendance", "startWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}));
-    Ok(Ok(json!(views::shift(&shift))))
+    ctx.change("attendance", "shift", shift.id, views::shift(&shift).into());
+    audit(ctx, "attendance", "startWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}).into());
+    Ok(Ok(json!(views::shift(&shift)).into()))
 }
 
 async fn end_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: ShiftPayload) -> Outcome {
@@ -270,7 +344,7 @@ async fn end_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: ShiftPayload
     shift.open = false;
     shift.ended_at = Some(op.occurred_at);
     tx.update_shift(&shift).await?;
-    ctx.change("attendance", "shift", shift.id, views::shift(&shift));
-    audit(ctx, "attendance", "endWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}));
-    Ok(Ok(json!(views::shift(&shift))))
+    ctx.change("attendance", "shift", shift.id, views::shift(&shift).into());
+    audit(ctx, "attendance", "endWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}).into());
+    Ok(Ok(json!(views::shift(&shift)).into()))
 }

@@ -14,8 +14,8 @@ use modula_store::{
     Tx, WriteBatch,
 };
 use modula_wire::op::OpType;
-use modula_wire::{Op, Policy};
-use serde_json::{json, Value};
+use modula_wire::{JsonText, Op, Policy};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::views;
@@ -246,7 +246,7 @@ impl OpContext {
     }
 
     /// Buffers a sale.
-    pub fn add_sale(&mut self, sale: SaleRecord) {
+    pub fn add_sale(&mut self, sale: SaleRecord) -> ApiResult<()> {
         // The sale id was free (checked before apply), so its feed row is a new entity.
         debug_assert!(!self.change_index.contains_key(&("sales", sale.id)), "a sale is added once");
         self.taken_sale_ids.insert(sale.id);
@@ -256,10 +256,11 @@ impl OpContext {
             entity: "sale",
             entity_id: sale.id,
             deleted: false,
-            data: Some(json!(views::sale(&sale))),
+            data: Some(super::apply::json_text(&views::sale(&sale))?),
             new_entity: true,
         });
         self.sales.push(sale);
+        Ok(())
     }
 
     /// Notes the audit event of the op being applied (one per applied op).
@@ -274,7 +275,7 @@ impl OpContext {
     }
 
     /// Buffers a change-feed row (the entity's latest state wins).
-    pub fn change(&mut self, scope: &'static str, entity: &'static str, id: Uuid, data: Value) {
+    pub fn change(&mut self, scope: &'static str, entity: &'static str, id: Uuid, data: JsonText) {
         let record =
             ChangeRecord { branch_id: self.branch.id, scope, entity, entity_id: id, deleted: false, data: Some(data), new_entity: false };
         self.push_change(record);
@@ -298,7 +299,7 @@ impl OpContext {
         for id in std::mem::take(&mut self.dirty_sessions) {
             if let Some(Some(s)) = self.sessions.get(&id).cloned() {
                 tx.update_cash_session(&s).await?;
-                self.change("cash_sessions", "cash_session", s.id, views::cash_session(&s));
+                self.change("cash_sessions", "cash_session", s.id, views::cash_session(&s).into());
             }
         }
         Ok(())
@@ -313,7 +314,7 @@ impl OpContext {
         if !deltas.is_empty() {
             for (item, on_hand) in tx.add_on_hand_many(self.tenant_id, self.branch.id, &deltas).await? {
                 let data = json!({"stock_item_id": item.id, "name": item.name, "unit": item.unit, "on_hand": on_hand});
-                self.change("inventory", "stock_level", item.id, data);
+                self.change("inventory", "stock_level", item.id, data.into());
             }
         }
         let batch = WriteBatch {

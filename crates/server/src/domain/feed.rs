@@ -28,7 +28,7 @@ impl Change {
             entity: self.entity,
             entity_id: self.id,
             deleted: self.data.is_none(),
-            data: self.data,
+            data: self.data.map(modula_wire::JsonText::from),
             new_entity: false,
         }
     }

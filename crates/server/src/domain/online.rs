@@ -9,7 +9,6 @@ use modula_rules::{hash, Rejection};
 use modula_store::{Lane, OpOutcome, OpRecord, Store};
 use modula_wire::op::{OnlineOp, OpType};
 use modula_wire::{ErrorCode, Op, Problem};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::push::{self, OpContext};
@@ -47,7 +46,7 @@ pub struct OnlineAnswer {
     /// HTTP status.
     pub status: u16,
     /// The op's result (2xx) or a problem document.
-    pub body: Value,
+    pub body: modula_wire::JsonText,
     /// Whether this is a stored answer given again (`Idempotent-Replayed: true`).
     pub replayed: bool,
 }
@@ -134,7 +133,7 @@ fn answer(record: &OpRecord, replayed: bool) -> OnlineAnswer {
             let status = status_for_code(*code).as_u16();
             let mut problem = Problem::new(status, *code, message);
             problem.field = field.clone();
-            OnlineAnswer { status, body: serde_json::to_value(problem).unwrap_or_default(), replayed }
+            OnlineAnswer { status, body: serde_json::to_value(problem).unwrap_or_default().into(), replayed }
         }
     }
 }

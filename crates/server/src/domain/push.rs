@@ -183,7 +183,7 @@ async fn decide_and_apply(
     op: &Op,
     hash: &str,
     payload: Option<Result<Payload, Rejection>>,
-) -> ApiResult<Result<serde_json::Value, Rejection>> {
+) -> ApiResult<Result<modula_wire::JsonText, Rejection>> {
     // Rule 3: the client's hash must match ours.
     if !op.payload_hash.eq_ignore_ascii_case(hash) {
         let msg = format!("payload_hash does not match the server's hash of the op ({hash})");

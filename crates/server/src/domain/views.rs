@@ -76,13 +76,41 @@ pub fn cash_session(s: &modula_store::CashSessionRecord) -> serde_json::Value {
 }
 
 /// A sale as listed by `GET /v1/sales` and the change feed.
-pub fn sale(s: &modula_store::SaleRecord) -> serde_json::Value {
-    serde_json::json!({
-        "sale_id": s.id, "receipt_no": s.receipt_no, "total_cents": s.total_cents,
-        "price_drift_cents": s.price_drift_cents, "device_id": s.device_id,
-        "cash_session_id": s.cash_session_id, "actor_id": s.actor_id,
-        "occurred_at": at(s.occurred_at), "applied_at": at(s.applied_at),
-    })
+pub fn sale(s: &modula_store::SaleRecord) -> SaleView<'_> {
+    SaleView {
+        actor_id: s.actor_id,
+        applied_at: at(s.applied_at),
+        cash_session_id: s.cash_session_id,
+        device_id: s.device_id,
+        occurred_at: at(s.occurred_at),
+        price_drift_cents: s.price_drift_cents,
+        receipt_no: &s.receipt_no,
+        sale_id: s.id,
+        total_cents: s.total_cents,
+    }
+}
+
+/// A sale as sent (fields in alphabetical order, as a `serde_json::Value` map writes them).
+#[derive(Debug, serde::Serialize)]
+pub struct SaleView<'a> {
+    /// Cashier.
+    pub actor_id: uuid::Uuid,
+    /// When applied.
+    pub applied_at: modula_store::Timestamp,
+    /// Session.
+    pub cash_session_id: uuid::Uuid,
+    /// Device.
+    pub device_id: uuid::Uuid,
+    /// When sold.
+    pub occurred_at: modula_store::Timestamp,
+    /// Current menu total − charged total.
+    pub price_drift_cents: i64,
+    /// Printed receipt number.
+    pub receipt_no: &'a str,
+    /// Id.
+    pub sale_id: uuid::Uuid,
+    /// Charged total.
+    pub total_cents: i64,
 }
 
 /// A shift as listed by `GET /v1/attendance` and the change feed.
