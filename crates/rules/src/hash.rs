@@ -31,7 +31,8 @@ pub fn payload_hash(
     payload: &Value,
 ) -> String {
     // Keys written in their canonical (sorted) order; all are ASCII.
-    let mut out = String::new();
+    // Room for a typical sale op, so the text is built without regrowing.
+    let mut out = String::with_capacity(1024);
     out.push_str("{\"actor_id\":");
     write_string(&mut out, &actor_id.hyphenated().to_string());
     out.push_str(",\"branch_id\":");
@@ -70,10 +71,23 @@ fn write_array(out: &mut String, items: &[Value]) {
 }
 
 fn write_object(out: &mut String, map: &Map<String, Value>) {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
     out.push('{');
-    for (i, (key, value)) in entries.into_iter().enumerate() {
+    // For ASCII keys byte order is UTF-16 order, and the map (a `BTreeMap` unless
+    // serde_json's `preserve_order` is on) usually iterates in byte order already: then
+    // no sort is needed. Both are checked, so the fast path never changes the result.
+    let ascii_sorted = map.keys().all(|k| k.is_ascii()) && map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b);
+    if ascii_sorted {
+        write_entries(out, map.iter());
+    } else {
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        write_entries(out, entries.into_iter());
+    }
+    out.push('}');
+}
+
+fn write_entries<'a>(out: &mut String, entries: impl Iterator<Item = (&'a String, &'a Value)>) {
+    for (i, (key, value)) in entries.enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -81,31 +95,33 @@ fn write_object(out: &mut String, map: &Map<String, Value>) {
         out.push(':');
         write_value(out, value);
     }
-    out.push('}');
 }
 
-/// RFC 8785 §3.2.2.2: only `"`, `\` and C0 controls are escaped; the short forms
-/// `\b \t \n \f \r` where they exist, else `\u00xx` with lowercase hex.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{09}' => out.push_str("\\t"),
-            '\u{0A}' => out.push_str("\\n"),
-            '\u{0C}' => out.push_str("\\f"),
-            '\u{0D}' => out.push_str("\\r"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
+    // Runs of characters that need no escape are copied whole.
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if b != b'"' && b != b'\\' && b >= 0x20 {
+            continue;
+        }
+        out.push_str(&s[start..i]);
+        start = i + 1;
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x09 => out.push_str("\\t"),
+            0x0A => out.push_str("\\n"),
+            0x0C => out.push_str("\\f"),
+            0x0D => out.push_str("\\r"),
+            c => out.push_str(&format!("\\u{:04x}", c)),
         }
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
-/// Integers a double holds exactly are written as integers; anything else goes
-/// through the double it denotes, as an ECMAScript implementation would.
 fn write_number(out: &mut String, n: &Number) {
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() <= EXACT_INTEGER_MAX {
@@ -446,6 +462,14 @@ mod tests {
         #[test]
         fn binary_fractions_match_ryu_js(m in 1u64..(1 << 53), e in -80i32..80) {
             let v = json!([m as f64 * 2f64.powi(e)]);
+            prop_assert_eq!(canonical_json(&v), serde_jcs::to_string(&v).unwrap());
+        }
+
+        /// Strings (any characters, control characters and quotes included) are escaped
+        /// as serde_jcs escapes them: only `"`, `\\` and U+0000–U+001F.
+        #[test]
+        fn strings_match_serde_jcs(text in any::<String>()) {
+            let v = json!([text]);
             prop_assert_eq!(canonical_json(&v), serde_jcs::to_string(&v).unwrap());
         }
     }

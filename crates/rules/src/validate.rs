@@ -17,6 +17,7 @@ use modula_wire::op::{
 };
 use modula_wire::{OpType, Policy, PolicyPatch};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::pricing::VAT_BPS_MAX;
@@ -60,6 +61,11 @@ pub fn parse_payload(op_type: OpType, payload: &Value) -> Result<Payload, Reject
 fn typed<T: DeserializeOwned>(payload: &Value) -> Result<T, Rejection> {
     if !payload.is_object() {
         return Err(Rejection::validation("payload", "must be a JSON object"));
+    }
+    // Untracked first (path tracking costs about half again); only a payload that fails
+    // is deserialized again to name the field.
+    if let Ok(value) = T::deserialize(payload) {
+        return Ok(value);
     }
     serde_path_to_error::deserialize(payload).map_err(|err| {
         let path = err.path().to_string();

@@ -53,6 +53,10 @@ impl PgStore {
         let options = connect_options(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_MAX_CONNECTIONS)
+            // No `SELECT 1` round trip before each checkout (two per push): a connection
+            // that died while idle fails its first statement instead, which answers 503
+            // (`StoreError::Unavailable`), and the pool replaces it.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_millis(LOCK_TIMEOUT_MS))
             .connect_with(options.clone())
             .await
