@@ -8,6 +8,9 @@
 //!
 //! Two shapes are measured: all 20 devices in one branch (the pushes of one branch are
 //! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
+//! Each shape runs on one process, on two processes with the default pool each (twice
+//! the database connections), and on two processes with half the pool each (the same
+//! connection budget as one process, as the README advises for several processes).
 //! The ceiling is the fastest plain way a client inserts rows of the same size, 100 rows
 //! per transaction, on one connection, with the same durability (`synchronous_commit =
 //! on`): in each round, the faster of one prepared `INSERT … SELECT FROM UNNEST(…)` and
@@ -31,6 +34,11 @@ const DEVICES: usize = 20;
 const BRANCHES: usize = 10;
 /// Rows per transaction of the raw-insert ceiling.
 const CEILING_TX_ROWS: usize = 100;
+/// `--db-pool-max` of each process of the half-pool pair: half the server's default pool
+/// (`modula_store_postgres::POOL_MAX_CONNECTIONS`, 16).
+const HALF_POOL: u32 = 8;
+/// Device groups of `DEVICES` per round: one per phase (3 phases per shape).
+const GROUPS: usize = 6;
 
 struct Server(Child, String);
 impl Drop for Server {
@@ -44,10 +52,15 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn start(db: &str) -> Server {
+/// A `modula serve` on `db`, with `--db-pool-max pool` when given.
+async fn start(db: &str, pool: Option<u32>) -> Server {
     let port = free_port();
-    let child = Command::new(BIN)
-        .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
+    let mut command = Command::new(BIN);
+    command.args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")]);
+    if let Some(pool) = pool {
+        command.args(["--db-pool-max", &pool.to_string()]);
+    }
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -74,9 +87,8 @@ struct Shop {
     tenant: Uuid,
     cashier: Uuid,
     menu: Vec<(Uuid, i64)>,
-    /// Device id, token and branch, in groups of `4 * DEVICES` per round: the first
-    /// `2 * DEVICES` of a group are in one branch, the next `2 * DEVICES` are spread over
-    /// `BRANCHES` branches.
+    /// Device id, token and branch, in groups of `GROUPS * DEVICES` per round: the first
+    /// half of a group is in one branch, the second half is spread over `BRANCHES` branches.
     devices: Vec<(Uuid, String, Uuid)>,
 }
 
@@ -116,9 +128,9 @@ async fn seed(db: &str, base: &str, rounds: usize) -> Shop {
         menu.push((item, price));
     }
     let mut devices = Vec::new();
-    for i in 0..rounds * 4 * DEVICES {
-        // Each round uses 4 groups of DEVICES: two in one branch, then two spread.
-        let b = if i % (4 * DEVICES) < 2 * DEVICES { branch } else { others[i % BRANCHES] };
+    for i in 0..rounds * GROUPS * DEVICES {
+        // Each round uses GROUPS groups of DEVICES: half in one branch, then half spread.
+        let b = if i % (GROUPS * DEVICES) < GROUPS / 2 * DEVICES { branch } else { others[i % BRANCHES] };
         let d = post(&c, format!("{base}/v1/devices"), &t, json!({"branch_id": b, "name": format!("d{i}")})).await;
         devices.push((id(&d, "device_id"), d["token"].as_str().unwrap().to_string(), b));
     }
@@ -262,28 +274,34 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let db = fresh_db(&admin).await;
-        let (a, b) = (start(&db).await, start(&db).await);
+        // One process's pool is the server's default; the half-pool pair gets half each.
+        let (a, b) = (start(&db, None).await, start(&db, None).await);
+        let half = Some(HALF_POOL);
+        let (c, d) = (start(&db, half).await, start(&db, half).await);
         let shop = Arc::new(seed(&db, &a.1, rounds).await);
         let row_bytes = bodies(&shop, 0, BATCH).1[0].len() / BATCH;
-        let (one_a, two_a) = (std::slice::from_ref(&a.1), &[a.1.clone(), b.1.clone()][..]);
+        let one_a = std::slice::from_ref(&a.1);
+        let (two_a, two_half) = (&[a.1.clone(), b.1.clone()][..], &[c.1.clone(), d.1.clone()][..]);
         // The shapes are interleaved round by round, so drift of the machine (other load,
         // the growing tables) touches each alike; each figure is the median of its rounds.
-        let mut m: [Vec<f64>; 7] = Default::default();
+        // Phases: one branch on 1, 2 and 2 half-pool processes, then 10 branches alike;
+        // then the ceiling (UNNEST), the naive insert and the ceiling (VALUES).
+        let mut m: [Vec<f64>; 9] = Default::default();
         for r in 0..rounds {
-            let g = r * 4 * DEVICES;
-            let phases: [(usize, &[String]); 4] = [(g, one_a), (g + DEVICES, two_a), (g + 2 * DEVICES, one_a), (g + 3 * DEVICES, two_a)];
-            for (i, (first, bases)) in phases.into_iter().enumerate() {
+            let g = r * GROUPS * DEVICES;
+            let shapes: [&[String]; 3] = [one_a, two_a, two_half];
+            for (i, bases) in shapes.iter().chain(shapes.iter()).enumerate() {
                 checkpoint(&db).await;
-                m[i].push(run(&shop, first, bases, n).await);
+                m[i].push(run(&shop, g + i * DEVICES, bases, n).await);
             }
             checkpoint(&db).await;
-            m[4].push(insert_ceiling(&db, n, row_bytes, Insert::Unnest).await);
-            m[5].push(insert_ceiling(&db, n, row_bytes, Insert::PerRow).await);
-            m[6].push(insert_ceiling(&db, n, row_bytes, Insert::Values).await);
+            m[6].push(insert_ceiling(&db, n, row_bytes, Insert::Unnest).await);
+            m[7].push(insert_ceiling(&db, n, row_bytes, Insert::PerRow).await);
+            m[8].push(insert_ceiling(&db, n, row_bytes, Insert::Values).await);
         }
         // The ceiling of a round is the faster of its two multi-row ways.
-        m[4] = m[4].iter().zip(&m[6]).map(|(unnest, values)| unnest.max(*values)).collect();
-        let [one, two, one_m, two_m, ceiling, naive, values] = m.clone().map(median);
+        m[6] = m[6].iter().zip(&m[8]).map(|(unnest, values)| unnest.max(*values)).collect();
+        let [one, two, two_h, one_m, two_m, two_mh, ceiling, naive, values] = m.clone().map(median);
         println!("push benchmark on PostgreSQL: {n} sale.finalize ops (3 lines) from {DEVICES} devices, batches of {BATCH}; median of {rounds} rounds");
         println!("  raw insert ceiling ({row_bytes}-byte rows, {CEILING_TX_ROWS} per tx, faster of UNNEST and VALUES): {ceiling:>8.0} rows/s");
         println!("  (multi-row INSERT … VALUES alone, {CEILING_TX_ROWS} per tx:                  {values:>8.0} rows/s)");
@@ -294,22 +312,29 @@ fn main() {
         };
         line("one branch, one server process:", one, None);
         line("one branch, two server processes:", two, Some(one));
+        line("one branch, two processes, half pool each:", two_h, Some(one));
         line(&format!("{BRANCHES} branches, one server process:"), one_m, None);
         line(&format!("{BRANCHES} branches, two server processes:"), two_m, Some(one_m));
+        line(&format!("{BRANCHES} branches, two, half pool each:"), two_mh, Some(one_m));
         // Each round's shapes against that round's own ceiling and one-process run: the
         // machine's disk and neighbours drift by tens of percent between rounds.
-        let shares = |i: usize| median(m[i].iter().zip(&m[4]).map(|(ops, c)| 100.0 * ops / c).collect());
+        let shares = |i: usize| median(m[i].iter().zip(&m[6]).map(|(ops, c)| 100.0 * ops / c).collect());
         let ratio = |i: usize, j: usize| median(m[i].iter().zip(&m[j]).map(|(a, b)| a / b).collect());
         println!(
-            "  per round (median): one branch {:.0}% of ceiling, two/one {:.2}x; {BRANCHES} branches {:.0}% of ceiling, two/one {:.2}x",
-            shares(0), ratio(1, 0), shares(2), ratio(3, 2)
+            "  per round (median): one branch {:.0}% of ceiling, two/one {:.2}x (half pools {:.2}x); \
+             {BRANCHES} branches {:.0}% of ceiling, two/one {:.2}x (half pools {:.2}x)",
+            shares(0), ratio(1, 0), ratio(2, 0), shares(3), ratio(4, 3), ratio(5, 3)
         );
-        let names = ["one branch, 1 process", "one branch, 2 processes", "10 branches, 1 process", "10 branches, 2 processes", "ceiling (faster of UNNEST, VALUES)", "naive", "VALUES"];
+        let names = [
+            "one branch, 1 process", "one branch, 2 processes", "one branch, 2 half-pool processes",
+            "10 branches, 1 process", "10 branches, 2 processes", "10 branches, 2 half-pool processes",
+            "ceiling (faster of UNNEST, VALUES)", "naive", "VALUES",
+        ];
         for (name, runs) in names.iter().zip(&m) {
             let runs: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();
             println!("    rounds, {name}: {}", runs.join(", "));
         }
-        drop((a, b));
+        drop((a, b, c, d));
         let name = db.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
         if std::env::var_os("BENCH_KEEP_DB").is_some() {
             println!("  (database {name} kept for inspection)");

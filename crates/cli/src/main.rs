@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use modula_server::state::ServerConfig;
-use modula_server::{open_store, serve, AppState};
+use modula_server::{open_store, open_store_with_pool, serve, AppState};
 
 #[derive(Parser)]
 #[command(name = "modula", version, about = "Modula Offline Sync: café POS sync server and tools")]
@@ -51,6 +51,10 @@ struct ServeArgs {
     /// Most SSE (`/v1/sync/events`) subscribers this process serves at once.
     #[arg(long, env = "MODULA_SSE_MAX", default_value_t = 1000)]
     sse_max: usize,
+    /// Most PostgreSQL connections this process holds (default 16). Every process on the
+    /// database counts against one budget: with N processes, give each about 1/N of it.
+    #[arg(long, env = "MODULA_DB_POOL_MAX", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    db_pool_max: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -130,7 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = open_store(&args.db).await?;
+    let store = open_store_with_pool(&args.db, args.db_pool_max).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "modula server listening");
     let config = ServerConfig {

@@ -17,7 +17,6 @@ use modula_wire::op::{
 };
 use modula_wire::{OpType, Policy, PolicyPatch};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::pricing::VAT_BPS_MAX;

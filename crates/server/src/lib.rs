@@ -23,12 +23,19 @@ pub use state::AppState;
 /// Opens the database named by `url`: `sqlite://PATH` (created if missing) or
 /// `postgres://USER@HOST:PORT/DB` (migrated on open; several servers may share it).
 pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with_pool(url, None).await
+}
+
+/// [`open_store`] with this process's PostgreSQL pool size (`None`: the default,
+/// [`modula_store_postgres::POOL_MAX_CONNECTIONS`]). SQLite keeps its own small pool.
+pub async fn open_store_with_pool(url: &str, pg_pool_max: Option<u32>) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         let store = modula_store_sqlite::SqliteStore::connect(url).await?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = modula_store_postgres::PgStore::connect(url).await?;
+        let pool = pg_pool_max.unwrap_or(modula_store_postgres::POOL_MAX_CONNECTIONS);
+        let store = modula_store_postgres::PgStore::connect_with_pool(url, pool).await?;
         return Ok(Arc::new(store));
     }
     anyhow::bail!("unsupported --db URL {url:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")

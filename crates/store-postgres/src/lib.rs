@@ -33,8 +33,10 @@ pub use tx::PgTx;
 /// How long a writer waits for a row lock, and a request for a pooled connection, before
 /// it fails with 503.
 pub const LOCK_TIMEOUT_MS: u64 = 10_000;
-/// Connections in the pool (each in-flight transaction holds one).
+/// Connections in a process's pool by default (each in-flight transaction holds one).
 pub const POOL_MAX_CONNECTIONS: u32 = 16;
+/// The largest pool a process may ask for (PostgreSQL's own default `max_connections` is 100).
+pub const POOL_MAX_CONNECTIONS_LIMIT: u32 = 1000;
 
 /// A Modula database in PostgreSQL. Cheap to clone; clones share the pool and listener.
 #[derive(Clone, Debug)]
@@ -50,9 +52,20 @@ impl PgStore {
     /// Connects to the database at `url` (`postgres://user@host:port/db`), runs pending
     /// migrations, and starts listening for nudges.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with_pool(url, POOL_MAX_CONNECTIONS).await
+    }
+
+    /// [`PgStore::connect`] with a pool of at most `max_connections` connections (1 to
+    /// [`POOL_MAX_CONNECTIONS_LIMIT`]). All processes on one database share its
+    /// connection budget: see the README on sizing.
+    pub async fn connect_with_pool(url: &str, max_connections: u32) -> StoreResult<Self> {
+        if !(1..=POOL_MAX_CONNECTIONS_LIMIT).contains(&max_connections) {
+            let msg = format!("the pool size must be 1 to {POOL_MAX_CONNECTIONS_LIMIT}, not {max_connections}");
+            return Err(StoreError::Internal(msg));
+        }
         let options = connect_options(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_MAX_CONNECTIONS)
+            .max_connections(max_connections)
             // No `SELECT 1` round trip before each checkout (two per push): a connection
             // that died while idle fails its first statement instead, which answers 503
             // (`StoreError::Unavailable`), and the pool replaces it.

@@ -504,10 +504,7 @@ impl Tx for PgTx {
         // selective), which cost ~500 ms per push once the log had grown (seen in the push
         // benchmark). Planned per call (`persistent(false)`), so no plan made while the
         // table was small stays cached.
-        let sql = "SELECT o.* FROM UNNEST($2::uuid[]) AS k(id), \
-                   LATERAL (SELECT * FROM ops WHERE tenant_id = $1 AND client_op_id = k.id LIMIT 1) AS o";
-        let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(ids).persistent(false)).await?;
-        rows.iter().map(op_from).collect()
+        ops_by_ids(&mut *self.tx, tenant_id, ids).await
     }
 
     async fn insert_ops(&mut self, ops: &[OpRecord]) -> StoreResult<()> {
@@ -972,6 +969,15 @@ impl Tx for PgTx {
         let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(limit)).await?;
         rows.iter().map(cash_session_from).collect()
     }
+}
+
+/// The op records with these keys, on any executor (a transaction, or the pool for a
+/// one-statement read).
+pub(crate) async fn ops_by_ids<'e, E: sqlx::PgExecutor<'e>>(executor: E, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<OpRecord>> {
+    let sql = "SELECT o.* FROM UNNEST($2::uuid[]) AS k(id), \
+               LATERAL (SELECT * FROM ops WHERE tenant_id = $1 AND client_op_id = k.id LIMIT 1) AS o";
+    let rows = sqlx::query(sql).bind(tenant_id).bind(ids).persistent(false).fetch_all(executor).await.map_err(store_error)?;
+    rows.iter().map(op_from).collect()
 }
 
 /// The outcome columns of an op row.

@@ -337,6 +337,12 @@ async fn the_op_log_round_trips_and_lists_rejections_newest_first() {
     assert_eq!(got, vec![applied.clone(), new.clone()]);
     assert!(tx.ops_by_ids(id(), &[applied.client_op_id]).await.unwrap().is_empty(), "tenant-scoped");
     assert!(tx.ops_by_ids(w.tenant.id, &[]).await.unwrap().is_empty());
+    // The same lookup as one statement on the pool, outside any transaction.
+    let mut outside = store.ops_by_ids(w.tenant.id, &[applied.client_op_id, new.client_op_id, id()]).await.unwrap();
+    outside.sort_by_key(|o| o.device_seq);
+    assert_eq!(outside, vec![applied.clone(), new.clone()]);
+    assert!(store.ops_by_ids(id(), &[applied.client_op_id]).await.unwrap().is_empty(), "tenant-scoped");
+    assert!(store.ops_by_ids(w.tenant.id, &[]).await.unwrap().is_empty());
     let listed = tx.rejected_ops(w.tenant.id, w.branch.id, 10).await.unwrap();
     assert_eq!(listed, vec![online.clone(), new.clone(), old.clone()]);
     assert_eq!(tx.rejected_ops(w.tenant.id, w.branch.id, 1).await.unwrap(), vec![online]);
@@ -783,5 +789,23 @@ async fn large_batches_are_split_into_several_statements() {
     let info = tx.device_sync_info(w.tenant.id, w.branch.id).await.unwrap();
     assert_eq!((info[0].last_device_seq, info[0].gaps.len()), (n, 0));
     drop(tx);
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_holds_at_most_its_size_and_a_bad_size_is_refused() {
+    let Some(db) = TestDb::create().await else { return };
+    let refused = PgStore::connect_with_pool(&db.url, 0).await;
+    assert!(matches!(&refused, Err(StoreError::Internal(m)) if m.contains("pool size")), "{refused:?}");
+    let store = PgStore::connect_with_pool(&db.url, 2).await.expect("connect with a pool of 2");
+    // Two open transactions take the whole pool: a third waits for one to end.
+    let first = store.begin_read().await.unwrap();
+    let second = store.begin_read().await.unwrap();
+    let third = tokio::time::timeout(Duration::from_millis(300), store.begin_read()).await;
+    assert!(third.is_err(), "a third transaction must wait while the pool of 2 is in use");
+    drop(first);
+    let third = tokio::time::timeout(Duration::from_secs(5), store.begin_read()).await;
+    assert!(matches!(third, Ok(Ok(_))), "a connection came back to the pool");
+    drop(second);
     db.drop().await;
 }

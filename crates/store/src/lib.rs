@@ -55,6 +55,13 @@ pub trait Store: Send + Sync + 'static {
     /// Nudges: every committed move of a branch stream, from any writer of this database
     /// the backend can hear. Lagging receivers lose old nudges, never block writers.
     fn nudges(&self) -> tokio::sync::broadcast::Receiver<BranchHead>;
+    /// [`Tx::ops_by_ids`] outside any transaction: one statement, so one snapshot (a
+    /// backend may answer it without `BEGIN` and `COMMIT` round trips). Op records never
+    /// change once written, so a snapshot older than a later transaction's is still true.
+    async fn ops_by_ids(&self, tenant_id: Uuid, client_op_ids: &[Uuid]) -> StoreResult<Vec<OpRecord>> {
+        let mut tx = self.begin_read().await?;
+        tx.ops_by_ids(tenant_id, client_op_ids).await
+    }
 }
 
 /// One database transaction. Every method is tenant-scoped where the data is.

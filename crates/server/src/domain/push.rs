@@ -66,10 +66,9 @@ async fn replay_only(store: &dyn Store, auth: &Auth, ops: &[Op], prepared: &[Pre
     if ops.is_empty() {
         return Ok(None);
     }
-    let mut tx = store.begin_read().await?;
     let ids: Vec<uuid::Uuid> = ops.iter().map(|o| o.client_op_id).collect();
     let stored: std::collections::HashMap<uuid::Uuid, OpRecord> =
-        tx.ops_by_ids(auth.tenant_id, &ids).await?.into_iter().map(|r| (r.client_op_id, r)).collect();
+        store.ops_by_ids(auth.tenant_id, &ids).await?.into_iter().map(|r| (r.client_op_id, r)).collect();
     if ops.iter().any(|o| !stored.contains_key(&o.client_op_id)) {
         return Ok(None);
     }
