@@ -2,7 +2,8 @@
 //! processes, against the raw-insert ceiling of the same database, in one run.
 //!
 //! `MODULA_TEST_PG=postgres://postgres@127.0.0.1:5432/test cargo bench -p modula --bench push_pg`
-//! (`BENCH_OPS`, default 10,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200;
+//! (`BENCH_OPS`, default 40,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200,
+//! so that each phase runs for seconds, not a fraction of one;
 //! `BENCH_ROUNDS`, default 3: the shapes run interleaved this many times and the median is
 //! reported; `BENCH_KEEP_DB=1` keeps the database for inspection).
 //!
@@ -269,7 +270,7 @@ fn main() {
         eprintln!("=== SKIPPED: set MODULA_TEST_PG=postgres://… to run the PostgreSQL push benchmark ===");
         return;
     };
-    let n: usize = std::env::var("BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::var("BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(40_000);
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).clamp(1, 20);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
