@@ -97,6 +97,8 @@ fn write_entries<'a>(out: &mut String, entries: impl Iterator<Item = (&'a String
     }
 }
 
+/// RFC 8785 §3.2.2.2: only `"`, `\` and C0 controls are escaped; the short forms
+/// `\b \t \n \f \r` where they exist, else `\u00xx` with lowercase hex.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
     // Runs of characters that need no escape are copied whole.
@@ -122,6 +124,8 @@ fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Integers a double holds exactly are written as integers; anything else goes
+/// through the double it denotes, as an ECMAScript implementation would.
 fn write_number(out: &mut String, n: &Number) {
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() <= EXACT_INTEGER_MAX {

@@ -135,7 +135,7 @@ struct PlacedChange<'a> {
 /// Gives each change its position (`first`, `first + 1`, …). An entity listed twice keeps
 /// only its later version, at the later position, as if the rows were upserted one by one
 /// (PostgreSQL refuses to upsert one row twice in one statement).
-fn place(branch_id: Uuid, changes: &[ChangeRecord], first: i64) -> StoreResult<Vec<PlacedChange<'_>>> {
+fn place(branch_id: Uuid, changes: &[ChangeRecord], first: i64) -> Vec<PlacedChange<'_>> {
     let mut placed: Vec<PlacedChange<'_>> = Vec::with_capacity(changes.len());
     let mut index: HashMap<(&str, Uuid), usize> = HashMap::with_capacity(changes.len());
     for (seq, change) in (first..).zip(changes) {
@@ -149,7 +149,7 @@ fn place(branch_id: Uuid, changes: &[ChangeRecord], first: i64) -> StoreResult<V
             }
         }
     }
-    Ok(placed)
+    placed
 }
 
 fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(row: &'r PgRow, col: &str) -> StoreResult<T> {
@@ -494,9 +494,6 @@ impl Tx for PgTx {
     }
 
     async fn ops_by_ids(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<OpRecord>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
         // One full-key index probe per id: a `LATERAL … LIMIT 1` cannot be flattened into a
         // join, so the plan is a nested loop over the ids whatever the statistics say.
         // `client_op_id = ANY($2)` or a plain join were planned, before the first ANALYZE,
@@ -790,7 +787,7 @@ impl Tx for PgTx {
     async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64> {
         let n = count(changes.len())?;
         let head = self.move_head(branch_id, n).await?;
-        let placed = place(branch_id, changes, head - n + 1)?;
+        let placed = place(branch_id, changes, head - n + 1);
         let now = chrono::Utc::now();
         self.insert_changes(branch_id, &placed, now).await?;
         self.moved.retain(|m| m.branch_id != branch_id);
@@ -898,7 +895,7 @@ impl Tx for PgTx {
                    SELECT head FROM h";
         let n = count(b.changes.len())?;
         // Placed as if the head were at 0: `off` is the position relative to the old head.
-        let placed = place(b.branch_id, b.changes, 1)?;
+        let placed = place(b.branch_id, b.changes, 1);
         let q = sqlx::query(sql).bind(b.branch_id).bind(b.at).bind(n).bind(NUDGE_CHANNEL);
         let q = q
             .bind(placed.iter().map(|r| r.change.scope).collect::<Vec<_>>())
@@ -974,6 +971,9 @@ impl Tx for PgTx {
 /// The op records with these keys, on any executor (a transaction, or the pool for a
 /// one-statement read).
 pub(crate) async fn ops_by_ids<'e, E: sqlx::PgExecutor<'e>>(executor: E, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<OpRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = "SELECT o.* FROM UNNEST($2::uuid[]) AS k(id), \
                LATERAL (SELECT * FROM ops WHERE tenant_id = $1 AND client_op_id = k.id LIMIT 1) AS o";
     let rows = sqlx::query(sql).bind(tenant_id).bind(ids).persistent(false).fetch_all(executor).await.map_err(store_error)?;

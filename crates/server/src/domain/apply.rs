@@ -15,15 +15,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::push::OpContext;
-use super::views::{self, totals_of};
+use super::views::{self, json_text, totals_of};
 use crate::error::{ApiError, ApiResult};
 
 type Outcome = ApiResult<Result<JsonText, Rejection>>;
-
-/// `value` as JSON text (a result, audit details or a feed row).
-pub fn json_text<T: Serialize + ?Sized>(value: &T) -> ApiResult<JsonText> {
-    JsonText::of(value).map_err(|e| ApiError::Internal(format!("a result did not serialize to JSON: {e}")))
-}
 
 /// Applies a validated, authorized op.
 pub async fn apply(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &StaffRecord, payload: Payload) -> Outcome {

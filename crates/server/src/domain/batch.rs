@@ -256,7 +256,7 @@ impl OpContext {
             entity: "sale",
             entity_id: sale.id,
             deleted: false,
-            data: Some(super::apply::json_text(&views::sale(&sale))?),
+            data: Some(views::json_text(&views::sale(&sale))?),
             new_entity: true,
         });
         self.sales.push(sale);

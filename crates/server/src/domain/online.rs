@@ -78,7 +78,7 @@ pub async fn submit(
         return Err(Rejection::new(ErrorCode::RequestInFlight, msg).into());
     };
     // A key seen before is answered from its stored, immutable record.
-    let stored = store.begin_read().await?.ops_by_ids(auth.tenant_id, &[key]).await?.pop();
+    let stored = store.ops_by_ids(auth.tenant_id, &[key]).await?.pop();
     if let Some(stored) = stored {
         return answer_stored(&stored, &op.payload_hash);
     }

@@ -41,6 +41,12 @@ pub fn menu_item(m: &MenuItemRecord) -> MenuItemView {
     }
 }
 
+/// `value` as JSON text (an op's result, audit details or a feed row).
+pub fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> crate::error::ApiResult<modula_wire::JsonText> {
+    modula_wire::JsonText::of(value)
+        .map_err(|e| crate::error::ApiError::Internal(format!("a result did not serialize to JSON: {e}")))
+}
+
 /// An instant at the storage precision (microseconds), so an entity renders the same
 /// whether it is built from a fresh record or read back from the database.
 fn at(t: modula_store::Timestamp) -> modula_store::Timestamp {
