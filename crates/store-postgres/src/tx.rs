@@ -88,7 +88,7 @@ impl PgTx {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.change.entity_id).collect();
         let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
         let deleted: Vec<bool> = rows.iter().map(|r| r.change.deleted).collect();
-        let data: Vec<Option<&str>> = rows.iter().map(|r| r.data.as_deref()).collect();
+        let data: Vec<Option<&str>> = rows.iter().map(|r| r.data).collect();
         let q = sqlx::query(sql).bind(branch_id).bind(now).bind(scopes).bind(entities).bind(ids);
         self.exec(q.bind(seqs).bind(deleted).bind(data)).await?;
         Ok(())
@@ -903,7 +903,7 @@ impl Tx for PgTx {
             .bind(placed.iter().map(|r| r.change.entity_id).collect::<Vec<_>>())
             .bind(placed.iter().map(|r| r.seq).collect::<Vec<_>>())
             .bind(placed.iter().map(|r| r.change.deleted).collect::<Vec<_>>())
-            .bind(placed.iter().map(|r| r.data.as_deref()).collect::<Vec<_>>());
+            .bind(placed.iter().map(|r| r.data).collect::<Vec<_>>());
         let sales = b.sales;
         let details: Vec<&str> = sales.iter().map(|s| s.details.as_str()).collect();
         let q = q
@@ -961,8 +961,10 @@ impl Tx for PgTx {
     }
 
     async fn list_cash_sessions(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<CashSessionRecord>> {
+        // `opened_at > '-infinity'` is true of every row; it is the predicate of the partial
+        // index `cash_sessions_branch`, so that only this listing uses it (0007).
         let sql = "SELECT * FROM cash_sessions WHERE tenant_id = $1 AND branch_id = $2 \
-                   ORDER BY opened_at DESC, id DESC LIMIT $3";
+                   AND opened_at > '-infinity' ORDER BY opened_at DESC, id DESC LIMIT $3";
         let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(limit)).await?;
         rows.iter().map(cash_session_from).collect()
     }

@@ -809,3 +809,58 @@ async fn the_pool_holds_at_most_its_size_and_a_bad_size_is_refused() {
     drop(second);
     db.drop().await;
 }
+
+/// Key checks must not depend on statistics (autovacuum may be off, a restore fresh):
+/// before any ANALYZE, each sale's foreign-key check (PostgreSQL's own query for
+/// `sales_session_owner`) finds its session by id, whatever plan mode; the branch listing
+/// index `cash_sessions_branch` is not a candidate. (With the index of migration 0006,
+/// every check scanned all sessions of the branch.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sale_key_checks_find_the_session_by_id_not_by_branch() {
+    let Some(db) = TestDb::create().await else { return };
+    let store = db.store().await;
+    let w = world(&store).await;
+    let mut tx = store.begin_write().await.unwrap();
+    let cashier = staff_rec(w.tenant.id, "Cam", vec![w.branch.id]);
+    tx.insert_staff(&cashier).await.unwrap();
+    let session = |n: i64| CashSessionRecord {
+        id: id(),
+        tenant_id: w.tenant.id,
+        branch_id: w.branch.id,
+        device_id: w.device.id,
+        opened_by: cashier.id,
+        open: false,
+        opening_float_cents: 0,
+        cash_sales_cents: 0,
+        paid_in_cents: 0,
+        paid_out_cents: 0,
+        adjustments_cents: 0,
+        counted_cash_cents: None,
+        opened_at: t(n),
+        closed_at: Some(t(n + 1)),
+    };
+    let sessions: Vec<CashSessionRecord> = (0..40).map(|n| session(10 * n)).collect();
+    for s in &sessions {
+        tx.insert_cash_session(s).await.unwrap();
+    }
+    let newest = tx.list_cash_sessions(w.tenant.id, w.branch.id, 3).await.unwrap();
+    assert_eq!(newest, vec![sessions[39].clone(), sessions[38].clone(), sessions[37].clone()]);
+    tx.commit().await.unwrap();
+    let mut c = PgConnection::connect(&db.url).await.unwrap();
+    // Only index scans to choose from, so that the choice between indexes is what is tested.
+    c.execute("SET enable_seqscan = off").await.unwrap();
+    let s = &sessions[20];
+    let check = "PREPARE key_check(uuid, uuid, uuid, uuid) AS SELECT 1 FROM ONLY cash_sessions x \
+                 WHERE id = $1 AND tenant_id = $2 AND branch_id = $3 AND device_id = $4 FOR KEY SHARE OF x";
+    c.execute(check).await.unwrap();
+    for mode in ["force_generic_plan", "force_custom_plan"] {
+        c.execute(format!("SET plan_cache_mode = {mode}").as_str()).await.unwrap();
+        let explain = format!("EXPLAIN EXECUTE key_check('{}', '{}', '{}', '{}')", s.id, s.tenant_id, s.branch_id, s.device_id);
+        let plan: Vec<String> = sqlx::query_scalar(&explain).fetch_all(&mut c).await.unwrap();
+        let plan = plan.join("\n");
+        assert!(!plan.contains("cash_sessions_branch"), "{mode}: the key check must not scan the branch's sessions:\n{plan}");
+        assert!(plan.contains("Index Cond: (id = ") || plan.contains("Index Cond: ((id = "), "{mode}: probe by id:\n{plan}");
+    }
+    c.close().await.unwrap();
+    db.drop().await;
+}
