@@ -4,8 +4,9 @@
 //! `MODULA_TEST_PG=postgres://postgres@127.0.0.1:5432/test cargo bench -p modula --bench push_pg`
 //! (`BENCH_OPS`, default 40,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200,
 //! so that each phase runs for seconds, not a fraction of one;
-//! `BENCH_ROUNDS`, default 3: the shapes run interleaved this many times, each round in a
-//! rotated order (use a multiple of 3), and the median is reported; `BENCH_KEEP_DB=1` keeps the database for inspection).
+//! `BENCH_ROUNDS`, default 6: the shapes run interleaved this many times, each round in a
+//! rotated order (use a multiple of 3), and the median is reported with the sorted paired
+//! ratios of the rounds; `BENCH_KEEP_DB=1` keeps the database for inspection).
 //!
 //! Two shapes are measured: all 20 devices in one branch (the pushes of one branch are
 //! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
@@ -271,7 +272,7 @@ fn main() {
         return;
     };
     let n: usize = std::env::var("BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(40_000);
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).clamp(1, 20);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(6).clamp(1, 30);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let db = fresh_db(&admin).await;
@@ -332,6 +333,14 @@ fn main() {
              {BRANCHES} branches {:.0}% of ceiling, two/one {:.2}x (half pools {:.2}x)",
             shares(0), ratio(1, 0), ratio(2, 0), shares(3), ratio(4, 3), ratio(5, 3)
         );
+        // The spread of the paired ratios says how far the medians can be trusted.
+        let ratios = |i: usize, j: usize| {
+            let mut v: Vec<f64> = m[i].iter().zip(&m[j]).map(|(a, b)| a / b).collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            v.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ")
+        };
+        println!("    two/one per round, sorted: one branch {}; {BRANCHES} branches {}", ratios(1, 0), ratios(4, 3));
+        println!("    half pools/one per round, sorted: one branch {}; {BRANCHES} branches {}", ratios(2, 0), ratios(5, 3));
         let names = [
             "one branch, 1 process", "one branch, 2 processes", "one branch, 2 half-pool processes",
             "10 branches, 1 process", "10 branches, 2 processes", "10 branches, 2 half-pool processes",
