@@ -31,13 +31,34 @@ fn pg_url() -> Option<String> {
     url
 }
 
-/// A fresh database; returns its URL.
-fn fresh_db(admin_url: &str) -> String {
+/// A fresh database of one test, dropped when the test ends (also when it fails).
+/// Dereferences to its URL.
+struct Db {
+    url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl std::ops::Deref for Db {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.url
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = Command::new("psql").arg(&self.admin_url).args(["-qtAc", &sql]).output();
+    }
+}
+
+fn fresh_db(admin_url: &str) -> Db {
     let name = format!("modula_t_{}", Uuid::new_v4().simple());
     let out = Command::new("psql").arg(admin_url).args(["-qtAc", &format!("CREATE DATABASE {name}")]).output().expect("psql");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
-    format!("{base}/{name}")
+    Db { url: format!("{base}/{name}"), admin_url: admin_url.to_string(), name }
 }
 
 fn free_port() -> u16 {
