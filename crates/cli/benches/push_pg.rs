@@ -327,18 +327,20 @@ fn main() {
         // Each round's shapes against that round's own ceiling and one-process run: the
         // machine's disk and neighbours drift by tens of percent between rounds.
         let shares = |i: usize| median(m[i].iter().zip(&m[6]).map(|(ops, c)| 100.0 * ops / c).collect());
-        let ratio = |i: usize, j: usize| median(m[i].iter().zip(&m[j]).map(|(a, b)| a / b).collect());
+        // Each round's paired ratio i/j, sorted.
+        let paired = |i: usize, j: usize| {
+            let mut v: Vec<f64> = m[i].iter().zip(&m[j]).map(|(a, b)| a / b).collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            v
+        };
+        let ratio = |i: usize, j: usize| median(paired(i, j));
         println!(
             "  per round (median): one branch {:.0}% of ceiling, two/one {:.2}x (half pools {:.2}x); \
              {BRANCHES} branches {:.0}% of ceiling, two/one {:.2}x (half pools {:.2}x)",
             shares(0), ratio(1, 0), ratio(2, 0), shares(3), ratio(4, 3), ratio(5, 3)
         );
         // The spread of the paired ratios says how far the medians can be trusted.
-        let ratios = |i: usize, j: usize| {
-            let mut v: Vec<f64> = m[i].iter().zip(&m[j]).map(|(a, b)| a / b).collect();
-            v.sort_by(|a, b| a.total_cmp(b));
-            v.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ")
-        };
+        let ratios = |i: usize, j: usize| paired(i, j).iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ");
         println!("    two/one per round, sorted: one branch {}; {BRANCHES} branches {}", ratios(1, 0), ratios(4, 3));
         println!("    half pools/one per round, sorted: one branch {}; {BRANCHES} branches {}", ratios(2, 0), ratios(5, 3));
         let names = [

@@ -138,6 +138,26 @@ fn staff_rec(tenant_id: Uuid, name: &str, branch_ids: Vec<Uuid>) -> StaffRecord 
     }
 }
 
+/// An open cash session of the world's device, opened by `opened_by` at `opened_at`.
+fn session_rec(w: &World, opened_by: Uuid, opened_at: Timestamp) -> CashSessionRecord {
+    CashSessionRecord {
+        id: id(),
+        tenant_id: w.tenant.id,
+        branch_id: w.branch.id,
+        device_id: w.device.id,
+        opened_by,
+        open: true,
+        opening_float_cents: 0,
+        cash_sales_cents: 0,
+        paid_in_cents: 0,
+        paid_out_cents: 0,
+        adjustments_cents: 0,
+        counted_cash_cents: None,
+        opened_at,
+        closed_at: None,
+    }
+}
+
 fn menu_rec(tenant_id: Uuid, name: &str, category: &str) -> MenuItemRecord {
     MenuItemRecord {
         id: id(),
@@ -387,22 +407,7 @@ async fn cash_sales_shifts_and_audit_round_trip() {
     let mut tx = store.begin_write().await.unwrap();
     let cashier = staff_rec(w.tenant.id, "Cam", vec![w.branch.id]);
     tx.insert_staff(&cashier).await.unwrap();
-    let mut session = CashSessionRecord {
-        id: id(),
-        tenant_id: w.tenant.id,
-        branch_id: w.branch.id,
-        device_id: w.device.id,
-        opened_by: cashier.id,
-        open: true,
-        opening_float_cents: 1000,
-        cash_sales_cents: 0,
-        paid_in_cents: 0,
-        paid_out_cents: 0,
-        adjustments_cents: 0,
-        counted_cash_cents: None,
-        opened_at: t(60),
-        closed_at: None,
-    };
+    let mut session = CashSessionRecord { opening_float_cents: 1000, ..session_rec(&w, cashier.id, t(60)) };
     tx.insert_cash_session(&session).await.unwrap();
     assert_eq!(tx.open_cash_session_of_device(w.device.id).await.unwrap(), Some(session.clone()));
     let movement = CashMovementRecord {
@@ -823,22 +828,7 @@ async fn sale_key_checks_find_the_session_by_id_not_by_branch() {
     let mut tx = store.begin_write().await.unwrap();
     let cashier = staff_rec(w.tenant.id, "Cam", vec![w.branch.id]);
     tx.insert_staff(&cashier).await.unwrap();
-    let session = |n: i64| CashSessionRecord {
-        id: id(),
-        tenant_id: w.tenant.id,
-        branch_id: w.branch.id,
-        device_id: w.device.id,
-        opened_by: cashier.id,
-        open: false,
-        opening_float_cents: 0,
-        cash_sales_cents: 0,
-        paid_in_cents: 0,
-        paid_out_cents: 0,
-        adjustments_cents: 0,
-        counted_cash_cents: None,
-        opened_at: t(n),
-        closed_at: Some(t(n + 1)),
-    };
+    let session = |n: i64| CashSessionRecord { open: false, closed_at: Some(t(n + 1)), ..session_rec(&w, cashier.id, t(n)) };
     let sessions: Vec<CashSessionRecord> = (0..40).map(|n| session(10 * n)).collect();
     for s in &sessions {
         tx.insert_cash_session(s).await.unwrap();
