@@ -183,8 +183,25 @@ async fn push(c: &reqwest::Client, base: &str, token: &str, body: Vec<u8>) {
     assert!(answer.results.iter().all(|r| r.status == "APPLIED"));
 }
 
-/// 20 devices push `n` ops in all; device d talks to `bases[d % bases.len()]`.
-async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) -> f64 {
+/// Branch-lock holds so far and their total seconds, over the servers at `bases`
+/// (from `/metrics`: `modula_branch_lock_held_seconds_count` and `_sum`).
+async fn lock_holds(c: &reqwest::Client, bases: &[String]) -> (f64, f64) {
+    let mut total = (0.0, 0.0);
+    for base in bases {
+        let page = c.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let value = |name: &str| {
+            let line = page.lines().find(|l| l.split(' ').next() == Some(name));
+            line.and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).unwrap_or_else(|| panic!("no {name} at {base}"))
+        };
+        total.0 += value("modula_branch_lock_held_seconds_count");
+        total.1 += value("modula_branch_lock_held_seconds_sum");
+    }
+    total
+}
+
+/// 20 devices push `n` ops in all; device d talks to `bases[d % bases.len()]`. Returns
+/// ops/s and the mean time a push held its branch lock, in ms.
+async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) -> (f64, f64) {
     let c = reqwest::Client::new();
     let mut queued = Vec::new();
     for d in first_device..first_device + DEVICES {
@@ -192,6 +209,7 @@ async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) 
         push(&c, &bases[d % bases.len()], &shop.devices[d].1, open).await;
         queued.push((d, batches));
     }
+    let before = lock_holds(&c, bases).await;
     let t = Instant::now();
     let mut tasks = Vec::new();
     for (d, batches) in queued {
@@ -205,7 +223,9 @@ async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) 
     for t in tasks {
         t.await.unwrap();
     }
-    (n / DEVICES * DEVICES) as f64 / t.elapsed().as_secs_f64()
+    let ops_per_s = (n / DEVICES * DEVICES) as f64 / t.elapsed().as_secs_f64();
+    let after = lock_holds(&c, bases).await;
+    (ops_per_s, 1000.0 * (after.1 - before.1) / (after.0 - before.0))
 }
 
 /// How the ceiling sends a transaction's rows.
@@ -289,6 +309,8 @@ fn main() {
         // Phases: one branch on 1, 2 and 2 half-pool processes (rotated), then 10 branches
         // alike; then the ceiling (UNNEST), the naive insert and the ceiling (VALUES).
         let mut m: [Vec<f64>; 9] = Default::default();
+        // Per phase of a shape: the mean time a push held its branch lock (ms).
+        let mut held: [Vec<f64>; 6] = Default::default();
         for r in 0..rounds {
             let g = r * GROUPS * DEVICES;
             let shapes: [&[String]; 3] = [one_a, two_a, two_half];
@@ -299,7 +321,9 @@ fn main() {
                 for j in 0..3 {
                     let i = shape * 3 + (r + j) % 3;
                     checkpoint(&db).await;
-                    m[i].push(run(&shop, g + i * DEVICES, shapes[i % 3], n).await);
+                    let (ops_per_s, held_ms) = run(&shop, g + i * DEVICES, shapes[i % 3], n).await;
+                    m[i].push(ops_per_s);
+                    held[i].push(held_ms);
                 }
             }
             checkpoint(&db).await;
@@ -343,6 +367,12 @@ fn main() {
         let ratios = |i: usize, j: usize| paired(i, j).iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ");
         println!("    two/one per round, sorted: one branch {}; {BRANCHES} branches {}", ratios(1, 0), ratios(4, 3));
         println!("    half pools/one per round, sorted: one branch {}; {BRANCHES} branches {}", ratios(2, 0), ratios(5, 3));
+        let held = held.map(median);
+        println!(
+            "  branch lock held per push (median of rounds): one branch {:.1} / {:.1} / {:.1} ms, \
+             {BRANCHES} branches {:.1} / {:.1} / {:.1} ms (1 process / 2 / 2 half-pool)",
+            held[0], held[1], held[2], held[3], held[4], held[5]
+        );
         let names = [
             "one branch, 1 process", "one branch, 2 processes", "one branch, 2 half-pool processes",
             "10 branches, 1 process", "10 branches, 2 processes", "10 branches, 2 half-pool processes",

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -20,13 +20,33 @@ struct Series {
     duration_sum_us: u64,
 }
 
+/// Time spent on branch row locks by op-lane requests (push and online lane).
+#[derive(Default)]
+struct BranchLock {
+    count: u64,
+    wait_us_sum: u64,
+    held_us_sum: u64,
+}
+
 /// In-process request metrics.
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    branch_lock: Mutex<BranchLock>,
 }
 
 impl Metrics {
+    /// Records one committed op-lane transaction: how long it waited for its branch's
+    /// row lock and how long it then held it, to commit. All writers of a branch queue
+    /// on that lock, so a growing wait is the sign of a branch at its write capacity.
+    pub fn observe_branch_lock(&self, wait: Duration, held: Duration) {
+        let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let mut b = self.branch_lock.lock().unwrap_or_else(|p| p.into_inner());
+        b.count += 1;
+        b.wait_us_sum = b.wait_us_sum.saturating_add(us(wait));
+        b.held_us_sum = b.held_us_sum.saturating_add(us(held));
+    }
+
     /// Records one finished request.
     pub fn observe(&self, route: &str, method: &str, status: u16, duration_us: u64) {
         let mut map = self.series.lock().unwrap_or_else(|p| p.into_inner());
@@ -64,6 +84,16 @@ impl Metrics {
                 "modula_http_request_duration_seconds_sum{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {:.6}\n",
                 s.duration_sum_us as f64 / 1e6
             ));
+        }
+        let b = self.branch_lock.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, help, sum_us) in [
+            ("wait", "Time op-lane writes waited for their branch's row lock.", b.wait_us_sum),
+            ("held", "Time op-lane writes held their branch's row lock, to commit.", b.held_us_sum),
+        ] {
+            out.push_str(&format!("# HELP modula_branch_lock_{name}_seconds {help}\n"));
+            out.push_str(&format!("# TYPE modula_branch_lock_{name}_seconds summary\n"));
+            out.push_str(&format!("modula_branch_lock_{name}_seconds_sum {:.6}\n", sum_us as f64 / 1e6));
+            out.push_str(&format!("modula_branch_lock_{name}_seconds_count {}\n", b.count));
         }
         out
     }

@@ -8,6 +8,7 @@
 //! never straight to the database, so they see the buffered state.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use modula_store::{
     BranchRecord, CashSessionRecord, ChangeRecord, Lane, MenuItemRecord, OpAudit, OpRecord, SaleRecord, StaffRecord,
@@ -31,6 +32,10 @@ enum KnownOp {
 
 /// One request's shared state, caches and buffered writes.
 pub struct OpContext {
+    /// How long `lock_branch` waited for the branch row.
+    lock_wait: Duration,
+    /// When the branch row was locked (it stays locked to commit or rollback).
+    locked_at: Instant,
     /// The caller's tenant.
     pub tenant_id: Uuid,
     /// The device that sent the ops, if any.
@@ -70,13 +75,17 @@ impl OpContext {
         lane: Lane,
         ops: &[Op],
     ) -> ApiResult<Self> {
+        let asked_at = Instant::now();
         let branch = tx
             .lock_branch(tenant_id, branch_id)
             .await?
             .ok_or_else(|| ApiError::Forbidden("the token's branch no longer exists".into()))?;
+        let locked_at = Instant::now();
         let tenant = tx.tenant(tenant_id).await?.ok_or_else(|| ApiError::Internal("tenant vanished".into()))?;
         let policy = branch.policy_override.apply_to(&tenant.policy);
         let mut ctx = OpContext {
+            lock_wait: locked_at - asked_at,
+            locked_at,
             tenant_id,
             device_id,
             branch,
@@ -303,6 +312,12 @@ impl OpContext {
             }
         }
         Ok(())
+    }
+
+    /// Reports to `metrics` how long this unit of work waited for its branch lock and
+    /// has held it. Call right after commit, when the lock has just been released.
+    pub fn observe_branch_lock(&self, metrics: &crate::metrics::Metrics) {
+        metrics.observe_branch_lock(self.lock_wait, self.locked_at.elapsed());
     }
 
     /// Writes everything buffered. Call once, before commit. (It borrows the context, so

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::push::{self, OpContext};
 use crate::auth::{Auth, Principal};
 use crate::error::{status_for_code, ApiError, ApiResult};
+use crate::metrics::Metrics;
 
 /// Keys being processed by this process right now (bounded by concurrent requests).
 #[derive(Default)]
@@ -54,6 +55,7 @@ pub struct OnlineAnswer {
 /// Submits one op on the online lane.
 pub async fn submit(
     store: &dyn Store,
+    metrics: &Metrics,
     in_flight: &InFlight,
     auth: &Auth,
     key: Uuid,
@@ -97,6 +99,7 @@ pub async fn submit(
     let record = ctx.known_op(key).cloned().ok_or_else(|| ApiError::Internal("processed op was not recorded".into()))?;
     ctx.flush(tx.as_mut()).await?;
     tx.commit().await?;
+    ctx.observe_branch_lock(metrics);
     Ok(answer(&record, false))
 }
 

@@ -17,9 +17,10 @@ use super::apply;
 pub use super::batch::OpContext;
 use crate::auth::{Auth, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
 
 /// `POST /v1/sync/push`.
-pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult<PushResponse> {
+pub async fn push(store: &dyn Store, metrics: &Metrics, auth: &Auth, req: PushRequest) -> ApiResult<PushResponse> {
     let Principal::Device { device_id, branch_id } = auth.principal else {
         return Err(ApiError::Forbidden("push needs a device token (POST /v1/devices)".into()));
     };
@@ -54,6 +55,7 @@ pub async fn push(store: &dyn Store, auth: &Auth, req: PushRequest) -> ApiResult
     }
     ctx.flush(tx.as_mut()).await?;
     tx.commit().await?;
+    ctx.observe_branch_lock(metrics);
     let results: Vec<OpResult> = results.into_iter().flatten().collect();
     assert_eq!(results.len(), req.operations.len(), "one result per op");
     Ok(PushResponse { results })

@@ -23,7 +23,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Uuid> {
 
 async fn submit(s: AppState, auth: Auth, headers: HeaderMap, op_type: OpType, body: OnlineOp) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
-    let answer = online::submit(s.store.as_ref(), &s.in_flight, &auth, key, op_type, body).await?;
+    let answer = online::submit(s.store.as_ref(), &s.metrics, &s.in_flight, &auth, key, op_type, body).await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let content_type = if status.is_success() { "application/json" } else { "application/problem+json" };
     let mut resp = (status, [(header::CONTENT_TYPE, content_type)], answer.body.to_string()).into_response();

@@ -22,7 +22,7 @@ pub struct AuditQuery {
 }
 
 pub async fn push(State(s): State<AppState>, auth: Auth, ApiJson(req): ApiJson<PushRequest>) -> ApiResult<Json<PushResponse>> {
-    Ok(Json(push::push(s.store.as_ref(), &auth, req).await?))
+    Ok(Json(push::push(s.store.as_ref(), &s.metrics, &auth, req).await?))
 }
 
 pub async fn sales(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {

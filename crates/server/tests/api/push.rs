@@ -1516,3 +1516,34 @@ async fn ids_taken_by_another_tenant_are_a_stored_validation_failure_not_a_confl
     // A's session is untouched and still A's.
     assert_eq!(fx.session(session).await["device_id"], fx.device.to_string());
 }
+
+/// The value of the unlabelled series `name` in a Prometheus text page.
+fn metric(page: &str, name: &str) -> f64 {
+    let line = page.lines().find(|l| l.split(' ').next() == Some(name)).unwrap_or_else(|| panic!("no {name} in:\n{page}"));
+    line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("bad line {line:?}"))
+}
+
+#[tokio::test]
+async fn metrics_count_the_branch_lock_of_each_write_and_not_of_a_replay() {
+    let fx = Fx::new().await;
+    let lock_counts = || async {
+        let page = fx.app.call(reqwest::Method::GET, "/metrics", None, None).await.text;
+        let counts = (metric(&page, "modula_branch_lock_wait_seconds_count"), metric(&page, "modula_branch_lock_held_seconds_count"));
+        (counts, metric(&page, "modula_branch_lock_held_seconds_sum"))
+    };
+    assert_eq!(lock_counts().await, ((0.0, 0.0), 0.0));
+    let mut ops = fx.ops();
+    let s = Uuid::now_v7();
+    let batch = [ops.open(fx.cashier, s, 1000), ops.sale(fx.cashier, s, &[(fx.latte, 1, LATTE_PRICE)], 500, 0)];
+    for r in fx.push(&batch).await {
+        applied(&r);
+    }
+    let (counts, held_s) = lock_counts().await;
+    assert_eq!(counts, (1.0, 1.0), "one write transaction, one branch lock");
+    assert!(held_s > 0.0, "the lock was held for the write ({held_s} s)");
+    // A batch that is all replays is answered without the lock.
+    fx.push(&batch).await;
+    assert_eq!(lock_counts().await.0, (1.0, 1.0));
+    fx.push(&[ops.sale(fx.cashier, s, &[(fx.latte, 1, LATTE_PRICE)], 500, 0)]).await;
+    assert_eq!(lock_counts().await.0, (2.0, 2.0));
+}
