@@ -33,6 +33,9 @@ struct BranchLock {
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
     branch_lock: Mutex<BranchLock>,
+    /// Pushes decided again with their branch locked first, by what made the first
+    /// decision unusable (a closed set of reasons, so the series stay bounded).
+    push_retries: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -45,6 +48,14 @@ impl Metrics {
         b.count += 1;
         b.wait_us_sum = b.wait_us_sum.saturating_add(us(wait));
         b.held_us_sum = b.held_us_sum.saturating_add(us(held));
+    }
+
+    /// Counts a push decided again with its branch locked first; `reason` names what
+    /// had changed (`branch`, `policy`, `staff`, `menu`) or `key` for a key another
+    /// device inserted meanwhile.
+    pub fn count_push_retry(&self, reason: &'static str) {
+        let mut m = self.push_retries.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(reason).or_default() += 1;
     }
 
     /// Records one finished request.
@@ -94,6 +105,11 @@ impl Metrics {
             out.push_str(&format!("# TYPE modula_branch_lock_{name}_seconds summary\n"));
             out.push_str(&format!("modula_branch_lock_{name}_seconds_sum {:.6}\n", sum_us as f64 / 1e6));
             out.push_str(&format!("modula_branch_lock_{name}_seconds_count {}\n", b.count));
+        }
+        out.push_str("# HELP modula_push_retries_total Pushes decided again with the branch locked first, by reason.\n");
+        out.push_str("# TYPE modula_push_retries_total counter\n");
+        for (reason, n) in self.push_retries.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            out.push_str(&format!("modula_push_retries_total{{reason=\"{reason}\"}} {n}\n"));
         }
         out
     }

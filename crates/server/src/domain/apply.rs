@@ -71,7 +71,9 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     let current_total = pricing::price(&current_lines, &ctx.policy).map(|t| t.total_cents).unwrap_or(p.totals.total_cents);
     let price_drift_cents = current_total - p.totals.total_cents;
     // ---- effects from here on
-    let negative_stock = deduct_stock(tx, ctx, &stock_deltas).await?;
+    for (stock_item_id, delta) in &stock_deltas {
+        ctx.add_stock(*stock_item_id, *delta);
+    }
     session.cash_sales_cents += p.totals.total_cents;
     let expected_cash_cents = cash::expected_cash_cents(&totals_of(&session));
     ctx.put_session(session);
@@ -111,16 +113,17 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         occurred_at: op.occurred_at,
         applied_at: chrono::Utc::now(),
     };
+    let result = json_text(&result)?;
     ctx.add_sale(record)?;
-    let event = SaleAudit {
-        items_not_on_menu: &not_on_menu,
-        negative_stock: &negative_stock,
+    let draft = SaleAuditDraft {
+        stock_deltas: stock_deltas.into_iter().collect(),
+        items_not_on_menu: not_on_menu,
         price_drift_cents,
-        receipt_no: &p.receipt_no,
+        receipt_no: p.receipt_no,
         total_cents: p.totals.total_cents,
     };
-    audit(ctx, "sale", "finalize", json_text(&event)?);
-    Ok(Ok(json_text(&result)?))
+    ctx.audit_sale(op.client_op_id, draft);
+    Ok(Ok(result))
 }
 
 // Typed bodies of a sale's result, stored details and audit details: serialized once,
@@ -199,16 +202,39 @@ async fn reprice(
     Ok((current, not_on_menu, stock))
 }
 
-/// Applies stock deltas; returns the items that went negative (flagged, not refused).
-async fn deduct_stock(tx: &mut dyn Tx, ctx: &mut OpContext, deltas: &BTreeMap<Uuid, i64>) -> ApiResult<Vec<NegativeStock>> {
-    let mut negative = Vec::new();
-    for (stock_item_id, delta) in deltas {
-        let on_hand = ctx.add_stock(tx, *stock_item_id, *delta).await?;
-        if on_hand < 0 {
-            negative.push(NegativeStock { on_hand, stock_item_id: *stock_item_id });
+/// A sale's audit event before the stock levels are known: they are final only under
+/// the stock rows' lock, at flush, and the event flags the items the sale took below zero.
+pub struct SaleAuditDraft {
+    stock_deltas: Vec<(Uuid, i64)>,
+    items_not_on_menu: Vec<Uuid>,
+    price_drift_cents: i64,
+    receipt_no: String,
+    total_cents: i64,
+}
+
+impl SaleAuditDraft {
+    /// The event's details, given each stock item's level before this sale in
+    /// `on_hand`, which it moves past the sale (so the next sale's draft sees it).
+    pub fn finish(&self, on_hand: &mut std::collections::HashMap<Uuid, i64>) -> ApiResult<JsonText> {
+        let mut negative_stock = Vec::new();
+        for (stock_item_id, delta) in &self.stock_deltas {
+            let level = on_hand
+                .get_mut(stock_item_id)
+                .ok_or_else(|| ApiError::Internal(format!("no stock level of {stock_item_id} at flush")))?;
+            *level = level.saturating_add(*delta);
+            if *level < 0 {
+                negative_stock.push(NegativeStock { on_hand: *level, stock_item_id: *stock_item_id });
+            }
         }
+        let event = SaleAudit {
+            items_not_on_menu: &self.items_not_on_menu,
+            negative_stock: &negative_stock,
+            price_drift_cents: self.price_drift_cents,
+            receipt_no: &self.receipt_no,
+            total_cents: self.total_cents,
+        };
+        json_text(&event)
     }
-    Ok(negative)
 }
 
 // ---------------------------------------------------------------- cash sessions

@@ -6,6 +6,15 @@
 //! another transaction can see: the order of statements inside a transaction is
 //! invisible outside it. Reads of data this request changed go through the caches here,
 //! never straight to the database, so they see the buffered state.
+//!
+//! When the branch row is locked is the caller's choice ([`BranchLock`]). Locked last,
+//! the ops are decided under the device lock alone, the device's own rows are written,
+//! and only then is the branch locked and every branch-wide input of the decisions read
+//! again: if one changed, [`OpContext::flush`] answers [`Stale`] and the caller starts
+//! over with the branch locked first. Stock levels are the one input that other devices
+//! of the branch change all the time; they decide no rejection, only the negative-stock
+//! flags of sales' audit events, so those events are finished at flush from the levels
+//! the stock upsert returns, under the lock, whichever the mode.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -19,8 +28,26 @@ use modula_wire::{JsonText, Op, Policy};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::apply::SaleAuditDraft;
 use super::views;
 use crate::error::{ApiError, ApiResult};
+
+/// When a unit of work locks its branch row (PostgreSQL; on SQLite `BEGIN IMMEDIATE`
+/// already serializes every writer, and both modes decide the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchLock {
+    /// Before anything is read: the branch's writers decide one at a time.
+    First,
+    /// At flush, after the device's own rows are written: the branch's writers decide
+    /// side by side and queue only for the branch-wide writes (stock, change feed, op
+    /// records) and commit. The branch-wide inputs are read again under the lock.
+    Last,
+}
+
+/// A branch-wide input of the decisions (what it was is named) changed between the
+/// unlocked read and the lock: nothing may be written on these decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stale(pub &'static str);
 
 /// Where an op record seen by this request lives.
 enum KnownOp {
@@ -32,10 +59,12 @@ enum KnownOp {
 
 /// One request's shared state, caches and buffered writes.
 pub struct OpContext {
+    /// When the branch row is locked.
+    branch_lock: BranchLock,
     /// How long `lock_branch` waited for the branch row.
     lock_wait: Duration,
     /// When the branch row was locked (it stays locked to commit or rollback).
-    locked_at: Instant,
+    locked_at: Option<Instant>,
     /// The caller's tenant.
     pub tenant_id: Uuid,
     /// The device that sent the ops, if any.
@@ -54,37 +83,42 @@ pub struct OpContext {
     sessions: HashMap<Uuid, Option<CashSessionRecord>>,
     dirty_sessions: Vec<Uuid>,
     device_open_session: Option<Option<Uuid>>,
-    on_hand: HashMap<Uuid, i64>,
     stock_deltas: BTreeMap<Uuid, i64>,
     new_ops: Vec<OpRecord>,
     device_seqs: Vec<i64>,
     /// The audit event of the op being applied, until its record takes it.
     pending_audit: Option<OpAudit>,
+    /// Sales' audit events to finish at flush, by op key, in the order the ops ran.
+    sale_audits: Vec<(Uuid, SaleAuditDraft)>,
     sales: Vec<SaleRecord>,
     changes: Vec<ChangeRecord>,
     change_index: HashMap<(&'static str, Uuid), usize>,
 }
 
 impl OpContext {
-    /// Loads the branch and policy, and everything `ops` will look up by key.
+    /// Loads the branch (locking it if `branch_lock` is `First`) and policy, and
+    /// everything `ops` will look up by key.
     pub async fn load(
         tx: &mut dyn Tx,
         tenant_id: Uuid,
         branch_id: Uuid,
         device_id: Option<Uuid>,
         lane: Lane,
+        branch_lock: BranchLock,
         ops: &[Op],
     ) -> ApiResult<Self> {
-        let asked_at = Instant::now();
-        let branch = tx
-            .lock_branch(tenant_id, branch_id)
-            .await?
-            .ok_or_else(|| ApiError::Forbidden("the token's branch no longer exists".into()))?;
-        let locked_at = Instant::now();
-        let tenant = tx.tenant(tenant_id).await?.ok_or_else(|| ApiError::Internal("tenant vanished".into()))?;
-        let policy = branch.policy_override.apply_to(&tenant.policy);
+        let (branch, lock_wait, locked_at) = match branch_lock {
+            BranchLock::First => {
+                let (branch, wait) = lock_branch(tx, tenant_id, branch_id).await?;
+                (branch, wait, Some(Instant::now()))
+            }
+            BranchLock::Last => (tx.branch(tenant_id, branch_id).await?, Duration::ZERO, None),
+        };
+        let branch = branch.ok_or_else(|| ApiError::Forbidden("the token's branch no longer exists".into()))?;
+        let policy = effective_policy(tx, &branch).await?;
         let mut ctx = OpContext {
-            lock_wait: locked_at - asked_at,
+            branch_lock,
+            lock_wait,
             locked_at,
             tenant_id,
             device_id,
@@ -98,11 +132,11 @@ impl OpContext {
             sessions: HashMap::new(),
             dirty_sessions: Vec::new(),
             device_open_session: None,
-            on_hand: HashMap::new(),
             stock_deltas: BTreeMap::new(),
             new_ops: Vec::new(),
             device_seqs: Vec::new(),
             pending_audit: None,
+            sale_audits: Vec::new(),
             sales: Vec::new(),
             changes: Vec::new(),
             change_index: HashMap::new(),
@@ -111,8 +145,8 @@ impl OpContext {
         Ok(ctx)
     }
 
-    /// Reads, in a few statements, every op record, sale id, menu item and on-hand the
-    /// request can ask about.
+    /// Reads, in a few statements, every op record, sale id and menu item the request
+    /// can ask about.
     async fn preload(&mut self, tx: &mut dyn Tx, ops: &[Op]) -> ApiResult<()> {
         let mut ids: Vec<Uuid> = ops.iter().flat_map(|o| std::iter::once(o.client_op_id).chain(o.depends_on.iter().copied())).collect();
         ids.sort_unstable();
@@ -126,8 +160,8 @@ impl OpContext {
             .filter_map(|o| o.payload.get("sale_id")?.as_str()?.parse().ok())
             .collect();
         self.taken_sale_ids.extend(tx.existing_sale_ids(&sale_ids).await?);
-        // The menu items the sales name and the on-hand of their recipes' stock items, one
-        // statement each (cached as if each had been read on first use).
+        // The menu items the sales name, one statement (cached as if each had been read
+        // on first use).
         let mut menu_ids: Vec<Uuid> = ops
             .iter()
             .filter(|o| o.op_type == OpType::SaleFinalize.as_str())
@@ -147,13 +181,6 @@ impl OpContext {
         for item in tx.menu_items_by_ids(self.tenant_id, &menu_ids).await? {
             self.menu.insert(item.id, Some(item));
         }
-        let mut stock_ids: Vec<Uuid> =
-            self.menu.values().flatten().flat_map(|m| m.recipe.iter().map(|r| r.stock_item_id)).collect();
-        stock_ids.sort_unstable();
-        stock_ids.dedup();
-        stock_ids.retain(|id| !self.on_hand.contains_key(id));
-        let on_hand = tx.on_hand_many(self.branch.id, &stock_ids).await?;
-        self.on_hand.extend(stock_ids.into_iter().zip(on_hand));
         Ok(())
     }
 
@@ -242,16 +269,12 @@ impl OpContext {
         self.sessions.insert(s.id, Some(s));
     }
 
-    /// Adds `delta` to an item's on-hand at this branch; returns the new on-hand.
-    pub async fn add_stock(&mut self, tx: &mut dyn Tx, stock_item_id: Uuid, delta: i64) -> ApiResult<i64> {
-        let current = match self.on_hand.get(&stock_item_id) {
-            Some(v) => *v,
-            None => tx.on_hand(self.branch.id, stock_item_id).await?,
-        };
-        let next = current.saturating_add(delta);
-        self.on_hand.insert(stock_item_id, next);
-        *self.stock_deltas.entry(stock_item_id).or_default() += delta;
-        Ok(next)
+    /// Adds `delta` to an item's on-hand at this branch, written at flush. (No decision
+    /// reads a stock level: a sale may take stock below zero, and its audit event, which
+    /// flags that, is finished at flush from the level under the row lock.)
+    pub fn add_stock(&mut self, stock_item_id: Uuid, delta: i64) {
+        let total = self.stock_deltas.entry(stock_item_id).or_default();
+        *total = total.saturating_add(delta);
     }
 
     /// Buffers a sale.
@@ -276,6 +299,13 @@ impl OpContext {
     pub fn audit(&mut self, event: OpAudit) {
         debug_assert!(self.pending_audit.is_none(), "one audit event per op");
         self.pending_audit = Some(event);
+    }
+
+    /// Notes the audit event of the sale being applied: its details wait for the stock
+    /// levels, which are final only when flush has locked the stock rows.
+    pub fn audit_sale(&mut self, client_op_id: Uuid, draft: SaleAuditDraft) {
+        self.audit(OpAudit { module: "sale".into(), action: "finalize".into(), details: JsonText::from(serde_json::Value::Null) });
+        self.sale_audits.push((client_op_id, draft));
     }
 
     /// The audit event noted for the op being applied, if any (its record stores it).
@@ -317,32 +347,120 @@ impl OpContext {
     /// Reports to `metrics` how long this unit of work waited for its branch lock and
     /// has held it. Call right after commit, when the lock has just been released.
     pub fn observe_branch_lock(&self, metrics: &crate::metrics::Metrics) {
-        metrics.observe_branch_lock(self.lock_wait, self.locked_at.elapsed());
+        if let Some(locked_at) = self.locked_at {
+            metrics.observe_branch_lock(self.lock_wait, locked_at.elapsed());
+        }
     }
 
-    /// Writes everything buffered. Call once, before commit. (It borrows the context, so
-    /// the buffered rows are freed when the caller drops it, after commit, not under the
-    /// branch lock.)
-    pub async fn flush(&mut self, tx: &mut dyn Tx) -> ApiResult<()> {
+    /// Writes everything buffered. Call once, before commit. With the branch locked
+    /// last, this is where it is locked; `Ok(Err(Stale))` then means an input of the
+    /// decisions changed and the transaction must be rolled back, with nothing of it
+    /// committed. (It borrows the context, so the buffered rows are freed when the
+    /// caller drops it, after commit, not under the branch lock.)
+    pub async fn flush(&mut self, tx: &mut dyn Tx) -> ApiResult<Result<(), Stale>> {
         self.flush_sessions(tx).await?;
+        let at = chrono::Utc::now();
+        if self.branch_lock == BranchLock::Last {
+            // The device's own rows first, while other devices of the branch still decide.
+            let device_part = WriteBatch {
+                branch_id: self.branch.id,
+                changes: &[],
+                sales: &self.sales,
+                audits: &[],
+                device_id: self.device_id,
+                device_seqs: &self.device_seqs,
+                ops: &[],
+                at,
+            };
+            tx.write_batch(&device_part).await?;
+            if let Err(stale) = self.lock_and_revalidate(tx).await? {
+                return Ok(Err(stale));
+            }
+        }
+        self.flush_stock(tx).await?;
+        let last = self.branch_lock == BranchLock::Last;
+        let batch = WriteBatch {
+            branch_id: self.branch.id,
+            changes: &self.changes,
+            sales: if last { &[] } else { &self.sales },
+            audits: &[],
+            device_id: if last { None } else { self.device_id },
+            device_seqs: if last { &[] } else { &self.device_seqs },
+            ops: &self.new_ops,
+            at,
+        };
+        tx.write_batch(&batch).await?;
+        Ok(Ok(()))
+    }
+
+    /// Locks the branch row and reads again, under the lock, every branch-wide input the
+    /// decisions used: the branch, the tenant's policy, the staff and the menu items.
+    /// (Op records, sale and session ids are keys: a concurrent duplicate fails its
+    /// insert. Stock levels are read by the upsert in `flush_stock`.)
+    async fn lock_and_revalidate(&mut self, tx: &mut dyn Tx) -> ApiResult<Result<(), Stale>> {
+        let (branch, wait) = lock_branch(tx, self.tenant_id, self.branch.id).await?;
+        self.lock_wait = wait;
+        self.locked_at = Some(Instant::now());
+        let Some(branch) = branch else { return Ok(Err(Stale("branch"))) };
+        if branch != self.branch {
+            return Ok(Err(Stale("branch")));
+        }
+        if effective_policy(tx, &branch).await? != self.policy {
+            return Ok(Err(Stale("policy")));
+        }
+        for (id, seen) in &self.staff {
+            if tx.staff(self.tenant_id, *id).await? != *seen {
+                return Ok(Err(Stale("staff")));
+            }
+        }
+        let menu_ids: Vec<Uuid> = self.menu.keys().copied().collect();
+        let mut fresh: HashMap<Uuid, MenuItemRecord> = HashMap::with_capacity(menu_ids.len());
+        if !menu_ids.is_empty() {
+            fresh.extend(tx.menu_items_by_ids(self.tenant_id, &menu_ids).await?.into_iter().map(|m| (m.id, m)));
+        }
+        if self.menu.iter().any(|(id, seen)| fresh.get(id) != seen.as_ref()) {
+            return Ok(Err(Stale("menu")));
+        }
+        Ok(Ok(()))
+    }
+
+    /// One stock upsert for every item the request used (its rows locked in id order),
+    /// their change rows, and the sales' audit events, finished from the levels the
+    /// upsert found.
+    async fn flush_stock(&mut self, tx: &mut dyn Tx) -> ApiResult<()> {
         let deltas: Vec<(Uuid, i64)> = std::mem::take(&mut self.stock_deltas).into_iter().collect();
+        let mut before: HashMap<Uuid, i64> = HashMap::with_capacity(deltas.len());
         if !deltas.is_empty() {
-            for (item, on_hand) in tx.add_on_hand_many(self.tenant_id, self.branch.id, &deltas).await? {
+            let levels = tx.add_on_hand_many(self.tenant_id, self.branch.id, &deltas).await?;
+            assert_eq!(levels.len(), deltas.len(), "one level per stock item");
+            for ((item, on_hand), (id, delta)) in levels.into_iter().zip(&deltas) {
+                assert_eq!(item.id, *id, "levels come in the order of the deltas");
+                before.insert(item.id, on_hand.saturating_sub(*delta));
                 let data = json!({"stock_item_id": item.id, "name": item.name, "unit": item.unit, "on_hand": on_hand});
                 self.change("inventory", "stock_level", item.id, data.into());
             }
         }
-        let batch = WriteBatch {
-            branch_id: self.branch.id,
-            changes: &self.changes,
-            sales: &self.sales,
-            audits: &[],
-            device_id: self.device_id,
-            device_seqs: &self.device_seqs,
-            ops: &self.new_ops,
-            at: chrono::Utc::now(),
-        };
-        tx.write_batch(&batch).await?;
+        for (client_op_id, draft) in std::mem::take(&mut self.sale_audits) {
+            let details = draft.finish(&mut before)?;
+            let Some(KnownOp::New(i)) = self.known_ops.get(&client_op_id) else {
+                return Err(ApiError::Internal("a sale's audit event has no op record".into()));
+            };
+            let audit = self.new_ops[*i].audit.as_mut().ok_or_else(|| ApiError::Internal("an applied sale has no audit event".into()))?;
+            audit.details = details;
+        }
         Ok(())
     }
+}
+
+/// Locks the branch row; returns it and how long the lock took.
+async fn lock_branch(tx: &mut dyn Tx, tenant_id: Uuid, branch_id: Uuid) -> ApiResult<(Option<BranchRecord>, Duration)> {
+    let asked_at = Instant::now();
+    let branch = tx.lock_branch(tenant_id, branch_id).await?;
+    Ok((branch, asked_at.elapsed()))
+}
+
+/// The branch's effective policy: its override over the tenant's policy.
+async fn effective_policy(tx: &mut dyn Tx, branch: &BranchRecord) -> ApiResult<Policy> {
+    let tenant = tx.tenant(branch.tenant_id).await?.ok_or_else(|| ApiError::Internal("tenant vanished".into()))?;
+    Ok(branch.policy_override.apply_to(&tenant.policy))
 }

@@ -11,7 +11,7 @@ use modula_wire::op::{OnlineOp, OpType};
 use modula_wire::{ErrorCode, Op, Problem};
 use uuid::Uuid;
 
-use super::push::{self, OpContext};
+use super::push::{self, BranchLock, OpContext, Stale};
 use crate::auth::{Auth, Principal};
 use crate::error::{status_for_code, ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -91,13 +91,15 @@ pub async fn submit(
             return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
         }
     }
-    let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, device_id, Lane::Online, std::slice::from_ref(&op)).await?;
+    let ops = std::slice::from_ref(&op);
+    let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, device_id, Lane::Online, BranchLock::First, ops).await?;
     if let Some(stored) = ctx.known_op(key).cloned() {
         return answer_stored(&stored, &op.payload_hash);
     }
     push::process(tx.as_mut(), &mut ctx, &op).await?;
     let record = ctx.known_op(key).cloned().ok_or_else(|| ApiError::Internal("processed op was not recorded".into()))?;
-    ctx.flush(tx.as_mut()).await?;
+    // Locked first, nothing can go stale.
+    ctx.flush(tx.as_mut()).await?.map_err(|Stale(what)| ApiError::Internal(format!("{what} changed under the branch lock")))?;
     tx.commit().await?;
     ctx.observe_branch_lock(metrics);
     Ok(answer(&record, false))

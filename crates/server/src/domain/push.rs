@@ -1,7 +1,10 @@
 //! The push replay lane (SPEC §5.1): exactly-once apply of offline ops, rules 1–9 in order.
 //!
 //! One push is one write transaction. Its first statement locks the device row, so two
-//! pushes of one device (on any server process) are serialized. Inside, ops run in
+//! pushes of one device (on any server process) are serialized. The branch row is
+//! locked last, at flush, where the branch-wide inputs are checked again; if one
+//! changed, the push is rolled back and decided again with the branch locked first
+//! (see `batch.rs`). Inside, ops run in
 //! `device_seq` order; each is either replayed from the op log, rejected (the rejection
 //! is stored), or applied with its effects, its audit event, its change-feed rows and its
 //! op record. Every rejection is decided before the op's first write, so a rejected op
@@ -9,12 +12,12 @@
 //! nothing stored.
 
 use modula_rules::{access, hash, validate, Rejection};
-use modula_store::{Lane, OpOutcome, OpRecord, StaffRecord, Store, Tx};
+use modula_store::{Lane, OpOutcome, OpRecord, StaffRecord, Store, StoreError, Tx};
 use modula_wire::op::{OpType, Payload, ONLINE_ONLY_OP_TYPES};
 use modula_wire::{ErrorCode, Op, OpResult, OpStatus, PushRequest, PushResponse, Role};
 
 use super::apply;
-pub use super::batch::OpContext;
+pub use super::batch::{BranchLock, OpContext, Stale};
 use crate::auth::{Auth, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -39,26 +42,71 @@ pub async fn push(store: &dyn Store, metrics: &Metrics, auth: &Auth, req: PushRe
     if let Some(answers) = replay_only(store, auth, &req.operations, &prepared).await? {
         return Ok(PushResponse { results: answers });
     }
+    let branch_lock = branch_lock_for(&req.operations);
+    let first = attempt(store, metrics, auth, (device_id, branch_id), &req.operations, prepared, branch_lock).await;
+    let retry_reason = match first {
+        Ok(Ok(results)) => return Ok(PushResponse { results }),
+        Ok(Err(Stale(what))) => what,
+        // A key another device inserted while this one decided without the branch lock
+        // (a sale, session or op id used twice): decided again under the lock, the op
+        // sees it and is rejected, or replayed.
+        Err(ApiError::Store(StoreError::Conflict(_))) if branch_lock == BranchLock::Last => "key",
+        Err(e) => return Err(e),
+    };
+    metrics.count_push_retry(retry_reason);
+    let prepared: Vec<Prepared> = req.operations.iter().map(Prepared::of).collect();
+    let results = attempt(store, metrics, auth, (device_id, branch_id), &req.operations, prepared, BranchLock::First).await?;
+    let results = results.map_err(|Stale(what)| ApiError::Internal(format!("{what} changed under the branch lock")))?;
+    Ok(PushResponse { results })
+}
+
+/// When a push locks its branch. Last, unless an op decides on state that other
+/// devices of the branch change (a staff member's open shift): only the branch lock
+/// serializes those decisions.
+fn branch_lock_for(ops: &[Op]) -> BranchLock {
+    let across_devices = [OpType::AttendanceStartWork.as_str(), OpType::AttendanceEndWork.as_str()];
+    if ops.iter().any(|o| across_devices.contains(&o.op_type.as_str())) {
+        BranchLock::First
+    } else {
+        BranchLock::Last
+    }
+}
+
+/// One write transaction deciding and applying every op of a push: the results in the
+/// order of `ops`, or `Stale` (rolled back, nothing written) when the branch was locked
+/// last and an input of the decisions had changed by then.
+async fn attempt(
+    store: &dyn Store,
+    metrics: &Metrics,
+    auth: &Auth,
+    (device_id, branch_id): (uuid::Uuid, uuid::Uuid),
+    ops: &[Op],
+    prepared: Vec<Prepared>,
+    branch_lock: BranchLock,
+) -> ApiResult<Result<Vec<OpResult>, Stale>> {
     let mut tx = store.begin_write().await?;
     let device = tx.lock_device(auth.tenant_id, device_id).await?;
     if device.is_none_or(|d| d.revoked_at.is_some()) {
         return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
     }
-    let mut ctx = OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, Some(device_id), Lane::Offline, &req.operations).await?;
-    let mut order: Vec<usize> = (0..req.operations.len()).collect();
-    order.sort_by_key(|&i| (req.operations[i].device_seq, i));
-    let mut results: Vec<Option<OpResult>> = vec![None; req.operations.len()];
+    let mut ctx =
+        OpContext::load(tx.as_mut(), auth.tenant_id, branch_id, Some(device_id), Lane::Offline, branch_lock, ops).await?;
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&i| (ops[i].device_seq, i));
+    let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
     let mut prepared: Vec<Option<Prepared>> = prepared.into_iter().map(Some).collect();
     for i in order {
         let p = prepared[i].take().ok_or_else(|| ApiError::Internal("op processed twice".into()))?;
-        results[i] = Some(process_prepared(tx.as_mut(), &mut ctx, &req.operations[i], p).await?);
+        results[i] = Some(process_prepared(tx.as_mut(), &mut ctx, &ops[i], p).await?);
     }
-    ctx.flush(tx.as_mut()).await?;
+    if let Err(stale) = ctx.flush(tx.as_mut()).await? {
+        return Ok(Err(stale));
+    }
     tx.commit().await?;
     ctx.observe_branch_lock(metrics);
     let results: Vec<OpResult> = results.into_iter().flatten().collect();
-    assert_eq!(results.len(), req.operations.len(), "one result per op");
-    Ok(PushResponse { results })
+    assert_eq!(results.len(), ops.len(), "one result per op");
+    Ok(Ok(results))
 }
 
 /// The fast path of a retried batch: when every op is already recorded, the answers

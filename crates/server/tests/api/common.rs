@@ -209,3 +209,50 @@ impl TestApp {
 pub fn uuid(v: &Value) -> Uuid {
     v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a uuid: {v}"))
 }
+
+/// A connection "from another process" to the app's database.
+pub enum Side {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Side {
+    pub async fn open(app: &TestApp) -> Side {
+        use sqlx::Connection;
+        match app.backend {
+            Backend::Sqlite => Side::Sqlite(sqlx::SqliteConnection::connect(&app.db_url).await.expect("side connection")),
+            Backend::Postgres { .. } => Side::Postgres(sqlx::PgConnection::connect(&app.db_url).await.expect("side connection")),
+        }
+    }
+
+    /// Runs the statement for this backend.
+    pub async fn exec(&mut self, sqlite: &str, postgres: &str) {
+        use sqlx::Executor;
+        match self {
+            Side::Sqlite(c) => c.execute(sqlite).await.map(|_| ()),
+            Side::Postgres(c) => c.execute(postgres).await.map(|_| ()),
+        }
+        .expect("side statement");
+    }
+}
+
+/// Returns once some connection to the app's database waits for a lock (PostgreSQL,
+/// seen in `pg_stat_activity`; panics after 10 s). A writer blocked on SQLite's lock is
+/// not visible from outside, so there it waits a fixed 300 ms.
+pub async fn until_a_writer_waits(app: &TestApp) {
+    if app.backend == Backend::Sqlite {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        return;
+    }
+    use sqlx::Connection;
+    let mut watcher = sqlx::PgConnection::connect(&app.db_url).await.expect("watcher connection");
+    let sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        let waiting: i64 = sqlx::query_scalar(sql).fetch_one(&mut watcher).await.expect("pg_stat_activity");
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no connection came to wait for a lock within 10 s");
+}

@@ -1,35 +1,10 @@
 //! Fault injection on the push lane: a storage failure in the middle of a push is a
 //! 5xx with nothing of the batch stored, never a stored rejection; the retry applies once.
 
-use crate::common::Backend;
+use crate::common::Side;
 use crate::fixtures::*;
 use serde_json::json;
-use sqlx::{Connection, Executor};
 use uuid::Uuid;
-
-/// A connection "from another process" to the app's database.
-enum Side {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
-}
-
-impl Side {
-    async fn open(fx: &Fx) -> Side {
-        match fx.app.backend {
-            Backend::Sqlite => Side::Sqlite(sqlx::SqliteConnection::connect(&fx.app.db_url).await.expect("side connection")),
-            Backend::Postgres { .. } => Side::Postgres(sqlx::PgConnection::connect(&fx.app.db_url).await.expect("side connection")),
-        }
-    }
-
-    /// Runs the statement for this backend.
-    async fn exec(&mut self, sqlite: &str, postgres: &str) {
-        match self {
-            Side::Sqlite(c) => c.execute(sqlite).await.map(|_| ()),
-            Side::Postgres(c) => c.execute(postgres).await.map(|_| ()),
-        }
-        .expect("side statement");
-    }
-}
 
 #[tokio::test]
 async fn a_storage_fault_mid_push_stores_nothing_and_the_retry_applies_once() {
@@ -45,7 +20,7 @@ async fn a_storage_fault_mid_push_stores_nothing_and_the_retry_applies_once() {
     ];
     // The op log refuses writes: the failure comes at the very end of the batch,
     // after the sales, stock and cash effects were written inside the transaction.
-    let mut side = Side::open(&fx).await;
+    let mut side = Side::open(&fx.app).await;
     side.exec(
         "CREATE TRIGGER injected_fault BEFORE INSERT ON ops BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
         "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; \
@@ -82,7 +57,7 @@ async fn a_database_locked_by_another_process_is_a_503_and_nothing_is_lost() {
     let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, 200)], 200, 0);
     // Another process holds the write lock (SQLite) or the device rows (PostgreSQL) for
     // longer than the busy / lock timeout.
-    let mut side = Side::open(&fx).await;
+    let mut side = Side::open(&fx.app).await;
     side.exec("BEGIN IMMEDIATE", "BEGIN; LOCK TABLE devices IN EXCLUSIVE MODE").await;
     let r = fx.push_raw(&fx.device_token, json!({"device_id": fx.device, "operations": [sale.clone()]})).await;
     r.problem(503, "SERVICE_UNAVAILABLE");

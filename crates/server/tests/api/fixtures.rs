@@ -373,3 +373,12 @@ pub fn duplicate(res: &Value, stored: &Value) {
 pub fn statuses(results: &[Value]) -> Vec<String> {
     results.iter().map(|r| format!("{}{}", r["status"].as_str().unwrap_or("?"), r["code"].as_str().map(|c| format!("/{c}")).unwrap_or_default())).collect()
 }
+
+/// The one entry of `list` whose `key` is `id`.
+#[track_caller]
+pub fn find<'a>(list: &'a [Value], key: &str, id: impl ToString) -> &'a Value {
+    let id = id.to_string();
+    let hits: Vec<&Value> = list.iter().filter(|v| v[key] == id.as_str()).collect();
+    assert_eq!(hits.len(), 1, "exactly one entry with {key} = {id} in {list:?}");
+    hits[0]
+}

@@ -8,6 +8,7 @@ mod admin_branches;
 mod admin_catalog;
 mod admin_staff_devices;
 mod auth_login;
+mod branch_lock;
 mod dashboard;
 mod errors;
 mod faults;

@@ -25,15 +25,6 @@ fn ts(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("not RFC 3339 {s:?}: {e}")).with_timezone(&Utc)
 }
 
-/// The one entry of `list` whose `key` is `id`.
-#[track_caller]
-fn find<'a>(list: &'a [Value], key: &str, id: impl ToString) -> &'a Value {
-    let id = id.to_string();
-    let hits: Vec<&Value> = list.iter().filter(|v| v[key] == id.as_str()).collect();
-    assert_eq!(hits.len(), 1, "exactly one entry with {key} = {id} in {list:?}");
-    hits[0]
-}
-
 /// The online endpoint of an op (by its type; cash ops by the payload's session id).
 fn path_of(op: &Value) -> String {
     let session = op["payload"]["cash_session_id"].as_str().unwrap_or("none");

@@ -16,15 +16,6 @@ fn ts(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("not RFC 3339 {s:?}: {e}")).with_timezone(&Utc)
 }
 
-/// The one entry of `list` whose `key` is `id`.
-#[track_caller]
-fn find<'a>(list: &'a [Value], key: &str, id: impl ToString) -> &'a Value {
-    let id = id.to_string();
-    let hits: Vec<&Value> = list.iter().filter(|v| v[key] == id.as_str()).collect();
-    assert_eq!(hits.len(), 1, "exactly one entry with {key} = {id} in {list:?}");
-    hits[0]
-}
-
 /// Does `v` hold, at any depth, `key` with value `want`?
 fn has_key_value(v: &Value, key: &str, want: &Value) -> bool {
     match v {

@@ -1,0 +1,164 @@
+//! A push decides with its branch unlocked and locks the branch only for the branch-wide
+//! writes (PostgreSQL). What another transaction commits while the push waits for that
+//! lock must still be obeyed: a freeze or a new menu price makes the push decide again
+//! with the branch locked first, and a stock level moved meanwhile is the one the sale's
+//! negative-stock flag reports.
+//!
+//! Each test holds the branch from the side (PostgreSQL: its row lock, as another
+//! writer of the branch would; SQLite: the database's write lock), lets the push come to
+//! wait, commits a change, and checks the push's outcome. The outcome must be the same on
+//! both backends; on PostgreSQL the retry counter shows which path decided it.
+
+use modula_rules::pricing;
+use modula_wire::op::SaleLine;
+use modula_wire::Policy;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::common::{until_a_writer_waits, Backend, Side};
+use crate::fixtures::*;
+
+/// Starts `ops` as a push of the Main device on its own task.
+fn spawn_push(fx: &Fx, ops: &[Value]) -> tokio::task::JoinHandle<Value> {
+    let req = fx.app.client.post(format!("{}/v1/sync/push", fx.app.base)).bearer_auth(&fx.device_token);
+    let body = json!({"device_id": fx.device, "operations": ops});
+    tokio::spawn(async move {
+        let resp = req.json(&body).send().await.expect("push");
+        assert_eq!(resp.status().as_u16(), 200, "push status");
+        resp.json().await.expect("push answer")
+    })
+}
+
+/// A side connection holding the Main branch as another of its writers would.
+async fn hold_branch(fx: &Fx) -> Side {
+    let mut side = Side::open(&fx.app).await;
+    let lock = format!("BEGIN; SELECT id FROM branches WHERE id = '{}' FOR NO KEY UPDATE", fx.branch);
+    side.exec("BEGIN IMMEDIATE", &lock).await;
+    side
+}
+
+/// Runs `sql` on the side, `{branch}`, `{espresso}` and `{beans}` replaced by those ids
+/// as each backend stores them (SQLite: 16-byte blobs; PostgreSQL: uuid).
+async fn side_exec(side: &mut Side, fx: &Fx, sql: &str) {
+    let with = |f: &dyn Fn(Uuid) -> String| {
+        sql.replace("{branch}", &f(fx.branch)).replace("{espresso}", &f(fx.espresso)).replace("{beans}", &f(fx.beans))
+    };
+    let sqlite = with(&|id| format!("X'{}'", id.simple()));
+    let postgres = with(&|id| format!("'{id}'"));
+    side.exec(&sqlite, &postgres).await;
+}
+
+/// The push retries counted for `reason` in `/metrics` (0 when the series is absent).
+async fn retries(fx: &Fx, reason: &str) -> u64 {
+    let page = fx.app.call(reqwest::Method::GET, "/metrics", None, None).await.text;
+    let series = format!("modula_push_retries_total{{reason=\"{reason}\"}} ");
+    page.lines().find_map(|l| l.strip_prefix(series.as_str())).map_or(0, |v| v.parse().expect("counter value"))
+}
+
+/// What the retry counter must show: PostgreSQL decides again; SQLite, where nothing
+/// else writes while a push runs, never has to.
+fn expected_retries(fx: &Fx) -> u64 {
+    match fx.app.backend {
+        Backend::Sqlite => 0,
+        Backend::Postgres { .. } => 1,
+    }
+}
+
+async fn open_session(fx: &Fx, ops: &mut OpBuilder) -> Uuid {
+    let s = Uuid::now_v7();
+    applied(&fx.push(&[ops.open(fx.cashier, s, 0)]).await[0]);
+    s
+}
+
+#[tokio::test]
+async fn a_freeze_committed_while_a_push_waits_for_its_branch_is_obeyed() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
+    let mut side = hold_branch(&fx).await;
+    let push = spawn_push(&fx, &[sale]);
+    until_a_writer_waits(&fx.app).await;
+    side_exec(&mut side, &fx, "UPDATE branches SET status = 'frozen' WHERE id = {branch}").await;
+    side.exec("COMMIT", "COMMIT").await;
+    let answer = push.await.expect("push task");
+    rejected(&answer["results"][0], "BRANCH_FROZEN");
+    assert_eq!(fx.sales().await.len(), 0, "no sale in a frozen branch");
+    assert_eq!(retries(&fx, "branch").await, expected_retries(&fx));
+}
+
+#[tokio::test]
+async fn a_price_changed_while_a_push_waits_for_its_branch_is_the_price_it_compares_with() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
+    let mut side = hold_branch(&fx).await;
+    let push = spawn_push(&fx, std::slice::from_ref(&sale));
+    until_a_writer_waits(&fx.app).await;
+    let reprice = format!("UPDATE menu_items SET price_cents = {} WHERE id = {{espresso}}", ESPRESSO_PRICE + 40);
+    side_exec(&mut side, &fx, &reprice).await;
+    side.exec("COMMIT", "COMMIT").await;
+    let answer = push.await.expect("push task");
+    let result = applied(&answer["results"][0]);
+    let total = |unit_price_cents| {
+        let line = SaleLine { menu_item_id: fx.espresso, qty: 1, unit_price_cents };
+        pricing::price(&[line], &Policy::default()).expect("price").total_cents
+    };
+    let drift = total(ESPRESSO_PRICE + 40) - total(ESPRESSO_PRICE);
+    assert!(drift > 0);
+    assert_eq!(result["price_drift_cents"], drift, "drift against the price committed before the lock: {result}");
+    assert_eq!(fx.on_hand(fx.beans).await, BEANS_STOCK - ESPRESSO_BEANS, "the stock was taken once");
+    assert_eq!(fx.sales().await.len(), 1);
+    assert_eq!(retries(&fx, "menu").await, expected_retries(&fx));
+}
+
+#[tokio::test]
+async fn a_stock_level_moved_while_a_push_waits_is_the_level_its_audit_flags() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let since = now();
+    let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
+    let mut side = hold_branch(&fx).await;
+    let push = spawn_push(&fx, std::slice::from_ref(&sale));
+    until_a_writer_waits(&fx.app).await;
+    // Another writer of the branch took all but 10 beans meanwhile.
+    side_exec(&mut side, &fx, "UPDATE inventory SET on_hand = 10 WHERE branch_id = {branch} AND stock_item_id = {beans}").await;
+    side.exec("COMMIT", "COMMIT").await;
+    let answer = push.await.expect("push task");
+    applied(&answer["results"][0]);
+    let below = 10 - ESPRESSO_BEANS;
+    assert_eq!(fx.on_hand(fx.beans).await, below);
+    let events = fx.audit(&since).await;
+    let event = find(&events, "client_op_id", op_id(&sale));
+    let flags = json!([{"on_hand": below, "stock_item_id": fx.beans}]);
+    assert_eq!(event["details"]["negative_stock"], flags, "flagged from the level under the lock: {event}");
+    // A stock level decides no rejection, so it is no reason to decide again.
+    assert_eq!(retries(&fx, "stock").await + retries(&fx, "menu").await + retries(&fx, "branch").await, 0);
+}
+
+#[tokio::test]
+async fn each_sale_of_a_batch_flags_the_level_the_sales_before_it_left() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let since = now();
+    // 1000 beans: 50 espressos leave 100, 6 more leave -8, a muffin takes none.
+    let batch = [
+        ops.sale(fx.cashier, s, &[(fx.espresso, 50, ESPRESSO_PRICE)], 50 * ESPRESSO_PRICE, 0),
+        ops.sale(fx.cashier, s, &[(fx.espresso, 6, ESPRESSO_PRICE)], 6 * ESPRESSO_PRICE, 0),
+        ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0),
+    ];
+    for r in fx.push(&batch).await {
+        applied(&r);
+    }
+    let left = BEANS_STOCK - 56 * ESPRESSO_BEANS;
+    assert_eq!(left, -8);
+    assert_eq!(fx.on_hand(fx.beans).await, left);
+    let events = fx.audit(&since).await;
+    let flags = |op: &Value| find(&events, "client_op_id", op_id(op))["details"]["negative_stock"].clone();
+    assert_eq!(flags(&batch[0]), json!([]));
+    assert_eq!(flags(&batch[1]), json!([{"on_hand": left, "stock_item_id": fx.beans}]));
+    assert_eq!(flags(&batch[2]), json!([]));
+}
