@@ -15,13 +15,18 @@ use modula_wire::Policy;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::common::{until_a_writer_waits, Backend, Side};
+use crate::common::{until_a_writer_waits, until_writers_wait, Backend, Side};
 use crate::fixtures::*;
 
 /// Starts `ops` as a push of the Main device on its own task.
 fn spawn_push(fx: &Fx, ops: &[Value]) -> tokio::task::JoinHandle<Value> {
-    let req = fx.app.client.post(format!("{}/v1/sync/push", fx.app.base)).bearer_auth(&fx.device_token);
-    let body = json!({"device_id": fx.device, "operations": ops});
+    spawn_push_as(fx, &fx.device_token, fx.device, ops)
+}
+
+/// Starts `ops` as a push of any device on its own task.
+fn spawn_push_as(fx: &Fx, token: &str, device: Uuid, ops: &[Value]) -> tokio::task::JoinHandle<Value> {
+    let req = fx.app.client.post(format!("{}/v1/sync/push", fx.app.base)).bearer_auth(token);
+    let body = json!({"device_id": device, "operations": ops});
     tokio::spawn(async move {
         let resp = req.json(&body).send().await.expect("push");
         assert_eq!(resp.status().as_u16(), 200, "push status");
@@ -161,4 +166,33 @@ async fn each_sale_of_a_batch_flags_the_level_the_sales_before_it_left() {
     assert_eq!(flags(&batch[0]), json!([]));
     assert_eq!(flags(&batch[1]), json!([{"on_hand": left, "stock_item_id": fx.beans}]));
     assert_eq!(flags(&batch[2]), json!([]));
+}
+
+#[tokio::test]
+async fn a_sale_id_another_device_takes_while_a_push_decides_is_rejected_after_all() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let second = fx.enroll(fx.branch, "Second counter").await;
+    let mut ops2 = OpBuilder::new(fx.tenant, fx.branch, &second.code);
+    let s2 = Uuid::now_v7();
+    applied(&fx.push_as(&second.token, second.id, &[ops2.open(fx.cashier2, s2, 0)]).await[0]);
+    // Both counters claim one sale id (a terminal bug): the first to commit keeps it.
+    let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
+    let mut twin = ops2.sale(fx.cashier2, s2, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
+    twin["payload"]["sale_id"] = sale["payload"]["sale_id"].clone();
+    rehash(&mut twin);
+    let mut side = hold_branch(&fx).await;
+    let first = spawn_push(&fx, std::slice::from_ref(&sale));
+    until_a_writer_waits(&fx.app).await;
+    // PostgreSQL: the second push's sale insert waits for the first's uncommitted row.
+    let late = spawn_push_as(&fx, &second.token, second.id, std::slice::from_ref(&twin));
+    until_writers_wait(&fx.app, if fx.app.backend == Backend::Sqlite { 1 } else { 2 }).await;
+    side.exec("COMMIT", "COMMIT").await;
+    applied(&first.await.expect("first push")["results"][0]);
+    let answer = late.await.expect("second push");
+    let message = rejected(&answer["results"][0], "VALIDATION_FAILED");
+    assert!(message.contains("sale id"), "{message}");
+    assert_eq!(fx.sales().await.len(), 1);
+    assert_eq!(retries(&fx, "key").await, expected_retries(&fx));
 }

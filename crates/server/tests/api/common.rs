@@ -240,6 +240,11 @@ impl Side {
 /// seen in `pg_stat_activity`; panics after 10 s). A writer blocked on SQLite's lock is
 /// not visible from outside, so there it waits a fixed 300 ms.
 pub async fn until_a_writer_waits(app: &TestApp) {
+    until_writers_wait(app, 1).await;
+}
+
+/// [`until_a_writer_waits`] for `n` connections.
+pub async fn until_writers_wait(app: &TestApp, n: i64) {
     if app.backend == Backend::Sqlite {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         return;
@@ -249,10 +254,10 @@ pub async fn until_a_writer_waits(app: &TestApp) {
     let sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
     for _ in 0..500 {
         let waiting: i64 = sqlx::query_scalar(sql).fetch_one(&mut watcher).await.expect("pg_stat_activity");
-        if waiting > 0 {
+        if waiting >= n {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("no connection came to wait for a lock within 10 s");
+    panic!("{n} connections did not come to wait for a lock within 10 s");
 }
