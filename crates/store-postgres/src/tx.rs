@@ -519,6 +519,21 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    async fn set_op_audit_details(&mut self, tenant_id: Uuid, details: &[(Uuid, &JsonText)]) -> StoreResult<()> {
+        if details.is_empty() {
+            return Ok(());
+        }
+        let sql = "UPDATE ops SET audit_details = d.details FROM UNNEST($2::uuid[], $3::text[]) AS d(id, details) \
+                   WHERE ops.tenant_id = $1 AND ops.client_op_id = d.id";
+        let ids: Vec<Uuid> = details.iter().map(|d| d.0).collect();
+        let texts: Vec<&str> = details.iter().map(|d| d.1.as_str()).collect();
+        let n = self.exec(sqlx::query(sql).bind(tenant_id).bind(ids).bind(texts)).await?;
+        if n != details.len() as u64 {
+            return Err(StoreError::Internal(format!("set the audit details of {n} ops, not {}", details.len())));
+        }
+        Ok(())
+    }
+
     async fn rejected_ops(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<OpRecord>> {
         let sql = "SELECT * FROM ops WHERE tenant_id = $1 AND branch_id = $2 AND status = 'REJECTED' \
                    ORDER BY recorded_at DESC, client_op_id DESC LIMIT $3";

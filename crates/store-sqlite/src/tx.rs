@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use modula_store::*;
-use modula_wire::{BranchStatus, Policy, Role};
+use modula_wire::{BranchStatus, JsonText, Policy, Role};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use uuid::Uuid;
@@ -600,6 +600,22 @@ impl Tx for SqliteTx {
                     .push_bind(op.audit.as_ref().map(|a| a.details.as_str().to_owned()));
             });
             q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn set_op_audit_details(&mut self, tenant_id: Uuid, details: &[(Uuid, &JsonText)]) -> StoreResult<()> {
+        for (client_op_id, text) in details {
+            let done = sqlx::query("UPDATE ops SET audit_details = ? WHERE tenant_id = ? AND client_op_id = ?")
+                .bind(text.as_str())
+                .bind(tenant_id)
+                .bind(client_op_id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(store_error)?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Internal(format!("no op {client_op_id} to set the audit details of")));
+            }
         }
         Ok(())
     }

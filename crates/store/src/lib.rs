@@ -153,6 +153,10 @@ pub trait Tx: Send {
     async fn ops_by_ids(&mut self, tenant_id: Uuid, client_op_ids: &[Uuid]) -> StoreResult<Vec<OpRecord>>;
     /// Records ops' outcomes. Every key must be new.
     async fn insert_ops(&mut self, ops: &[OpRecord]) -> StoreResult<()>;
+    /// Replaces the audit details of ops that this transaction inserted (a sale's
+    /// negative-stock flags are final only under the stock rows' lock). Never call it
+    /// for an op an earlier transaction recorded: a recorded op is immutable.
+    async fn set_op_audit_details(&mut self, tenant_id: Uuid, details: &[(Uuid, &modula_wire::JsonText)]) -> StoreResult<()>;
     /// Rejected ops of a branch, newest first, at most `limit`.
     async fn rejected_ops(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<OpRecord>>;
 

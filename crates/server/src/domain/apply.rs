@@ -213,9 +213,10 @@ pub struct SaleAuditDraft {
 }
 
 impl SaleAuditDraft {
-    /// The event's details, given each stock item's level before this sale in
-    /// `on_hand`, which it moves past the sale (so the next sale's draft sees it).
-    pub fn finish(&self, on_hand: &mut std::collections::HashMap<Uuid, i64>) -> ApiResult<JsonText> {
+    /// The event's details, and whether they flag an item below zero, given each stock
+    /// item's level before this sale in `on_hand`, which it moves past the sale (so the
+    /// next sale's draft sees it).
+    pub fn finish(&self, on_hand: &mut std::collections::HashMap<Uuid, i64>) -> ApiResult<(JsonText, bool)> {
         let mut negative_stock = Vec::new();
         for (stock_item_id, delta) in &self.stock_deltas {
             let level = on_hand
@@ -233,7 +234,7 @@ impl SaleAuditDraft {
             receipt_no: &self.receipt_no,
             total_cents: self.total_cents,
         };
-        json_text(&event)
+        Ok((json_text(&event)?, !negative_stock.is_empty()))
     }
 }
 

@@ -360,37 +360,91 @@ impl OpContext {
     pub async fn flush(&mut self, tx: &mut dyn Tx) -> ApiResult<Result<(), Stale>> {
         self.flush_sessions(tx).await?;
         let at = chrono::Utc::now();
-        if self.branch_lock == BranchLock::Last {
-            // The device's own rows first, while other devices of the branch still decide.
-            let device_part = WriteBatch {
-                branch_id: self.branch.id,
-                changes: &[],
-                sales: &self.sales,
-                audits: &[],
-                device_id: self.device_id,
-                device_seqs: &self.device_seqs,
-                ops: &[],
-                at,
-            };
-            tx.write_batch(&device_part).await?;
-            if let Err(stale) = self.lock_and_revalidate(tx).await? {
-                return Ok(Err(stale));
-            }
+        if self.branch_lock == BranchLock::First {
+            let levels = self.flush_stock(tx).await?;
+            let audits = self.sale_audits_at(&levels)?;
+            self.set_sale_audits(audits)?;
+            tx.write_batch(&self.batch(Part::Whole, at)).await?;
+            return Ok(Ok(()));
         }
-        self.flush_stock(tx).await?;
-        let last = self.branch_lock == BranchLock::Last;
-        let batch = WriteBatch {
-            branch_id: self.branch.id,
-            changes: &self.changes,
-            sales: if last { &[] } else { &self.sales },
-            audits: &[],
-            device_id: if last { None } else { self.device_id },
-            device_seqs: if last { &[] } else { &self.device_seqs },
-            ops: &self.new_ops,
-            at,
-        };
-        tx.write_batch(&batch).await?;
+        // The sales' audit events at the levels committed now, before the lock. If no
+        // sale goes below zero at them, the op records go with the device's rows; under
+        // the lock, only an event the locked levels change is rewritten (a level that
+        // crossed zero meanwhile). Otherwise the records wait for the locked levels.
+        let mut levels: HashMap<Uuid, i64> = HashMap::with_capacity(self.stock_deltas.len());
+        let stock_ids: Vec<Uuid> = self.stock_deltas.keys().copied().collect();
+        if !stock_ids.is_empty() {
+            levels.extend(stock_ids.iter().copied().zip(tx.on_hand_many(self.branch.id, &stock_ids).await?));
+        }
+        let unlocked = self.sale_audits_at(&levels)?;
+        let ops_early = unlocked.iter().all(|a| !a.flags_negative);
+        let device_part = if ops_early { Part::DeviceWithOps } else { Part::Device };
+        if ops_early {
+            self.set_sale_audits(unlocked.clone())?;
+        }
+        tx.write_batch(&self.batch(device_part, at)).await?;
+        if let Err(stale) = self.lock_and_revalidate(tx).await? {
+            return Ok(Err(stale));
+        }
+        let levels = self.flush_stock(tx).await?;
+        let locked = self.sale_audits_at(&levels)?;
+        if ops_early {
+            let changed: Vec<(Uuid, &JsonText)> = locked
+                .iter()
+                .zip(&unlocked)
+                .filter(|(l, u)| l.details.as_str() != u.details.as_str())
+                .map(|(l, _)| (l.client_op_id, &l.details))
+                .collect();
+            if !changed.is_empty() {
+                tx.set_op_audit_details(self.tenant_id, &changed).await?;
+            }
+        } else {
+            self.set_sale_audits(locked)?;
+        }
+        let branch_part = if ops_early { Part::Branch } else { Part::BranchWithOps };
+        tx.write_batch(&self.batch(branch_part, at)).await?;
         Ok(Ok(()))
+    }
+
+    /// The buffered rows of one part of the flush.
+    fn batch(&self, part: Part, at: chrono::DateTime<chrono::Utc>) -> WriteBatch<'_> {
+        let device = matches!(part, Part::Whole | Part::Device | Part::DeviceWithOps);
+        let branch = matches!(part, Part::Whole | Part::Branch | Part::BranchWithOps);
+        let ops = matches!(part, Part::Whole | Part::DeviceWithOps | Part::BranchWithOps);
+        WriteBatch {
+            branch_id: self.branch.id,
+            changes: if branch { &self.changes } else { &[] },
+            sales: if device { &self.sales } else { &[] },
+            audits: &[],
+            device_id: if device { self.device_id } else { None },
+            device_seqs: if device { &self.device_seqs } else { &[] },
+            ops: if ops { &self.new_ops } else { &[] },
+            at,
+        }
+    }
+
+    /// Every sale's audit event, in the order the sales ran, given each stock item's
+    /// level before the request.
+    fn sale_audits_at(&self, levels_before: &HashMap<Uuid, i64>) -> ApiResult<Vec<FinishedAudit>> {
+        let mut levels = levels_before.clone();
+        let mut out = Vec::with_capacity(self.sale_audits.len());
+        for (client_op_id, draft) in &self.sale_audits {
+            let (details, flags_negative) = draft.finish(&mut levels)?;
+            out.push(FinishedAudit { client_op_id: *client_op_id, details, flags_negative });
+        }
+        Ok(out)
+    }
+
+    /// Puts finished audit events into their sales' buffered op records.
+    fn set_sale_audits(&mut self, audits: Vec<FinishedAudit>) -> ApiResult<()> {
+        for a in audits {
+            let Some(KnownOp::New(i)) = self.known_ops.get(&a.client_op_id) else {
+                return Err(ApiError::Internal("a sale's audit event has no op record".into()));
+            };
+            let audit = self.new_ops[*i].audit.as_mut().ok_or_else(|| ApiError::Internal("an applied sale has no audit event".into()))?;
+            audit.details = a.details;
+        }
+        Ok(())
     }
 
     /// Locks the branch row and reads again, under the lock, every branch-wide input the
@@ -424,32 +478,47 @@ impl OpContext {
         Ok(Ok(()))
     }
 
-    /// One stock upsert for every item the request used (its rows locked in id order),
-    /// their change rows, and the sales' audit events, finished from the levels the
-    /// upsert found.
-    async fn flush_stock(&mut self, tx: &mut dyn Tx) -> ApiResult<()> {
+    /// One stock upsert for every item the request used (its rows locked in id order)
+    /// and their change rows; returns each item's level before the request.
+    async fn flush_stock(&mut self, tx: &mut dyn Tx) -> ApiResult<HashMap<Uuid, i64>> {
         let deltas: Vec<(Uuid, i64)> = std::mem::take(&mut self.stock_deltas).into_iter().collect();
         let mut before: HashMap<Uuid, i64> = HashMap::with_capacity(deltas.len());
-        if !deltas.is_empty() {
-            let levels = tx.add_on_hand_many(self.tenant_id, self.branch.id, &deltas).await?;
-            assert_eq!(levels.len(), deltas.len(), "one level per stock item");
-            for ((item, on_hand), (id, delta)) in levels.into_iter().zip(&deltas) {
-                assert_eq!(item.id, *id, "levels come in the order of the deltas");
-                before.insert(item.id, on_hand.saturating_sub(*delta));
-                let data = json!({"stock_item_id": item.id, "name": item.name, "unit": item.unit, "on_hand": on_hand});
-                self.change("inventory", "stock_level", item.id, data.into());
-            }
+        if deltas.is_empty() {
+            return Ok(before);
         }
-        for (client_op_id, draft) in std::mem::take(&mut self.sale_audits) {
-            let details = draft.finish(&mut before)?;
-            let Some(KnownOp::New(i)) = self.known_ops.get(&client_op_id) else {
-                return Err(ApiError::Internal("a sale's audit event has no op record".into()));
-            };
-            let audit = self.new_ops[*i].audit.as_mut().ok_or_else(|| ApiError::Internal("an applied sale has no audit event".into()))?;
-            audit.details = details;
+        let levels = tx.add_on_hand_many(self.tenant_id, self.branch.id, &deltas).await?;
+        assert_eq!(levels.len(), deltas.len(), "one level per stock item");
+        for ((item, on_hand), (id, delta)) in levels.into_iter().zip(&deltas) {
+            assert_eq!(item.id, *id, "levels come in the order of the deltas");
+            before.insert(item.id, on_hand.saturating_sub(*delta));
+            let data = json!({"stock_item_id": item.id, "name": item.name, "unit": item.unit, "on_hand": on_hand});
+            self.change("inventory", "stock_level", item.id, data.into());
         }
-        Ok(())
+        Ok(before)
     }
+}
+
+/// Which buffered rows one `write_batch` of a flush carries.
+#[derive(Clone, Copy)]
+enum Part {
+    /// Everything (the branch locked first: one statement on PostgreSQL).
+    Whole,
+    /// The device's rows: sales and seq ranges.
+    Device,
+    /// The device's rows and the op records.
+    DeviceWithOps,
+    /// The branch's rows: the change feed (and head).
+    Branch,
+    /// The branch's rows and the op records.
+    BranchWithOps,
+}
+
+/// A sale's audit event, finished at some stock levels.
+#[derive(Clone)]
+struct FinishedAudit {
+    client_op_id: Uuid,
+    details: JsonText,
+    flags_negative: bool,
 }
 
 /// Locks the branch row; returns it and how long the lock took.

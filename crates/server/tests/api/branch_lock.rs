@@ -196,3 +196,39 @@ async fn a_sale_id_another_device_takes_while_a_push_decides_is_rejected_after_a
     assert_eq!(fx.sales().await.len(), 1);
     assert_eq!(retries(&fx, "key").await, expected_retries(&fx));
 }
+
+#[tokio::test]
+async fn the_store_rewrites_the_audit_details_only_of_ops_its_transaction_holds() {
+    use modula_store::{Lane, OpAudit, OpOutcome, OpRecord};
+    use modula_wire::JsonText;
+    let fx = Fx::new().await;
+    let since = now();
+    let details = |v: Value| JsonText::from(v);
+    let record = OpRecord {
+        tenant_id: fx.tenant,
+        client_op_id: Uuid::now_v7(),
+        branch_id: fx.branch,
+        device_id: Some(fx.device),
+        actor_id: fx.cashier,
+        op_type: "sale.finalize".into(),
+        payload_hash: "0".repeat(64),
+        device_seq: Some(1),
+        lane: Lane::Offline,
+        outcome: OpOutcome::Applied(details(json!({"sale_id": Uuid::now_v7()}))),
+        occurred_at: chrono::Utc::now(),
+        recorded_at: chrono::Utc::now(),
+        audit: Some(OpAudit { module: "sale".into(), action: "finalize".into(), details: details(json!({"negative_stock": []})) }),
+    };
+    let flagged = details(json!({"negative_stock": [{"on_hand": -1, "stock_item_id": fx.beans}]}));
+    let mut tx = fx.app.store.begin_write().await.expect("begin");
+    tx.insert_ops(std::slice::from_ref(&record)).await.expect("insert");
+    tx.set_op_audit_details(fx.tenant, &[(record.client_op_id, &flagged)]).await.expect("set");
+    // A key the transaction does not hold is an error, not a silent no-op.
+    assert!(tx.set_op_audit_details(fx.tenant, &[(Uuid::now_v7(), &flagged)]).await.is_err());
+    tx.commit().await.expect("commit");
+    let events = fx.audit(&since).await;
+    let event = find(&events, "client_op_id", record.client_op_id);
+    assert_eq!(event["details"]["negative_stock"][0]["on_hand"], -1, "{event}");
+    let stored = fx.app.store.ops_by_ids(fx.tenant, &[record.client_op_id]).await.expect("read");
+    assert_eq!(stored[0].outcome, record.outcome, "only the audit details changed");
+}
