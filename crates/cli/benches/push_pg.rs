@@ -6,7 +6,13 @@
 //! so that each phase runs for seconds, not a fraction of one;
 //! `BENCH_ROUNDS`, default 6: the shapes run interleaved this many times, each round in a
 //! rotated order (use a multiple of 3), and the median is reported with the sorted paired
-//! ratios of the rounds; `BENCH_KEEP_DB=1` keeps the database for inspection).
+//! ratios of the rounds; `BENCH_KEEP_DB=1` keeps the database for inspection;
+//! `BENCH_NEGATIVE_STOCK=1` skips the restock, so that every sale takes stock below zero).
+//!
+//! Every branch is restocked at the start with enough for every round, as a café that
+//! keeps stock does, so sales never go below zero and a push writes its op records
+//! before it locks its branch. With `BENCH_NEGATIVE_STOCK=1` every sale is flagged, and
+//! the op records wait for the branch lock (the flags carry the level under it).
 //!
 //! Two shapes are measured: all 20 devices in one branch (the pushes of one branch are
 //! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
@@ -100,7 +106,10 @@ async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Val
     r.json().await.unwrap()
 }
 
-async fn seed(db: &str, base: &str, rounds: usize) -> Shop {
+/// Most stock one restock adds (`modula_wire::limits::QTY_MAX`).
+const RESTOCK_MAX: i64 = 1_000_000;
+
+async fn seed(db: &str, base: &str, rounds: usize, n: usize) -> Shop {
     let out = Command::new(BIN)
         .args(["admin", "init", "--db", db, "--tenant", "B", "--owner-name", "O", "--owner-pin", "1234", "--json"])
         .output()
@@ -128,6 +137,20 @@ async fn seed(db: &str, base: &str, rounds: usize) -> Shop {
                           "recipe": [{"stock_item_id": stock[i], "qty": 18}, {"stock_item_id": stock[(i + 1) % 3], "qty": 1}]});
         c.put(format!("{base}/v1/menu/items/{item}")).bearer_auth(&t).json(&body).send().await.unwrap();
         menu.push((item, price));
+    }
+    if std::env::var("BENCH_NEGATIVE_STOCK").is_err() {
+        // A sale takes at most 57 of an item (see the recipes and line quantities); the
+        // main branch serves 3 phases of `n` sales per round, each other branch a tenth
+        // of 3 phases.
+        let need = |phases_x10: i64| 57 * n as i64 * rounds as i64 * phases_x10 / 10;
+        for (b, need) in std::iter::once((branch, need(30))).chain(others.iter().map(|b| (*b, need(3)))) {
+            for item in &stock {
+                for _ in 0..(need + RESTOCK_MAX - 1) / RESTOCK_MAX {
+                    let body = json!({"branch_id": b, "stock_item_id": item, "qty": RESTOCK_MAX});
+                    post(&c, format!("{base}/v1/inventory/restock"), &t, body).await;
+                }
+            }
+        }
     }
     let mut devices = Vec::new();
     for i in 0..rounds * GROUPS * DEVICES {
@@ -300,7 +323,7 @@ fn main() {
         let (a, b) = (start(&db, None).await, start(&db, None).await);
         let half = Some(HALF_POOL);
         let (c, d) = (start(&db, half).await, start(&db, half).await);
-        let shop = Arc::new(seed(&db, &a.1, rounds).await);
+        let shop = Arc::new(seed(&db, &a.1, rounds, n).await);
         let row_bytes = bodies(&shop, 0, BATCH).1[0].len() / BATCH;
         let one_a = std::slice::from_ref(&a.1);
         let (two_a, two_half) = (&[a.1.clone(), b.1.clone()][..], &[c.1.clone(), d.1.clone()][..]);

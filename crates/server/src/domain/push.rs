@@ -38,7 +38,7 @@ pub async fn push(store: &dyn Store, metrics: &Metrics, auth: &Auth, req: PushRe
     }
     // CPU work that depends on the ops alone (hash, payload parse) is done before the
     // transaction, so the device and branch locks are held only for the decisions.
-    let prepared: Vec<Prepared> = req.operations.iter().map(Prepared::of).collect();
+    let prepared = prepare(&req.operations).await;
     if let Some(answers) = replay_only(store, auth, &req.operations, &prepared).await? {
         return Ok(PushResponse { results: answers });
     }
@@ -54,10 +54,32 @@ pub async fn push(store: &dyn Store, metrics: &Metrics, auth: &Auth, req: PushRe
         Err(e) => return Err(e),
     };
     metrics.count_push_retry(retry_reason);
-    let prepared: Vec<Prepared> = req.operations.iter().map(Prepared::of).collect();
+    let prepared = prepare(&req.operations).await;
     let results = attempt(store, metrics, auth, (device_id, branch_id), &req.operations, prepared, BranchLock::First).await?;
     let results = results.map_err(|Stale(what)| ApiError::Internal(format!("{what} changed under the branch lock")))?;
     Ok(PushResponse { results })
+}
+
+/// Ops between two yields of a push's CPU-bound loops. Deciding a cached op takes
+/// microseconds and no I/O, so a batch would otherwise run as one poll of several
+/// milliseconds, and the task that holds a branch lock, woken by its database answer,
+/// would wait behind it for a worker thread.
+const OPS_PER_YIELD: usize = 16;
+
+async fn yield_every(n: usize) {
+    if n % OPS_PER_YIELD == OPS_PER_YIELD - 1 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Every op's hash and payload, yielding to other tasks now and then.
+async fn prepare(ops: &[Op]) -> Vec<Prepared> {
+    let mut prepared = Vec::with_capacity(ops.len());
+    for (n, op) in ops.iter().enumerate() {
+        prepared.push(Prepared::of(op));
+        yield_every(n).await;
+    }
+    prepared
 }
 
 /// When a push locks its branch. Last, unless an op decides on state that other
@@ -95,9 +117,10 @@ async fn attempt(
     order.sort_by_key(|&i| (ops[i].device_seq, i));
     let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
     let mut prepared: Vec<Option<Prepared>> = prepared.into_iter().map(Some).collect();
-    for i in order {
+    for (n, i) in order.into_iter().enumerate() {
         let p = prepared[i].take().ok_or_else(|| ApiError::Internal("op processed twice".into()))?;
         results[i] = Some(process_prepared(tx.as_mut(), &mut ctx, &ops[i], p).await?);
+        yield_every(n).await;
     }
     if let Err(stale) = ctx.flush(tx.as_mut()).await? {
         return Ok(Err(stale));
