@@ -360,13 +360,19 @@ impl OpContext {
     pub async fn flush(&mut self, tx: &mut dyn Tx) -> ApiResult<Result<(), Stale>> {
         self.flush_sessions(tx).await?;
         let at = chrono::Utc::now();
-        if self.branch_lock == BranchLock::First {
-            let levels = self.flush_stock(tx).await?;
-            let audits = self.sale_audits_at(&levels)?;
-            self.set_sale_audits(audits)?;
-            tx.write_batch(&self.batch(Part::Whole, at)).await?;
-            return Ok(Ok(()));
+        if self.branch_lock == BranchLock::Last {
+            return self.flush_locking_last(tx, at).await;
         }
+        let levels = self.flush_stock(tx).await?;
+        let audits = self.sale_audits_at(&levels)?;
+        self.set_sale_audits(audits)?;
+        tx.write_batch(&self.batch(Part::Whole, at)).await?;
+        Ok(Ok(()))
+    }
+
+    /// [`OpContext::flush`] with the branch locked last: the device's rows, the lock and
+    /// the re-read of the decisions' inputs, then the branch's rows.
+    async fn flush_locking_last(&mut self, tx: &mut dyn Tx, at: chrono::DateTime<chrono::Utc>) -> ApiResult<Result<(), Stale>> {
         // The sales' audit events at the levels committed now, before the lock. If no
         // sale goes below zero at them, the op records go with the device's rows; under
         // the lock, only an event the locked levels change is rewritten (a level that
@@ -398,9 +404,8 @@ impl OpContext {
             if !changed.is_empty() {
                 tx.set_op_audit_details(self.tenant_id, &changed).await?;
             }
-        } else {
-            self.set_sale_audits(locked)?;
         }
+        self.set_sale_audits(locked)?;
         let branch_part = if ops_early { Part::Branch } else { Part::BranchWithOps };
         tx.write_batch(&self.batch(branch_part, at)).await?;
         Ok(Ok(()))
