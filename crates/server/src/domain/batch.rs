@@ -468,7 +468,7 @@ impl OpContext {
             return Ok(Err(Stale("policy")));
         }
         for (id, seen) in &self.staff {
-            if tx.staff(self.tenant_id, *id).await? != *seen {
+            if !same_for_decisions(&tx.staff(self.tenant_id, *id).await?, seen) {
                 return Ok(Err(Stale("staff")));
             }
         }
@@ -524,6 +524,16 @@ struct FinishedAudit {
     client_op_id: Uuid,
     details: JsonText,
     flags_negative: bool,
+}
+
+/// Whether two reads of a staff member agree on what the ops' decisions read (a sign-in
+/// attempt changes the PIN lockout fields, which no op reads).
+fn same_for_decisions(a: &Option<StaffRecord>, b: &Option<StaffRecord>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => (a.id, &a.name, a.role, a.active, &a.branch_ids) == (b.id, &b.name, b.role, b.active, &b.branch_ids),
+        _ => false,
+    }
 }
 
 /// Locks the branch row; returns it and how long the lock took.

@@ -42,14 +42,18 @@ async fn hold_branch(fx: &Fx) -> Side {
     side
 }
 
-/// Runs `sql` on the side, `{branch}`, `{espresso}` and `{beans}` replaced by those ids
-/// as each backend stores them (SQLite: 16-byte blobs; PostgreSQL: uuid).
+/// Runs `sql` on the side, `{branch}`, `{espresso}`, `{beans}` and `{cashier}` replaced
+/// by those ids as each backend stores them (SQLite: 16-byte blobs; PostgreSQL: uuid),
+/// and `{false}` by the backend's false.
 async fn side_exec(side: &mut Side, fx: &Fx, sql: &str) {
     let with = |f: &dyn Fn(Uuid) -> String| {
-        sql.replace("{branch}", &f(fx.branch)).replace("{espresso}", &f(fx.espresso)).replace("{beans}", &f(fx.beans))
+        sql.replace("{branch}", &f(fx.branch))
+            .replace("{espresso}", &f(fx.espresso))
+            .replace("{beans}", &f(fx.beans))
+            .replace("{cashier}", &f(fx.cashier))
     };
-    let sqlite = with(&|id| format!("X'{}'", id.simple()));
-    let postgres = with(&|id| format!("'{id}'"));
+    let sqlite = with(&|id| format!("X'{}'", id.simple())).replace("{false}", "0");
+    let postgres = with(&|id| format!("'{id}'")).replace("{false}", "false");
     side.exec(&sqlite, &postgres).await;
 }
 
@@ -90,6 +94,38 @@ async fn a_freeze_committed_while_a_push_waits_for_its_branch_is_obeyed() {
     rejected(&answer["results"][0], "BRANCH_FROZEN");
     assert_eq!(fx.sales().await.len(), 0, "no sale in a frozen branch");
     assert_eq!(retries(&fx, "branch").await, expected_retries(&fx));
+}
+
+#[tokio::test]
+async fn a_deactivation_committed_while_a_push_waits_for_its_branch_is_obeyed() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
+    let mut side = hold_branch(&fx).await;
+    let push = spawn_push(&fx, &[sale]);
+    until_a_writer_waits(&fx.app).await;
+    side_exec(&mut side, &fx, "UPDATE staff SET active = {false} WHERE id = {cashier}").await;
+    side.exec("COMMIT", "COMMIT").await;
+    let answer = push.await.expect("push task");
+    rejected(&answer["results"][0], "FORBIDDEN");
+    assert_eq!(fx.sales().await.len(), 0, "no sale by a deactivated cashier");
+    assert_eq!(retries(&fx, "staff").await, expected_retries(&fx));
+}
+
+#[tokio::test]
+async fn a_wrong_pin_elsewhere_while_a_push_waits_changes_none_of_its_decisions() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
+    let mut side = hold_branch(&fx).await;
+    let push = spawn_push(&fx, &[sale]);
+    until_a_writer_waits(&fx.app).await;
+    side_exec(&mut side, &fx, "UPDATE staff SET failed_pin_attempts = failed_pin_attempts + 1 WHERE id = {cashier}").await;
+    side.exec("COMMIT", "COMMIT").await;
+    applied(&push.await.expect("push task")["results"][0]);
+    assert_eq!(retries(&fx, "staff").await, 0, "the PIN lockout is no input of an op");
 }
 
 #[tokio::test]
