@@ -220,6 +220,7 @@ fn branch_from(row: &PgRow) -> StoreResult<BranchRecord> {
             .ok_or_else(|| StoreError::Internal(format!("stored branch status {status:?} is unknown")))?,
         policy_override: from_json("branches.policy_override", get(row, "policy_override")?)?,
         created_at: get(row, "created_at")?,
+        admin_version: get(row, "admin_version")?,
     })
 }
 
@@ -797,6 +798,12 @@ impl Tx for PgTx {
         // it concurrently (our INSERT waited for that process's commit).
         let select = "SELECT value FROM server_secrets WHERE name = $1";
         sqlx::query_scalar(select).bind(name).fetch_one(&mut *self.tx).await.map_err(store_error)
+    }
+
+    async fn note_admin_change(&mut self, branch_id: Uuid) -> StoreResult<()> {
+        let sql = "UPDATE branches SET admin_version = admin_version + 1 WHERE id = $1";
+        self.exec(sqlx::query(sql).bind(branch_id)).await?;
+        Ok(())
     }
 
     async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64> {

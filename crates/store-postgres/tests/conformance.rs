@@ -96,6 +96,7 @@ fn branch_rec(tenant_id: Uuid, name: &str) -> BranchRecord {
         status: BranchStatus::Active,
         policy_override: PolicyPatch::default(),
         created_at: t(1),
+        admin_version: 0,
     }
 }
 

@@ -107,6 +107,7 @@ fn branch_from(row: &SqliteRow) -> StoreResult<BranchRecord> {
             .ok_or_else(|| StoreError::Internal(format!("stored branch status {status:?} is unknown")))?,
         policy_override: from_json("branches.policy_override", &get::<String>(row, "policy_override")?)?,
         created_at: from_ts(get(row, "created_at")?)?,
+        admin_version: get(row, "admin_version")?,
     })
 }
 
@@ -970,6 +971,15 @@ impl Tx for SqliteTx {
         .await
         .map_err(store_error)?;
         rows.iter().map(audit_from).collect()
+    }
+
+    async fn note_admin_change(&mut self, branch_id: Uuid) -> StoreResult<()> {
+        sqlx::query("UPDATE branches SET admin_version = admin_version + 1 WHERE id = ?")
+            .bind(branch_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64> {

@@ -237,6 +237,9 @@ pub trait Tx: Send {
     /// Moves the branch head past `changes` (all of one branch) and stores each at its
     /// own position, replacing the entity's older change. Returns the new head.
     async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64>;
+    /// Moves the branch's [`BranchRecord::admin_version`]: the admin API wrote to its
+    /// stream. (Takes the branch row lock, as the head move does.)
+    async fn note_admin_change(&mut self, branch_id: Uuid) -> StoreResult<()>;
 
     // ---- batched reads and writes of the op lanes (a backend may send each as fewer statements) ----
     /// The tenant's menu items among `ids`, deleted or not (any order; unknown ids are absent).

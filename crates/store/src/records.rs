@@ -84,6 +84,11 @@ pub struct BranchRecord {
     pub policy_override: PolicyPatch,
     /// When it was created.
     pub created_at: Timestamp,
+    /// Moves with every admin write to this branch's change stream
+    /// ([`crate::Tx::note_admin_change`]): every input of an op's decisions that the admin
+    /// API changes (status, policy, staff, menu) reaches the branch's terminals through
+    /// that stream, so an unchanged version means unchanged inputs. 0 for a new record.
+    pub admin_version: i64,
 }
 
 /// An enrolled device.

@@ -30,6 +30,7 @@ pub async fn create_branch(store: &dyn Store, auth: &Auth, req: CreateBranch) ->
         status: BranchStatus::Active,
         policy_override: PolicyPatch::default(),
         created_at: now(),
+        admin_version: 0,
     };
     let mut tx = store.begin_write().await?;
     let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;

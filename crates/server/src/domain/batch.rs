@@ -452,33 +452,19 @@ impl OpContext {
         Ok(())
     }
 
-    /// Locks the branch row and reads again, under the lock, every branch-wide input the
-    /// decisions used: the branch, the tenant's policy, the staff and the menu items.
-    /// (Op records, sale and session ids are keys: a concurrent duplicate fails its
-    /// insert. Stock levels are read by the upsert in `flush_stock`.)
+    /// Locks the branch row and checks, under the lock, that no input of the decisions
+    /// changed since they were read. Every admin write of one (status, policy, staff,
+    /// menu) writes to this branch's stream and moves `admin_version` with it, in its own
+    /// transaction, so an equal branch row means equal inputs: one that committed before
+    /// the lock shows, one that did not yet waits for this commit. (Op records, sale and
+    /// session ids are keys: a concurrent duplicate fails its insert. Stock levels are
+    /// read by the upsert in `flush_stock`.)
     async fn lock_and_revalidate(&mut self, tx: &mut dyn Tx) -> ApiResult<Result<(), Stale>> {
         let (branch, wait) = lock_branch(tx, self.tenant_id, self.branch.id).await?;
         self.lock_wait = wait;
         self.locked_at = Some(Instant::now());
-        let Some(branch) = branch else { return Ok(Err(Stale("branch"))) };
-        if branch != self.branch {
+        if branch.as_ref() != Some(&self.branch) {
             return Ok(Err(Stale("branch")));
-        }
-        if effective_policy(tx, &branch).await? != self.policy {
-            return Ok(Err(Stale("policy")));
-        }
-        for (id, seen) in &self.staff {
-            if !same_for_decisions(&tx.staff(self.tenant_id, *id).await?, seen) {
-                return Ok(Err(Stale("staff")));
-            }
-        }
-        let menu_ids: Vec<Uuid> = self.menu.keys().copied().collect();
-        let mut fresh: HashMap<Uuid, MenuItemRecord> = HashMap::with_capacity(menu_ids.len());
-        if !menu_ids.is_empty() {
-            fresh.extend(tx.menu_items_by_ids(self.tenant_id, &menu_ids).await?.into_iter().map(|m| (m.id, m)));
-        }
-        if self.menu.iter().any(|(id, seen)| fresh.get(id) != seen.as_ref()) {
-            return Ok(Err(Stale("menu")));
         }
         Ok(Ok(()))
     }
@@ -524,16 +510,6 @@ struct FinishedAudit {
     client_op_id: Uuid,
     details: JsonText,
     flags_negative: bool,
-}
-
-/// Whether two reads of a staff member agree on what the ops' decisions read (a sign-in
-/// attempt changes the PIN lockout fields, which no op reads).
-fn same_for_decisions(a: &Option<StaffRecord>, b: &Option<StaffRecord>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => (a.id, &a.name, a.role, a.active, &a.branch_ids) == (b.id, &b.name, b.role, b.active, &b.branch_ids),
-        _ => false,
-    }
 }
 
 /// Locks the branch row; returns it and how long the lock took.

@@ -1,13 +1,14 @@
 //! A push decides with its branch unlocked and locks the branch only for the branch-wide
-//! writes (PostgreSQL). What another transaction commits while the push waits for that
-//! lock must still be obeyed: a freeze or a new menu price makes the push decide again
-//! with the branch locked first, and a stock level moved meanwhile is the one the sale's
+//! writes (PostgreSQL). What commits while it decides must still be obeyed: an admin
+//! write (a freeze, a deactivation, a new price) makes it decide again with the branch
+//! locked first, and a stock level another device moved meanwhile is the one the sale's
 //! negative-stock flag reports.
 //!
-//! Each test holds the branch from the side (PostgreSQL: its row lock, as another
-//! writer of the branch would; SQLite: the database's write lock), lets the push come to
-//! wait, commits a change, and checks the push's outcome. The outcome must be the same on
-//! both backends; on PostgreSQL the retry counter shows which path decided it.
+//! On PostgreSQL the push is held after it decided: the side locks its cash session,
+//! whose update it writes before it locks the branch; the change is made through the API
+//! meanwhile, then the side lets go. SQLite runs one writer at a time, so there the
+//! change simply comes first. The outcome must be the same on both backends; on
+//! PostgreSQL the retry counter shows which path decided it.
 
 use modula_rules::pricing;
 use modula_wire::op::SaleLine;
@@ -42,19 +43,20 @@ async fn hold_branch(fx: &Fx) -> Side {
     side
 }
 
-/// Runs `sql` on the side, `{branch}`, `{espresso}`, `{beans}` and `{cashier}` replaced
-/// by those ids as each backend stores them (SQLite: 16-byte blobs; PostgreSQL: uuid),
-/// and `{false}` by the backend's false.
-async fn side_exec(side: &mut Side, fx: &Fx, sql: &str) {
-    let with = |f: &dyn Fn(Uuid) -> String| {
-        sql.replace("{branch}", &f(fx.branch))
-            .replace("{espresso}", &f(fx.espresso))
-            .replace("{beans}", &f(fx.beans))
-            .replace("{cashier}", &f(fx.cashier))
-    };
-    let sqlite = with(&|id| format!("X'{}'", id.simple())).replace("{false}", "0");
-    let postgres = with(&|id| format!("'{id}'")).replace("{false}", "false");
-    side.exec(&sqlite, &postgres).await;
+/// Pushes `ops` as the Main device while `during` runs (see the module docs): on
+/// PostgreSQL the push has decided and waits on its session `s` when `during` starts.
+async fn push_while(fx: &Fx, s: Uuid, ops: &[Value], during: impl std::future::Future<Output = ()>) -> Value {
+    if fx.app.backend == Backend::Sqlite {
+        during.await;
+        return spawn_push(fx, ops).await.expect("push task");
+    }
+    let mut side = Side::open(&fx.app).await;
+    side.exec("", &format!("BEGIN; SELECT id FROM cash_sessions WHERE id = '{s}' FOR UPDATE")).await;
+    let push = spawn_push(fx, ops);
+    until_a_writer_waits(&fx.app).await;
+    during.await;
+    side.exec("", "ROLLBACK").await;
+    push.await.expect("push task")
 }
 
 /// The push retries counted for `reason` in `/metrics` (0 when the series is absent).
@@ -80,67 +82,57 @@ async fn open_session(fx: &Fx, ops: &mut OpBuilder) -> Uuid {
 }
 
 #[tokio::test]
-async fn a_freeze_committed_while_a_push_waits_for_its_branch_is_obeyed() {
+async fn a_freeze_committed_while_a_push_decides_is_obeyed() {
     let fx = Fx::new().await;
     let mut ops = fx.ops();
     let s = open_session(&fx, &mut ops).await;
     let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
-    let mut side = hold_branch(&fx).await;
-    let push = spawn_push(&fx, &[sale]);
-    until_a_writer_waits(&fx.app).await;
-    side_exec(&mut side, &fx, "UPDATE branches SET status = 'frozen' WHERE id = {branch}").await;
-    side.exec("COMMIT", "COMMIT").await;
-    let answer = push.await.expect("push task");
+    let answer = push_while(&fx, s, &[sale], fx.freeze(true)).await;
     rejected(&answer["results"][0], "BRANCH_FROZEN");
     assert_eq!(fx.sales().await.len(), 0, "no sale in a frozen branch");
     assert_eq!(retries(&fx, "branch").await, expected_retries(&fx));
 }
 
 #[tokio::test]
-async fn a_deactivation_committed_while_a_push_waits_for_its_branch_is_obeyed() {
+async fn a_deactivation_committed_while_a_push_decides_is_obeyed() {
     let fx = Fx::new().await;
     let mut ops = fx.ops();
     let s = open_session(&fx, &mut ops).await;
     let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
-    let mut side = hold_branch(&fx).await;
-    let push = spawn_push(&fx, &[sale]);
-    until_a_writer_waits(&fx.app).await;
-    side_exec(&mut side, &fx, "UPDATE staff SET active = {false} WHERE id = {cashier}").await;
-    side.exec("COMMIT", "COMMIT").await;
-    let answer = push.await.expect("push task");
+    let deactivate = async {
+        fx.app.patch(&format!("/v1/staff/{}", fx.cashier), &fx.owner_token, json!({"active": false})).await.ok(200);
+    };
+    let answer = push_while(&fx, s, &[sale], deactivate).await;
     rejected(&answer["results"][0], "FORBIDDEN");
     assert_eq!(fx.sales().await.len(), 0, "no sale by a deactivated cashier");
-    assert_eq!(retries(&fx, "staff").await, expected_retries(&fx));
+    assert_eq!(retries(&fx, "branch").await, expected_retries(&fx));
 }
 
 #[tokio::test]
-async fn a_wrong_pin_elsewhere_while_a_push_waits_changes_none_of_its_decisions() {
+async fn a_wrong_pin_elsewhere_while_a_push_decides_changes_none_of_its_decisions() {
     let fx = Fx::new().await;
     let mut ops = fx.ops();
     let s = open_session(&fx, &mut ops).await;
     let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
-    let mut side = hold_branch(&fx).await;
-    let push = spawn_push(&fx, &[sale]);
-    until_a_writer_waits(&fx.app).await;
-    side_exec(&mut side, &fx, "UPDATE staff SET failed_pin_attempts = failed_pin_attempts + 1 WHERE id = {cashier}").await;
-    side.exec("COMMIT", "COMMIT").await;
-    applied(&push.await.expect("push task")["results"][0]);
-    assert_eq!(retries(&fx, "staff").await, 0, "the PIN lockout is no input of an op");
+    let wrong_pin = async {
+        let body = json!({"tenant_id": fx.tenant, "staff_id": fx.cashier, "pin": "9999"});
+        let r = fx.app.call(reqwest::Method::POST, "/v1/auth/login", None, Some(body)).await;
+        assert_eq!(r.status.as_u16(), 401, "{}", r.text);
+    };
+    let answer = push_while(&fx, s, &[sale], wrong_pin).await;
+    applied(&answer["results"][0]);
+    assert_eq!(retries(&fx, "branch").await, 0, "a sign-in attempt is no input of an op");
 }
 
 #[tokio::test]
-async fn a_price_changed_while_a_push_waits_for_its_branch_is_the_price_it_compares_with() {
+async fn a_price_changed_while_a_push_decides_is_the_price_it_compares_with() {
     let fx = Fx::new().await;
     let mut ops = fx.ops();
     let s = open_session(&fx, &mut ops).await;
     let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
-    let mut side = hold_branch(&fx).await;
-    let push = spawn_push(&fx, std::slice::from_ref(&sale));
-    until_a_writer_waits(&fx.app).await;
-    let reprice = format!("UPDATE menu_items SET price_cents = {} WHERE id = {{espresso}}", ESPRESSO_PRICE + 40);
-    side_exec(&mut side, &fx, &reprice).await;
-    side.exec("COMMIT", "COMMIT").await;
-    let answer = push.await.expect("push task");
+    let recipe = json!([{"stock_item_id": fx.beans, "qty": ESPRESSO_BEANS}]);
+    let reprice = fx.put_menu(fx.espresso, "Espresso", ESPRESSO_PRICE + 40, recipe);
+    let answer = push_while(&fx, s, std::slice::from_ref(&sale), reprice).await;
     let result = applied(&answer["results"][0]);
     let total = |unit_price_cents| {
         let line = SaleLine { menu_item_id: fx.espresso, qty: 1, unit_price_cents };
@@ -148,35 +140,40 @@ async fn a_price_changed_while_a_push_waits_for_its_branch_is_the_price_it_compa
     };
     let drift = total(ESPRESSO_PRICE + 40) - total(ESPRESSO_PRICE);
     assert!(drift > 0);
-    assert_eq!(result["price_drift_cents"], drift, "drift against the price committed before the lock: {result}");
+    assert_eq!(result["price_drift_cents"], drift, "drift against the price committed meanwhile: {result}");
     assert_eq!(fx.on_hand(fx.beans).await, BEANS_STOCK - ESPRESSO_BEANS, "the stock was taken once");
     assert_eq!(fx.sales().await.len(), 1);
-    assert_eq!(retries(&fx, "menu").await, expected_retries(&fx));
+    assert_eq!(retries(&fx, "branch").await, expected_retries(&fx));
 }
 
 #[tokio::test]
-async fn a_stock_level_moved_while_a_push_waits_is_the_level_its_audit_flags() {
+async fn a_stock_level_another_device_moved_while_a_push_decides_is_the_level_its_audit_flags() {
     let fx = Fx::new().await;
     let mut ops = fx.ops();
     let s = open_session(&fx, &mut ops).await;
+    let second = fx.enroll(fx.branch, "Second counter").await;
+    let mut ops2 = OpBuilder::new(fx.tenant, fx.branch, &second.code);
+    let s2 = Uuid::now_v7();
+    applied(&fx.push_as(&second.token, second.id, &[ops2.open(fx.cashier2, s2, 0)]).await[0]);
     let since = now();
+    // 1000 beans: the second counter sells 55 espressos (990) while this one's single
+    // espresso is decided, at 1000, not below zero; it leaves -8.
     let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
-    let mut side = hold_branch(&fx).await;
-    let push = spawn_push(&fx, std::slice::from_ref(&sale));
-    until_a_writer_waits(&fx.app).await;
-    // Another writer of the branch took all but 10 beans meanwhile.
-    side_exec(&mut side, &fx, "UPDATE inventory SET on_hand = 10 WHERE branch_id = {branch} AND stock_item_id = {beans}").await;
-    side.exec("COMMIT", "COMMIT").await;
-    let answer = push.await.expect("push task");
+    let big = ops2.sale(fx.cashier2, s2, &[(fx.espresso, 55, ESPRESSO_PRICE)], 55 * ESPRESSO_PRICE, 0);
+    let other_device = async {
+        applied(&fx.push_as(&second.token, second.id, std::slice::from_ref(&big)).await[0]);
+    };
+    let answer = push_while(&fx, s, std::slice::from_ref(&sale), other_device).await;
     applied(&answer["results"][0]);
-    let below = 10 - ESPRESSO_BEANS;
+    let below = BEANS_STOCK - 56 * ESPRESSO_BEANS;
+    assert_eq!(below, -8);
     assert_eq!(fx.on_hand(fx.beans).await, below);
     let events = fx.audit(&since).await;
     let event = find(&events, "client_op_id", op_id(&sale));
     let flags = json!([{"on_hand": below, "stock_item_id": fx.beans}]);
     assert_eq!(event["details"]["negative_stock"], flags, "flagged from the level under the lock: {event}");
-    // A stock level decides no rejection, so it is no reason to decide again.
-    assert_eq!(retries(&fx, "stock").await + retries(&fx, "menu").await + retries(&fx, "branch").await, 0);
+    // Another device's sales are no admin write: no reason to decide again.
+    assert_eq!(retries(&fx, "branch").await, 0);
 }
 
 #[tokio::test]
