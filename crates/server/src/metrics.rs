@@ -50,9 +50,9 @@ impl Metrics {
         b.held_us_sum = b.held_us_sum.saturating_add(us(held));
     }
 
-    /// Counts a push decided again with its branch locked first; `reason` names what
-    /// had changed (`branch`, `policy`, `staff`, `menu`) or `key` for a key another
-    /// device inserted meanwhile.
+    /// Counts a push decided again with its branch locked first; `reason` is `branch`
+    /// (an admin write reached the branch meanwhile) or `key` (a key another device
+    /// inserted meanwhile).
     pub fn count_push_retry(&self, reason: &'static str) {
         let mut m = self.push_retries.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry(reason).or_default() += 1;

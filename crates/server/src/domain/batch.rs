@@ -9,12 +9,14 @@
 //!
 //! When the branch row is locked is the caller's choice ([`BranchLock`]). Locked last,
 //! the ops are decided under the device lock alone, the device's own rows are written,
-//! and only then is the branch locked and every branch-wide input of the decisions read
-//! again: if one changed, [`OpContext::flush`] answers [`Stale`] and the caller starts
-//! over with the branch locked first. Stock levels are the one input that other devices
+//! and only then is the branch locked: if its row is not the one the ops were decided
+//! with (every admin change of a decision's input moves it: `admin_version`),
+//! [`OpContext::flush`] answers [`Stale`] and the caller starts over with the branch
+//! locked first. Stock levels are the one input that other devices
 //! of the branch change all the time; they decide no rejection, only the negative-stock
 //! flags of sales' audit events, so those events are finished at flush from the levels
-//! the stock upsert returns, under the lock, whichever the mode.
+//! the stock upsert returns, under the lock, whichever the mode (written earlier from
+//! unlocked levels, an event is corrected if those changed it).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -40,7 +42,8 @@ pub enum BranchLock {
     First,
     /// At flush, after the device's own rows are written: the branch's writers decide
     /// side by side and queue only for the branch-wide writes (stock, change feed, op
-    /// records) and commit. The branch-wide inputs are read again under the lock.
+    /// records) and commit, after checking under the lock that the branch row, which
+    /// every admin change of the decisions' inputs moves, is the one they decided with.
     Last,
 }
 
@@ -371,7 +374,7 @@ impl OpContext {
     }
 
     /// [`OpContext::flush`] with the branch locked last: the device's rows, the lock and
-    /// the re-read of the decisions' inputs, then the branch's rows.
+    /// the check of the decisions' inputs, then the branch's rows.
     async fn flush_locking_last(&mut self, tx: &mut dyn Tx, at: chrono::DateTime<chrono::Utc>) -> ApiResult<Result<(), Stale>> {
         // The sales' audit events at the levels committed now, before the lock. If no
         // sale goes below zero at them, the op records go with the device's rows; under
