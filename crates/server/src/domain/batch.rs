@@ -115,6 +115,8 @@ impl OpContext {
                 let (branch, wait) = lock_branch(tx, tenant_id, branch_id).await?;
                 (branch, wait, Some(Instant::now()))
             }
+            // Read before every other input of the decisions: an admin write that commits
+            // after any of those reads has then also moved this row, which flush compares.
             BranchLock::Last => (tx.branch(tenant_id, branch_id).await?, Duration::ZERO, None),
         };
         let branch = branch.ok_or_else(|| ApiError::Forbidden("the token's branch no longer exists".into()))?;
