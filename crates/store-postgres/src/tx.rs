@@ -384,8 +384,9 @@ impl Tx for PgTx {
     }
 
     async fn lock_branch(&mut self, tenant_id: Uuid, branch_id: Uuid) -> StoreResult<Option<BranchRecord>> {
-        // The same lock the head UPDATE of `record_changes` takes, taken early: ops of one
-        // branch decide on its status, policy and stock one transaction at a time.
+        // The same lock the head UPDATE of `record_changes` takes, taken early: writers
+        // that lock it first decide on its status and policy one transaction at a time,
+        // and a push that decided before taking it compares the row it gets.
         let sql = "SELECT * FROM branches WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE";
         let row = self.one(sqlx::query(sql).bind(tenant_id).bind(branch_id)).await?;
         row.as_ref().map(branch_from).transpose()

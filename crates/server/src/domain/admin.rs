@@ -468,6 +468,9 @@ pub async fn put_branch_policy(
     patch: PolicyPatch,
 ) -> ApiResult<Policy> {
     let mut tx = store.begin_write().await?;
+    // Locked before it is read: `update_branch` writes the status back, and a freeze
+    // committed in between must not be undone.
+    tx.lock_branch(auth.tenant_id, branch_id).await?;
     let mut branch = branch_for_admin(tx.as_mut(), auth, branch_id).await?;
     let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
     let effective = patch.apply_to(&tenant.policy);

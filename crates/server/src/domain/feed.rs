@@ -70,8 +70,12 @@ pub async fn to_branch(tx: &mut dyn Tx, branch_id: Uuid, changes: Vec<Change>) -
     }
     let records: Vec<ChangeRecord> = changes.into_iter().map(|c| c.at(branch_id)).collect();
     tx.record_changes(branch_id, &records).await?;
-    // Pushes that decided without the branch lock see this and decide again.
-    tx.note_admin_change(branch_id).await?;
+    // Pushes that decided without the branch lock see this and decide again. Stock
+    // levels and items decide nothing (a sale may go below zero), so a restock does not
+    // make them.
+    if records.iter().any(|r| r.scope != "inventory") {
+        tx.note_admin_change(branch_id).await?;
+    }
     Ok(())
 }
 

@@ -138,3 +138,25 @@ async fn freeze_unfreeze_and_restock_are_audited() {
     assert_eq!(events[1]["details"], json!({"status": "active", "previous_status": "frozen"}));
     assert_eq!(events[2]["details"], json!({"stock_item_id": stock, "qty": 500, "on_hand": 500}));
 }
+
+#[tokio::test]
+async fn a_policy_change_does_not_undo_a_freeze_committed_while_it_waits() {
+    use crate::common::{until_a_writer_waits, Side};
+    let app = TestApp::spawn().await;
+    let t = app.a.token.clone();
+    let b = app.branch(&t, "Main").await;
+    // Another writer holds the branch; the policy change queues behind it.
+    let mut side = Side::open(&app).await;
+    side.exec("BEGIN IMMEDIATE", &format!("BEGIN; SELECT id FROM branches WHERE id = '{b}' FOR NO KEY UPDATE")).await;
+    let put = app.client.put(format!("{}/v1/branches/{b}/policy", app.base)).bearer_auth(&t).json(&json!({"vat_bps": 1000}));
+    let put = tokio::spawn(async move { put.send().await.expect("put policy").status().as_u16() });
+    until_a_writer_waits(&app).await;
+    // That writer freezes the branch and commits.
+    let freeze = |id: String| format!("UPDATE branches SET status = 'frozen' WHERE id = {id}");
+    side.exec(&freeze(format!("X'{}'", b.simple())), &freeze(format!("'{b}'"))).await;
+    side.exec("COMMIT", "COMMIT").await;
+    assert_eq!(put.await.expect("put task"), 200);
+    let r = app.get("/v1/branches", &t).await;
+    let main = r.ok(200)["branches"].as_array().expect("branches").iter().find(|x| x["id"] == b.to_string()).cloned();
+    assert_eq!(main.expect("the branch")["status"], "frozen", "the policy change wrote back a stale status: {}", r.text);
+}

@@ -1,14 +1,16 @@
 //! A push decides with its branch unlocked and locks the branch only for the branch-wide
 //! writes (PostgreSQL). What commits while it decides must still be obeyed: an admin
 //! write (a freeze, a deactivation, a new price) makes it decide again with the branch
-//! locked first, and a stock level another device moved meanwhile is the one the sale's
-//! negative-stock flag reports.
+//! locked first, and a stock level another writer moved meanwhile is the one the
+//! sale's negative-stock flag reports.
 //!
-//! On PostgreSQL the push is held after it decided: the side locks its cash session,
-//! whose update it writes before it locks the branch; the change is made through the API
-//! meanwhile, then the side lets go. SQLite runs one writer at a time, so there the
-//! change simply comes first. The outcome must be the same on both backends; on
-//! PostgreSQL the retry counter shows which path decided it.
+//! On PostgreSQL the push is held after it decided: the side locks the push's cash
+//! session, whose update it writes before it locks the branch, the change is made
+//! through the API meanwhile, then the side lets go. For a stock level the side holds the
+//! branch instead, as another writer of it would, so that the push has written its op
+//! record before the level moves. SQLite runs one writer at a time, so there the change
+//! simply comes first. The outcome must be the same on both backends; on PostgreSQL the
+//! retry counter shows which path decided it.
 
 use modula_rules::pricing;
 use modula_wire::op::SaleLine;
@@ -147,33 +149,51 @@ async fn a_price_changed_while_a_push_decides_is_the_price_it_compares_with() {
 }
 
 #[tokio::test]
-async fn a_stock_level_another_device_moved_while_a_push_decides_is_the_level_its_audit_flags() {
+async fn a_stock_level_moved_while_a_push_waits_for_its_branch_is_the_level_its_audit_flags() {
     let fx = Fx::new().await;
     let mut ops = fx.ops();
     let s = open_session(&fx, &mut ops).await;
-    let second = fx.enroll(fx.branch, "Second counter").await;
-    let mut ops2 = OpBuilder::new(fx.tenant, fx.branch, &second.code);
-    let s2 = Uuid::now_v7();
-    applied(&fx.push_as(&second.token, second.id, &[ops2.open(fx.cashier2, s2, 0)]).await[0]);
     let since = now();
-    // 1000 beans: the second counter sells 55 espressos (990) while this one's single
-    // espresso is decided, at 1000, not below zero; it leaves -8.
+    // Decided at 1000 beans, the espresso takes none below zero, so on PostgreSQL its op
+    // record is written before the branch lock; another writer of the branch leaves 10
+    // beans meanwhile, and the record's audit event is corrected under the lock.
     let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
-    let big = ops2.sale(fx.cashier2, s2, &[(fx.espresso, 55, ESPRESSO_PRICE)], 55 * ESPRESSO_PRICE, 0);
-    let other_device = async {
-        applied(&fx.push_as(&second.token, second.id, std::slice::from_ref(&big)).await[0]);
-    };
-    let answer = push_while(&fx, s, std::slice::from_ref(&sale), other_device).await;
+    let mut side = hold_branch(&fx).await;
+    let push = spawn_push(&fx, std::slice::from_ref(&sale));
+    until_a_writer_waits(&fx.app).await;
+    let (sqlite_ids, pg_ids) = (
+        (format!("X'{}'", fx.branch.simple()), format!("X'{}'", fx.beans.simple())),
+        (format!("'{}'", fx.branch), format!("'{}'", fx.beans)),
+    );
+    let take = |(b, i): &(String, String)| format!("UPDATE inventory SET on_hand = 10 WHERE branch_id = {b} AND stock_item_id = {i}");
+    side.exec(&take(&sqlite_ids), &take(&pg_ids)).await;
+    side.exec("COMMIT", "COMMIT").await;
+    let answer = push.await.expect("push task");
     applied(&answer["results"][0]);
-    let below = BEANS_STOCK - 56 * ESPRESSO_BEANS;
-    assert_eq!(below, -8);
+    let below = 10 - ESPRESSO_BEANS;
     assert_eq!(fx.on_hand(fx.beans).await, below);
     let events = fx.audit(&since).await;
     let event = find(&events, "client_op_id", op_id(&sale));
     let flags = json!([{"on_hand": below, "stock_item_id": fx.beans}]);
     assert_eq!(event["details"]["negative_stock"], flags, "flagged from the level under the lock: {event}");
-    // Another device's sales are no admin write: no reason to decide again.
+    // A stock level decides no rejection: no reason to decide again.
     assert_eq!(retries(&fx, "branch").await, 0);
+}
+
+#[tokio::test]
+async fn a_restock_while_a_push_decides_is_no_reason_to_decide_again() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
+    let restock = async {
+        let body = json!({"branch_id": fx.branch, "stock_item_id": fx.beans, "qty": 500});
+        fx.app.post("/v1/inventory/restock", &fx.owner_token, body).await.ok(200);
+    };
+    let answer = push_while(&fx, s, std::slice::from_ref(&sale), restock).await;
+    applied(&answer["results"][0]);
+    assert_eq!(fx.on_hand(fx.beans).await, BEANS_STOCK + 500 - ESPRESSO_BEANS);
+    assert_eq!(retries(&fx, "branch").await, 0, "stock decides nothing");
 }
 
 #[tokio::test]
@@ -215,15 +235,21 @@ async fn a_sale_id_another_device_takes_while_a_push_decides_is_rejected_after_a
     let mut twin = ops2.sale(fx.cashier2, s2, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
     twin["payload"]["sale_id"] = sale["payload"]["sale_id"].clone();
     rehash(&mut twin);
-    let mut side = hold_branch(&fx).await;
-    let first = spawn_push(&fx, std::slice::from_ref(&sale));
-    until_a_writer_waits(&fx.app).await;
-    // PostgreSQL: the second push's sale insert waits for the first's uncommitted row.
-    let late = spawn_push_as(&fx, &second.token, second.id, std::slice::from_ref(&twin));
-    until_writers_wait(&fx.app, if fx.app.backend == Backend::Sqlite { 1 } else { 2 }).await;
-    side.exec("COMMIT", "COMMIT").await;
-    applied(&first.await.expect("first push")["results"][0]);
-    let answer = late.await.expect("second push");
+    let answer = if fx.app.backend == Backend::Sqlite {
+        // One writer at a time: the second push simply comes second.
+        applied(&fx.push(std::slice::from_ref(&sale)).await[0]);
+        spawn_push_as(&fx, &second.token, second.id, std::slice::from_ref(&twin)).await.expect("second push")
+    } else {
+        let mut side = hold_branch(&fx).await;
+        let first = spawn_push(&fx, std::slice::from_ref(&sale));
+        until_a_writer_waits(&fx.app).await;
+        // The second push's sale insert waits for the first's uncommitted row.
+        let late = spawn_push_as(&fx, &second.token, second.id, std::slice::from_ref(&twin));
+        until_writers_wait(&fx.app, 2).await;
+        side.exec("", "COMMIT").await;
+        applied(&first.await.expect("first push")["results"][0]);
+        late.await.expect("second push")
+    };
     let message = rejected(&answer["results"][0], "VALIDATION_FAILED");
     assert!(message.contains("sale id"), "{message}");
     assert_eq!(fx.sales().await.len(), 1);
@@ -231,7 +257,7 @@ async fn a_sale_id_another_device_takes_while_a_push_decides_is_rejected_after_a
 }
 
 #[tokio::test]
-async fn the_store_rewrites_the_audit_details_only_of_ops_its_transaction_holds() {
+async fn the_store_rewrites_the_audit_details_of_an_op_it_holds_and_refuses_an_unknown_key() {
     use modula_store::{Lane, OpAudit, OpOutcome, OpRecord};
     use modula_wire::JsonText;
     let fx = Fx::new().await;
