@@ -47,10 +47,17 @@ pub enum BranchLock {
     Last,
 }
 
-/// A branch-wide input of the decisions (what it was is named) changed between the
-/// unlocked read and the lock: nothing may be written on these decisions.
+/// The branch row changed between the unlocked read and the lock (an admin write
+/// reached the branch): nothing may be written on these decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stale(pub &'static str);
+pub struct Stale;
+
+/// Stale where it cannot be (the branch was locked first) is a bug.
+impl From<Stale> for ApiError {
+    fn from(_: Stale) -> Self {
+        ApiError::Internal("the branch row changed under its own lock".into())
+    }
+}
 
 /// Where an op record seen by this request lives.
 enum KnownOp {
@@ -469,7 +476,7 @@ impl OpContext {
         self.lock_wait = wait;
         self.locked_at = Some(Instant::now());
         if branch.as_ref() != Some(&self.branch) {
-            return Ok(Err(Stale("branch")));
+            return Ok(Err(Stale));
         }
         Ok(Ok(()))
     }

@@ -11,7 +11,7 @@ use modula_wire::op::{OnlineOp, OpType};
 use modula_wire::{ErrorCode, Op, Problem};
 use uuid::Uuid;
 
-use super::push::{self, BranchLock, OpContext, Stale};
+use super::push::{self, BranchLock, OpContext};
 use crate::auth::{Auth, Principal};
 use crate::error::{status_for_code, ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -99,7 +99,7 @@ pub async fn submit(
     push::process(tx.as_mut(), &mut ctx, &op).await?;
     let record = ctx.known_op(key).cloned().ok_or_else(|| ApiError::Internal("processed op was not recorded".into()))?;
     // Locked first, nothing can go stale.
-    ctx.flush(tx.as_mut()).await?.map_err(|Stale(what)| ApiError::Internal(format!("{what} changed under the branch lock")))?;
+    ctx.flush(tx.as_mut()).await??;
     tx.commit().await?;
     ctx.observe_branch_lock(metrics);
     Ok(answer(&record, false))

@@ -2,9 +2,9 @@
 //!
 //! One push is one write transaction. Its first statement locks the device row, so two
 //! pushes of one device (on any server process) are serialized. The branch row is
-//! locked last, at flush, where the branch-wide inputs are checked again; if one
-//! changed, the push is rolled back and decided again with the branch locked first
-//! (see `batch.rs`). Inside, ops run in
+//! locked last, at flush, where it must still be the row the ops were decided with; if
+//! an admin write moved it, the push is rolled back and decided again with the branch
+//! locked first (see `batch.rs`). Inside, ops run in
 //! `device_seq` order; each is either replayed from the op log, rejected (the rejection
 //! is stored), or applied with its effects, its audit event, its change-feed rows and its
 //! op record. Every rejection is decided before the op's first write, so a rejected op
@@ -46,7 +46,7 @@ pub async fn push(store: &dyn Store, metrics: &Metrics, auth: &Auth, req: PushRe
     let first = attempt(store, metrics, auth, (device_id, branch_id), &req.operations, prepared, branch_lock).await;
     let retry_reason = match first {
         Ok(Ok(results)) => return Ok(PushResponse { results }),
-        Ok(Err(Stale(what))) => what,
+        Ok(Err(Stale)) => "branch",
         // A key another device inserted while this one decided without the branch lock
         // (a sale, session or op id used twice): decided again under the lock, the op
         // sees it and is rejected, or replayed.
@@ -55,8 +55,7 @@ pub async fn push(store: &dyn Store, metrics: &Metrics, auth: &Auth, req: PushRe
     };
     metrics.count_push_retry(retry_reason);
     let prepared = prepare(&req.operations).await;
-    let results = attempt(store, metrics, auth, (device_id, branch_id), &req.operations, prepared, BranchLock::First).await?;
-    let results = results.map_err(|Stale(what)| ApiError::Internal(format!("{what} changed under the branch lock")))?;
+    let results = attempt(store, metrics, auth, (device_id, branch_id), &req.operations, prepared, BranchLock::First).await??;
     Ok(PushResponse { results })
 }
 

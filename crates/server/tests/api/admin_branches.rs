@@ -152,8 +152,8 @@ async fn a_policy_change_does_not_undo_a_freeze_committed_while_it_waits() {
     let put = tokio::spawn(async move { put.send().await.expect("put policy").status().as_u16() });
     until_a_writer_waits(&app).await;
     // That writer freezes the branch and commits.
-    let freeze = |id: String| format!("UPDATE branches SET status = 'frozen' WHERE id = {id}");
-    side.exec(&freeze(format!("X'{}'", b.simple())), &freeze(format!("'{b}'"))).await;
+    let freeze = format!("UPDATE branches SET status = 'frozen' WHERE id = {}", side.id(b));
+    side.exec(&freeze, &freeze).await;
     side.exec("COMMIT", "COMMIT").await;
     assert_eq!(put.await.expect("put task"), 200);
     let r = app.get("/v1/branches", &t).await;

@@ -77,6 +77,25 @@ fn expected_retries(fx: &Fx) -> u64 {
     }
 }
 
+/// A fixture with an open session `s` on the Main device and one sale of `item`, not
+/// pushed yet.
+async fn with_sale(item: fn(&Fx) -> (Uuid, i64)) -> (Fx, Uuid, Value) {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = open_session(&fx, &mut ops).await;
+    let (id, price) = item(&fx);
+    let sale = ops.sale(fx.cashier, s, &[(id, 1, price)], price, 0);
+    (fx, s, sale)
+}
+
+fn muffin(fx: &Fx) -> (Uuid, i64) {
+    (fx.muffin, MUFFIN_PRICE)
+}
+
+fn espresso(fx: &Fx) -> (Uuid, i64) {
+    (fx.espresso, ESPRESSO_PRICE)
+}
+
 async fn open_session(fx: &Fx, ops: &mut OpBuilder) -> Uuid {
     let s = Uuid::now_v7();
     applied(&fx.push(&[ops.open(fx.cashier, s, 0)]).await[0]);
@@ -85,10 +104,7 @@ async fn open_session(fx: &Fx, ops: &mut OpBuilder) -> Uuid {
 
 #[tokio::test]
 async fn a_freeze_committed_while_a_push_decides_is_obeyed() {
-    let fx = Fx::new().await;
-    let mut ops = fx.ops();
-    let s = open_session(&fx, &mut ops).await;
-    let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
+    let (fx, s, sale) = with_sale(muffin).await;
     let answer = push_while(&fx, s, &[sale], fx.freeze(true)).await;
     rejected(&answer["results"][0], "BRANCH_FROZEN");
     assert_eq!(fx.sales().await.len(), 0, "no sale in a frozen branch");
@@ -97,10 +113,7 @@ async fn a_freeze_committed_while_a_push_decides_is_obeyed() {
 
 #[tokio::test]
 async fn a_deactivation_committed_while_a_push_decides_is_obeyed() {
-    let fx = Fx::new().await;
-    let mut ops = fx.ops();
-    let s = open_session(&fx, &mut ops).await;
-    let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
+    let (fx, s, sale) = with_sale(muffin).await;
     let deactivate = async {
         fx.app.patch(&format!("/v1/staff/{}", fx.cashier), &fx.owner_token, json!({"active": false})).await.ok(200);
     };
@@ -112,10 +125,7 @@ async fn a_deactivation_committed_while_a_push_decides_is_obeyed() {
 
 #[tokio::test]
 async fn a_wrong_pin_elsewhere_while_a_push_decides_changes_none_of_its_decisions() {
-    let fx = Fx::new().await;
-    let mut ops = fx.ops();
-    let s = open_session(&fx, &mut ops).await;
-    let sale = ops.sale(fx.cashier, s, &[(fx.muffin, 1, MUFFIN_PRICE)], MUFFIN_PRICE, 0);
+    let (fx, s, sale) = with_sale(muffin).await;
     let wrong_pin = async {
         let body = json!({"tenant_id": fx.tenant, "staff_id": fx.cashier, "pin": "9999"});
         let r = fx.app.call(reqwest::Method::POST, "/v1/auth/login", None, Some(body)).await;
@@ -128,10 +138,7 @@ async fn a_wrong_pin_elsewhere_while_a_push_decides_changes_none_of_its_decision
 
 #[tokio::test]
 async fn a_price_changed_while_a_push_decides_is_the_price_it_compares_with() {
-    let fx = Fx::new().await;
-    let mut ops = fx.ops();
-    let s = open_session(&fx, &mut ops).await;
-    let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
+    let (fx, s, sale) = with_sale(espresso).await;
     let recipe = json!([{"stock_item_id": fx.beans, "qty": ESPRESSO_BEANS}]);
     let reprice = fx.put_menu(fx.espresso, "Espresso", ESPRESSO_PRICE + 40, recipe);
     let answer = push_while(&fx, s, std::slice::from_ref(&sale), reprice).await;
@@ -150,23 +157,16 @@ async fn a_price_changed_while_a_push_decides_is_the_price_it_compares_with() {
 
 #[tokio::test]
 async fn a_stock_level_moved_while_a_push_waits_for_its_branch_is_the_level_its_audit_flags() {
-    let fx = Fx::new().await;
-    let mut ops = fx.ops();
-    let s = open_session(&fx, &mut ops).await;
-    let since = now();
     // Decided at 1000 beans, the espresso takes none below zero, so on PostgreSQL its op
     // record is written before the branch lock; another writer of the branch leaves 10
     // beans meanwhile, and the record's audit event is corrected under the lock.
-    let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
+    let (fx, _, sale) = with_sale(espresso).await;
+    let since = now();
     let mut side = hold_branch(&fx).await;
     let push = spawn_push(&fx, std::slice::from_ref(&sale));
     until_a_writer_waits(&fx.app).await;
-    let (sqlite_ids, pg_ids) = (
-        (format!("X'{}'", fx.branch.simple()), format!("X'{}'", fx.beans.simple())),
-        (format!("'{}'", fx.branch), format!("'{}'", fx.beans)),
-    );
-    let take = |(b, i): &(String, String)| format!("UPDATE inventory SET on_hand = 10 WHERE branch_id = {b} AND stock_item_id = {i}");
-    side.exec(&take(&sqlite_ids), &take(&pg_ids)).await;
+    let take = format!("UPDATE inventory SET on_hand = 10 WHERE branch_id = {} AND stock_item_id = {}", side.id(fx.branch), side.id(fx.beans));
+    side.exec(&take, &take).await;
     side.exec("COMMIT", "COMMIT").await;
     let answer = push.await.expect("push task");
     applied(&answer["results"][0]);
@@ -182,10 +182,7 @@ async fn a_stock_level_moved_while_a_push_waits_for_its_branch_is_the_level_its_
 
 #[tokio::test]
 async fn a_restock_while_a_push_decides_is_no_reason_to_decide_again() {
-    let fx = Fx::new().await;
-    let mut ops = fx.ops();
-    let s = open_session(&fx, &mut ops).await;
-    let sale = ops.sale(fx.cashier, s, &[(fx.espresso, 1, ESPRESSO_PRICE)], ESPRESSO_PRICE, 0);
+    let (fx, s, sale) = with_sale(espresso).await;
     let restock = async {
         let body = json!({"branch_id": fx.branch, "stock_item_id": fx.beans, "qty": 500});
         fx.app.post("/v1/inventory/restock", &fx.owner_token, body).await.ok(200);

@@ -225,6 +225,14 @@ impl Side {
         }
     }
 
+    /// `id` as a SQL literal of this backend (SQLite stores ids as 16-byte blobs).
+    pub fn id(&self, id: Uuid) -> String {
+        match self {
+            Side::Sqlite(_) => format!("X'{}'", id.simple()),
+            Side::Postgres(_) => format!("'{id}'"),
+        }
+    }
+
     /// Runs the statement for this backend.
     pub async fn exec(&mut self, sqlite: &str, postgres: &str) {
         use sqlx::Executor;
