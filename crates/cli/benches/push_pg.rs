@@ -5,9 +5,10 @@
 //! (`BENCH_OPS`, default 40,000 `sale.finalize` ops of 3 lines, from 20 devices, batches of 200,
 //! so that each phase runs for seconds, not a fraction of one;
 //! `BENCH_ROUNDS`, default 6: the shapes run interleaved this many times, each round in a
-//! rotated order (use a multiple of 3), and the median is reported with the sorted paired
+//! rotated order (use a multiple of 6), and the median is reported with the sorted paired
 //! ratios of the rounds; `BENCH_KEEP_DB=1` keeps the database for inspection;
-//! `BENCH_NEGATIVE_STOCK=1` skips the restock, so that every sale takes stock below zero).
+//! `BENCH_NEGATIVE_STOCK=1` skips the restock, so that every sale takes stock below zero;
+//! `BENCH_CPU_CAP`, default 0.3: the CPU quota of each capped process, in cores).
 //!
 //! Every branch is restocked at the start with enough for every round, as a café that
 //! keeps stock does, so sales never go below zero and a push writes its op records
@@ -16,14 +17,24 @@
 //!
 //! Two shapes are measured: all 20 devices in one branch (the pushes of one branch are
 //! serialized by its row lock, by design), and 20 devices spread over 10 branches (2 each).
-//! Each shape runs on one process, on two processes with the default pool each (twice
-//! the database connections), and on two processes with half the pool each (the same
-//! connection budget as one process, as the README advises for several processes).
+//! Each shape runs on five configurations:
+//! - one process; two processes with the default pool each (twice the database
+//!   connections); two processes with half the pool each (the same connection budget as
+//!   one process, as the README advises for several processes). These share the
+//!   machine's cores with PostgreSQL and the bench, so a second process brings no CPU.
+//! - one process and two processes under a CPU quota of `BENCH_CPU_CAP` cores each (a
+//!   cgroup of its own; needs root, skipped with a loud line without it): as if each ran
+//!   on a small host of its own, the deployment several processes are for, so a second
+//!   process brings its own CPU. The database still shares the rest of the machine.
+//!
+//! For every phase it prints where the CPU went (the servers, the bench client, the
+//! rest: PostgreSQL and the kernel), per op, and how long a push held its branch lock.
+//!
 //! The ceiling is the fastest plain way a client inserts rows of the same size, 100 rows
 //! per transaction, on one connection, with the same durability (`synchronous_commit =
 //! on`): in each round, the faster of one prepared `INSERT … SELECT FROM UNNEST(…)` and
-//! one multi-row `INSERT … VALUES` per transaction. One `INSERT` statement per row is
-//! printed beside it for scale.
+//! one multi-row `INSERT … VALUES` per transaction. One `INSERT` statement per row (a
+//! tenth of the rows) is printed beside it for scale.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -45,14 +56,63 @@ const CEILING_TX_ROWS: usize = 100;
 /// `--db-pool-max` of each process of the half-pool pair: half the server's default pool
 /// (`modula_store_postgres::POOL_MAX_CONNECTIONS`, 16).
 const HALF_POOL: u32 = 8;
-/// Device groups of `DEVICES` per round: one per phase (3 phases per shape).
-const GROUPS: usize = 6;
+/// Server configurations each shape runs on: 1 process, 2, 2 with half pools, and 1 and
+/// 2 with a CPU quota each (`CAPPED`).
+const CONFIGS: usize = 5;
+/// The configurations with a CPU quota per process (the last two of `CONFIGS`).
+const CAPPED: usize = 3;
+/// Device groups of `DEVICES` per round: one per phase (`CONFIGS` phases per shape).
+const GROUPS: usize = 2 * CONFIGS;
+/// CPU quota of each capped server process, in cores (`BENCH_CPU_CAP` sets another).
+const CPU_CAP_CORES: f64 = 0.3;
 
-struct Server(Child, String);
+/// A `modula serve` child, its base URL and the CPU quota it runs under, if any. Drop
+/// kills the child first, then removes its quota's cgroup (empty by then).
+struct Server(Child, String, Option<CpuCap>);
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A CPU quota of its own for one process: a cgroup (v2 with the `cpu` controller, else
+/// v1's `cpu` hierarchy) allowing `cores` of CPU time per 10 ms period, as if the process
+/// ran alone on a host that small. Needs root; removed on drop.
+struct CpuCap(std::path::PathBuf);
+
+impl CpuCap {
+    /// The quota period, short so that a process that used up its quota while holding a
+    /// branch lock stalls the others for milliseconds, not a tenth of a second.
+    const PERIOD_US: u64 = 10_000;
+
+    fn new(pid: u32, cores: f64) -> Result<CpuCap, String> {
+        use std::fs;
+        let quota_us = (cores * Self::PERIOD_US as f64).round() as u64;
+        let name = format!("modula_bench_{}", Uuid::new_v4().simple());
+        let v2 = fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu"));
+        let root = if v2 { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/cpu" };
+        let dir = std::path::Path::new(root).join(name);
+        fs::create_dir(&dir).map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
+        let cap = CpuCap(dir);
+        let write = |file: &str, value: String| {
+            fs::write(cap.0.join(file), &value).map_err(|e| format!("cannot write {value:?} to {file} of {}: {e}", cap.0.display()))
+        };
+        if v2 {
+            write("cpu.max", format!("{quota_us} {}", Self::PERIOD_US))?;
+        } else {
+            write("cpu.cfs_period_us", Self::PERIOD_US.to_string())?;
+            write("cpu.cfs_quota_us", quota_us.to_string())?;
+        }
+        // `cgroup.procs` moves every thread of the process; threads it starts later follow.
+        write("cgroup.procs", pid.to_string())?;
+        Ok(cap)
+    }
+}
+
+impl Drop for CpuCap {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
     }
 }
 
@@ -73,7 +133,7 @@ async fn start(db: &str, pool: Option<u32>) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn modula serve");
-    let server = Server(child, format!("http://127.0.0.1:{port}"));
+    let server = Server(child, format!("http://127.0.0.1:{port}"), None);
     for _ in 0..600 {
         if reqwest::get(format!("{}/readyz", server.1)).await.is_ok_and(|r| r.status().is_success()) {
             return server;
@@ -140,10 +200,11 @@ async fn seed(db: &str, base: &str, rounds: usize, n: usize) -> Shop {
     }
     if std::env::var("BENCH_NEGATIVE_STOCK").is_err() {
         // A sale takes at most 57 of an item (see the recipes and line quantities); the
-        // main branch serves 3 phases of `n` sales per round, each other branch a tenth
-        // of 3 phases.
+        // main branch serves `CONFIGS` phases of `n` sales per round, each other branch
+        // a tenth of as many.
         let need = |phases_x10: i64| 57 * n as i64 * rounds as i64 * phases_x10 / 10;
-        for (b, need) in std::iter::once((branch, need(30))).chain(others.iter().map(|b| (*b, need(3)))) {
+        let (main_need, other_need) = (need(10 * CONFIGS as i64), need(CONFIGS as i64));
+        for (b, need) in std::iter::once((branch, main_need)).chain(others.iter().map(|b| (*b, other_need))) {
             for item in &stock {
                 for _ in 0..(need + RESTOCK_MAX - 1) / RESTOCK_MAX {
                     let body = json!({"branch_id": b, "stock_item_id": item, "qty": RESTOCK_MAX});
@@ -222,17 +283,82 @@ async fn lock_holds(c: &reqwest::Client, bases: &[String]) -> (f64, f64) {
     total
 }
 
-/// 20 devices push `n` ops in all; device d talks to `bases[d % bases.len()]`. Returns
-/// ops/s and the mean time a push held its branch lock, in ms.
-async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) -> (f64, f64) {
+/// CPU time so far, in clock ticks, of process `pid` (user + system; `"self"` is the
+/// bench), from `/proc/PID/stat`; 0 where there is no `/proc`.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis start at field 3; utime and stime
+    // are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    fields.get(11..13).map(|f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum()).unwrap_or(0)
+}
+
+/// Clock ticks of the whole machine so far, from `/proc/stat`'s `cpu` line: busy (user,
+/// nice, system, irq, softirq) and stolen (run by the hypervisor for other guests, time
+/// this machine's work waited for a core it was promised).
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or("");
+    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let at = |i: usize| ticks.get(i).copied().unwrap_or(0);
+    (at(0) + at(1) + at(2) + at(5) + at(6), at(7))
+}
+
+/// Where the CPU of a phase went, in clock ticks: the bench (the client), the server
+/// processes of the phase, and the whole machine busy (the rest is mostly PostgreSQL).
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    client: u64,
+    servers: u64,
+    machine: u64,
+    stolen: u64,
+}
+
+impl Cpu {
+    fn now(servers: &[&Server]) -> Cpu {
+        let servers = servers.iter().map(|s| cpu_ticks(&s.0.id().to_string())).sum();
+        let (machine, stolen) = machine_ticks();
+        Cpu { client: cpu_ticks("self"), servers, machine, stolen }
+    }
+
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            client: self.client - before.client,
+            servers: self.servers - before.servers,
+            machine: self.machine - before.machine,
+            stolen: self.stolen - before.stolen,
+        }
+    }
+}
+
+/// What one phase measured.
+#[derive(Clone, Copy, Default)]
+struct Phase {
+    ops_per_s: f64,
+    /// Mean time a push held its branch lock, in ms.
+    held_ms: f64,
+    /// CPU per op, in µs: the servers, the bench client, and the rest of the machine
+    /// (PostgreSQL and the kernel's share of the others).
+    server_us: f64,
+    client_us: f64,
+    rest_us: f64,
+    /// Share of the machine's cores that was busy, and that the hypervisor took.
+    busy: f64,
+    stolen: f64,
+}
+
+/// 20 devices push `n` ops in all; device d talks to `servers[d % servers.len()]`.
+async fn run(shop: &Arc<Shop>, first_device: usize, servers: &[&Server], n: usize) -> Phase {
     let c = reqwest::Client::new();
+    let bases: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
     let mut queued = Vec::new();
     for d in first_device..first_device + DEVICES {
         let (open, batches) = bodies(shop, d, n / DEVICES);
         push(&c, &bases[d % bases.len()], &shop.devices[d].1, open).await;
         queued.push((d, batches));
     }
-    let before = lock_holds(&c, bases).await;
+    let before = lock_holds(&c, &bases).await;
+    let cpu_before = Cpu::now(servers);
     let t = Instant::now();
     let mut tasks = Vec::new();
     for (d, batches) in queued {
@@ -246,10 +372,28 @@ async fn run(shop: &Arc<Shop>, first_device: usize, bases: &[String], n: usize) 
     for t in tasks {
         t.await.unwrap();
     }
-    let ops_per_s = (n / DEVICES * DEVICES) as f64 / t.elapsed().as_secs_f64();
-    let after = lock_holds(&c, bases).await;
-    (ops_per_s, 1000.0 * (after.1 - before.1) / (after.0 - before.0))
+    let elapsed_s = t.elapsed().as_secs_f64();
+    let cpu = Cpu::now(servers).since(cpu_before);
+    let ops = (n / DEVICES * DEVICES) as f64;
+    let after = lock_holds(&c, &bases).await;
+    let us_per_op = |ticks: u64| 1e6 * ticks as f64 / *CLOCK_TICKS_PER_S / ops;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    Phase {
+        ops_per_s: ops / elapsed_s,
+        held_ms: 1000.0 * (after.1 - before.1) / (after.0 - before.0),
+        server_us: us_per_op(cpu.servers),
+        client_us: us_per_op(cpu.client),
+        rest_us: us_per_op(cpu.machine.saturating_sub(cpu.servers + cpu.client)),
+        busy: cpu.machine as f64 / *CLOCK_TICKS_PER_S / elapsed_s / cores,
+        stolen: cpu.stolen as f64 / *CLOCK_TICKS_PER_S / elapsed_s / cores,
+    }
 }
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+static CLOCK_TICKS_PER_S: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
+    let out = Command::new("getconf").arg("CLK_TCK").output().ok();
+    out.and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok()).unwrap_or(100.0)
+});
 
 /// How the ceiling sends a transaction's rows.
 #[derive(Clone, Copy)]
@@ -309,6 +453,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The quota of each capped server process, or why the capped configurations are skipped.
+fn cpu_cap_cores() -> f64 {
+    let cores = std::env::var("BENCH_CPU_CAP").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(CPU_CAP_CORES);
+    cores.clamp(0.05, 1.0)
+}
+
+/// A `modula serve` under a CPU quota of `cores`, or why it could not get one.
+async fn start_capped(db: &str, cores: f64) -> Result<Server, String> {
+    let mut server = start(db, None).await;
+    server.2 = Some(CpuCap::new(server.0.id(), cores)?);
+    Ok(server)
+}
+
 fn main() {
     let Some(admin) = std::env::var("MODULA_TEST_PG").ok() else {
         eprintln!("=== SKIPPED: set MODULA_TEST_PG=postgres://… to run the PostgreSQL push benchmark ===");
@@ -323,89 +480,67 @@ fn main() {
         let (a, b) = (start(&db, None).await, start(&db, None).await);
         let half = Some(HALF_POOL);
         let (c, d) = (start(&db, half).await, start(&db, half).await);
+        let cap = cpu_cap_cores();
+        let capped = match (start_capped(&db, cap).await, start_capped(&db, cap).await) {
+            (Ok(e), Ok(f)) => Some((e, f)),
+            (Err(why), _) | (_, Err(why)) => {
+                eprintln!("=== CAPPED CONFIGURATIONS SKIPPED: {why} (they need root and a cgroup cpu controller) ===");
+                None
+            }
+        };
         let shop = Arc::new(seed(&db, &a.1, rounds, n).await);
         let row_bytes = bodies(&shop, 0, BATCH).1[0].len() / BATCH;
-        let one_a = std::slice::from_ref(&a.1);
-        let (two_a, two_half) = (&[a.1.clone(), b.1.clone()][..], &[c.1.clone(), d.1.clone()][..]);
+        let mut configs: Vec<Vec<&Server>> = vec![vec![&a], vec![&a, &b], vec![&c, &d]];
+        if let Some((e, f)) = &capped {
+            configs.extend([vec![e], vec![e, f]]);
+        }
         // The shapes are interleaved round by round, so drift of the machine (other load,
         // the growing tables) touches each alike; each figure is the median of its rounds.
-        // Phases: one branch on 1, 2 and 2 half-pool processes (rotated), then 10 branches
-        // alike; then the ceiling (UNNEST), the naive insert and the ceiling (VALUES).
-        let mut m: [Vec<f64>; 9] = Default::default();
-        // Per phase of a shape: the mean time a push held its branch lock (ms).
-        let mut held: [Vec<f64>; 6] = Default::default();
+        // Per round: one branch on every configuration, then 10 branches alike; then the
+        // ceiling (UNNEST), the naive insert and the ceiling (VALUES).
+        // Every phase, by shape * CONFIGS + configuration.
+        let mut phases: [Vec<Phase>; 2 * CONFIGS] = Default::default();
+        let (mut unnest, mut naive, mut values) = (Vec::new(), Vec::new(), Vec::new());
         for r in 0..rounds {
             let g = r * GROUPS * DEVICES;
-            let shapes: [&[String]; 3] = [one_a, two_a, two_half];
-            // The tables grow with every phase, so a fixed order would always give one
-            // configuration the smaller database: round r starts with configuration r % 3,
-            // and every 3 rounds each configuration has run first, second and third once.
             for shape in 0..2 {
-                for j in 0..3 {
-                    let i = shape * 3 + (r + j) % 3;
+                for config in rotated(r, configs.len()) {
+                    let i = shape * CONFIGS + config;
                     checkpoint(&db).await;
-                    let (ops_per_s, held_ms) = run(&shop, g + i * DEVICES, shapes[i % 3], n).await;
-                    m[i].push(ops_per_s);
-                    held[i].push(held_ms);
+                    phases[i].push(run(&shop, g + i * DEVICES, &configs[config], n).await);
                 }
             }
             checkpoint(&db).await;
-            m[6].push(insert_ceiling(&db, n, row_bytes, Insert::Unnest).await);
-            m[7].push(insert_ceiling(&db, n, row_bytes, Insert::PerRow).await);
-            m[8].push(insert_ceiling(&db, n, row_bytes, Insert::Values).await);
+            unnest.push(insert_ceiling(&db, n, row_bytes, Insert::Unnest).await);
+            naive.push(insert_ceiling(&db, n / 10, row_bytes, Insert::PerRow).await);
+            values.push(insert_ceiling(&db, n, row_bytes, Insert::Values).await);
         }
         // The ceiling of a round is the faster of its two multi-row ways.
-        m[6] = m[6].iter().zip(&m[8]).map(|(unnest, values)| unnest.max(*values)).collect();
-        let [one, two, two_h, one_m, two_m, two_mh, ceiling, naive, values] = m.clone().map(median);
+        let ceilings: Vec<f64> = unnest.iter().zip(&values).map(|(u, v)| u.max(*v)).collect();
+        let report = Report { phases: &phases, ceilings: &ceilings };
         println!("push benchmark on PostgreSQL: {n} sale.finalize ops (3 lines) from {DEVICES} devices, batches of {BATCH}; median of {rounds} rounds");
+        let ceiling = median(ceilings.clone());
         println!("  raw insert ceiling ({row_bytes}-byte rows, {CEILING_TX_ROWS} per tx, faster of UNNEST and VALUES): {ceiling:>8.0} rows/s");
-        println!("  (multi-row INSERT … VALUES alone, {CEILING_TX_ROWS} per tx:                  {values:>8.0} rows/s)");
-        println!("  (naive: one INSERT per row, {CEILING_TX_ROWS} per tx:                         {naive:>8.0} rows/s)");
-        let line = |what: &str, ops: f64, vs: Option<f64>| {
-            let ratio = vs.map(|v| format!(", {:.2}x one", ops / v)).unwrap_or_default();
-            println!("  {what:<42} {ops:>8.0} ops/s ({:.0}% of ceiling{ratio})", 100.0 * ops / ceiling);
-        };
-        line("one branch, one server process:", one, None);
-        line("one branch, two server processes:", two, Some(one));
-        line("one branch, two processes, half pool each:", two_h, Some(one));
-        line(&format!("{BRANCHES} branches, one server process:"), one_m, None);
-        line(&format!("{BRANCHES} branches, two server processes:"), two_m, Some(one_m));
-        line(&format!("{BRANCHES} branches, two, half pool each:"), two_mh, Some(one_m));
-        // Each round's shapes against that round's own ceiling and one-process run: the
-        // machine's disk and neighbours drift by tens of percent between rounds.
-        let shares = |i: usize| median(m[i].iter().zip(&m[6]).map(|(ops, c)| 100.0 * ops / c).collect());
-        // Each round's paired ratio i/j, sorted.
-        let paired = |i: usize, j: usize| {
-            let mut v: Vec<f64> = m[i].iter().zip(&m[j]).map(|(a, b)| a / b).collect();
-            v.sort_by(|a, b| a.total_cmp(b));
-            v
-        };
-        let ratio = |i: usize, j: usize| median(paired(i, j));
-        println!(
-            "  per round (median): one branch {:.0}% of ceiling, two/one {:.2}x (half pools {:.2}x); \
-             {BRANCHES} branches {:.0}% of ceiling, two/one {:.2}x (half pools {:.2}x)",
-            shares(0), ratio(1, 0), ratio(2, 0), shares(3), ratio(4, 3), ratio(5, 3)
-        );
-        // The spread of the paired ratios says how far the medians can be trusted.
-        let ratios = |i: usize, j: usize| paired(i, j).iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ");
-        println!("    two/one per round, sorted: one branch {}; {BRANCHES} branches {}", ratios(1, 0), ratios(4, 3));
-        println!("    half pools/one per round, sorted: one branch {}; {BRANCHES} branches {}", ratios(2, 0), ratios(5, 3));
-        let held = held.map(median);
-        println!(
-            "  branch lock held per push (median of rounds): one branch {:.1} / {:.1} / {:.1} ms, \
-             {BRANCHES} branches {:.1} / {:.1} / {:.1} ms (1 process / 2 / 2 half-pool)",
-            held[0], held[1], held[2], held[3], held[4], held[5]
-        );
-        let names = [
-            "one branch, 1 process", "one branch, 2 processes", "one branch, 2 half-pool processes",
-            "10 branches, 1 process", "10 branches, 2 processes", "10 branches, 2 half-pool processes",
-            "ceiling (faster of UNNEST, VALUES)", "naive", "VALUES",
-        ];
-        for (name, runs) in names.iter().zip(&m) {
-            let runs: Vec<String> = runs.iter().map(|v| format!("{v:.0}")).collect();
-            println!("    rounds, {name}: {}", runs.join(", "));
+        println!("  (multi-row INSERT … VALUES alone, {CEILING_TX_ROWS} per tx:                  {:>8.0} rows/s)", median(values));
+        println!("  (naive: one INSERT per row, {CEILING_TX_ROWS} per tx:                         {:>8.0} rows/s)", median(naive.clone()));
+        let names = config_names(cap);
+        for shape in 0..2 {
+            for (config, name) in names.iter().enumerate().take(configs.len()) {
+                report.line(shape, config, name);
+            }
         }
-        drop((a, b, c, d));
+        report.ratios(configs.len(), &names);
+        report.holds_and_cpu(configs.len(), &names);
+        for shape in 0..2 {
+            for (config, name) in names.iter().enumerate().take(configs.len()) {
+                let runs: Vec<String> = phases[shape * CONFIGS + config].iter().map(|p| format!("{:.0}", p.ops_per_s)).collect();
+                println!("    rounds, {}, {name}: {}", SHAPES[shape], runs.join(", "));
+            }
+        }
+        let fmt = |v: &[f64]| v.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(", ");
+        println!("    rounds, ceiling (faster of UNNEST, VALUES): {}", fmt(&ceilings));
+        println!("    rounds, naive: {}", fmt(&naive));
+        drop((a, b, c, d, capped));
         let name = db.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
         if std::env::var_os("BENCH_KEEP_DB").is_some() {
             println!("  (database {name} kept for inspection)");
@@ -413,4 +548,101 @@ fn main() {
             let _ = c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
         }
     });
+}
+
+/// The two shapes, as the report names them.
+const SHAPES: [&str; 2] = ["one branch", "10 branches"];
+
+fn config_names(cap: f64) -> [String; CONFIGS] {
+    [
+        "one server process".into(),
+        "two server processes".into(),
+        "two processes, half pool each".into(),
+        format!("one process capped at {cap} core"),
+        format!("two processes capped at {cap} core each"),
+    ]
+}
+
+/// The order round `r` runs `configs` configurations in. The tables grow with every
+/// phase, so a fixed order would always give one configuration the smaller database: the
+/// uncapped three rotate by `r % 3` and the capped two by `r % 2`, so that over 6 rounds
+/// each has run in every position of its group.
+fn rotated(r: usize, configs: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..3).map(|j| (r + j) % 3).collect();
+    if configs > CAPPED {
+        order.extend((0..2).map(|j| CAPPED + (r + j) % 2));
+    }
+    order
+}
+
+/// The figures of a run, by shape * CONFIGS + configuration.
+struct Report<'a> {
+    phases: &'a [Vec<Phase>; 2 * CONFIGS],
+    ceilings: &'a [f64],
+}
+
+impl Report<'_> {
+    fn ops(&self, i: usize) -> Vec<f64> {
+        self.phases[i].iter().map(|p| p.ops_per_s).collect()
+    }
+
+    /// The configuration a configuration is compared with: 1 process for the uncapped
+    /// ones, 1 capped process for the capped pair.
+    fn baseline(config: usize) -> Option<usize> {
+        match config {
+            0 | CAPPED => None,
+            c if c > CAPPED => Some(CAPPED),
+            _ => Some(0),
+        }
+    }
+
+    /// Each round's paired ratio of phase i to phase j, sorted. (Each round's shapes
+    /// are compared with that round's own runs: the machine's disk and neighbours drift
+    /// by tens of percent between rounds.)
+    fn pairs(&self, i: usize, j: usize) -> Vec<f64> {
+        let mut v: Vec<f64> = self.ops(i).iter().zip(self.ops(j)).map(|(a, b)| a / b).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v
+    }
+
+    fn line(&self, shape: usize, config: usize, name: &str) {
+        let i = shape * CONFIGS + config;
+        let ops = median(self.ops(i));
+        let share = median(self.ops(i).iter().zip(self.ceilings).map(|(o, c)| 100.0 * o / c).collect());
+        let ratio = Self::baseline(config)
+            .map(|j| format!(", {:.2}x {}", median(self.pairs(i, shape * CONFIGS + j)), if j == 0 { "one" } else { "one capped" }))
+            .unwrap_or_default();
+        let what = format!("{}, {name}:", SHAPES[shape]);
+        println!("  {what:<56} {ops:>8.0} ops/s ({share:.0}% of ceiling{ratio})");
+    }
+
+    /// The sorted per-round ratios, which say how far the medians can be trusted.
+    fn ratios(&self, configs: usize, names: &[String]) {
+        for config in 1..configs {
+            let Some(j) = Self::baseline(config) else { continue };
+            let sorted = |shape: usize| {
+                let v = self.pairs(shape * CONFIGS + config, shape * CONFIGS + j);
+                v.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ")
+            };
+            println!("    {} / {} per round, sorted: {} {}; {} {}", names[config], names[j], SHAPES[0], sorted(0), SHAPES[1], sorted(1));
+        }
+    }
+
+    /// Branch-lock holds and the CPU split of every phase (medians of the rounds).
+    fn holds_and_cpu(&self, configs: usize, names: &[String]) {
+        println!("  per phase (median of rounds): branch lock held per push; CPU per op in µs, servers + client + rest");
+        println!("  (PostgreSQL, kernel) = all; cores busy, stolen by the hypervisor");
+        for (shape, shape_name) in SHAPES.iter().enumerate() {
+            for (config, name) in names.iter().enumerate().take(configs) {
+                let phases = &self.phases[shape * CONFIGS + config];
+                let of = |f: fn(&Phase) -> f64| median(phases.iter().map(f).collect());
+                let (server, client, rest) = (of(|p| p.server_us), of(|p| p.client_us), of(|p| p.rest_us));
+                let what = format!("{shape_name}, {name}:");
+                println!(
+                    "    {what:<56} {:>5.1} ms; {server:>5.1} + {client:>4.1} + {rest:>5.1} = {:>5.1} µs; {:.0}%, {:.0}%",
+                    of(|p| p.held_ms), server + client + rest, 100.0 * of(|p| p.busy), 100.0 * of(|p| p.stolen)
+                );
+            }
+        }
+    }
 }
