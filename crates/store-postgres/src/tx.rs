@@ -869,6 +869,47 @@ impl Tx for PgTx {
             .collect()
     }
 
+    async fn lock_branch_adding_on_hand(
+        &mut self,
+        tenant_id: Uuid,
+        branch_id: Uuid,
+        deltas: &[(Uuid, i64)],
+    ) -> StoreResult<(Option<BranchRecord>, Vec<(StockItemRecord, i64)>)> {
+        if deltas.is_empty() {
+            return Ok((self.lock_branch(tenant_id, branch_id).await?, Vec::new()));
+        }
+        // One statement. The upsert's `EXISTS` runs once, before it reads its first row,
+        // and waits for the branch row's lock: the lock order stays the branch, then the
+        // stock rows in ascending id order (the upsert's `ORDER BY`). No branch, no upsert.
+        let sql = "WITH b AS (SELECT * FROM branches WHERE tenant_id = $4 AND id = $1 FOR NO KEY UPDATE), \
+                   up AS (INSERT INTO inventory (branch_id, stock_item_id, on_hand) \
+                     SELECT $1, d.id, d.delta FROM UNNEST($2::uuid[], $3::int8[]) AS d(id, delta) \
+                     WHERE EXISTS (SELECT 1 FROM b) ORDER BY d.id \
+                     ON CONFLICT (branch_id, stock_item_id) DO UPDATE SET on_hand = inventory.on_hand + EXCLUDED.on_hand \
+                     RETURNING stock_item_id, on_hand) \
+                   SELECT b.*, s.id AS item_id, s.tenant_id AS item_tenant_id, s.name AS item_name, s.unit AS item_unit, \
+                          up.on_hand AS item_on_hand \
+                   FROM b LEFT JOIN (up JOIN stock_items s ON s.id = up.stock_item_id AND s.tenant_id = $4) ON true";
+        let ids: Vec<Uuid> = deltas.iter().map(|d| d.0).collect();
+        let amounts: Vec<i64> = deltas.iter().map(|d| d.1).collect();
+        let rows = self.all(sqlx::query(sql).bind(branch_id).bind(&ids).bind(amounts).bind(tenant_id)).await?;
+        let Some(first) = rows.first() else {
+            return Ok((None, Vec::new()));
+        };
+        let branch = branch_from(first)?;
+        let mut by_id: HashMap<Uuid, (StockItemRecord, i64)> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let Some(id) = get::<Option<Uuid>>(row, "item_id")? else { continue };
+            let item = StockItemRecord { id, tenant_id: get(row, "item_tenant_id")?, name: get(row, "item_name")?, unit: get(row, "item_unit")? };
+            by_id.insert(id, (item, get(row, "item_on_hand")?));
+        }
+        let levels = ids
+            .iter()
+            .map(|id| by_id.remove(id).ok_or_else(|| StoreError::Internal(format!("recipe names unknown stock item {id}"))))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((Some(branch), levels))
+    }
+
     async fn write_batch(&mut self, b: &WriteBatch<'_>) -> StoreResult<Option<i64>> {
         // Everything in one statement (one round trip under the branch lock). Each part is
         // the statement of its own method (changes are split into upserts and inserts of

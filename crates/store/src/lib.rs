@@ -281,6 +281,24 @@ pub trait Tx: Send {
         Ok(out)
     }
 
+    /// [`Tx::lock_branch`], then, when the branch is found, [`Tx::add_on_hand_many`]:
+    /// what a push that decided before locking does first under the lock, in one round
+    /// trip where the backend can. The lock order is the same: the branch row, then the
+    /// stock rows in id order. Returns the locked branch (`None`: not found, nothing
+    /// added) and each item with its new on-hand, in the order of `deltas`.
+    async fn lock_branch_adding_on_hand(
+        &mut self,
+        tenant_id: Uuid,
+        branch_id: Uuid,
+        deltas: &[(Uuid, i64)],
+    ) -> StoreResult<(Option<BranchRecord>, Vec<(StockItemRecord, i64)>)> {
+        let Some(branch) = self.lock_branch(tenant_id, branch_id).await? else {
+            return Ok((None, Vec::new()));
+        };
+        let levels = self.add_on_hand_many(tenant_id, branch_id, deltas).await?;
+        Ok((Some(branch), levels))
+    }
+
     /// The last writes of a request of the op lanes, as one unit: the same effect as
     /// [`Tx::record_changes`] (when there are changes), [`Tx::insert_sales`],
     /// [`Tx::insert_audits`], [`Tx::note_device_seqs`] (when there is a device) and

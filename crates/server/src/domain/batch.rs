@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use modula_store::{
     BranchRecord, CashSessionRecord, ChangeRecord, Lane, MenuItemRecord, OpAudit, OpRecord, SaleRecord, StaffRecord,
-    Tx, WriteBatch,
+    StockItemRecord, Tx, WriteBatch,
 };
 use modula_wire::op::OpType;
 use modula_wire::{JsonText, Op, Policy};
@@ -401,10 +401,10 @@ impl OpContext {
             self.set_sale_audits(unlocked.clone())?;
         }
         tx.write_batch(&self.batch(device_part, at)).await?;
-        if let Err(stale) = self.lock_and_revalidate(tx).await? {
-            return Ok(Err(stale));
-        }
-        let levels = self.flush_stock(tx).await?;
+        let levels = match self.lock_and_revalidate(tx).await? {
+            Ok(levels) => levels,
+            Err(stale) => return Ok(Err(stale)),
+        };
         let locked = self.sale_audits_at(&levels)?;
         if ops_early {
             let changed: Vec<(Uuid, &JsonText)> = locked
@@ -464,40 +464,51 @@ impl OpContext {
         Ok(())
     }
 
-    /// Locks the branch row and checks, under the lock, that no input of the decisions
-    /// changed since they were read. Every admin write of one (status, policy, staff,
-    /// menu) writes to this branch's stream and moves `admin_version` with it, in its own
-    /// transaction, so an equal branch row means equal inputs: one that committed before
-    /// the lock shows, one that did not yet waits for this commit. (Op records, sale and
-    /// session ids are keys: a concurrent duplicate fails its insert. Stock levels are
-    /// read by the upsert in `flush_stock`.)
-    async fn lock_and_revalidate(&mut self, tx: &mut dyn Tx) -> ApiResult<Result<(), Stale>> {
-        let (branch, wait) = lock_branch(tx, self.tenant_id, self.branch.id).await?;
-        self.lock_wait = wait;
+    /// Locks the branch row, adds the stock deltas (one statement where the store can)
+    /// and checks, under the lock, that no input of the decisions changed since they
+    /// were read; returns each item's level before the request, as [`Self::flush_stock`].
+    /// Every admin write of an input (status, policy, staff, menu) writes to this
+    /// branch's stream and moves `admin_version` with it, in its own transaction, so an
+    /// equal branch row means equal inputs: one that committed before the lock shows, one
+    /// that did not yet waits for this commit. (Op records, sale and session ids are
+    /// keys: a concurrent duplicate fails its insert. Stock levels decide nothing; the
+    /// upsert returns them under its row locks.) On `Stale` the stock was added too, and
+    /// the caller rolls the whole transaction back.
+    async fn lock_and_revalidate(&mut self, tx: &mut dyn Tx) -> ApiResult<Result<HashMap<Uuid, i64>, Stale>> {
+        let deltas: Vec<(Uuid, i64)> = std::mem::take(&mut self.stock_deltas).into_iter().collect();
+        let asked_at = Instant::now();
+        let (branch, levels) = tx.lock_branch_adding_on_hand(self.tenant_id, self.branch.id, &deltas).await?;
+        // The wait includes the stock upsert, done in the same round trip under the lock.
+        self.lock_wait = asked_at.elapsed();
         self.locked_at = Some(Instant::now());
         if branch.as_ref() != Some(&self.branch) {
             return Ok(Err(Stale));
         }
-        Ok(Ok(()))
+        Ok(Ok(self.record_levels(levels, &deltas)))
     }
 
     /// One stock upsert for every item the request used (its rows locked in id order)
     /// and their change rows; returns each item's level before the request.
     async fn flush_stock(&mut self, tx: &mut dyn Tx) -> ApiResult<HashMap<Uuid, i64>> {
         let deltas: Vec<(Uuid, i64)> = std::mem::take(&mut self.stock_deltas).into_iter().collect();
-        let mut before: HashMap<Uuid, i64> = HashMap::with_capacity(deltas.len());
         if deltas.is_empty() {
-            return Ok(before);
+            return Ok(HashMap::new());
         }
         let levels = tx.add_on_hand_many(self.tenant_id, self.branch.id, &deltas).await?;
+        Ok(self.record_levels(levels, &deltas))
+    }
+
+    /// The change rows of the new stock levels; returns each item's level before `deltas`.
+    fn record_levels(&mut self, levels: Vec<(StockItemRecord, i64)>, deltas: &[(Uuid, i64)]) -> HashMap<Uuid, i64> {
         assert_eq!(levels.len(), deltas.len(), "one level per stock item");
-        for ((item, on_hand), (id, delta)) in levels.into_iter().zip(&deltas) {
+        let mut before: HashMap<Uuid, i64> = HashMap::with_capacity(deltas.len());
+        for ((item, on_hand), (id, delta)) in levels.into_iter().zip(deltas) {
             assert_eq!(item.id, *id, "levels come in the order of the deltas");
             before.insert(item.id, on_hand.saturating_sub(*delta));
             let data = json!({"stock_item_id": item.id, "name": item.name, "unit": item.unit, "on_hand": on_hand});
             self.change("inventory", "stock_level", item.id, data.into());
         }
-        Ok(before)
+        before
     }
 }
 
