@@ -140,7 +140,7 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
         Ok(r) => r,
         Err(RemoteError::Refused(p)) if p.status == 400 || p.status == 413 => {
             t.link.set(true);
-            return unreadable_batch(t, &batch, p).await;
+            return unreadable_batch(t, &batch, *p).await;
         }
         Err(e) => {
             t.link.set(!e.is_transport());

@@ -37,7 +37,7 @@ pub enum RemoteError {
     },
     /// The server refused the request with a 4xx problem document.
     #[error("refused ({}): {}", .0.code, .0.detail)]
-    Refused(Problem),
+    Refused(Box<Problem>),
     /// The answer was not what the protocol says.
     #[error("bad answer from server: {0}")]
     Protocol(String),
@@ -159,7 +159,7 @@ impl Remote {
             .map_err(transport)?;
         match check(r).await {
             Ok(r) => Ok(DirectOutcome::Applied(json(r).await?)),
-            Err(RemoteError::Refused(p)) if is_stored_rejection(&p) => Ok(DirectOutcome::Rejected(p)),
+            Err(RemoteError::Refused(p)) if is_stored_rejection(&p) => Ok(DirectOutcome::Rejected(*p)),
             Err(e) => Err(e),
         }
     }
@@ -233,7 +233,7 @@ async fn check(r: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
         return Err(RemoteError::Server { status, detail });
     }
     match problem {
-        Some(p) => Err(RemoteError::Refused(p)),
+        Some(p) => Err(RemoteError::Refused(Box::new(p))),
         None => Err(RemoteError::Protocol(format!("{status} without a problem document"))),
     }
 }

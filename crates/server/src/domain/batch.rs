@@ -61,8 +61,8 @@ impl From<Stale> for ApiError {
 
 /// Where an op record seen by this request lives.
 enum KnownOp {
-    /// Read from the database.
-    Stored(OpRecord),
+    /// Read from the database (boxed: a record is large, and most known ops are `New`).
+    Stored(Box<OpRecord>),
     /// Decided in this request: its index in `new_ops`.
     New(usize),
 }
@@ -164,7 +164,7 @@ impl OpContext {
         ids.sort_unstable();
         ids.dedup();
         for record in tx.ops_by_ids(self.tenant_id, &ids).await? {
-            self.known_ops.insert(record.client_op_id, KnownOp::Stored(record));
+            self.known_ops.insert(record.client_op_id, KnownOp::Stored(Box::new(record)));
         }
         let sale_ids: Vec<Uuid> = ops
             .iter()
@@ -199,7 +199,7 @@ impl OpContext {
     /// The recorded op with this key: stored, or decided earlier in this request.
     pub fn known_op(&self, client_op_id: Uuid) -> Option<&OpRecord> {
         match self.known_ops.get(&client_op_id)? {
-            KnownOp::Stored(record) => Some(record),
+            KnownOp::Stored(record) => Some(record.as_ref()),
             KnownOp::New(i) => self.new_ops.get(*i),
         }
     }
