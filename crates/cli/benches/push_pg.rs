@@ -23,12 +23,20 @@
 //!   one process, as the README advises for several processes). These share the
 //!   machine's cores with PostgreSQL and the bench, so a second process brings no CPU.
 //! - one process and two processes under a CPU quota of `BENCH_CPU_CAP` cores each (a
-//!   cgroup of its own; needs root, skipped with a loud line without it): as if each ran
-//!   on a small host of its own, the deployment several processes are for, so a second
-//!   process brings its own CPU. The database still shares the rest of the machine.
+//!   cgroup of its own, joined before the process starts, so that its runtime sizes
+//!   itself to the quota; needs root and a cgroup `cpu` controller, skipped with a loud
+//!   line without them): as if each ran on a small host of its own, the deployment
+//!   several processes are for, so a second process brings its own CPU. The database
+//!   still shares the rest of the machine. They run after the other three in each round
+//!   (on larger tables), so only the capped pair is compared with each other.
 //!
-//! For every phase it prints where the CPU went (the servers, the bench client, the
-//! rest: PostgreSQL and the kernel), per op, and how long a push held its branch lock.
+//! With two processes, the devices alternate between them in tens, so that each branch of
+//! the spread shape has a device on each process, as a load balancer would spread them.
+//!
+//! For every phase it prints where the CPU went, per op: the servers of the phase, the
+//! bench client, and the rest of the machine (PostgreSQL, the kernel, the idle servers and
+//! any other load), with the share the hypervisor stole; and how long a push held its
+//! branch lock.
 //!
 //! The ceiling is the fastest plain way a client inserts rows of the same size, 100 rows
 //! per transaction, on one connection, with the same durability (`synchronous_commit =
@@ -68,7 +76,7 @@ const CPU_CAP_CORES: f64 = 0.3;
 
 /// A `modula serve` child, its base URL and the CPU quota it runs under, if any. Drop
 /// kills the child first, then removes its quota's cgroup (empty by then).
-struct Server(Child, String, Option<CpuCap>);
+struct Server(Child, String, #[allow(dead_code, reason = "kept for its drop, after the child's")] Option<CpuCap>);
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -78,21 +86,43 @@ impl Drop for Server {
 
 /// A CPU quota of its own for one process: a cgroup (v2 with the `cpu` controller, else
 /// v1's `cpu` hierarchy) allowing `cores` of CPU time per 10 ms period, as if the process
-/// ran alone on a host that small. Needs root; removed on drop.
+/// ran alone on a host that small. The process joins it before it starts (see `start`),
+/// so it sizes its runtime to the quota (one worker thread), as it would on such a host.
+/// Needs root; removed on drop.
 struct CpuCap(std::path::PathBuf);
 
 impl CpuCap {
     /// The quota period, short so that a process that used up its quota while holding a
     /// branch lock stalls the others for milliseconds, not a tenth of a second.
     const PERIOD_US: u64 = 10_000;
+    /// Where the cgroups are made, and the prefix of their names.
+    const PREFIX: &'static str = "modula_bench_";
 
-    fn new(pid: u32, cores: f64) -> Result<CpuCap, String> {
+    /// The cgroup root with a `cpu` controller: v2's when it delegates `cpu` to its
+    /// children, else v1's; `None` when there is neither.
+    fn root() -> Option<(&'static str, bool)> {
+        let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control");
+        if v2.is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu")) {
+            return Some(("/sys/fs/cgroup", true));
+        }
+        std::path::Path::new("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists().then_some(("/sys/fs/cgroup/cpu", false))
+    }
+
+    /// Removes the empty cgroups an interrupted earlier run left behind.
+    fn remove_stale() {
+        let Some((root, _)) = Self::root() else { return };
+        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(Self::PREFIX) {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+    }
+
+    fn new(cores: f64) -> Result<CpuCap, String> {
         use std::fs;
+        let (root, v2) = Self::root().ok_or("no cgroup cpu controller (v2 delegating cpu, or v1's cpu hierarchy)")?;
         let quota_us = (cores * Self::PERIOD_US as f64).round() as u64;
-        let name = format!("modula_bench_{}", Uuid::new_v4().simple());
-        let v2 = fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu"));
-        let root = if v2 { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/cpu" };
-        let dir = std::path::Path::new(root).join(name);
+        let dir = std::path::Path::new(root).join(format!("{}{}", Self::PREFIX, Uuid::new_v4().simple()));
         fs::create_dir(&dir).map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
         let cap = CpuCap(dir);
         let write = |file: &str, value: String| {
@@ -104,9 +134,12 @@ impl CpuCap {
             write("cpu.cfs_period_us", Self::PERIOD_US.to_string())?;
             write("cpu.cfs_quota_us", quota_us.to_string())?;
         }
-        // `cgroup.procs` moves every thread of the process; threads it starts later follow.
-        write("cgroup.procs", pid.to_string())?;
         Ok(cap)
+    }
+
+    /// The file a process writes its pid to, to join.
+    fn procs(&self) -> std::path::PathBuf {
+        self.0.join("cgroup.procs")
     }
 }
 
@@ -120,10 +153,19 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A `modula serve` on `db`, with `--db-pool-max pool` when given.
-async fn start(db: &str, pool: Option<u32>) -> Server {
+/// A `modula serve` on `db`, with `--db-pool-max pool` when given, in the cgroup of `cap`
+/// when given: a shell joins it and then becomes the server (`exec`), so every thread of
+/// the server runs under the quota from its first instruction.
+async fn start(db: &str, pool: Option<u32>, cap: Option<CpuCap>) -> Server {
     let port = free_port();
-    let mut command = Command::new(BIN);
+    let mut command = match &cap {
+        Some(cap) => {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", "echo $$ > \"$0\" && exec \"$@\"", &cap.procs().to_string_lossy(), BIN]);
+            sh
+        }
+        None => Command::new(BIN),
+    };
     command.args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")]);
     if let Some(pool) = pool {
         command.args(["--db-pool-max", &pool.to_string()]);
@@ -133,7 +175,7 @@ async fn start(db: &str, pool: Option<u32>) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn modula serve");
-    let server = Server(child, format!("http://127.0.0.1:{port}"), None);
+    let server = Server(child, format!("http://127.0.0.1:{port}"), cap);
     for _ in 0..600 {
         if reqwest::get(format!("{}/readyz", server.1)).await.is_ok_and(|r| r.status().is_success()) {
             return server;
@@ -347,14 +389,20 @@ struct Phase {
     stolen: f64,
 }
 
-/// 20 devices push `n` ops in all; device d talks to `servers[d % servers.len()]`.
+/// The server device `d` talks to: devices `d` and `d + BRANCHES` (one branch's two in the
+/// spread shape) go to different processes, as a load balancer would spread them.
+fn server_of(d: usize, servers: usize) -> usize {
+    (d / BRANCHES) % servers
+}
+
+/// 20 devices push `n` ops in all, each to its `server_of`.
 async fn run(shop: &Arc<Shop>, first_device: usize, servers: &[&Server], n: usize) -> Phase {
     let c = reqwest::Client::new();
     let bases: Vec<String> = servers.iter().map(|s| s.1.clone()).collect();
     let mut queued = Vec::new();
     for d in first_device..first_device + DEVICES {
         let (open, batches) = bodies(shop, d, n / DEVICES);
-        push(&c, &bases[d % bases.len()], &shop.devices[d].1, open).await;
+        push(&c, &bases[server_of(d, bases.len())], &shop.devices[d].1, open).await;
         queued.push((d, batches));
     }
     let before = lock_holds(&c, &bases).await;
@@ -362,7 +410,7 @@ async fn run(shop: &Arc<Shop>, first_device: usize, servers: &[&Server], n: usiz
     let t = Instant::now();
     let mut tasks = Vec::new();
     for (d, batches) in queued {
-        let (c, shop, base) = (c.clone(), shop.clone(), bases[d % bases.len()].clone());
+        let (c, shop, base) = (c.clone(), shop.clone(), bases[server_of(d, bases.len())].clone());
         tasks.push(tokio::spawn(async move {
             for b in batches {
                 push(&c, &base, &shop.devices[d].1, b).await;
@@ -377,7 +425,7 @@ async fn run(shop: &Arc<Shop>, first_device: usize, servers: &[&Server], n: usiz
     let ops = (n / DEVICES * DEVICES) as f64;
     let after = lock_holds(&c, &bases).await;
     let us_per_op = |ticks: u64| 1e6 * ticks as f64 / *CLOCK_TICKS_PER_S / ops;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cores = *CORES;
     Phase {
         ops_per_s: ops / elapsed_s,
         held_ms: 1000.0 * (after.1 - before.1) / (after.0 - before.0),
@@ -388,6 +436,13 @@ async fn run(shop: &Arc<Shop>, first_device: usize, servers: &[&Server], n: usiz
         stolen: cpu.stolen as f64 / *CLOCK_TICKS_PER_S / elapsed_s / cores,
     }
 }
+
+/// The machine's cores: the `cpuN` lines of `/proc/stat`, which the busy ticks count.
+static CORES: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cores = stat.lines().filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
+    cores.max(1) as f64
+});
 
 /// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
 static CLOCK_TICKS_PER_S: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
@@ -456,14 +511,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// The quota of each capped server process, or why the capped configurations are skipped.
 fn cpu_cap_cores() -> f64 {
     let cores = std::env::var("BENCH_CPU_CAP").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(CPU_CAP_CORES);
-    cores.clamp(0.05, 1.0)
+    // The kernel's smallest quota is 1 ms, a tenth of the period.
+    cores.clamp(0.1, 1.0)
 }
 
 /// A `modula serve` under a CPU quota of `cores`, or why it could not get one.
 async fn start_capped(db: &str, cores: f64) -> Result<Server, String> {
-    let mut server = start(db, None).await;
-    server.2 = Some(CpuCap::new(server.0.id(), cores)?);
-    Ok(server)
+    Ok(start(db, None, Some(CpuCap::new(cores)?)).await)
 }
 
 fn main() {
@@ -476,10 +530,11 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let db = fresh_db(&admin).await;
+        CpuCap::remove_stale();
         // One process's pool is the server's default; the half-pool pair gets half each.
-        let (a, b) = (start(&db, None).await, start(&db, None).await);
+        let (a, b) = (start(&db, None, None).await, start(&db, None, None).await);
         let half = Some(HALF_POOL);
-        let (c, d) = (start(&db, half).await, start(&db, half).await);
+        let (c, d) = (start(&db, half, None).await, start(&db, half, None).await);
         let cap = cpu_cap_cores();
         let capped = match (start_capped(&db, cap).await, start_capped(&db, cap).await) {
             (Ok(e), Ok(f)) => Some((e, f)),

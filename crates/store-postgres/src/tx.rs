@@ -874,29 +874,36 @@ impl Tx for PgTx {
         tenant_id: Uuid,
         branch_id: Uuid,
         deltas: &[(Uuid, i64)],
-    ) -> StoreResult<(Option<BranchRecord>, Vec<(StockItemRecord, i64)>)> {
+    ) -> StoreResult<LockedBranch> {
+        let asked_at = std::time::Instant::now();
         if deltas.is_empty() {
-            return Ok((self.lock_branch(tenant_id, branch_id).await?, Vec::new()));
+            let branch = self.lock_branch(tenant_id, branch_id).await?;
+            return Ok(LockedBranch { branch, levels: Vec::new(), waited: asked_at.elapsed() });
         }
         // One statement. The upsert's `EXISTS` runs once, before it reads its first row,
         // and waits for the branch row's lock: the lock order stays the branch, then the
         // stock rows in ascending id order (the upsert's `ORDER BY`). No branch, no upsert.
+        // Each upserted row notes when it was written, so the first one says how long the
+        // statement waited for the lock (`waited_s`, from when the database received it).
         let sql = "WITH b AS (SELECT * FROM branches WHERE tenant_id = $4 AND id = $1 FOR NO KEY UPDATE), \
                    up AS (INSERT INTO inventory (branch_id, stock_item_id, on_hand) \
                      SELECT $1, d.id, d.delta FROM UNNEST($2::uuid[], $3::int8[]) AS d(id, delta) \
                      WHERE EXISTS (SELECT 1 FROM b) ORDER BY d.id \
                      ON CONFLICT (branch_id, stock_item_id) DO UPDATE SET on_hand = inventory.on_hand + EXCLUDED.on_hand \
-                     RETURNING stock_item_id, on_hand) \
+                     RETURNING stock_item_id, on_hand, clock_timestamp() AS at) \
                    SELECT b.*, s.id AS item_id, s.tenant_id AS item_tenant_id, s.name AS item_name, s.unit AS item_unit, \
-                          up.on_hand AS item_on_hand \
+                          up.on_hand AS item_on_hand, \
+                          (SELECT EXTRACT(EPOCH FROM min(at) - statement_timestamp()) FROM up)::float8 AS waited_s \
                    FROM b LEFT JOIN (up JOIN stock_items s ON s.id = up.stock_item_id AND s.tenant_id = $4) ON true";
         let ids: Vec<Uuid> = deltas.iter().map(|d| d.0).collect();
         let amounts: Vec<i64> = deltas.iter().map(|d| d.1).collect();
         let rows = self.all(sqlx::query(sql).bind(branch_id).bind(&ids).bind(amounts).bind(tenant_id)).await?;
         let Some(first) = rows.first() else {
-            return Ok((None, Vec::new()));
+            return Ok(LockedBranch { branch: None, levels: Vec::new(), waited: asked_at.elapsed() });
         };
         let branch = branch_from(first)?;
+        let waited_s: Option<f64> = get(first, "waited_s")?;
+        let waited = waited_s.map_or_else(|| asked_at.elapsed(), |s| std::time::Duration::from_secs_f64(s.max(0.0)));
         let mut by_id: HashMap<Uuid, (StockItemRecord, i64)> = HashMap::with_capacity(rows.len());
         for row in &rows {
             let Some(id) = get::<Option<Uuid>>(row, "item_id")? else { continue };
@@ -907,7 +914,7 @@ impl Tx for PgTx {
             .iter()
             .map(|id| by_id.remove(id).ok_or_else(|| StoreError::Internal(format!("recipe names unknown stock item {id}"))))
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok((Some(branch), levels))
+        Ok(LockedBranch { branch: Some(branch), levels, waited })
     }
 
     async fn write_batch(&mut self, b: &WriteBatch<'_>) -> StoreResult<Option<i64>> {

@@ -284,19 +284,21 @@ pub trait Tx: Send {
     /// [`Tx::lock_branch`], then, when the branch is found, [`Tx::add_on_hand_many`]:
     /// what a push that decided before locking does first under the lock, in one round
     /// trip where the backend can. The lock order is the same: the branch row, then the
-    /// stock rows in id order. Returns the locked branch (`None`: not found, nothing
-    /// added) and each item with its new on-hand, in the order of `deltas`.
+    /// stock rows in id order.
     async fn lock_branch_adding_on_hand(
         &mut self,
         tenant_id: Uuid,
         branch_id: Uuid,
         deltas: &[(Uuid, i64)],
-    ) -> StoreResult<(Option<BranchRecord>, Vec<(StockItemRecord, i64)>)> {
-        let Some(branch) = self.lock_branch(tenant_id, branch_id).await? else {
-            return Ok((None, Vec::new()));
+    ) -> StoreResult<LockedBranch> {
+        let asked_at = std::time::Instant::now();
+        let branch = self.lock_branch(tenant_id, branch_id).await?;
+        let waited = asked_at.elapsed();
+        let levels = match branch {
+            Some(_) => self.add_on_hand_many(tenant_id, branch_id, deltas).await?,
+            None => Vec::new(),
         };
-        let levels = self.add_on_hand_many(tenant_id, branch_id, deltas).await?;
-        Ok((Some(branch), levels))
+        Ok(LockedBranch { branch, levels, waited })
     }
 
     /// The last writes of a request of the op lanes, as one unit: the same effect as
@@ -317,6 +319,18 @@ pub trait Tx: Send {
         self.insert_ops(batch.ops).await?;
         Ok(head)
     }
+}
+
+/// What [`Tx::lock_branch_adding_on_hand`] did.
+#[derive(Debug)]
+pub struct LockedBranch {
+    /// The branch, locked; `None`: not found (and no stock added).
+    pub branch: Option<BranchRecord>,
+    /// Each item of `deltas` with its new on-hand, in the order of `deltas`.
+    pub levels: Vec<(StockItemRecord, i64)>,
+    /// How long the branch lock took to get, from asking (measured by the store inside
+    /// the statement where it is one statement; the stock upsert after it is not in it).
+    pub waited: std::time::Duration,
 }
 
 /// The buffered rows of one request of the op lanes ([`Tx::write_batch`]).

@@ -71,7 +71,7 @@ enum KnownOp {
 pub struct OpContext {
     /// When the branch row is locked.
     branch_lock: BranchLock,
-    /// How long `lock_branch` waited for the branch row.
+    /// How long the branch row's lock took to get.
     lock_wait: Duration,
     /// When the branch row was locked (it stays locked to commit or rollback).
     locked_at: Option<Instant>,
@@ -477,14 +477,14 @@ impl OpContext {
     async fn lock_and_revalidate(&mut self, tx: &mut dyn Tx) -> ApiResult<Result<HashMap<Uuid, i64>, Stale>> {
         let deltas: Vec<(Uuid, i64)> = std::mem::take(&mut self.stock_deltas).into_iter().collect();
         let asked_at = Instant::now();
-        let (branch, levels) = tx.lock_branch_adding_on_hand(self.tenant_id, self.branch.id, &deltas).await?;
-        // The wait includes the stock upsert, done in the same round trip under the lock.
-        self.lock_wait = asked_at.elapsed();
-        self.locked_at = Some(Instant::now());
-        if branch.as_ref() != Some(&self.branch) {
+        let locked = tx.lock_branch_adding_on_hand(self.tenant_id, self.branch.id, &deltas).await?;
+        // Held from when the store got the lock, so the upsert after it counts as held.
+        self.lock_wait = locked.waited;
+        self.locked_at = Some(asked_at + locked.waited);
+        if locked.branch.as_ref() != Some(&self.branch) {
             return Ok(Err(Stale));
         }
-        Ok(Ok(self.record_levels(levels, &deltas)))
+        Ok(Ok(self.record_levels(locked.levels, &deltas)))
     }
 
     /// One stock upsert for every item the request used (its rows locked in id order)

@@ -288,3 +288,33 @@ async fn the_store_rewrites_the_audit_details_of_an_op_it_holds_and_refuses_an_u
     let stored = fx.app.store.ops_by_ids(fx.tenant, &[record.client_op_id]).await.expect("read");
     assert_eq!(stored[0].outcome, record.outcome, "only the audit details changed");
 }
+
+#[tokio::test]
+async fn the_store_locks_a_branch_and_adds_stock_in_one_call_or_adds_none_without_the_branch() {
+    let fx = Fx::new().await;
+    let mut deltas = vec![(fx.beans, -5), (fx.milk, 7)];
+    deltas.sort();
+    let mut tx = fx.app.store.begin_write().await.expect("begin");
+    let expected = tx.branch(fx.tenant, fx.branch).await.expect("read");
+    let locked = tx.lock_branch_adding_on_hand(fx.tenant, fx.branch, &deltas).await.expect("lock and add");
+    assert_eq!(locked.branch, expected, "the branch row, as read");
+    let levels: Vec<(Uuid, i64)> = locked.levels.iter().map(|(item, on_hand)| (item.id, *on_hand)).collect();
+    let stock = |id: Uuid| if id == fx.beans { BEANS_STOCK } else { MILK_STOCK };
+    let want: Vec<(Uuid, i64)> = deltas.iter().map(|(id, d)| (*id, stock(*id) + d)).collect();
+    assert_eq!(levels, want, "the new levels, in the order of the deltas");
+    assert!(locked.levels.iter().all(|(item, _)| item.tenant_id == fx.tenant && !item.name.is_empty()));
+    tx.commit().await.expect("commit");
+    assert_eq!(fx.on_hand(fx.beans).await, BEANS_STOCK - 5);
+    assert_eq!(fx.on_hand(fx.milk).await, MILK_STOCK + 7);
+
+    // No such branch: nothing is locked and no stock is added.
+    let mut tx = fx.app.store.begin_write().await.expect("begin");
+    let missing = tx.lock_branch_adding_on_hand(fx.tenant, Uuid::now_v7(), &deltas).await.expect("lock");
+    assert!(missing.branch.is_none() && missing.levels.is_empty(), "{missing:?}");
+    tx.commit().await.expect("commit");
+    assert_eq!(fx.on_hand(fx.beans).await, BEANS_STOCK - 5, "no stock added without the branch");
+
+    // An item that is not the tenant's is an error, not a silent skip.
+    let mut tx = fx.app.store.begin_write().await.expect("begin");
+    assert!(tx.lock_branch_adding_on_hand(fx.tenant, fx.branch, &[(Uuid::now_v7(), 1)]).await.is_err());
+}
