@@ -876,15 +876,12 @@ impl Tx for PgTx {
         deltas: &[(Uuid, i64)],
     ) -> StoreResult<LockedBranch> {
         let asked_at = std::time::Instant::now();
-        if deltas.is_empty() {
-            let branch = self.lock_branch(tenant_id, branch_id).await?;
-            return Ok(LockedBranch { branch, levels: Vec::new(), waited: asked_at.elapsed() });
-        }
         // One statement. The upsert's `EXISTS` runs once, before it reads its first row,
         // and waits for the branch row's lock: the lock order stays the branch, then the
         // stock rows in ascending id order (the upsert's `ORDER BY`). No branch, no upsert.
         // Each upserted row notes when it was written, so the first one says how long the
-        // statement waited for the lock (`waited_s`, from when the database received it).
+        // statement waited for the lock (`waited_s`, from when the database received it;
+        // with no deltas there is none, and the whole round trip counts as the wait).
         let sql = "WITH b AS (SELECT * FROM branches WHERE tenant_id = $4 AND id = $1 FOR NO KEY UPDATE), \
                    up AS (INSERT INTO inventory (branch_id, stock_item_id, on_hand) \
                      SELECT $1, d.id, d.delta FROM UNNEST($2::uuid[], $3::int8[]) AS d(id, delta) \

@@ -102,13 +102,19 @@ async fn open_session(fx: &Fx, ops: &mut OpBuilder) -> Uuid {
     s
 }
 
+/// The push's one sale was rejected with `code`, none was stored, and the push was
+/// decided again with the branch locked first (on PostgreSQL).
+async fn obeyed(fx: &Fx, answer: &Value, code: &str) {
+    rejected(&answer["results"][0], code);
+    assert_eq!(fx.sales().await.len(), 0, "no sale after a {code} change");
+    assert_eq!(retries(fx, "branch").await, expected_retries(fx));
+}
+
 #[tokio::test]
 async fn a_freeze_committed_while_a_push_decides_is_obeyed() {
     let (fx, s, sale) = with_sale(muffin).await;
     let answer = push_while(&fx, s, &[sale], fx.freeze(true)).await;
-    rejected(&answer["results"][0], "BRANCH_FROZEN");
-    assert_eq!(fx.sales().await.len(), 0, "no sale in a frozen branch");
-    assert_eq!(retries(&fx, "branch").await, expected_retries(&fx));
+    obeyed(&fx, &answer, "BRANCH_FROZEN").await;
 }
 
 #[tokio::test]
@@ -118,9 +124,7 @@ async fn a_deactivation_committed_while_a_push_decides_is_obeyed() {
         fx.app.patch(&format!("/v1/staff/{}", fx.cashier), &fx.owner_token, json!({"active": false})).await.ok(200);
     };
     let answer = push_while(&fx, s, &[sale], deactivate).await;
-    rejected(&answer["results"][0], "FORBIDDEN");
-    assert_eq!(fx.sales().await.len(), 0, "no sale by a deactivated cashier");
-    assert_eq!(retries(&fx, "branch").await, expected_retries(&fx));
+    obeyed(&fx, &answer, "FORBIDDEN").await;
 }
 
 #[tokio::test]
