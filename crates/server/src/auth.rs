@@ -4,8 +4,6 @@
 //! A staff token's rights follow the staff member's *current* role and active flag;
 //! a device token's rights end the moment the device is revoked.
 
-use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
 use modula_store::{Store, TokenRecord, TokenSubject, Tx};
 use modula_wire::Role;
 use rand::RngCore;
@@ -13,7 +11,6 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 
 /// Lifetime of a token from `POST /v1/auth/login`, in hours.
 pub const LOGIN_TOKEN_TTL_HOURS: i64 = 12;
@@ -72,34 +69,6 @@ impl Auth {
             Principal::Device { branch_id: own, .. } => *own == branch_id,
         }
     }
-}
-
-impl FromRequestParts<AppState> for Auth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts)?;
-        authenticate(state.store.as_ref(), token).await
-    }
-}
-
-fn bearer_token(parts: &Parts) -> ApiResult<&str> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <token>`".into()))?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?
-        .trim();
-    if token.is_empty() || token.len() > 256 {
-        return Err(ApiError::Unauthorized("the bearer token is malformed".into()));
-    }
-    Ok(token)
 }
 
 /// Resolves a bearer token to the caller, checking revocation, expiry and activity now.

@@ -1,14 +1,18 @@
-//! Request extractors whose failures are problem+json naming the field, and the
-//! middleware that turns any remaining plain error response into problem+json.
+//! Request extractors whose failures are problem+json naming the field (the JSON body,
+//! the bearer token), and the middleware that turns any remaining plain error response
+//! into problem+json.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 
-use crate::error::{problem_response, ApiError};
+use crate::auth::{authenticate, Auth};
+use crate::error::{problem_response, ApiError, ApiResult};
+use crate::state::AppState;
 use modula_wire::{ErrorCode, Problem};
 
 /// A JSON body, parsed with the failing field's path reported on error.
@@ -123,4 +127,35 @@ pub async fn problemize(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// The caller of a request, from its `Authorization: Bearer` header, checked now
+/// ([`authenticate`]).
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        authenticate(state.store.as_ref(), token).await
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (at most 256 characters).
+fn bearer_token(parts: &Parts) -> ApiResult<&str> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <token>`".into()))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?
+        .trim();
+    if token.is_empty() || token.len() > 256 {
+        return Err(ApiError::Unauthorized("the bearer token is malformed".into()));
+    }
+    Ok(token)
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod in_flight;
 pub mod metrics;
 pub mod routes;
 pub mod state;

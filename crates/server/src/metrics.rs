@@ -2,13 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::state::AppState;
+use std::time::Duration;
 
 /// Most distinct (route, method, status) series kept; routes are a fixed set, so this
 /// only guards against a bug.
@@ -113,19 +107,4 @@ impl Metrics {
         }
         out
     }
-}
-
-/// Middleware recording every request.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
-    let started = Instant::now();
-    let resp = next.run(req).await;
-    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    state.metrics.observe(&route, &method, resp.status().as_u16(), duration_us);
-    resp
 }

@@ -4,10 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modula_store::Store;
-use rand::RngCore;
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::error::ApiResult;
+use crate::in_flight::InFlight;
 use crate::metrics::Metrics;
 
 /// Tunables of a server process (flags and env in `modula serve`).
@@ -43,8 +42,10 @@ pub struct AppState {
     /// Places for SSE subscribers.
     pub sse_slots: Arc<Semaphore>,
     /// Idempotency keys being processed by this process.
-    pub in_flight: Arc<crate::domain::online::InFlight>,
-    cursor_key: Arc<OnceCell<Vec<u8>>>,
+    pub in_flight: Arc<InFlight>,
+    /// The cursor HMAC key once loaded (`domain::pull::cursor_key`; loaded on first use,
+    /// then the same for the life of the process).
+    pub cursor_key: Arc<OnceCell<Vec<u8>>>,
 }
 
 impl AppState {
@@ -63,21 +64,5 @@ impl AppState {
             config: Arc::new(config),
             cursor_key: Arc::new(OnceCell::new()),
         }
-    }
-
-    /// The cursor HMAC key, shared by every process on the database (created once).
-    pub async fn cursor_key(&self) -> ApiResult<&[u8]> {
-        let key = self
-            .cursor_key
-            .get_or_try_init(|| async {
-                let mut candidate = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut candidate);
-                let mut tx = self.store.begin_write().await?;
-                let key = tx.server_secret(crate::domain::pull::CURSOR_KEY_NAME, &candidate).await?;
-                tx.commit().await?;
-                Ok::<_, crate::error::ApiError>(key)
-            })
-            .await?;
-        Ok(key)
     }
 }

@@ -1,6 +1,9 @@
 //! sqlx errors to [`StoreError`], and JSON columns to and from records.
 
-use modula_store::{StoreError, StoreResult};
+use modula_store::{Columns, StoreError, StoreResult, Timestamp};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use uuid::Uuid;
 
 /// `unique_violation`.
 const UNIQUE_VIOLATION: &str = "23505";
@@ -37,17 +40,41 @@ fn is_transient(code: &str) -> bool {
     TRANSIENT.contains(&code) || TRANSIENT_CLASSES.iter().any(|class| code.starts_with(class))
 }
 
-/// Decodes a JSON column.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("stored {column} is not valid JSON: {e}")))
-}
-
-/// Encodes a JSON column.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("a record did not serialize to JSON: {e}")))
-}
-
 /// A row count as the `i64` PostgreSQL binds.
 pub(crate) fn count(n: usize) -> StoreResult<i64> {
     i64::try_from(n).map_err(|_| StoreError::Internal(format!("{n} rows is too many")))
+}
+
+/// A row read through [`Columns`], so that `modula-store` decodes the records.
+pub(crate) struct Cols<'r>(pub(crate) &'r PgRow);
+
+/// PostgreSQL's columns: native `uuid`, `int8`, `text`, `bool` and `timestamptz`.
+impl Columns for Cols<'_> {
+    fn uuid(&self, col: &str) -> StoreResult<Uuid> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn opt_uuid(&self, col: &str) -> StoreResult<Option<Uuid>> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn text(&self, col: &str) -> StoreResult<String> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn flag(&self, col: &str) -> StoreResult<bool> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn instant(&self, col: &str) -> StoreResult<Timestamp> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn opt_instant(&self, col: &str) -> StoreResult<Option<Timestamp>> {
+        self.0.try_get(col).map_err(store_error)
+    }
 }

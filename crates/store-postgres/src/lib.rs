@@ -18,6 +18,18 @@
 mod convert;
 mod nudge;
 mod tx;
+mod attendance;
+mod audit;
+mod batch;
+mod branches;
+mod cash;
+mod catalog;
+mod devices;
+mod feed;
+mod oplog;
+mod sales;
+mod staff;
+mod tenancy;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -132,6 +144,6 @@ impl Store for PgStore {
 
     async fn ops_by_ids(&self, tenant_id: Uuid, client_op_ids: &[Uuid]) -> StoreResult<Vec<OpRecord>> {
         // One autocommit statement on the pool: one round trip instead of three.
-        tx::ops_by_ids(&self.pool, tenant_id, client_op_ids).await
+        oplog::ops_by_ids(&self.pool, tenant_id, client_op_ids).await
     }
 }

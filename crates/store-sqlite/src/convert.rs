@@ -1,7 +1,10 @@
 //! Conversions between rows and records, and sqlx errors to [`StoreError`].
 
 use chrono::{DateTime, Utc};
-use modula_store::{StoreError, Timestamp};
+use modula_store::{Columns, StoreError, StoreResult, Timestamp};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+use uuid::Uuid;
 
 /// Maps a sqlx error onto the storage error taxonomy.
 pub(crate) fn store_error(e: sqlx::Error) -> StoreError {
@@ -44,14 +47,38 @@ pub(crate) fn from_ts_opt(micros: Option<i64>) -> StoreResult<Option<Timestamp>>
     micros.map(from_ts).transpose()
 }
 
-/// Decodes a JSON column.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("stored {column} is not valid JSON: {e}")))
-}
 
-/// Encodes a JSON column.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("records serialize to JSON")
-}
+/// A row read through [`Columns`], so that `modula-store` decodes the records.
+pub(crate) struct Cols<'r>(pub(crate) &'r SqliteRow);
 
-use modula_store::StoreResult;
+/// SQLite's columns: UUIDs as 16-byte blobs, flags as 0/1 integers, instants as
+/// microseconds since the epoch.
+impl Columns for Cols<'_> {
+    fn uuid(&self, col: &str) -> StoreResult<Uuid> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn opt_uuid(&self, col: &str) -> StoreResult<Option<Uuid>> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn int(&self, col: &str) -> StoreResult<i64> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn text(&self, col: &str) -> StoreResult<String> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
+        self.0.try_get(col).map_err(store_error)
+    }
+    fn flag(&self, col: &str) -> StoreResult<bool> {
+        Ok(self.0.try_get::<i64, _>(col).map_err(store_error)? != 0)
+    }
+    fn instant(&self, col: &str) -> StoreResult<Timestamp> {
+        from_ts(self.0.try_get(col).map_err(store_error)?)
+    }
+    fn opt_instant(&self, col: &str) -> StoreResult<Option<Timestamp>> {
+        from_ts_opt(self.0.try_get(col).map_err(store_error)?)
+    }
+}

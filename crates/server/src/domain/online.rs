@@ -2,9 +2,6 @@
 //! run through the very same [`push::process`] as the replay lane, so both lanes share
 //! one key space, one rule set and one stored outcome per `client_op_id`.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use modula_rules::{hash, Rejection};
 use modula_store::{Lane, OpOutcome, OpRecord, Store};
 use modula_wire::op::{OnlineOp, OpType};
@@ -14,33 +11,8 @@ use uuid::Uuid;
 use super::push::{self, BranchLock, OpContext};
 use crate::auth::{Auth, Principal};
 use crate::error::{status_for_code, ApiError, ApiResult};
+use crate::in_flight::InFlight;
 use crate::metrics::Metrics;
-
-/// Keys being processed by this process right now (bounded by concurrent requests).
-#[derive(Default)]
-pub struct InFlight {
-    keys: Mutex<HashSet<(Uuid, Uuid)>>,
-}
-
-/// Removes a key from [`InFlight`] when dropped.
-pub struct InFlightGuard<'a> {
-    set: &'a InFlight,
-    key: (Uuid, Uuid),
-}
-
-impl InFlight {
-    /// Marks `(tenant, key)` in flight, or `None` if it already is.
-    pub fn enter(&self, tenant_id: Uuid, key: Uuid) -> Option<InFlightGuard<'_>> {
-        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        keys.insert((tenant_id, key)).then(|| InFlightGuard { set: self, key: (tenant_id, key) })
-    }
-}
-
-impl Drop for InFlightGuard<'_> {
-    fn drop(&mut self) {
-        self.set.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
-    }
-}
 
 /// What the online endpoint answers.
 pub struct OnlineAnswer {

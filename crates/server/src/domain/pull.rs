@@ -9,6 +9,7 @@
 //! earlier one, so "everything after my cursor" never has a hole that fills in later.
 
 use hmac::{Hmac, Mac};
+use rand::RngCore;
 use modula_store::{Store, StoredChange};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -29,6 +30,17 @@ pub const CURSOR_KEY_NAME: &str = "cursor_hmac_v1";
 const CURSOR_VERSION: u8 = 1;
 const CURSOR_BODY_LEN: usize = 1 + 16 + 16 + 8 + 8;
 const CURSOR_MAC_LEN: usize = 16;
+
+/// The cursor HMAC key of this database: created by the first process that asks, then
+/// the same for every process (so each accepts the others' cursors).
+pub async fn cursor_key(store: &dyn Store) -> ApiResult<Vec<u8>> {
+    let mut candidate = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut candidate);
+    let mut tx = store.begin_write().await?;
+    let key = tx.server_secret(CURSOR_KEY_NAME, &candidate).await?;
+    tx.commit().await?;
+    Ok(key)
+}
 
 /// A parsed pull request.
 pub struct PullRequest {

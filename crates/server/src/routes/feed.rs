@@ -28,7 +28,7 @@ pub struct PullQuery {
 }
 
 pub async fn pull(State(s): State<AppState>, auth: Auth, Query(q): Query<PullQuery>) -> ApiResult<Response> {
-    let key = s.cursor_key().await?;
+    let key = s.cursor_key.get_or_try_init(|| pull::cursor_key(s.store.as_ref())).await?;
     let req = pull::PullRequest { branch_id: q.branch_id, scopes: q.scopes, cursor: q.cursor, limit: q.limit };
     let page = pull::pull(s.store.as_ref(), key, &auth, req).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], page.json).into_response())

@@ -7,14 +7,31 @@ mod health;
 mod online;
 mod sync;
 
-use axum::extract::DefaultBodyLimit;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::response::IntoResponse;
 use axum::{middleware, Router};
 
 use crate::extract::problemize;
-use crate::metrics;
 use crate::state::AppState;
+
+/// Middleware recording every request in [`crate::metrics::Metrics`].
+async fn track_metrics(State(state): State<AppState>, req: Request, next: middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().as_str().to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    state.metrics.observe(&route, &method, resp.status().as_u16(), duration_us);
+    resp
+}
 
 /// Middleware: runs the request on its own task, so a client that hangs up never
 /// cancels a handler half-way through a database transaction. The work finishes and
@@ -77,6 +94,6 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(modula_wire::limits::BODY_MAX_BYTES))
         .layer(middleware::from_fn(problemize))
         .layer(middleware::from_fn(run_to_completion))
-        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state)
 }

@@ -1,0 +1,69 @@
+//! Tenants, their policy and device counter, bearer tokens, and the server's own secrets. (the PostgreSQL side of [`modula_store::TenancyTx`]).
+
+
+use async_trait::async_trait;
+use modula_store::*;
+use modula_wire::Policy;
+use uuid::Uuid;
+
+use crate::convert::{store_error, Cols};
+use crate::tx::PgTx;
+
+#[async_trait]
+impl TenancyTx for PgTx {
+    async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
+        let sql = "INSERT INTO tenants (id, name, policy, created_at) VALUES ($1, $2, $3, $4)";
+        self.exec(sqlx::query(sql).bind(t.id).bind(&t.name).bind(to_json(&t.policy)?).bind(t.created_at)).await?;
+        Ok(())
+    }
+
+    async fn tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>> {
+        let row = self.one(sqlx::query("SELECT * FROM tenants WHERE id = $1").bind(tenant_id)).await?;
+        row.as_ref().map(|r| TenantRecord::from_row(&Cols(r))).transpose()
+    }
+
+    async fn lock_tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>> {
+        let sql = "SELECT * FROM tenants WHERE id = $1 FOR NO KEY UPDATE";
+        let row = self.one(sqlx::query(sql).bind(tenant_id)).await?;
+        row.as_ref().map(|r| TenantRecord::from_row(&Cols(r))).transpose()
+    }
+
+    async fn set_tenant_policy(&mut self, tenant_id: Uuid, policy: &Policy) -> StoreResult<()> {
+        let sql = "UPDATE tenants SET policy = $1 WHERE id = $2";
+        self.exec(sqlx::query(sql).bind(to_json(policy)?).bind(tenant_id)).await?;
+        Ok(())
+    }
+
+    async fn next_device_number(&mut self, tenant_id: Uuid) -> StoreResult<i64> {
+        let sql = "UPDATE tenants SET device_counter = device_counter + 1 WHERE id = $1 RETURNING device_counter";
+        sqlx::query_scalar(sql).bind(tenant_id).fetch_one(&mut *self.tx).await.map_err(store_error)
+    }
+
+    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        let (kind, subject_id) = match t.subject {
+            TokenSubject::Staff(id) => ("staff", id),
+            TokenSubject::Device(id) => ("device", id),
+        };
+        let sql = "INSERT INTO tokens (token_hash, tenant_id, kind, subject_id, created_at, expires_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
+        let q = sqlx::query(sql).bind(&t.token_hash).bind(t.tenant_id).bind(kind).bind(subject_id);
+        self.exec(q.bind(t.created_at).bind(t.expires_at)).await?;
+        Ok(())
+    }
+
+    async fn token(&mut self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let row = self.one(sqlx::query("SELECT * FROM tokens WHERE token_hash = $1").bind(token_hash)).await?;
+        row.as_ref().map(|r| TokenRecord::from_row(&Cols(r))).transpose()
+    }
+
+    async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        let insert = "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+        self.exec(sqlx::query(insert).bind(name).bind(candidate)).await?;
+        // READ COMMITTED: this statement sees the winner even if another process inserted
+        // it concurrently (our INSERT waited for that process's commit).
+        let select = "SELECT value FROM server_secrets WHERE name = $1";
+        sqlx::query_scalar(select).bind(name).fetch_one(&mut *self.tx).await.map_err(store_error)
+    }
+}
+
+

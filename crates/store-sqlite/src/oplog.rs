@@ -1,0 +1,101 @@
+//! The op log of both lanes. (the SQLite side of [`modula_store::OpLogTx`]).
+
+use async_trait::async_trait;
+use modula_store::*;
+use modula_wire::JsonText;
+use sqlx::{QueryBuilder, Sqlite};
+use uuid::Uuid;
+
+use crate::convert::{store_error, ts, Cols};
+use crate::tx::{SqliteTx, IN_LIST_MAX, INSERT_ROWS_MAX};
+
+#[async_trait]
+impl OpLogTx for SqliteTx {
+    async fn ops_by_ids(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<OpRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM ops WHERE tenant_id = ");
+            q.push_bind(tenant_id).push(" AND client_op_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
+            for row in &rows {
+                out.push(OpRecord::from_row(&Cols(row))?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_ops(&mut self, ops: &[OpRecord]) -> StoreResult<()> {
+        for chunk in ops.chunks(INSERT_ROWS_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
+                 device_seq, lane, status, code, message, result, occurred_at, recorded_at, field, audit_module, \
+                 audit_action, audit_details) ",
+            );
+            q.push_values(chunk, |mut b, op| {
+                let (status, code, message, result, field) = match &op.outcome {
+                    OpOutcome::Applied(result) => ("APPLIED", None, None, Some(result.as_str().to_owned()), None),
+                    OpOutcome::Rejected { code, message, field } => {
+                        ("REJECTED", Some(code.to_string()), Some(message.clone()), None, field.clone())
+                    }
+                };
+                b.push_bind(op.tenant_id)
+                    .push_bind(op.client_op_id)
+                    .push_bind(op.branch_id)
+                    .push_bind(op.device_id)
+                    .push_bind(op.actor_id)
+                    .push_bind(op.op_type.clone())
+                    .push_bind(op.payload_hash.clone())
+                    .push_bind(op.device_seq)
+                    .push_bind(op.lane.as_str())
+                    .push_bind(status)
+                    .push_bind(code)
+                    .push_bind(message)
+                    .push_bind(result)
+                    .push_bind(ts(op.occurred_at))
+                    .push_bind(ts(op.recorded_at))
+                    .push_bind(field)
+                    .push_bind(op.audit.as_ref().map(|a| a.module.clone()))
+                    .push_bind(op.audit.as_ref().map(|a| a.action.clone()))
+                    .push_bind(op.audit.as_ref().map(|a| a.details.as_str().to_owned()));
+            });
+            q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn set_op_audit_details(&mut self, tenant_id: Uuid, details: &[(Uuid, &JsonText)]) -> StoreResult<()> {
+        for (client_op_id, text) in details {
+            let done = sqlx::query("UPDATE ops SET audit_details = ? WHERE tenant_id = ? AND client_op_id = ?")
+                .bind(text.as_str())
+                .bind(tenant_id)
+                .bind(client_op_id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(store_error)?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Internal(format!("no op {client_op_id} to set the audit details of")));
+            }
+        }
+        Ok(())
+    }
+
+    async fn rejected_ops(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<OpRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM ops WHERE tenant_id = ? AND branch_id = ? AND status = 'REJECTED' \
+             ORDER BY recorded_at DESC LIMIT ?",
+        )
+        .bind(tenant_id)
+        .bind(branch_id)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(|r| OpRecord::from_row(&Cols(r))).collect()
+    }
+}
+

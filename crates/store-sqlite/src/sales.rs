@@ -1,0 +1,67 @@
+//! Finalized sales. (the SQLite side of [`modula_store::SalesTx`]).
+
+use async_trait::async_trait;
+use modula_store::*;
+use sqlx::{QueryBuilder, Sqlite};
+use uuid::Uuid;
+
+use crate::convert::{store_error, ts, Cols};
+use crate::tx::{get, SqliteTx, IN_LIST_MAX, INSERT_ROWS_MAX};
+
+#[async_trait]
+impl SalesTx for SqliteTx {
+    async fn existing_sale_ids(&mut self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IN_LIST_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM sales WHERE id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
+            for row in &rows {
+                out.push(get(row, "id")?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_sales(&mut self, sales: &[SaleRecord]) -> StoreResult<()> {
+        for chunk in sales.chunks(INSERT_ROWS_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, \
+                 actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) ",
+            );
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s.id)
+                    .push_bind(s.tenant_id)
+                    .push_bind(s.branch_id)
+                    .push_bind(s.device_id)
+                    .push_bind(s.cash_session_id)
+                    .push_bind(s.client_op_id)
+                    .push_bind(s.receipt_no.clone())
+                    .push_bind(s.actor_id)
+                    .push_bind(s.total_cents)
+                    .push_bind(s.price_drift_cents)
+                    .push_bind(s.details.as_str().to_owned())
+                    .push_bind(ts(s.occurred_at))
+                    .push_bind(ts(s.applied_at));
+            });
+            q.build().execute(&mut *self.tx).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn list_sales(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<SaleRecord>> {
+        let rows = sqlx::query("SELECT * FROM sales WHERE tenant_id = ? AND branch_id = ? ORDER BY applied_at DESC, id LIMIT ?")
+            .bind(tenant_id)
+            .bind(branch_id)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(|r| SaleRecord::from_row(&Cols(r))).collect()
+    }
+}
+

@@ -1,0 +1,104 @@
+//! Tenants, their policy and device counter, bearer tokens, and the server's own secrets. (the SQLite side of [`modula_store::TenancyTx`]).
+
+use async_trait::async_trait;
+use modula_store::*;
+use modula_wire::Policy;
+use uuid::Uuid;
+
+use crate::convert::{store_error, ts, ts_opt, Cols};
+use crate::tx::SqliteTx;
+
+#[async_trait]
+impl TenancyTx for SqliteTx {
+    async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO tenants (id, name, policy, created_at) VALUES (?, ?, ?, ?)")
+            .bind(t.id)
+            .bind(&t.name)
+            .bind(to_json(&t.policy)?)
+            .bind(ts(t.created_at))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>> {
+        let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
+            .bind(tenant_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(|r| TenantRecord::from_row(&Cols(r))).transpose()
+    }
+
+    async fn lock_tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>> {
+        // BEGIN IMMEDIATE already holds SQLite's single write lock.
+        self.require_write("lock_tenant")?;
+        self.tenant(tenant_id).await
+    }
+
+    async fn set_tenant_policy(&mut self, tenant_id: Uuid, policy: &Policy) -> StoreResult<()> {
+        sqlx::query("UPDATE tenants SET policy = ? WHERE id = ?")
+            .bind(to_json(policy)?)
+            .bind(tenant_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn next_device_number(&mut self, tenant_id: Uuid) -> StoreResult<i64> {
+        sqlx::query_scalar("UPDATE tenants SET device_counter = device_counter + 1 WHERE id = ? RETURNING device_counter")
+            .bind(tenant_id)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        let (kind, subject_id) = match t.subject {
+            TokenSubject::Staff(id) => ("staff", id),
+            TokenSubject::Device(id) => ("device", id),
+        };
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, tenant_id, kind, subject_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.token_hash)
+        .bind(t.tenant_id)
+        .bind(kind)
+        .bind(subject_id)
+        .bind(ts(t.created_at))
+        .bind(ts_opt(t.expires_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn token(&mut self, token_hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let Some(row) = sqlx::query("SELECT * FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        TokenRecord::from_row(&Cols(&row)).map(Some)
+    }
+
+    async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(candidate)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(store_error)
+    }
+}
+

@@ -1,0 +1,105 @@
+//! Tenants, their policy and device counter, bearer tokens, and the server's own secrets.
+
+use async_trait::async_trait;
+use modula_wire::Policy;
+use uuid::Uuid;
+
+use crate::*;
+
+/// Tenants, tokens and server secrets: the part of [`Tx`] that answers who is who.
+#[async_trait]
+pub trait TenancyTx: Send {
+    /// Inserts a tenant with its policy.
+    async fn insert_tenant(&mut self, tenant: &TenantRecord) -> StoreResult<()>;
+
+    /// The tenant, if it exists.
+    async fn tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>>;
+
+    /// The tenant, locked for the rest of the transaction against other writers that lock
+    /// it (tenant-wide read-decide-write, e.g. "is there another owner?").
+    async fn lock_tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>>;
+
+    /// Replaces the tenant-wide policy.
+    async fn set_tenant_policy(&mut self, tenant_id: Uuid, policy: &modula_wire::Policy) -> StoreResult<()>;
+
+    /// Increments and returns the tenant's device counter (for device codes).
+    async fn next_device_number(&mut self, tenant_id: Uuid) -> StoreResult<i64>;
+
+    /// Stores a token (by hash only).
+    async fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
+
+    /// Looks a token up by its hash.
+    async fn token(&mut self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
+
+    /// The secret named `name`, storing `candidate` first if there is none yet (the first
+    /// process to ask wins; every process then uses the same value).
+    async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
+}
+
+/// A tenant (one café business).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// The tenant-wide policy.
+    pub policy: Policy,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// Who a bearer token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSubject {
+    /// A staff member (rights follow their current role).
+    Staff(Uuid),
+    /// An enrolled device (rights follow its branch, until revoked).
+    Device(Uuid),
+}
+
+/// A bearer token, stored only by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Lowercase hex SHA-256 of the token.
+    pub token_hash: String,
+    /// The tenant the token belongs to.
+    pub tenant_id: Uuid,
+    /// Who it speaks for.
+    pub subject: TokenSubject,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// Staff tokens expire; device tokens live until revoked.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl TenantRecord {
+    /// Decodes a `tenants` row.
+    pub fn from_row(row: &impl Columns) -> StoreResult<Self> {
+        Ok(TenantRecord {
+            id: row.uuid("id")?,
+            name: row.text("name")?,
+            policy: from_json("tenants.policy", &row.text("policy")?)?,
+            created_at: row.instant("created_at")?,
+        })
+    }
+}
+
+impl TokenRecord {
+    /// Decodes a `tokens` row.
+    pub fn from_row(row: &impl Columns) -> StoreResult<Self> {
+        let subject_id = row.uuid("subject_id")?;
+        let subject = match row.text("kind")?.as_str() {
+            "staff" => TokenSubject::Staff(subject_id),
+            "device" => TokenSubject::Device(subject_id),
+            other => return Err(StoreError::Internal(format!("stored token kind {other:?} is unknown"))),
+        };
+        Ok(TokenRecord {
+            token_hash: row.text("token_hash")?,
+            tenant_id: row.uuid("tenant_id")?,
+            subject,
+            created_at: row.instant("created_at")?,
+            expires_at: row.opt_instant("expires_at")?,
+        })
+    }
+}

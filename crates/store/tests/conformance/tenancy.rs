@@ -1,0 +1,69 @@
+//! Tenants, policy, tokens, branches and staff.
+
+use modula_store::*;
+use modula_wire::{BranchStatus, Policy, PolicyPatch, Role};
+
+use crate::{branch_rec, id, staff_rec, t, world, Backend};
+
+conformance!(tenants_tokens_staff_and_branches_round_trip);
+async fn tenants_tokens_staff_and_branches_round_trip(b: &Backend) {
+    let store = b.store();
+    assert_eq!(store.backend(), b.kind().name());
+    store.ping().await.unwrap();
+    let w = world(store).await;
+    let mut tx = store.begin_write().await.unwrap();
+    assert_eq!(tx.tenant(w.tenant.id).await.unwrap(), Some(w.tenant.clone()));
+    assert_eq!(tx.tenant(id()).await.unwrap(), None);
+    let policy = Policy { vat_bps: 700, ..Policy::default() };
+    tx.set_tenant_policy(w.tenant.id, &policy).await.unwrap();
+    assert_eq!(tx.tenant(w.tenant.id).await.unwrap().unwrap().policy, policy);
+    assert_eq!(tx.next_device_number(w.tenant.id).await.unwrap(), 1);
+    assert_eq!(tx.next_device_number(w.tenant.id).await.unwrap(), 2);
+
+    let token = TokenRecord {
+        token_hash: "ab".repeat(32),
+        tenant_id: w.tenant.id,
+        subject: TokenSubject::Device(w.device.id),
+        created_at: t(5),
+        expires_at: Some(t(6)),
+    };
+    tx.insert_token(&token).await.unwrap();
+    assert_eq!(tx.token(&token.token_hash).await.unwrap(), Some(token));
+    assert_eq!(tx.token("nope").await.unwrap(), None);
+
+    // Branches list by name in byte order ("Z" before "a"), whatever the database collation.
+    let other = branch_rec(w.tenant.id, "Zeta");
+    let lower = branch_rec(w.tenant.id, "alpha");
+    tx.insert_branch(&other).await.unwrap();
+    tx.insert_branch(&lower).await.unwrap();
+    let names: Vec<String> = tx.list_branches(w.tenant.id).await.unwrap().into_iter().map(|b| b.name).collect();
+    assert_eq!(names, ["Riverside", "Zeta", "alpha"]);
+    let mut frozen = other.clone();
+    frozen.status = BranchStatus::Frozen;
+    frozen.policy_override = PolicyPatch { vat_bps: Some(0), ..PolicyPatch::default() };
+    tx.update_branch(&frozen).await.unwrap();
+    assert_eq!(tx.branch(w.tenant.id, other.id).await.unwrap(), Some(frozen));
+    assert_eq!(tx.branch(id(), other.id).await.unwrap(), None, "another tenant's branch is invisible");
+
+    let mut branch_ids = vec![other.id, w.branch.id];
+    branch_ids.sort();
+    let mut bob = staff_rec(w.tenant.id, "bob", branch_ids);
+    let alice = staff_rec(w.tenant.id, "Alice", vec![]);
+    tx.insert_staff(&bob).await.unwrap();
+    tx.insert_staff(&alice).await.unwrap();
+    assert_eq!(tx.staff(w.tenant.id, bob.id).await.unwrap(), Some(bob.clone()));
+    assert_eq!(tx.staff(id(), bob.id).await.unwrap(), None);
+    assert_eq!(tx.list_staff(w.tenant.id).await.unwrap(), vec![alice.clone(), bob.clone()]);
+    bob.role = Role::Manager;
+    bob.active = false;
+    bob.branch_ids = vec![lower.id];
+    bob.updated_at = t(9);
+    tx.update_staff(&bob).await.unwrap();
+    tx.set_pin_lockout(w.tenant.id, bob.id, 5, Some(t(10))).await.unwrap();
+    bob.failed_pin_attempts = 5;
+    bob.locked_until = Some(t(10));
+    tx.commit().await.unwrap();
+
+    let mut read = store.begin_read().await.unwrap();
+    assert_eq!(read.staff(w.tenant.id, bob.id).await.unwrap(), Some(bob));
+}

@@ -1,0 +1,288 @@
+//! Selling: the sale and the quote, a cart priced from the cache, and the receipt.
+
+use modula_rules::{pricing, validate};
+use modula_wire::op::{Payload, SaleFinalize, SaleLine, Tender};
+use modula_wire::{ErrorCode, Policy};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::cash::open_session_or_refuse;
+use super::enqueue::{Action, Decision};
+use super::{cached_menu, cached_policy, payload_json, CachedMenuItem, Queued, Terminal};
+use crate::error::{TerminalError, TerminalResult};
+
+/// Body of `POST /api/sales`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SaleRequest {
+    /// What is sold.
+    pub lines: Vec<SaleRequestLine>,
+    /// What was handed over.
+    pub tender: Tender,
+}
+
+/// One line of `POST /api/sales`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SaleRequestLine {
+    /// The menu item.
+    pub menu_item_id: Uuid,
+    /// How many.
+    pub qty: i64,
+}
+
+/// A printed receipt.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    /// The sale's id.
+    pub sale_id: Uuid,
+    /// `<device code>-<counter>`.
+    pub receipt_no: String,
+    /// Lines with names and prices from the cache.
+    pub lines: Vec<ReceiptLine>,
+    /// Sum of the lines.
+    pub subtotal_cents: i64,
+    /// VAT (included or added, by policy).
+    pub vat_cents: i64,
+    /// What the customer pays.
+    pub total_cents: i64,
+    /// What was handed over.
+    pub tender: Tender,
+    /// `tendered − total` in cents.
+    pub change_cents: i64,
+    /// The same in riel, rounded by policy.
+    pub change_khr: i64,
+}
+
+/// One receipt line.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptLine {
+    /// The item.
+    pub menu_item_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// How many.
+    pub qty: i64,
+    /// Price each.
+    pub unit_price_cents: i64,
+}
+
+impl Terminal {
+    /// `POST /api/sales`.
+    pub async fn sale(&self, req: SaleRequest) -> TerminalResult<Queued> {
+        let (op, queued) = {
+            let mut w = self.db.writer().await;
+            let mut c = self.begin(&mut w).await?;
+            let d = decide_sale(&mut c, req).await?;
+            self.finish(c, d).await?
+        };
+        Ok(self.after_enqueue(&op, queued).await)
+    }
+
+    /// `POST /api/quote`: prices a cart and its change exactly as [`Terminal::sale`] would,
+    /// from the cache with the shared rules, without enqueuing anything. Needs no
+    /// sign-in and no open cash session; a short tender is not a refusal (`short_cents`).
+    pub async fn quote(&self, req: SaleRequest) -> TerminalResult<Quote> {
+        let mut conn = self.db.reader().acquire().await?;
+        let policy = cached_policy(&mut conn, self.device.branch_id).await?;
+        let menu = cached_menu(&mut conn).await?;
+        drop(conn);
+        let policy = check_cart(policy.as_ref(), &menu, &req)?;
+        let cart = price_cart(&menu, policy, &req)?;
+        let total = cart.totals.total_cents;
+        let (change_cents, change_khr, short_cents) = match pricing::change(total, &req.tender, policy) {
+            Ok(c) => (c.change_cents, c.change_khr, 0),
+            Err(r) if r.code == ErrorCode::InsufficientTender => {
+                let short = total.saturating_sub(pricing::tendered_cents(&req.tender, policy));
+                (-short, 0, short)
+            }
+            Err(r) => return Err(r.into()),
+        };
+        // The same payload checks a sale's op gets (tender ranges, totals), so a quote
+        // the page shows as chargeable is one the sale accepts.
+        let would_be = SaleFinalize {
+            sale_id: Uuid::nil(),
+            cash_session_id: Uuid::nil(),
+            receipt_no: "QUOTE".into(),
+            lines: cart.lines,
+            tender: req.tender,
+            totals: cart.totals,
+        };
+        validate::parse_payload(modula_wire::OpType::SaleFinalize, &payload_json(&Payload::SaleFinalize(would_be))?)?;
+        let nothing = Tender { cash_usd_cents: 0, cash_khr: 0 };
+        Ok(Quote {
+            short_khr: riel_to_cover(total, &req.tender, policy),
+            total_khr: riel_to_cover(total, &nothing, policy),
+            lines: cart.receipt_lines,
+            subtotal_cents: cart.totals.subtotal_cents,
+            vat_cents: cart.totals.vat_cents,
+            total_cents: total,
+            tendered_cents: pricing::tendered_cents(&req.tender, policy),
+            change_cents,
+            change_khr,
+            short_cents,
+            enough: short_cents == 0,
+        })
+    }
+}
+
+async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Decision> {
+    let (conn, dev) = (&mut *c.tx, &c.dev);
+    let menu = cached_menu(conn).await?;
+    let policy = check_cart(c.policy.as_ref(), &menu, &req)?;
+    let (session, depends_on) = open_session_or_refuse(conn).await?;
+    let cart = price_cart(&menu, policy, &req)?;
+    let change = pricing::change(cart.totals.total_cents, &req.tender, policy)?;
+    let receipt_no = format!("{}-{}", dev.code, dev.next_receipt_no);
+    let totals = cart.totals;
+    let sale = SaleFinalize {
+        sale_id: Uuid::now_v7(),
+        cash_session_id: session,
+        receipt_no,
+        lines: cart.lines,
+        tender: req.tender,
+        totals,
+    };
+    let receipt = Receipt {
+        sale_id: sale.sale_id,
+        receipt_no: sale.receipt_no.clone(),
+        lines: cart.receipt_lines,
+        subtotal_cents: totals.subtotal_cents,
+        vat_cents: totals.vat_cents,
+        total_cents: totals.total_cents,
+        tender: req.tender,
+        change_cents: change.change_cents,
+        change_khr: change.change_khr,
+    };
+    Ok(Decision {
+        payload: Payload::SaleFinalize(sale),
+        depends_on,
+        stock: cart.stock,
+        receipt: Some(receipt),
+        next_receipt_no: dev.next_receipt_no + 1,
+    })
+}
+
+/// A cart priced from the cache with the shared rules: what a sale charges and a quote
+/// shows (one function for both, so they can never disagree).
+#[derive(Debug, Clone)]
+pub struct PricedCart {
+    /// The sale's lines, priced from the cache.
+    pub lines: Vec<SaleLine>,
+    /// The same lines with names, for the receipt.
+    pub receipt_lines: Vec<ReceiptLine>,
+    /// What the lines use from stock (by recipe).
+    pub stock: Vec<(Uuid, i64)>,
+    /// Subtotal, VAT and total by the policy.
+    pub totals: modula_wire::op::SaleTotals,
+}
+
+/// What must hold before a cart can be priced: the policy and menu are cached and the
+/// number of lines is within limits. Answers the policy.
+fn check_cart<'p>(policy: Option<&'p Policy>, menu: &[CachedMenuItem], req: &SaleRequest) -> TerminalResult<&'p Policy> {
+    let Some(policy) = policy else {
+        return Err(cache_missing("the pricing policy"));
+    };
+    if menu.is_empty() {
+        return Err(cache_missing("the menu"));
+    }
+    if req.lines.is_empty() {
+        return Err(TerminalError::invalid("lines", "a sale needs at least one line"));
+    }
+    if req.lines.len() > modula_wire::limits::SALE_MAX_LINES {
+        let msg = format!("a sale has at most {} lines", modula_wire::limits::SALE_MAX_LINES);
+        return Err(TerminalError::invalid("lines", msg));
+    }
+    Ok(policy)
+}
+
+/// Prices a cart (already [`check_cart`]ed) from the cached menu with the shared rules.
+fn price_cart(menu: &[CachedMenuItem], policy: &Policy, req: &SaleRequest) -> TerminalResult<PricedCart> {
+    let mut lines = Vec::with_capacity(req.lines.len());
+    let mut receipt_lines = Vec::with_capacity(req.lines.len());
+    let mut stock: Vec<(Uuid, i64)> = Vec::new();
+    for (i, l) in req.lines.iter().enumerate() {
+        validate::positive_qty(&format!("lines[{i}].qty"), l.qty)?;
+        let item = menu.iter().find(|m| m.id == l.menu_item_id && m.active).ok_or_else(|| {
+            TerminalError::invalid(format!("lines[{i}].menu_item_id"), "this item is not on the menu (or not on sale)")
+        })?;
+        lines.push(SaleLine { menu_item_id: item.id, qty: l.qty, unit_price_cents: item.price_cents });
+        receipt_lines.push(ReceiptLine { menu_item_id: item.id, name: item.name.clone(), qty: l.qty, unit_price_cents: item.price_cents });
+        for r in &item.recipe {
+            add_stock(&mut stock, r.stock_item_id, r.qty.saturating_mul(l.qty));
+        }
+    }
+    let totals = pricing::price(&lines, policy)?;
+    Ok(PricedCart { lines, receipt_lines, stock, totals })
+}
+
+/// Answer of `POST /api/quote`: what the cart would cost and the change, without
+/// selling anything.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quote {
+    /// Lines with names and prices from the cache.
+    pub lines: Vec<ReceiptLine>,
+    /// Sum of the lines.
+    pub subtotal_cents: i64,
+    /// VAT (included or added, by policy).
+    pub vat_cents: i64,
+    /// What the customer pays.
+    pub total_cents: i64,
+    /// What was handed over, in cents (riel converted by policy, rounded down).
+    pub tendered_cents: i64,
+    /// `tendered − total`: negative when the tender is short.
+    pub change_cents: i64,
+    /// The change in riel, rounded by policy (0 when the tender is short).
+    pub change_khr: i64,
+    /// How much is missing (`total − tendered`, 0 when the tender covers the total).
+    pub short_cents: i64,
+    /// The riel that would cover what is missing: the least multiple of the policy's
+    /// riel step that makes the tender enough (0 when it is enough).
+    pub short_khr: i64,
+    /// The total in riel: the least multiple of the riel step that pays it in riel alone.
+    pub total_khr: i64,
+    /// Would `POST /api/sales` accept this tender?
+    pub enough: bool,
+}
+
+/// The least extra riel, in multiples of the policy's riel step, that makes `tender`
+/// cover `total_cents` by the shared tender rule (0 when it already does). Only for a
+/// policy whose exchange fields [`pricing::change`] accepted.
+fn riel_to_cover(total_cents: i64, tender: &Tender, policy: &Policy) -> i64 {
+    let short = i128::from(total_cents) - i128::from(pricing::tendered_cents(tender, policy));
+    if short <= 0 {
+        return 0;
+    }
+    let step = i128::from(policy.khr_rounding.max(1));
+    let rate = i128::from(policy.khr_per_usd.max(1));
+    // ceil(short × rate / 100) rounded up to the step; floor(a + b) ≥ floor(a) + floor(b)
+    // makes it enough, the loop only guards that reasoning.
+    let unit = 100 * step;
+    let mut extra = (short * rate + unit - 1) / unit * step;
+    for _ in 0..4 {
+        let more = Tender {
+            cash_usd_cents: tender.cash_usd_cents,
+            cash_khr: (i128::from(tender.cash_khr) + extra).clamp(0, i128::from(i64::MAX)) as i64,
+        };
+        if pricing::tendered_cents(&more, policy) >= total_cents {
+            break;
+        }
+        extra += step;
+    }
+    extra.clamp(0, i128::from(i64::MAX)) as i64
+}
+
+fn add_stock(stock: &mut Vec<(Uuid, i64)>, item: Uuid, qty: i64) {
+    match stock.iter_mut().find(|(i, _)| *i == item) {
+        Some((_, q)) => *q = q.saturating_add(qty),
+        None => stock.push((item, qty)),
+    }
+}
+
+fn cache_missing(what: &str) -> TerminalError {
+    TerminalError::refuse(
+        ErrorCode::CacheMissing,
+        format!(
+            "cannot sell yet: this terminal has not downloaded {what} of its branch. \
+             Connect it to the internet once so it can fetch the menu and prices, then try again"
+        ),
+    )
+}

@@ -1,0 +1,119 @@
+//! Sign-in: the PIN check against the cached staff, the lockout, sign-out, the server sign-in.
+
+use std::time::{Duration, Instant};
+
+use modula_wire::ErrorCode;
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use super::{cached_staff, internal, SignedIn, Terminal};
+use crate::db;
+use crate::error::{TerminalError, TerminalResult};
+
+/// Wrong PINs in a row before sign-in at this terminal locks.
+pub const PIN_ATTEMPTS_MAX: u32 = 5;
+/// How long the sign-in lock lasts.
+pub const PIN_LOCKOUT_MS: u64 = 5 * 60 * 1000;
+
+#[derive(Debug, Default)]
+pub(super) struct PinGuard {
+    wrong_in_row: u32,
+    locked_until: Option<Instant>,
+}
+
+impl Terminal {
+    /// `POST /api/signin`: checks the PIN against the cached hash (works offline).
+    pub async fn sign_in(&self, staff_id: Uuid, pin: &str) -> TerminalResult<SignedIn> {
+        // One sign-in at a time, so parallel guesses cannot slip past the lockout.
+        let _one_at_a_time = self.signin_lock.lock().await;
+        self.check_pin_lock()?;
+        let (staff, staff_known) = {
+            let mut conn = self.db.reader().acquire().await?;
+            (cached_staff(&mut conn, staff_id).await?, !db::cached_scope(&mut conn, "staff").await?.is_empty())
+        };
+        if !staff_known {
+            return Err(TerminalError::refuse(
+                ErrorCode::CacheMissing,
+                "cannot sign in yet: this terminal has not downloaded its staff list. \
+                 Connect it to the internet once so it can fetch it, then try again",
+            ));
+        }
+        let usable = staff.as_ref().filter(|s| s.active && s.branch_ids.contains(&self.device.branch_id));
+        let phc = usable.map(|s| s.pin_hash.clone()).unwrap_or_default();
+        let pin_owned = pin.to_string();
+        let ok = tokio::task::spawn_blocking(move || !phc.is_empty() && modula_rules::pin::verify_pin(&pin_owned, &phc))
+            .await
+            .map_err(internal)?;
+        let Some(staff) = usable.filter(|_| ok) else {
+            self.note_wrong_pin();
+            return Err(TerminalError::refuse(
+                ErrorCode::Unauthorized,
+                "wrong PIN, or this person may not work at this branch",
+            ));
+        };
+        self.pins.lock().map_err(internal)?.wrong_in_row = 0;
+        let mut w = self.db.writer().await;
+        db::set_signed_in(&mut w, Some(staff.id)).await?;
+        drop(w);
+        self.fetch_staff_token(staff.id, pin).await;
+        Ok(SignedIn { staff_id: staff.id, name: staff.name.clone(), role: staff.role })
+    }
+
+    fn check_pin_lock(&self) -> TerminalResult<()> {
+        let mut g = self.pins.lock().map_err(internal)?;
+        match g.locked_until {
+            Some(t) if Instant::now() < t => {
+                Err(TerminalError::PinLocked { retry_after_s: (t - Instant::now()).as_secs() + 1 })
+            }
+            Some(_) => {
+                *g = PinGuard::default();
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn note_wrong_pin(&self) {
+        if let Ok(mut g) = self.pins.lock() {
+            g.wrong_in_row += 1;
+            if g.wrong_in_row >= PIN_ATTEMPTS_MAX {
+                g.locked_until = Some(Instant::now() + Duration::from_millis(PIN_LOCKOUT_MS));
+            }
+        }
+    }
+
+    /// While online, also sign in at the server for online-only actions (best effort).
+    async fn fetch_staff_token(&self, staff_id: Uuid, pin: &str) {
+        // A new sign-in ends the previous person's server sign-in, even when no new one
+        // can be had (offline): it must never act for whoever signs in next.
+        if let Ok(mut t) = self.staff_token.lock() {
+            *t = None;
+        }
+        if !self.link.online() {
+            return;
+        }
+        if let Ok(token) = self.remote.login(self.device.tenant_id, staff_id, pin).await {
+            if let Ok(mut t) = self.staff_token.lock() {
+                *t = Some((staff_id, token));
+            }
+        }
+    }
+
+    /// `POST /api/signout`. The queue is untouched.
+    pub async fn sign_out(&self) -> TerminalResult<()> {
+        let mut w = self.db.writer().await;
+        db::set_signed_in(&mut w, None).await?;
+        if let Ok(mut t) = self.staff_token.lock() {
+            *t = None;
+        }
+        Ok(())
+    }
+
+    /// Who is signed in, if anyone (and still active here, by the cache).
+    pub async fn signed_in(&self, conn: &mut SqliteConnection) -> TerminalResult<Option<SignedIn>> {
+        let Some(dev) = db::device(conn).await? else { return Ok(None) };
+        let Some(id) = dev.signed_in_staff else { return Ok(None) };
+        let staff = cached_staff(conn, id).await?;
+        Ok(staff.map(|s| SignedIn { staff_id: s.id, name: s.name, role: s.role }))
+    }
+}
