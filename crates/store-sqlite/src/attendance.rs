@@ -33,6 +33,7 @@ impl AttendanceTx for SqliteTx {
     }
 
     async fn insert_shift(&mut self, s: &ShiftRecord) -> StoreResult<()> {
+        self.require_write("insert_shift")?;
         sqlx::query("INSERT INTO shifts (id, tenant_id, branch_id, staff_id, open, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(s.id)
             .bind(s.tenant_id)
@@ -48,6 +49,7 @@ impl AttendanceTx for SqliteTx {
     }
 
     async fn update_shift(&mut self, s: &ShiftRecord) -> StoreResult<()> {
+        self.require_write("update_shift")?;
         sqlx::query("UPDATE shifts SET open = ?, ended_at = ? WHERE id = ?")
             .bind(s.open as i64)
             .bind(ts_opt(s.ended_at))

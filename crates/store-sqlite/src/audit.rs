@@ -11,6 +11,7 @@ use crate::tx::{SqliteTx, INSERT_ROWS_MAX};
 #[async_trait]
 impl AuditTx for SqliteTx {
     async fn insert_audits(&mut self, events: &[AuditRecord]) -> StoreResult<()> {
+        self.require_write("insert_audits")?;
         for chunk in events.chunks(INSERT_ROWS_MAX) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, \

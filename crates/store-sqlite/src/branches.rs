@@ -10,6 +10,7 @@ use crate::tx::SqliteTx;
 #[async_trait]
 impl BranchTx for SqliteTx {
     async fn insert_branch(&mut self, b: &BranchRecord) -> StoreResult<()> {
+        self.require_write("insert_branch")?;
         sqlx::query(
             "INSERT INTO branches (id, tenant_id, name, status, policy_override, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -51,6 +52,7 @@ impl BranchTx for SqliteTx {
     }
 
     async fn update_branch(&mut self, b: &BranchRecord) -> StoreResult<()> {
+        self.require_write("update_branch")?;
         sqlx::query("UPDATE branches SET name = ?, status = ?, policy_override = ? WHERE tenant_id = ? AND id = ?")
             .bind(&b.name)
             .bind(b.status.as_str())
@@ -64,6 +66,7 @@ impl BranchTx for SqliteTx {
     }
 
     async fn note_admin_change(&mut self, branch_id: Uuid) -> StoreResult<()> {
+        self.require_write("note_admin_change")?;
         sqlx::query("UPDATE branches SET admin_version = admin_version + 1 WHERE id = ?")
             .bind(branch_id)
             .execute(&mut *self.tx)

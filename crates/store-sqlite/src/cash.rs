@@ -29,6 +29,7 @@ impl CashTx for SqliteTx {
     }
 
     async fn insert_cash_session(&mut self, c: &CashSessionRecord) -> StoreResult<()> {
+        self.require_write("insert_cash_session")?;
         sqlx::query(
             "INSERT INTO cash_sessions (id, tenant_id, branch_id, device_id, opened_by, open, opening_float_cents, \
              cash_sales_cents, paid_in_cents, paid_out_cents, adjustments_cents, counted_cash_cents, opened_at, closed_at) \
@@ -55,6 +56,7 @@ impl CashTx for SqliteTx {
     }
 
     async fn update_cash_session(&mut self, c: &CashSessionRecord) -> StoreResult<()> {
+        self.require_write("update_cash_session")?;
         sqlx::query(
             "UPDATE cash_sessions SET open = ?, cash_sales_cents = ?, paid_in_cents = ?, paid_out_cents = ?, \
              adjustments_cents = ?, counted_cash_cents = ?, closed_at = ? WHERE id = ?",
@@ -82,6 +84,7 @@ impl CashTx for SqliteTx {
     }
 
     async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()> {
+        self.require_write("insert_cash_movement")?;
         sqlx::query(
             "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, reason, actor_id, occurred_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",

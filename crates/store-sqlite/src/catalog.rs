@@ -10,6 +10,7 @@ use crate::tx::{get, SqliteTx};
 #[async_trait]
 impl CatalogTx for SqliteTx {
     async fn insert_stock_item(&mut self, i: &StockItemRecord) -> StoreResult<()> {
+        self.require_write("insert_stock_item")?;
         sqlx::query("INSERT INTO stock_items (id, tenant_id, name, unit) VALUES (?, ?, ?, ?)")
             .bind(i.id)
             .bind(i.tenant_id)
@@ -51,6 +52,7 @@ impl CatalogTx for SqliteTx {
     }
 
     async fn add_on_hand(&mut self, branch_id: Uuid, stock_item_id: Uuid, delta: i64) -> StoreResult<i64> {
+        self.require_write("add_on_hand")?;
         sqlx::query_scalar(
             "INSERT INTO inventory (branch_id, stock_item_id, on_hand) VALUES (?, ?, ?) \
              ON CONFLICT (branch_id, stock_item_id) DO UPDATE SET on_hand = on_hand + excluded.on_hand \
@@ -79,6 +81,7 @@ impl CatalogTx for SqliteTx {
     }
 
     async fn upsert_menu_item(&mut self, m: &MenuItemRecord) -> StoreResult<bool> {
+        self.require_write("upsert_menu_item")?;
         let done = sqlx::query(
             "INSERT INTO menu_items (tenant_id, id, name, price_cents, category, active, recipe, deleted, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \

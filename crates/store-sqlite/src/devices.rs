@@ -10,6 +10,7 @@ use crate::tx::{get, SqliteTx};
 #[async_trait]
 impl DeviceTx for SqliteTx {
     async fn insert_device(&mut self, d: &DeviceRecord) -> StoreResult<()> {
+        self.require_write("insert_device")?;
         sqlx::query(
             "INSERT INTO devices (id, tenant_id, branch_id, name, code, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -47,6 +48,7 @@ impl DeviceTx for SqliteTx {
     }
 
     async fn revoke_device(&mut self, tenant_id: Uuid, device_id: Uuid, at: Timestamp) -> StoreResult<()> {
+        self.require_write("revoke_device")?;
         sqlx::query("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE tenant_id = ? AND id = ?")
             .bind(ts(at))
             .bind(tenant_id)
@@ -64,6 +66,7 @@ impl DeviceTx for SqliteTx {
     }
 
     async fn note_device_seqs(&mut self, device_id: Uuid, seqs: &[i64], at: Timestamp) -> StoreResult<()> {
+        self.require_write("note_device_seqs")?;
         let Some(max) = seqs.iter().copied().max() else {
             return Ok(());
         };

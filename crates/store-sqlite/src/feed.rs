@@ -11,6 +11,7 @@ use crate::tx::{get, SqliteTx, INSERT_ROWS_MAX};
 #[async_trait]
 impl FeedTx for SqliteTx {
     async fn record_changes(&mut self, branch_id: Uuid, changes: &[ChangeRecord]) -> StoreResult<i64> {
+        self.require_write("record_changes")?;
         let count = i64::try_from(changes.len()).map_err(|_| StoreError::Internal("too many changes".into()))?;
         let head: i64 = sqlx::query_scalar("UPDATE branches SET head = head + ? WHERE id = ? RETURNING head")
             .bind(count)
@@ -83,6 +84,7 @@ impl FeedTx for SqliteTx {
     }
 
     async fn purge_tombstones(&mut self, older_than: Timestamp) -> StoreResult<u64> {
+        self.require_write("purge_tombstones")?;
         sqlx::query(
             "UPDATE branches SET purged_seq = MAX(purged_seq, (SELECT MAX(seq) FROM changes c \
                WHERE c.branch_id = branches.id AND c.deleted = 1 AND c.changed_at < ?)) \

@@ -40,8 +40,6 @@ pub const POOL_MAX_CONNECTIONS: u32 = 8;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Read-only connections for [`Store::begin_read`].
-    read_pool: SqlitePool,
     /// Queues this process's writers in FIFO order before they ask SQLite for its write
     /// lock. Correctness never depends on it (`BEGIN IMMEDIATE` serializes writers, also
     /// across processes); it only spares waiters SQLite's sleeping busy handler, which
@@ -58,14 +56,13 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://PATH`) and runs
     /// pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let base = SqliteConnectOptions::from_str(url)
+        let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Internal(format!("bad SQLite URL {url:?}: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
             .foreign_keys(true);
-        let options = base.clone();
         let pool = SqlitePoolOptions::new()
             .max_connections(POOL_MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
@@ -76,16 +73,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Internal(format!("migrating the SQLite database failed: {e}")))?;
-        // Read transactions get connections opened read-only, so a write through one
-        // fails (`Internal`) instead of taking the write lock behind the gate's back.
-        let read_pool = SqlitePoolOptions::new()
-            .max_connections(POOL_MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
-            .connect_with(base.read_only(true))
-            .await
-            .map_err(convert::store_error)?;
         let (nudges, _) = tokio::sync::broadcast::channel(NUDGE_BUFFER);
-        Ok(SqliteStore { pool, read_pool, write_gate: Arc::new(Semaphore::new(1)), nudges })
+        Ok(SqliteStore { pool, write_gate: Arc::new(Semaphore::new(1)), nudges })
     }
 
     /// The underlying pool (for benchmarks and tests of this crate).
@@ -107,7 +96,7 @@ impl Store for SqliteStore {
     }
 
     async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.read_pool.begin().await.map_err(convert::store_error)?;
+        let tx = self.pool.begin().await.map_err(convert::store_error)?;
         Ok(Box::new(SqliteTx::new(tx, None, None)))
     }
 

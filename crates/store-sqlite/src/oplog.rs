@@ -30,6 +30,7 @@ impl OpLogTx for SqliteTx {
     }
 
     async fn insert_ops(&mut self, ops: &[OpRecord]) -> StoreResult<()> {
+        self.require_write("insert_ops")?;
         for chunk in ops.chunks(INSERT_ROWS_MAX) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
@@ -69,6 +70,7 @@ impl OpLogTx for SqliteTx {
     }
 
     async fn set_op_audit_details(&mut self, tenant_id: Uuid, details: &[(Uuid, &JsonText)]) -> StoreResult<()> {
+        self.require_write("set_op_audit_details")?;
         for (client_op_id, text) in details {
             let done = sqlx::query("UPDATE ops SET audit_details = ? WHERE tenant_id = ? AND client_op_id = ?")
                 .bind(text.as_str())

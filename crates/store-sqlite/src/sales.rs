@@ -28,6 +28,7 @@ impl SalesTx for SqliteTx {
     }
 
     async fn insert_sales(&mut self, sales: &[SaleRecord]) -> StoreResult<()> {
+        self.require_write("insert_sales")?;
         for chunk in sales.chunks(INSERT_ROWS_MAX) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, \

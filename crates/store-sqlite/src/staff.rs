@@ -39,6 +39,7 @@ impl SqliteTx {
 #[async_trait]
 impl StaffTx for SqliteTx {
     async fn insert_staff(&mut self, s: &StaffRecord) -> StoreResult<()> {
+        self.require_write("insert_staff")?;
         sqlx::query(
             "INSERT INTO staff (id, tenant_id, name, role, pin_hash, active, failed_pin_attempts, locked_until, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -87,6 +88,7 @@ impl StaffTx for SqliteTx {
     }
 
     async fn update_staff(&mut self, s: &StaffRecord) -> StoreResult<()> {
+        self.require_write("update_staff")?;
         sqlx::query(
             "UPDATE staff SET name = ?, role = ?, pin_hash = ?, active = ?, failed_pin_attempts = ?, locked_until = ?, \
              updated_at = ? WHERE tenant_id = ? AND id = ?",
@@ -113,6 +115,7 @@ impl StaffTx for SqliteTx {
         failed_attempts: i64,
         locked_until: Option<Timestamp>,
     ) -> StoreResult<()> {
+        self.require_write("set_pin_lockout")?;
         sqlx::query("UPDATE staff SET failed_pin_attempts = ?, locked_until = ? WHERE tenant_id = ? AND id = ?")
             .bind(failed_attempts)
             .bind(ts_opt(locked_until))

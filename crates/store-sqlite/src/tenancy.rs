@@ -11,6 +11,7 @@ use crate::tx::SqliteTx;
 #[async_trait]
 impl TenancyTx for SqliteTx {
     async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
+        self.require_write("insert_tenant")?;
         sqlx::query("INSERT INTO tenants (id, name, policy, created_at) VALUES (?, ?, ?, ?)")
             .bind(t.id)
             .bind(&t.name)
@@ -38,6 +39,7 @@ impl TenancyTx for SqliteTx {
     }
 
     async fn set_tenant_policy(&mut self, tenant_id: Uuid, policy: &Policy) -> StoreResult<()> {
+        self.require_write("set_tenant_policy")?;
         sqlx::query("UPDATE tenants SET policy = ? WHERE id = ?")
             .bind(to_json(policy)?)
             .bind(tenant_id)
@@ -48,6 +50,7 @@ impl TenancyTx for SqliteTx {
     }
 
     async fn next_device_number(&mut self, tenant_id: Uuid) -> StoreResult<i64> {
+        self.require_write("next_device_number")?;
         sqlx::query_scalar("UPDATE tenants SET device_counter = device_counter + 1 WHERE id = ? RETURNING device_counter")
             .bind(tenant_id)
             .fetch_one(&mut *self.tx)
@@ -56,6 +59,7 @@ impl TenancyTx for SqliteTx {
     }
 
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        self.require_write("insert_token")?;
         let (kind, subject_id) = match t.subject {
             TokenSubject::Staff(id) => ("staff", id),
             TokenSubject::Device(id) => ("device", id),
@@ -88,6 +92,7 @@ impl TenancyTx for SqliteTx {
     }
 
     async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        self.require_write("server_secret")?;
         sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
             .bind(name)
             .bind(candidate)

@@ -35,9 +35,11 @@ impl SqliteTx {
         SqliteTx { tx, _write_permit: write_permit, nudges, moved: Vec::new() }
     }
 
-    /// Refuses a row lock asked in a read transaction. A write transaction already holds
-    /// SQLite's one write lock (`BEGIN IMMEDIATE`), which covers every row; a read
-    /// transaction holds none, and must not pretend to.
+    /// Refuses a write or a row lock asked in a read transaction (`Internal`: a bug of
+    /// the caller, never worth a retry). Every write and lock method starts with it. A
+    /// write transaction already holds SQLite's one write lock (`BEGIN IMMEDIATE`), which
+    /// covers every row; a read transaction holds none, and must neither write (SQLite
+    /// would take the write lock behind the write gate's back) nor pretend to lock.
     pub(crate) fn require_write(&self, what: &str) -> StoreResult<()> {
         match self._write_permit {
             Some(_) => Ok(()),

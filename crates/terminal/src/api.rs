@@ -33,6 +33,7 @@ pub fn router(t: Shared) -> Router {
     Router::new()
         .route("/", get(page_html))
         .route("/assets/page.css", get(page_css))
+        .route("/assets/core.js", get(core_js))
         .route("/assets/page.js", get(page_js))
         .route("/api/status", get(status))
         .route("/api/ops", get(ops))
@@ -62,6 +63,8 @@ pub const PAGE_HTML: &str = include_str!("page/index.html");
 pub const PAGE_CSS: &str = include_str!("page/page.css");
 /// Its script.
 pub const PAGE_JS: &str = include_str!("page/page.js");
+/// The page's shared helpers, loaded before [`PAGE_JS`].
+pub const CORE_JS: &str = include_str!("page/core.js");
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     use axum::http::{header, HeaderValue};
@@ -80,6 +83,10 @@ async fn page_html() -> Response {
 
 async fn page_css() -> Response {
     asset("text/css; charset=utf-8", PAGE_CSS)
+}
+
+async fn core_js() -> Response {
+    asset("text/javascript; charset=utf-8", CORE_JS)
 }
 
 async fn page_js() -> Response {

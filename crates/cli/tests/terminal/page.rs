@@ -54,15 +54,19 @@ async fn page_is_served_from_the_binary_with_its_ids() {
     for id in PAGE_IDS {
         assert!(html.contains(&format!("id=\"{id}\"")), "the page has no element id {id:?}");
     }
-    assert!(html.contains("/assets/page.js") && html.contains("/assets/page.css"));
+    assert!(html.contains("/assets/core.js") && html.contains("/assets/page.js") && html.contains("/assets/page.css"));
     assert!(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from the internet");
-    for (path, kind) in [("/assets/page.js", "text/javascript"), ("/assets/page.css", "text/css")] {
+    for (path, kind) in
+        [("/assets/core.js", "text/javascript"), ("/assets/page.js", "text/javascript"), ("/assets/page.css", "text/css")]
+    {
         let (s, ct, body) = term.get_text(path).await;
         assert_eq!(s, 200, "{path}");
         assert!(ct.starts_with(kind), "{path}: {ct}");
         assert!(body.len() > 1000, "{path} is empty");
     }
-    let (_, _, js) = term.get_text("/assets/page.js").await;
+    let (_, _, core) = term.get_text("/assets/core.js").await;
+    let (_, _, page) = term.get_text("/assets/page.js").await;
+    let js = core + &page;
     for endpoint in ["/api/status", "/api/context", "/api/quote", "/api/sales", "/api/outage", "/api/ops?status=FAILED"] {
         assert!(js.contains(endpoint), "the page never calls {endpoint}");
     }

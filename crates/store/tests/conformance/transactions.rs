@@ -33,8 +33,8 @@ async fn a_read_transaction_is_one_read_only_snapshot(b: &Backend) {
 conformance!(a_read_transaction_refuses_writes_and_locks);
 /// Split from `a_read_transaction_is_one_read_only_snapshot` (writes fail) and
 /// `pushes_of_one_device_are_serialized_by_its_row_lock` (a read transaction cannot lock),
-/// which also found that SQLite's read transactions took writes and "locks" (fixed: they
-/// run on read-only connections, and a lock in one is refused).
+/// which also found that SQLite's read transactions took writes and "locks" (fixed: every
+/// write and lock method of `SqliteTx` checks that its transaction is a write one).
 ///
 /// A write through a read transaction is a bug of the caller: it fails as `Internal`
 /// (never `Unavailable`, which would have the client retry it forever), writes nothing,

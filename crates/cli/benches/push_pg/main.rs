@@ -44,9 +44,9 @@
 //! one multi-row `INSERT … VALUES` per transaction. One `INSERT` statement per row (a
 //! tenth of the rows) is printed beside it for scale.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use modula_wire::op::SaleLine;
 use modula_wire::Policy;
@@ -54,136 +54,35 @@ use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 use uuid::Uuid;
 
+mod servers;
+
+use servers::*;
+
 const BIN: &str = env!("CARGO_BIN_EXE_modula");
+
 const BATCH: usize = 200;
+
 const DEVICES: usize = 20;
+
 /// Branches of the multi-branch runs.
 const BRANCHES: usize = 10;
+
 /// Rows per transaction of the raw-insert ceiling.
 const CEILING_TX_ROWS: usize = 100;
+
 /// `--db-pool-max` of each process of the half-pool pair: half the server's default pool
 /// (`modula_store_postgres::POOL_MAX_CONNECTIONS`, 16).
 const HALF_POOL: u32 = 8;
+
 /// Server configurations each shape runs on: 1 process, 2, 2 with half pools, and 1 and
 /// 2 with a CPU quota each (`CAPPED`).
 const CONFIGS: usize = 5;
+
 /// The configurations with a CPU quota per process (the last two of `CONFIGS`).
 const CAPPED: usize = 3;
+
 /// Device groups of `DEVICES` per round: one per phase (`CONFIGS` phases per shape).
 const GROUPS: usize = 2 * CONFIGS;
-/// CPU quota of each capped server process, in cores (`BENCH_CPU_CAP` sets another).
-const CPU_CAP_CORES: f64 = 0.3;
-
-/// A `modula serve` child, its base URL and the CPU quota it runs under, if any. Drop
-/// kills the child first, then removes its quota's cgroup (empty by then).
-struct Server(Child, String, #[allow(dead_code, reason = "kept for its drop, after the child's")] Option<CpuCap>);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A CPU quota of its own for one process: a cgroup (v2 with the `cpu` controller, else
-/// v1's `cpu` hierarchy) allowing `cores` of CPU time per 10 ms period, as if the process
-/// ran alone on a host that small. The process joins it before it starts (see `start`),
-/// so it sizes its runtime to the quota (one worker thread), as it would on such a host.
-/// Needs root; removed on drop.
-struct CpuCap(std::path::PathBuf);
-
-impl CpuCap {
-    /// The quota period, short so that a process that used up its quota while holding a
-    /// branch lock stalls the others for milliseconds, not a tenth of a second.
-    const PERIOD_US: u64 = 10_000;
-    /// Where the cgroups are made, and the prefix of their names.
-    const PREFIX: &'static str = "modula_bench_";
-
-    /// The cgroup root with a `cpu` controller: v2's when it delegates `cpu` to its
-    /// children, else v1's; `None` when there is neither.
-    fn root() -> Option<(&'static str, bool)> {
-        let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control");
-        if v2.is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu")) {
-            return Some(("/sys/fs/cgroup", true));
-        }
-        std::path::Path::new("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists().then_some(("/sys/fs/cgroup/cpu", false))
-    }
-
-    /// Removes the empty cgroups an interrupted earlier run left behind.
-    fn remove_stale() {
-        let Some((root, _)) = Self::root() else { return };
-        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            if entry.file_name().to_string_lossy().starts_with(Self::PREFIX) {
-                let _ = std::fs::remove_dir(entry.path());
-            }
-        }
-    }
-
-    fn new(cores: f64) -> Result<CpuCap, String> {
-        use std::fs;
-        let (root, v2) = Self::root().ok_or("no cgroup cpu controller (v2 delegating cpu, or v1's cpu hierarchy)")?;
-        let quota_us = (cores * Self::PERIOD_US as f64).round() as u64;
-        let dir = std::path::Path::new(root).join(format!("{}{}", Self::PREFIX, Uuid::new_v4().simple()));
-        fs::create_dir(&dir).map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
-        let cap = CpuCap(dir);
-        let write = |file: &str, value: String| {
-            fs::write(cap.0.join(file), &value).map_err(|e| format!("cannot write {value:?} to {file} of {}: {e}", cap.0.display()))
-        };
-        if v2 {
-            write("cpu.max", format!("{quota_us} {}", Self::PERIOD_US))?;
-        } else {
-            write("cpu.cfs_period_us", Self::PERIOD_US.to_string())?;
-            write("cpu.cfs_quota_us", quota_us.to_string())?;
-        }
-        Ok(cap)
-    }
-
-    /// The file a process writes its pid to, to join.
-    fn procs(&self) -> std::path::PathBuf {
-        self.0.join("cgroup.procs")
-    }
-}
-
-impl Drop for CpuCap {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A `modula serve` on `db`, with `--db-pool-max pool` when given, in the cgroup of `cap`
-/// when given: a shell joins it and then becomes the server (`exec`), so every thread of
-/// the server runs under the quota from its first instruction.
-async fn start(db: &str, pool: Option<u32>, cap: Option<CpuCap>) -> Server {
-    let port = free_port();
-    let mut command = match &cap {
-        Some(cap) => {
-            let mut sh = Command::new("sh");
-            sh.args(["-c", "echo $$ > \"$0\" && exec \"$@\"", &cap.procs().to_string_lossy(), BIN]);
-            sh
-        }
-        None => Command::new(BIN),
-    };
-    command.args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")]);
-    if let Some(pool) = pool {
-        command.args(["--db-pool-max", &pool.to_string()]);
-    }
-    let child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn modula serve");
-    let server = Server(child, format!("http://127.0.0.1:{port}"), cap);
-    for _ in 0..600 {
-        if reqwest::get(format!("{}/readyz", server.1)).await.is_ok_and(|r| r.status().is_success()) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not become ready");
-}
 
 async fn fresh_db(admin: &str) -> String {
     let name = format!("modula_bench_{}", Uuid::new_v4().simple());
@@ -325,54 +224,6 @@ async fn lock_holds(c: &reqwest::Client, bases: &[String]) -> (f64, f64) {
     total
 }
 
-/// CPU time so far, in clock ticks, of process `pid` (user + system; `"self"` is the
-/// bench), from `/proc/PID/stat`; 0 where there is no `/proc`.
-fn cpu_ticks(pid: &str) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command's closing parenthesis start at field 3; utime and stime
-    // are fields 14 and 15.
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    fields.get(11..13).map(|f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum()).unwrap_or(0)
-}
-
-/// Clock ticks of the whole machine so far, from `/proc/stat`'s `cpu` line: busy (user,
-/// nice, system, irq, softirq) and stolen (run by the hypervisor for other guests, time
-/// this machine's work waited for a core it was promised).
-fn machine_ticks() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let line = stat.lines().next().unwrap_or("");
-    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-    let at = |i: usize| ticks.get(i).copied().unwrap_or(0);
-    (at(0) + at(1) + at(2) + at(5) + at(6), at(7))
-}
-
-/// Where the CPU of a phase went, in clock ticks: the bench (the client), the server
-/// processes of the phase, and the whole machine busy (the rest is mostly PostgreSQL).
-#[derive(Clone, Copy, Default)]
-struct Cpu {
-    client: u64,
-    servers: u64,
-    machine: u64,
-    stolen: u64,
-}
-
-impl Cpu {
-    fn now(servers: &[&Server]) -> Cpu {
-        let servers = servers.iter().map(|s| cpu_ticks(&s.0.id().to_string())).sum();
-        let (machine, stolen) = machine_ticks();
-        Cpu { client: cpu_ticks("self"), servers, machine, stolen }
-    }
-
-    fn since(self, before: Cpu) -> Cpu {
-        Cpu {
-            client: self.client - before.client,
-            servers: self.servers - before.servers,
-            machine: self.machine - before.machine,
-            stolen: self.stolen - before.stolen,
-        }
-    }
-}
-
 /// What one phase measured.
 #[derive(Clone, Copy, Default)]
 struct Phase {
@@ -506,18 +357,6 @@ async fn checkpoint(db: &str) {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
-}
-
-/// The quota of each capped server process, or why the capped configurations are skipped.
-fn cpu_cap_cores() -> f64 {
-    let cores = std::env::var("BENCH_CPU_CAP").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(CPU_CAP_CORES);
-    // The kernel's smallest quota is 1 ms, a tenth of the period.
-    cores.clamp(0.1, 1.0)
-}
-
-/// A `modula serve` under a CPU quota of `cores`, or why it could not get one.
-async fn start_capped(db: &str, cores: f64) -> Result<Server, String> {
-    Ok(start(db, None, Some(CpuCap::new(cores)?)).await)
 }
 
 fn main() {

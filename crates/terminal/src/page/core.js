@@ -1,0 +1,201 @@
+// Modula till: the cashier's page, part 1 of 2 (loaded before page.js): what every
+// part of the page shares. The page's state, the one HTTP helper (every request with a
+// timeout), number formatting and parsing, and the message line. Exposed as
+// `window.ModulaTill`; page.js holds the screens and the start.
+//
+// The rules of page.js hold here too: never compute money, never block, never swallow
+// a refusal.
+'use strict';
+
+window.ModulaTill = (function () {
+  const $ = (id) => document.getElementById(id);
+  const STATUS_EVERY_MS = 1000;
+  const STATUS_TIMEOUT_MS = 2500;
+  const READ_TIMEOUT_MS = 4000;
+  const ACTION_TIMEOUT_MS = 10000;
+
+  const state = {
+    status: null,
+    ctx: null,
+    statusKey: '',
+    failedKey: '',
+    menuKey: '',
+    staffKey: '',
+    stockKey: '',
+    cart: [], // [{id, qty}]
+    quote: null,
+    quoteSeq: 0,
+    quoteTimer: null,
+    receipt: null, // the last sale's answer (queued op with receipt)
+    misses: 0,
+    messageTimer: null,
+  };
+
+  // ------------------------------------------------------------------ HTTP
+
+  async function api(method, path, body, timeoutMs) {
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; ctrl.abort(); }, timeoutMs || ACTION_TIMEOUT_MS);
+    try {
+      const init = { method, signal: ctrl.signal, cache: 'no-store', headers: {} };
+      if (body !== undefined) {
+        init.headers['Content-Type'] = 'application/json';
+        init.body = JSON.stringify(body);
+      }
+      const r = await fetch(path, init);
+      const text = await r.text();
+      let data = null;
+      if (text) {
+        try { data = JSON.parse(text); } catch (_) { data = { detail: text }; }
+      }
+      return { ok: r.ok, status: r.status, data };
+    } catch (e) {
+      const detail = timedOut
+        ? 'The till app did not answer in time. Nothing is lost; try again in a moment.'
+        : 'Cannot reach the till app (' + (e && e.message ? e.message : e) + ').';
+      return { ok: false, status: 0, data: { code: 'TILL_UNREACHABLE', detail } };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ------------------------------------------------------------------ formatting
+
+  function usd(cents) {
+    if (cents === null || cents === undefined) return '—';
+    const neg = cents < 0;
+    const a = Math.abs(cents);
+    const dollars = Math.floor(a / 100).toLocaleString('en-US');
+    return (neg ? '-' : '') + '$' + dollars + '.' + String(a % 100).padStart(2, '0');
+  }
+
+  function khr(riel) {
+    if (riel === null || riel === undefined) return '—';
+    return (riel < 0 ? '-' : '') + '៛' + Math.abs(riel).toLocaleString('en-US');
+  }
+
+  // Cents as what a cashier types into a $ field ("12.50").
+  function dollarsInput(cents) {
+    return String(Math.floor(cents / 100)) + '.' + String(cents % 100).padStart(2, '0');
+  }
+
+  // "5", "5.5", "$5.50", "1,250.00" → cents; blank → `blank`; else null.
+  function parseDollars(text, blank, allowNegative) {
+    const s = String(text || '').replace(/[\s,$]/g, '');
+    if (s === '') return blank;
+    const m = /^(-)?(\d{0,7})(?:\.(\d{0,2}))?$/.exec(s);
+    if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) return null;
+    if (m[1] && !allowNegative) return null;
+    const cents = parseInt(m[2] || '0', 10) * 100 + parseInt(((m[3] || '') + '00').slice(0, 2), 10);
+    return m[1] ? -cents : cents;
+  }
+
+  // "4100", "4,100", "៛4,100" → riel; blank → `blank`; else null.
+  function parseRiel(text, blank) {
+    const s = String(text || '').replace(/[\s,៛]/g, '');
+    if (s === '') return blank;
+    return /^\d{1,9}$/.test(s) ? parseInt(s, 10) : null;
+  }
+
+  function ago(seconds) {
+    if (seconds === null || seconds === undefined) return 'never';
+    if (seconds < 60) return seconds + ' s ago';
+    if (seconds < 3600) return Math.floor(seconds / 60) + ' min ago';
+    if (seconds < 86400) return Math.floor(seconds / 3600) + ' h ago';
+    return Math.floor(seconds / 86400) + ' d ago';
+  }
+
+  function clock(ts) {
+    if (!ts) return '';
+    const d = new Date(ts);
+    return isNaN(d) ? String(ts) : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function when(ts) {
+    if (!ts) return '';
+    const d = new Date(ts);
+    return isNaN(d) ? String(ts) : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  }
+
+  const OP_NAMES = {
+    'sale.finalize': 'Sale',
+    'cashSession.open': 'Drawer opened',
+    'cashSession.movement': 'Cash in/out',
+    'cashSession.close': 'Drawer closed',
+    'attendance.startWork': 'Start work',
+    'attendance.endWork': 'End work',
+  };
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'id' || k === 'type' || k === 'title') e.setAttribute(k, v);
+      else e[k] = v;
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  function showMessage(kind, text, code) {
+    const box = $('message');
+    $('message-text').textContent = text;
+    box.className = 'message ' + kind;
+    box.dataset.code = code || '';
+    box.hidden = false;
+    clearTimeout(state.messageTimer);
+    if (kind !== 'error') state.messageTimer = setTimeout(() => { box.hidden = true; }, 8000);
+  }
+
+  // Shows a refusal: its problem+json detail (and the field it names).
+  function showProblem(res, what) {
+    const d = res.data || {};
+    let text = d.detail || d.title || ('the till answered ' + res.status);
+    if (d.field) text += ' (' + d.field + ')';
+    showMessage('error', (what ? what + ': ' : '') + text, d.code || String(res.status));
+  }
+
+  $('message-close').addEventListener('click', () => { $('message').hidden = true; });
+
+  // Confirms an accepted action; red when the server refused it on the spot.
+  function showDone(q, text) {
+    const failed = q && q.status === 'FAILED';
+    showMessage(failed ? 'error' : 'ok', text + ' ' + syncWord(q), failed ? q.code : '');
+  }
+
+  function syncWord(q) {
+    if (!q) return '';
+    if (q.status === 'SYNCED') return 'Synced with the server.';
+    if (q.status === 'FAILED') return 'REFUSED by the server: ' + (q.message || q.code);
+    return 'Saved on this till; it will sync when online.';
+  }
+
+  return {
+    $,
+    STATUS_EVERY_MS,
+    STATUS_TIMEOUT_MS,
+    READ_TIMEOUT_MS,
+    ACTION_TIMEOUT_MS,
+    state,
+    api,
+    usd,
+    khr,
+    dollarsInput,
+    parseDollars,
+    parseRiel,
+    ago,
+    clock,
+    when,
+    OP_NAMES,
+    el,
+    showMessage,
+    showProblem,
+    showDone,
+    syncWord,
+  };
+})();
