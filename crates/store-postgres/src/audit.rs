@@ -6,7 +6,7 @@ use modula_store::*;
 use uuid::Uuid;
 
 use crate::convert::Cols;
-use crate::tx::PgTx;
+use crate::tx::{PgQuery, PgTx};
 
 #[async_trait]
 impl AuditTx for PgTx {
@@ -22,19 +22,7 @@ impl AuditTx for PgTx {
                    $6::uuid[], $7::uuid[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[]) \
                    WITH ORDINALITY AS e(tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, \
                    occurred_at, applied_at, details, n) ORDER BY n";
-        let details: Vec<&str> = events.iter().map(|e| e.details.as_str()).collect();
-        let q = sqlx::query(sql)
-            .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.branch_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.module.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.actor_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.device_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.client_op_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.lane.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.applied_at).collect::<Vec<_>>())
-            .bind(details);
+        let q = bind_audit_arrays(sqlx::query(sql), events);
         self.exec(q).await?;
         Ok(())
     }
@@ -57,3 +45,20 @@ impl AuditTx for PgTx {
     }
 }
 
+/// Binds the 11 columns of audit `events` as arrays, in the column order of
+/// `insert_audits` (`tenant_id … applied_at, details`), for an `UNNEST` insert.
+pub(crate) fn bind_audit_arrays<'q>(q: PgQuery<'q>, events: &'q [AuditRecord]) -> PgQuery<'q> {
+    let details: Vec<&str> = events.iter().map(|e| e.details.as_str()).collect();
+    q
+        .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.branch_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.module.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.actor_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.device_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.client_op_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.lane.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.applied_at).collect::<Vec<_>>())
+        .bind(details)
+}

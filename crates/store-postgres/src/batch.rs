@@ -6,11 +6,13 @@ use async_trait::async_trait;
 use modula_store::*;
 use uuid::Uuid;
 
+use crate::audit::bind_audit_arrays;
 use crate::convert::{count, Cols};
-use crate::nudge::NUDGE_CHANNEL;
-use crate::tx::{get, PgTx};
 use crate::feed::place;
+use crate::nudge::NUDGE_CHANNEL;
 use crate::oplog::bind_op_arrays;
+use crate::sales::bind_sale_arrays;
+use crate::tx::{get, PgTx};
 
 #[async_trait]
 impl BatchTx for PgTx {
@@ -117,36 +119,8 @@ impl BatchTx for PgTx {
             .bind(placed.iter().map(|r| r.seq).collect::<Vec<_>>())
             .bind(placed.iter().map(|r| r.change.deleted).collect::<Vec<_>>())
             .bind(placed.iter().map(|r| r.data).collect::<Vec<_>>());
-        let sales = b.sales;
-        let details: Vec<&str> = sales.iter().map(|s| s.details.as_str()).collect();
-        let q = q
-            .bind(sales.iter().map(|s| s.id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.tenant_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.branch_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.device_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.cash_session_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.client_op_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.receipt_no.as_str()).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.actor_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.total_cents).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.price_drift_cents).collect::<Vec<_>>())
-            .bind(details)
-            .bind(sales.iter().map(|s| s.occurred_at).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.applied_at).collect::<Vec<_>>());
-        let events = b.audits;
-        let details: Vec<&str> = events.iter().map(|e| e.details.as_str()).collect();
-        let q = q
-            .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.branch_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.module.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.actor_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.device_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.client_op_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.lane.as_str()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.applied_at).collect::<Vec<_>>())
-            .bind(details);
+        let q = bind_sale_arrays(q, b.sales);
+        let q = bind_audit_arrays(q, b.audits);
         let seqs: &[i64] = if b.device_id.is_some() { b.device_seqs } else { &[] };
         // The seq ranges are read first (one small query; the device row is locked), and
         // their update is part of the statement.

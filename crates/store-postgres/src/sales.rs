@@ -6,7 +6,7 @@ use modula_store::*;
 use uuid::Uuid;
 
 use crate::convert::Cols;
-use crate::tx::{get, PgTx};
+use crate::tx::{get, PgQuery, PgTx};
 
 #[async_trait]
 impl SalesTx for PgTx {
@@ -28,21 +28,7 @@ impl SalesTx for PgTx {
                    actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) \
                    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], \
                    $7::text[], $8::uuid[], $9::int8[], $10::int8[], $11::text[], $12::timestamptz[], $13::timestamptz[])";
-        let details: Vec<&str> = sales.iter().map(|s| s.details.as_str()).collect();
-        let q = sqlx::query(sql)
-            .bind(sales.iter().map(|s| s.id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.tenant_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.branch_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.device_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.cash_session_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.client_op_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.receipt_no.as_str()).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.actor_id).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.total_cents).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.price_drift_cents).collect::<Vec<_>>())
-            .bind(details)
-            .bind(sales.iter().map(|s| s.occurred_at).collect::<Vec<_>>())
-            .bind(sales.iter().map(|s| s.applied_at).collect::<Vec<_>>());
+        let q = bind_sale_arrays(sqlx::query(sql), sales);
         self.exec(q).await?;
         Ok(())
     }
@@ -54,3 +40,22 @@ impl SalesTx for PgTx {
     }
 }
 
+/// Binds the 13 columns of `sales` as arrays, in the column order of `insert_sales`
+/// (`id … details, occurred_at, applied_at`), for an `UNNEST` insert.
+pub(crate) fn bind_sale_arrays<'q>(q: PgQuery<'q>, sales: &'q [SaleRecord]) -> PgQuery<'q> {
+    let details: Vec<&str> = sales.iter().map(|s| s.details.as_str()).collect();
+    q
+        .bind(sales.iter().map(|s| s.id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.tenant_id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.branch_id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.device_id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.cash_session_id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.client_op_id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.receipt_no.as_str()).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.actor_id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.total_cents).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.price_drift_cents).collect::<Vec<_>>())
+        .bind(details)
+        .bind(sales.iter().map(|s| s.occurred_at).collect::<Vec<_>>())
+        .bind(sales.iter().map(|s| s.applied_at).collect::<Vec<_>>())
+}

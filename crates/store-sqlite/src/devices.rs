@@ -149,5 +149,5 @@ impl DeviceTx for SqliteTx {
 }
 
 /// Gaps listed per device (the rest are left out; the first ones are what matters).
-pub(crate) const GAPS_MAX: usize = 1000;
+const GAPS_MAX: usize = 1000;
 

@@ -19,7 +19,7 @@ pub(crate) const INSERT_ROWS_MAX: usize = 500;
 pub struct SqliteTx {
     pub(crate) tx: Transaction<'static, Sqlite>,
     /// A writer's place at the process's write gate, held until commit or drop.
-    _write_permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    write_permit: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Where nudges go after commit (write transactions only).
     nudges: Option<tokio::sync::broadcast::Sender<BranchHead>>,
     /// Branch heads this transaction moved, announced after commit.
@@ -32,7 +32,7 @@ impl SqliteTx {
         write_permit: Option<tokio::sync::OwnedSemaphorePermit>,
         nudges: Option<tokio::sync::broadcast::Sender<BranchHead>>,
     ) -> Self {
-        SqliteTx { tx, _write_permit: write_permit, nudges, moved: Vec::new() }
+        SqliteTx { tx, write_permit, nudges, moved: Vec::new() }
     }
 
     /// Refuses a write or a row lock asked in a read transaction (`Internal`: a bug of
@@ -41,7 +41,7 @@ impl SqliteTx {
     /// covers every row; a read transaction holds none, and must neither write (SQLite
     /// would take the write lock behind the write gate's back) nor pretend to lock.
     pub(crate) fn require_write(&self, what: &str) -> StoreResult<()> {
-        match self._write_permit {
+        match self.write_permit {
             Some(_) => Ok(()),
             None => Err(StoreError::Internal(format!("{what} asked in a read transaction"))),
         }
@@ -67,9 +67,9 @@ pub(crate) async fn exists(tx: &mut Transaction<'static, Sqlite>, sql: &'static 
 #[async_trait]
 impl Tx for SqliteTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let SqliteTx { tx, _write_permit, nudges, moved } = *self;
+        let SqliteTx { tx, write_permit, nudges, moved } = *self;
         tx.commit().await.map_err(store_error)?;
-        drop(_write_permit);
+        drop(write_permit);
         if let Some(sender) = nudges {
             for head in moved {
                 // No subscriber is not an error: nudges carry no state.

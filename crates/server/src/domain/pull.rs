@@ -9,8 +9,8 @@
 //! earlier one, so "everything after my cursor" never has a hole that fills in later.
 
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use modula_store::{Store, StoredChange};
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 

@@ -10,9 +10,8 @@ mod sync;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::response::IntoResponse;
 use axum::{middleware, Router};
 
 use crate::extract::problemize;
