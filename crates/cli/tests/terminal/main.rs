@@ -11,3 +11,4 @@ mod lanes;
 mod link;
 mod page;
 mod refusals;
+mod secrets;

@@ -40,7 +40,7 @@ pub async fn create_branch(store: &dyn Store, auth: &Auth, req: CreateBranch) ->
         me.branch_ids.push(branch.id);
         me.branch_ids.sort();
         tx.update_staff(&me).await?;
-        feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::staff(&me)).await?;
+        feed::to_every_branch(tx.as_mut(), auth.tenant_id, |b| feed::staff(&me, b)).await?;
     }
     feed::seed_branch(tx.as_mut(), &branch, &tenant.policy).await?;
     tx.commit().await?;
@@ -149,7 +149,7 @@ pub async fn create_staff(store: &dyn Store, auth: &Auth, req: CreateStaff) -> A
         updated_at: now(),
     };
     tx.insert_staff(&staff).await?;
-    feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::staff(&staff)).await?;
+    feed::to_every_branch(tx.as_mut(), auth.tenant_id, |b| feed::staff(&staff, b)).await?;
     tx.commit().await?;
     Ok(views::staff(&staff))
 }
@@ -193,7 +193,7 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
         ensure_another_owner(tx.as_mut(), auth.tenant_id, staff.id).await?;
     }
     tx.update_staff(&staff).await?;
-    feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::staff(&staff)).await?;
+    feed::to_every_branch(tx.as_mut(), auth.tenant_id, |b| feed::staff(&staff, b)).await?;
     tx.commit().await?;
     Ok(views::staff(&staff))
 }
@@ -305,7 +305,7 @@ pub async fn create_stock_item(store: &dyn Store, auth: &Auth, req: CreateStockI
     };
     let mut tx = store.begin_write().await?;
     tx.insert_stock_item(&item).await?;
-    feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::stock_level(&item, 0)).await?;
+    feed::to_every_branch(tx.as_mut(), auth.tenant_id, |_| feed::stock_level(&item, 0)).await?;
     tx.commit().await?;
     Ok(views::stock_item(&item))
 }
@@ -383,7 +383,7 @@ pub async fn put_menu_item(
         // The id is taken by another tenant: to this caller it does not exist.
         return Err(not_found("menu item", item_id));
     }
-    feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::menu_item(&item)).await?;
+    feed::to_every_branch(tx.as_mut(), auth.tenant_id, |_| feed::menu_item(&item)).await?;
     tx.commit().await?;
     Ok((views::menu_item(&item), created))
 }
@@ -397,7 +397,7 @@ pub async fn delete_menu_item(store: &dyn Store, auth: &Auth, item_id: Uuid) -> 
         item.deleted = true;
         item.updated_at = now();
         tx.upsert_menu_item(&item).await?;
-        feed::to_every_branch(tx.as_mut(), auth.tenant_id, || feed::menu_item(&item)).await?;
+        feed::to_every_branch(tx.as_mut(), auth.tenant_id, |_| feed::menu_item(&item)).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -40,11 +40,23 @@ pub fn menu_item(m: &MenuItemRecord) -> Change {
     Change { scope: "menu", entity: "menu_item", id: m.id, data }
 }
 
-/// The feed form of a staff member: with the PIN hash (for offline sign-in), never a PIN.
-pub fn staff(s: &StaffRecord) -> Change {
-    let data = json!({"id": s.id, "name": s.name, "role": s.role, "branch_ids": s.branch_ids,
-                      "active": s.active, "pin_hash": s.pin_hash});
+/// The feed form of a staff member in the stream of `branch_id`: the PIN hash (for
+/// offline sign-in at that branch's tills) only while they are active and assigned to
+/// it, so a till holds the hashes of its own branch's staff and of nobody else; never a
+/// PIN.
+pub fn staff(s: &StaffRecord, branch_id: Uuid) -> Change {
+    let mut data = json!({"id": s.id, "name": s.name, "role": s.role, "branch_ids": s.branch_ids,
+                          "active": s.active});
+    if signs_in_at(s, branch_id) {
+        data["pin_hash"] = json!(s.pin_hash);
+    }
     Change { scope: "staff", entity: "staff", id: s.id, data: Some(data) }
+}
+
+/// Whether a staff member may sign in at the tills of a branch (so its stream carries
+/// their PIN hash).
+fn signs_in_at(s: &StaffRecord, branch_id: Uuid) -> bool {
+    s.active && s.branch_ids.contains(&branch_id)
 }
 
 /// The feed form of a stock level.
@@ -79,10 +91,11 @@ pub async fn to_branch(tx: &mut dyn Tx, branch_id: Uuid, changes: Vec<Change>) -
     Ok(())
 }
 
-/// Writes a tenant-wide change to every branch stream of the tenant.
-pub async fn to_every_branch(tx: &mut dyn Tx, tenant_id: Uuid, make: impl Fn() -> Change) -> ApiResult<()> {
+/// Writes a tenant-wide change to every branch stream of the tenant (`make` gets the
+/// branch: a staff entry differs per branch).
+pub async fn to_every_branch(tx: &mut dyn Tx, tenant_id: Uuid, make: impl Fn(Uuid) -> Change) -> ApiResult<()> {
     for b in tx.list_branches(tenant_id).await? {
-        to_branch(tx, b.id, vec![make()]).await?;
+        to_branch(tx, b.id, vec![make(b.id)]).await?;
     }
     Ok(())
 }
@@ -101,7 +114,7 @@ pub async fn policy_to_every_branch(tx: &mut dyn Tx, tenant_id: Uuid, tenant_pol
 pub async fn seed_branch(tx: &mut dyn Tx, b: &BranchRecord, tenant_policy: &Policy) -> ApiResult<()> {
     let mut changes = vec![branch(b), policy(b.id, &b.policy_override.apply_to(tenant_policy))];
     changes.extend(tx.list_menu_items(b.tenant_id).await?.iter().map(menu_item));
-    changes.extend(tx.list_staff(b.tenant_id).await?.iter().map(staff));
+    changes.extend(tx.list_staff(b.tenant_id).await?.iter().map(|s| staff(s, b.id)));
     changes.extend(tx.list_stock_items(b.tenant_id).await?.iter().map(|i| stock_level(i, 0)));
     to_branch(tx, b.id, changes).await
 }

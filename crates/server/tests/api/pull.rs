@@ -302,13 +302,21 @@ fn verifies(phc: &str, pin: &str) -> bool {
     argon2::Argon2::default().verify_password(pin.as_bytes(), &parsed).is_ok()
 }
 
-/// Asserts a staff entry of the feed: the staff view plus an argon2id `pin_hash`, no PIN.
+/// Asserts a staff entry of `branch`'s stream: the staff view, plus an argon2id
+/// `pin_hash` exactly when the person is active and assigned to that branch (SPEC §5.3);
+/// never a PIN.
 #[track_caller]
-fn check_staff_data(data: &Value, view: &Value) {
+fn check_staff_data(data: &Value, view: &Value, branch: Uuid) {
     let obj = data.as_object().unwrap_or_else(|| panic!("staff data is an object: {data}"));
     assert!(!obj.contains_key("pin"), "staff data never carries a PIN: {data}");
-    let hash = obj.get("pin_hash").and_then(Value::as_str).unwrap_or_else(|| panic!("pin_hash is a string: {data}"));
-    assert!(hash.starts_with("$argon2id$"), "pin_hash is argon2id PHC: {hash}");
+    let signs_in_here = view["active"] == json!(true)
+        && view["branch_ids"].as_array().is_some_and(|b| b.contains(&json!(branch)));
+    if signs_in_here {
+        let hash = obj.get("pin_hash").and_then(Value::as_str).unwrap_or_else(|| panic!("pin_hash is a string: {data}"));
+        assert!(hash.starts_with("$argon2id$"), "pin_hash is argon2id PHC: {hash}");
+    } else {
+        assert!(!obj.contains_key("pin_hash"), "no PIN hash of someone who cannot sign in at {branch}: {data}");
+    }
     let mut without = obj.clone();
     without.remove("pin_hash");
     assert_eq!(&Value::Object(without), view, "staff data is the staff member as GET /v1/staff lists it (plus pin_hash)");
@@ -403,16 +411,24 @@ async fn hydration_of_admin_scopes_equals_the_servers_state() {
     assert_eq!(h_other.changes[0]["data"]["vat_bps"], 1000);
     assert_eq!(h_other.changes[0]["data"]["khr_per_usd"], 4000);
 
-    // staff: everyone of the tenant, also staff of other branches only
+    // staff: everyone of the tenant, also staff of other branches only (without their
+    // PIN hashes: only the active staff of this branch sign in at its tills)
     let h = hydrate(&fx.app, &t, fx.branch, Some("staff")).await;
     let staff = scope_of(&h.cache, "staff");
     let view = staff_view(&fx).await;
     assert_eq!(staff.keys().collect::<Vec<_>>(), view.keys().collect::<Vec<_>>(), "staff ids = GET /v1/staff");
     assert_eq!(staff.len(), 5, "owner, 2 cashiers, manager, other branch's cashier");
     for (id, data) in &staff {
-        check_staff_data(data, &view[id]);
+        check_staff_data(data, &view[id], fx.branch);
     }
     assert!(staff.contains_key(&fx.other_cashier.to_string()));
+    for foreign in [fx.owner, fx.other_cashier] {
+        assert!(staff[&foreign.to_string()].get("pin_hash").is_none(), "no hash of {foreign} in Main's stream");
+    }
+    let h_other = hydrate(&fx.app, &t, fx.other_branch, Some("staff")).await;
+    let hashed: Vec<String> =
+        scope_of(&h_other.cache, "staff").into_iter().filter(|(_, d)| d.get("pin_hash").is_some()).map(|(id, _)| id).collect();
+    assert_eq!(hashed, vec![fx.other_cashier.to_string()], "Other's stream holds its own cashier's hash only");
     let cashier_hash = staff[&fx.cashier.to_string()]["pin_hash"].as_str().unwrap();
     assert!(verifies(cashier_hash, CASHIER_PIN), "the cashier's pin_hash verifies the cashier's PIN");
     assert!(!verifies(cashier_hash, MANAGER_PIN), "and not another PIN");
@@ -451,7 +467,11 @@ async fn hydration_of_admin_scopes_equals_the_servers_state() {
     // The other branch: tenant-wide state, its own stock levels, none of Main's sales.
     let other = hydrate(&fx.app, &t, fx.other_branch, None).await;
     assert_eq!(scope_of(&other.cache, "menu"), menu);
-    assert_eq!(scope_of(&other.cache, "staff"), staff);
+    let other_staff = scope_of(&other.cache, "staff");
+    assert_eq!(other_staff.keys().collect::<Vec<_>>(), staff.keys().collect::<Vec<_>>(), "the same staff entries");
+    for (id, data) in &other_staff {
+        check_staff_data(data, &view[id], fx.other_branch);
+    }
     assert_eq!(scope_of(&other.cache, "inventory").values().map(|v| v["on_hand"].clone()).collect::<Vec<_>>(), vec![json!(0); 3]);
     for s in ["sales", "attendance", "cash_sessions"] {
         assert!(scope_of(&other.cache, s).is_empty(), "nothing of Main's {s} in Other's stream");
@@ -549,8 +569,9 @@ async fn a_new_branch_stream_starts_with_the_tenant_state_and_itself() {
     let staff = scope_of(&h.cache, "staff");
     let view = staff_view(&fx).await;
     for (id, data) in &staff {
-        check_staff_data(data, &view[id]);
+        check_staff_data(data, &view[id], fresh);
     }
+    assert!(staff.values().all(|d| d.get("pin_hash").is_none()), "nobody works at Fresh yet: no hashes");
     assert_eq!(h.cache[&k("policy", fresh)], policy_view(&fx, fresh).await);
     assert_eq!(h.cache[&k("policy", fresh)]["khr_rounding"], 500);
     assert_eq!(h.cache[&k("branch", fresh)], json!({"id": fresh, "name": "Fresh", "status": "active"}));
@@ -729,6 +750,7 @@ async fn incremental_pulls_converge_to_a_fresh_hydration() {
     assert_eq!(one("menu", fx.latte)["data"]["price_cents"], 350);
     assert!(changes_for(&inc, "menu", fx.espresso).is_empty(), "espresso did not change: {inc:?}");
     assert_eq!(one("staff", fx.cashier2)["data"]["active"], false);
+    assert!(one("staff", fx.cashier2)["data"].get("pin_hash").is_none(), "a deactivated cashier's hash leaves the till");
     assert!(changes_for(&inc, "staff", fx.other_cashier).is_empty(), "other cashier did not change");
     let new_hash = one("staff", fx.manager)["data"]["pin_hash"].as_str().unwrap().to_string();
     assert!(verifies(&new_hash, "7777") && !verifies(&new_hash, MANAGER_PIN), "the new PIN's hash");
@@ -1469,4 +1491,62 @@ async fn who_may_subscribe_to_nudges() {
     let _a = subscribe(&fx.app, &fx.device_token, fx.branch).await;
     let _b = subscribe(&fx.app, &manager_token, fx.branch).await;
     let _c = subscribe(&fx.app, &fx.owner_token, fx.other_branch).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// PIN hashes written before they were kept in their branch
+// ---------------------------------------------------------------------------------------
+
+/// A stream of the first release held every staff member's PIN hash. Migration 0009
+/// rewrites each entry that should not have one without it and moves it past every
+/// cursor, so a till that holds such a hash replaces the entry on its next pull.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_migration_takes_foreign_pin_hashes_out_of_old_streams() {
+    use crate::common::Side;
+    let fx = Fx::new().await;
+    let before = hydrate(&fx.app, &fx.device_token, fx.branch, Some("staff")).await;
+    // As in a stream of the first release: the owner's and Other's cashier's hashes in Main's.
+    let mut side = Side::open(&fx.app).await;
+    for who in [fx.owner, fx.other_cashier] {
+        let filter = format!("branch_id = {} AND scope = 'staff' AND entity_id = {}", side.id(fx.branch), side.id(who));
+        side.exec(
+            &format!("UPDATE changes SET data = json_set(data, '$.pin_hash', 'old-hash') WHERE {filter}"),
+            &format!("UPDATE changes SET data = jsonb_set(data::jsonb, '{{pin_hash}}', '\"old-hash\"')::text WHERE {filter}"),
+        )
+        .await;
+    }
+    let old = hydrate(&fx.app, &fx.device_token, fx.branch, Some("staff")).await;
+    let hashed = |h: &Hydration| -> BTreeSet<String> {
+        scope_of(&h.cache, "staff").into_iter().filter(|(_, d)| d.get("pin_hash").is_some()).map(|(id, _)| id).collect()
+    };
+    let own: BTreeSet<String> = [fx.cashier, fx.cashier2, fx.manager].iter().map(Uuid::to_string).collect();
+    assert_eq!(hashed(&old).len(), 5, "the old stream holds everyone's hash: {:?}", old.changes);
+
+    side.exec(
+        include_str!("../../../store-sqlite/migrations/0009_staff_pin_scope.sql"),
+        include_str!("../../../store-postgres/migrations/0009_staff_pin_scope.sql"),
+    )
+    .await;
+
+    // The till, at the cursor it had, gets the two entries again, without a hash.
+    let (inc, _) = pull_all(&fx.app, &fx.device_token, fx.branch, Some("staff"), Some(before.cursor.clone()), 500).await;
+    let ids: BTreeSet<String> = inc.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let foreign: BTreeSet<String> = [fx.owner, fx.other_cashier].iter().map(Uuid::to_string).collect();
+    assert_eq!(ids, foreign, "exactly the corrected entries come after the old cursor: {inc:?}");
+    for c in &inc {
+        assert!(version(c) > old.head, "moved past every cursor: {c}");
+        assert!(c["data"].get("pin_hash").is_none(), "without the hash: {c}");
+    }
+    let fresh = hydrate(&fx.app, &fx.device_token, fx.branch, Some("staff")).await;
+    assert_eq!(hashed(&fresh), own, "Main's stream holds the hashes of Main's active staff only");
+    let mut cache = before.cache.clone();
+    apply(&mut cache, &inc);
+    assert_eq!(cache, fresh.cache, "the till's cache after its pull equals a fresh hydration");
+    // Nothing else moved: a second run finds nothing to correct.
+    side.exec(
+        include_str!("../../../store-sqlite/migrations/0009_staff_pin_scope.sql"),
+        include_str!("../../../store-postgres/migrations/0009_staff_pin_scope.sql"),
+    )
+    .await;
+    assert_eq!(hydrate(&fx.app, &fx.device_token, fx.branch, Some("staff")).await.head, fresh.head);
 }
