@@ -74,12 +74,13 @@ fn check_shift_owner(
     Err(Rejection::new(ErrorCode::Forbidden, msg))
 }
 
-/// May someone with role `granter` give a staff member role `target`? An owner may
-/// grant any role, a manager cashier or manager, a cashier nothing.
+/// May someone with role `granter` give a staff member role `target`, or change a staff
+/// member who has it? An owner any role, a manager only cashiers (never managers or
+/// owners, SPEC §5), a cashier nothing.
 pub fn can_assign_role(granter: Role, target: Role) -> bool {
     match granter {
         Role::Owner => true,
-        Role::Manager => target <= Role::Manager,
+        Role::Manager => target == Role::Cashier,
         Role::Cashier => false,
     }
 }
@@ -200,7 +201,7 @@ mod tests {
             assert!(!can_assign_role(Cashier, target));
         }
         assert!(can_assign_role(Manager, Cashier));
-        assert!(can_assign_role(Manager, Manager));
+        assert!(!can_assign_role(Manager, Manager), "a manager never makes or changes a manager");
         assert!(!can_assign_role(Manager, Owner));
     }
 }

@@ -61,6 +61,26 @@ impl Auth {
         }
     }
 
+    /// The owner's staff id, or `FORBIDDEN`: tenant-wide writes (tenant policy, menu,
+    /// stock items, branches) are the owner's alone (SPEC §5).
+    pub fn require_owner(&self) -> ApiResult<Uuid> {
+        match self.require_manager()? {
+            (staff_id, Role::Owner) => Ok(staff_id),
+            _ => Err(ApiError::Forbidden("this changes the whole tenant, so it needs the owner".into())),
+        }
+    }
+
+    /// A manager+ who may administer `branch_id` (an owner, or a manager assigned to
+    /// it), decided from the token alone: called before any row is locked, so a caller
+    /// without the right never makes anyone wait.
+    pub fn require_admin_of(&self, branch_id: Uuid) -> ApiResult<(Uuid, Role)> {
+        let me = self.require_manager()?;
+        if !self.sees_branch(branch_id) {
+            return Err(ApiError::Forbidden(format!("you are not assigned to branch {branch_id}")));
+        }
+        Ok(me)
+    }
+
     /// Whether the caller may see data of `branch_id` (a branch of its tenant).
     pub fn sees_branch(&self, branch_id: Uuid) -> bool {
         match &self.principal {

@@ -19,9 +19,9 @@ fn now() -> chrono::DateTime<chrono::Utc> {
 
 // ---------------------------------------------------------------- branches
 
-/// `POST /v1/branches`: a manager who creates a branch is assigned to it.
+/// `POST /v1/branches` (owner only: a new branch is a tenant-wide change).
 pub async fn create_branch(store: &dyn Store, auth: &Auth, req: CreateBranch) -> ApiResult<BranchView> {
-    let (staff_id, role) = auth.require_manager()?;
+    auth.require_owner()?;
     let name = validate::name("name", &req.name)?;
     let branch = BranchRecord {
         id: Uuid::now_v7(),
@@ -35,13 +35,6 @@ pub async fn create_branch(store: &dyn Store, auth: &Auth, req: CreateBranch) ->
     let mut tx = store.begin_write().await?;
     let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
     tx.insert_branch(&branch).await?;
-    if role < Role::Owner {
-        let mut me = tx.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
-        me.branch_ids.push(branch.id);
-        me.branch_ids.sort();
-        tx.update_staff(&me).await?;
-        feed::to_every_branch(tx.as_mut(), auth.tenant_id, |b| feed::staff(&me, b)).await?;
-    }
     feed::seed_branch(tx.as_mut(), &branch, &tenant.policy).await?;
     tx.commit().await?;
     Ok(views::branch(&branch))
@@ -61,6 +54,7 @@ pub async fn set_branch_status(
     branch_id: Uuid,
     status: BranchStatus,
 ) -> ApiResult<BranchStatusView> {
+    auth.require_admin_of(branch_id)?;
     let mut tx = store.begin_write().await?;
     tx.lock_branch(auth.tenant_id, branch_id).await?;
     let mut branch = branch_for_admin(tx.as_mut(), auth, branch_id).await?;
@@ -172,13 +166,17 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
         Some(pin) => Some(hash_pin(pin).await?),
         None => None,
     };
+    // Permission first, on an unlocked read: a caller who may not change this person
+    // never takes the tenant's lock. Checked again under it (the person may have changed).
+    let mut read = store.begin_read().await?;
+    let staff = read.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
+    drop(read);
+    check_may_administer(auth, granter, &staff)?;
     let mut tx = store.begin_write().await?;
     // Serializes staff changes of the tenant, so two demotions cannot both see "another owner".
     tx.lock_tenant(auth.tenant_id).await?;
     let mut staff = tx.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
-    if !access::can_assign_role(granter, staff.role) {
-        return Err(ApiError::Forbidden(format!("a {} cannot change a {}", granter.as_str(), staff.role.as_str())));
-    }
+    check_may_administer(auth, granter, &staff)?;
     if let Some(role) = req.role {
         if !access::can_assign_role(granter, role) {
             return Err(ApiError::Forbidden(format!("a {} cannot grant the role {}", granter.as_str(), role.as_str())));
@@ -196,6 +194,18 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
     feed::to_every_branch(tx.as_mut(), auth.tenant_id, |b| feed::staff(&staff, b)).await?;
     tx.commit().await?;
     Ok(views::staff(&staff))
+}
+
+/// May the caller (a manager+ with role `granter`) change this staff member? An owner
+/// anyone; a manager only a cashier whose branches all lie within the manager's own.
+fn check_may_administer(auth: &Auth, granter: Role, staff: &StaffRecord) -> ApiResult<()> {
+    if !access::can_assign_role(granter, staff.role) {
+        return Err(ApiError::Forbidden(format!("a {} cannot change a {}", granter.as_str(), staff.role.as_str())));
+    }
+    if let Some(b) = staff.branch_ids.iter().find(|b| !auth.sees_branch(**b)) {
+        return Err(ApiError::Forbidden(format!("{} also works at branch {b}, which you are not assigned to", staff.name)));
+    }
+    Ok(())
 }
 
 fn apply_staff_patch(staff: &mut StaffRecord, req: &PatchStaff, name: Option<String>, pin_hash: Option<String>) {
@@ -296,7 +306,7 @@ pub async fn device_self(store: &dyn Store, auth: &Auth) -> ApiResult<modula_wir
 
 /// `POST /v1/stock-items`.
 pub async fn create_stock_item(store: &dyn Store, auth: &Auth, req: CreateStockItem) -> ApiResult<StockItemView> {
-    auth.require_manager()?;
+    auth.require_owner()?;
     let item = StockItemRecord {
         id: Uuid::now_v7(),
         tenant_id: auth.tenant_id,
@@ -320,6 +330,7 @@ pub async fn list_stock_items(store: &dyn Store, auth: &Auth) -> ApiResult<Vec<S
 /// `POST /v1/inventory/restock`.
 pub async fn restock(store: &dyn Store, auth: &Auth, req: Restock) -> ApiResult<RestockView> {
     validate::positive_qty("qty", req.qty)?;
+    auth.require_admin_of(req.branch_id)?;
     let mut tx = store.begin_write().await?;
     // Branch row first, then stock rows: the order the push lane takes them in, so a
     // restock and a push of one branch never wait on each other in a cycle.
@@ -358,7 +369,7 @@ pub async fn put_menu_item(
     item_id: Uuid,
     req: PutMenuItem,
 ) -> ApiResult<(MenuItemView, bool)> {
-    auth.require_manager()?;
+    auth.require_owner()?;
     let req = validate::menu_item(&req)?;
     let mut tx = store.begin_write().await?;
     for (i, line) in req.recipe.iter().enumerate() {
@@ -390,7 +401,7 @@ pub async fn put_menu_item(
 
 /// `DELETE /v1/menu/items/{id}`: tombstones the item (idempotent for a tombstone).
 pub async fn delete_menu_item(store: &dyn Store, auth: &Auth, item_id: Uuid) -> ApiResult<()> {
-    auth.require_manager()?;
+    auth.require_owner()?;
     let mut tx = store.begin_write().await?;
     let mut item = tx.menu_item(auth.tenant_id, item_id).await?.ok_or_else(|| not_found("menu item", item_id))?;
     if !item.deleted {
@@ -437,7 +448,7 @@ pub async fn tenant_policy(store: &dyn Store, auth: &Auth) -> ApiResult<Policy> 
 
 /// `PUT /v1/policy`: sets the given fields of the tenant policy; returns it.
 pub async fn put_tenant_policy(store: &dyn Store, auth: &Auth, patch: PolicyPatch) -> ApiResult<Policy> {
-    auth.require_manager()?;
+    auth.require_owner()?;
     let mut tx = store.begin_write().await?;
     let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
     let policy = patch.apply_to(&tenant.policy);
@@ -467,6 +478,7 @@ pub async fn put_branch_policy(
     branch_id: Uuid,
     patch: PolicyPatch,
 ) -> ApiResult<Policy> {
+    auth.require_admin_of(branch_id)?;
     let mut tx = store.begin_write().await?;
     // Locked before it is read: `update_branch` writes the status back, and a freeze
     // committed in between must not be undone.

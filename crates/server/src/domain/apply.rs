@@ -39,12 +39,22 @@ fn device_of(ctx: &OpContext) -> ApiResult<Uuid> {
 /// The device's open session `id`, or the prerequisite rejection.
 async fn open_session_of(tx: &mut dyn Tx, ctx: &mut OpContext, id: Uuid) -> ApiResult<Result<CashSessionRecord, Rejection>> {
     let device_id = device_of(ctx)?;
-    let session = ctx.session(tx, id).await?.filter(|s| s.device_id == device_id);
+    let session = ctx.session(tx, id).await?;
+    // An op names only sessions of its own branch (SPEC §5.1 rule 8).
+    if session.as_ref().is_some_and(|s| s.branch_id != ctx.branch.id) {
+        return Ok(Err(other_branch("cash session", id)));
+    }
+    let session = session.filter(|s| s.device_id == device_id);
     Ok(match session {
         None => Err(Rejection::new(ErrorCode::NoOpenCashSession, format!("no open cash session {id} on this device"))),
         Some(s) if !s.open => Err(Rejection::new(ErrorCode::CashSessionClosed, format!("cash session {id} is closed"))),
         Some(s) => Ok(s),
     })
+}
+
+/// `FORBIDDEN`: the op names an entity of another branch.
+fn other_branch(what: &str, id: Uuid) -> Rejection {
+    Rejection::new(ErrorCode::Forbidden, format!("{what} {id} belongs to another branch"))
 }
 
 /// The op's audit event (SPEC §2: one per applied op); it is stored in the op's record,
@@ -327,9 +337,7 @@ async fn close_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSes
 
 async fn start_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &StaffRecord, p: ShiftPayload) -> Outcome {
     let staff = if p.staff_id == actor.id { Some(actor.clone()) } else { ctx.staff(tx, p.staff_id).await? };
-    let in_branch = staff.as_ref().is_some_and(|s| {
-        s.active && (s.role == modula_wire::Role::Owner || s.branch_ids.contains(&ctx.branch.id))
-    });
+    let in_branch = staff.as_ref().is_some_and(|s| s.active && s.branch_ids.contains(&ctx.branch.id));
     if !in_branch {
         return Ok(Err(Rejection::validation("staff_id", "no active staff member with this id works at this branch")));
     }
@@ -356,7 +364,17 @@ async fn start_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &Staff
 }
 
 async fn end_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: ShiftPayload) -> Outcome {
+    // An op names only shifts of its own branch (SPEC §5.1 rule 8).
+    if let Some(named) = tx.shift(ctx.tenant_id, p.shift_id).await? {
+        if named.branch_id != ctx.branch.id {
+            return Ok(Err(other_branch("shift", p.shift_id)));
+        }
+    }
     let open = tx.open_shift_of_staff(p.staff_id).await?.filter(|s| s.tenant_id == ctx.tenant_id);
+    if let Some(shift) = open.as_ref().filter(|s| s.branch_id != ctx.branch.id) {
+        let msg = format!("the open shift of {} ({}) belongs to another branch; end it there", p.staff_id, shift.id);
+        return Ok(Err(Rejection::new(ErrorCode::Forbidden, msg)));
+    }
     if let Err(r) = attendance::check_end(open.as_ref().map(|s| s.id), p.shift_id) {
         return Ok(Err(r));
     }

@@ -14,7 +14,7 @@
 use modula_rules::{access, hash, validate, Rejection};
 use modula_store::{Lane, OpOutcome, OpRecord, StaffRecord, Store, StoreError, Tx};
 use modula_wire::op::{OpType, Payload, ONLINE_ONLY_OP_TYPES};
-use modula_wire::{ErrorCode, Op, OpResult, OpStatus, PushRequest, PushResponse, Role};
+use modula_wire::{ErrorCode, Op, OpResult, OpStatus, PushRequest, PushResponse};
 
 use super::apply;
 pub use super::batch::{BranchLock, OpContext, Stale};
@@ -329,7 +329,8 @@ async fn check_access(
     if !actor.active {
         return forbidden(format!("{} is deactivated", actor.name));
     }
-    if actor.role < Role::Owner && !actor.branch_ids.contains(&ctx.branch.id) {
+    // Also an owner: one who is not assigned to the branch does not act on its devices.
+    if !actor.branch_ids.contains(&ctx.branch.id) {
         return forbidden(format!("{} is not assigned to this branch", actor.name));
     }
     if let Some(p) = payload {

@@ -58,11 +58,10 @@ async fn managers_administer_only_their_branches() {
     let mt = app.login(app.a.tenant_id, mgr, "5678").await;
     app.post(&format!("/v1/branches/{mine}/freeze"), &mt, json!({})).await.ok(200);
     app.post(&format!("/v1/branches/{other}/freeze"), &mt, json!({})).await.problem(403, "FORBIDDEN");
-    // A branch a manager creates is theirs.
-    let created = app.branch(&mt, "New").await;
-    app.post(&format!("/v1/branches/{created}/freeze"), &mt, json!({})).await.ok(200);
+    // A new branch is a tenant-wide change: the owner's alone (SPEC §5).
+    app.post("/v1/branches", &mt, json!({"name": "New"})).await.problem(403, "FORBIDDEN");
     let r = app.get("/v1/branches", &mt).await;
-    assert_eq!(r.ok(200)["branches"].as_array().unwrap().len(), 2);
+    assert_eq!(r.ok(200)["branches"].as_array().unwrap().len(), 1, "{:?}", r.body);
 }
 
 #[tokio::test]

@@ -15,5 +15,6 @@ mod faults;
 mod health;
 mod isolation;
 mod online;
+mod privilege;
 mod pull;
 mod push;

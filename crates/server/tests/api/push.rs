@@ -326,14 +326,16 @@ async fn forbidden_unknown_actor_and_actor_of_another_branch() {
         ops.start_work(b.owner_id, b.owner_id),
         // Rule 5 comes before rule 7: an unknown actor with an invalid payload.
         ops.open(nobody, Uuid::now_v7(), -5),
-        // The owner counts as assigned to every branch.
+        // An owner not assigned to the branch does not act on its devices either.
         ops.movement(fx.owner, s, "paid_in", 100),
     ];
     let res = fx.push(&batch).await;
-    for r in &res[..7] {
+    for r in &res[..8] {
         rejected(r, "FORBIDDEN");
     }
-    applied(&res[7]);
+    // Assigned to it, the owner may.
+    fx.app.patch(&format!("/v1/staff/{}", fx.owner), &fx.owner_token, json!({"branch_ids": [fx.branch]})).await.ok(200);
+    applied(&fx.push(&[ops.movement(fx.owner, s, "paid_in", 100)]).await[0]);
     assert_eq!(fx.sales().await, Vec::<Value>::new());
     assert_eq!(fx.shifts().await, Vec::<Value>::new());
     assert_eq!(fx.on_hand(fx.beans).await, BEANS_STOCK);
@@ -355,6 +357,8 @@ async fn forbidden_cashier_adjustment_and_paid_out_above_the_limit() {
         ops.movement(fx.manager, s, "paid_out", 2500),
         ops.movement(fx.owner, s, "adjustment", 25),
     ];
+    // The owner acts here as one assigned to the branch.
+    fx.app.patch(&format!("/v1/staff/{}", fx.owner), &fx.owner_token, json!({"branch_ids": [fx.branch]})).await.ok(200);
     let res = fx.push(&batch).await;
     applied(&res[0]);
     let m = rejected(&res[1], "FORBIDDEN");
