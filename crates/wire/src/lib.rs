@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod domain;
+pub mod envelope;
 pub mod json_text;
 pub mod op;
 pub mod problem;
@@ -32,8 +33,10 @@ pub mod limits {
     pub const RECIPE_MAX_LINES: usize = 50;
     /// Most branches one staff member may be assigned to in one request.
     pub const STAFF_MAX_BRANCHES: usize = 1000;
-    /// Most `depends_on` ids on one op.
+    /// Most `depends_on` ids on one op (enforced while parsing).
     pub const DEPENDS_ON_MAX: usize = 16;
+    /// Longest op `type`, in bytes (enforced while parsing).
+    pub const OP_TYPE_MAX_BYTES: usize = 64;
     /// Largest money amount accepted anywhere, in cents (10 million USD).
     pub const MONEY_MAX_CENTS: i64 = 1_000_000_000;
     /// Largest riel amount accepted in a tender, in whole riel.

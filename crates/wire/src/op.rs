@@ -68,8 +68,9 @@ impl OpType {
 pub struct Op {
     /// Client-generated UUIDv7; the idempotency key of the op across both lanes.
     pub client_op_id: Uuid,
-    /// The op type's wire name (kept as text so unknown types get a per-op answer).
-    #[serde(rename = "type")]
+    /// The op type's wire name (kept as text so unknown types get a per-op answer), at
+    /// most `limits::OP_TYPE_MAX_BYTES`.
+    #[serde(rename = "type", deserialize_with = "crate::envelope::op_type")]
     pub op_type: String,
     /// The tenant the op belongs to.
     pub tenant_id: Uuid,
@@ -79,14 +80,16 @@ pub struct Op {
     pub actor_id: Uuid,
     /// The device's own 1-based counter, assigned at enqueue.
     pub device_seq: i64,
-    /// When it happened on the device.
+    /// When it happened on the device (2000-01-01 up to 2100-01-01, see
+    /// [`crate::envelope::occurred_at`]).
+    #[serde(deserialize_with = "crate::envelope::occurred_at")]
     pub occurred_at: DateTime<Utc>,
     /// The type-specific payload.
     pub payload: serde_json::Value,
     /// Lowercase hex SHA-256 of the JCS form of `{type, tenant_id, branch_id, actor_id, payload}`.
     pub payload_hash: String,
-    /// Ops that must have been applied before this one.
-    #[serde(default)]
+    /// Ops that must have been applied before this one (at most `limits::DEPENDS_ON_MAX`).
+    #[serde(default, deserialize_with = "crate::envelope::depends_on")]
     pub depends_on: Vec<Uuid>,
 }
 
@@ -103,12 +106,13 @@ pub struct OnlineOp {
     /// The device's counter, when a terminal sends it.
     #[serde(default)]
     pub device_seq: Option<i64>,
-    /// When it happened.
+    /// When it happened (2000-01-01 up to 2100-01-01, see [`crate::envelope::occurred_at`]).
+    #[serde(deserialize_with = "crate::envelope::occurred_at")]
     pub occurred_at: DateTime<Utc>,
     /// The type-specific payload.
     pub payload: serde_json::Value,
-    /// Ops that must have been applied before this one.
-    #[serde(default)]
+    /// Ops that must have been applied before this one (at most `limits::DEPENDS_ON_MAX`).
+    #[serde(default, deserialize_with = "crate::envelope::depends_on")]
     pub depends_on: Vec<Uuid>,
 }
 

@@ -52,6 +52,31 @@ async fn open_session_of(tx: &mut dyn Tx, ctx: &mut OpContext, id: Uuid) -> ApiR
     })
 }
 
+/// How far ahead of the server's clock an op may say it happened before its audit event
+/// flags clock skew: 5 minutes.
+pub const CLOCK_SKEW_TOLERANCE_S: i64 = 300;
+
+/// How many seconds ahead of `now` an op says it happened, when that is more than
+/// [`CLOCK_SKEW_TOLERANCE_S`]: the till's clock runs fast. Flagged in the op's audit
+/// event (`clock_skew_s`), never refused: the sale or shift was real.
+pub fn clock_skew_s(occurred_at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+    let ahead_s = (occurred_at - now).num_seconds();
+    (ahead_s > CLOCK_SKEW_TOLERANCE_S).then_some(ahead_s)
+}
+
+/// Adds `clock_skew_s` to an audit event's details (an object). A sale's details are
+/// finished at flush and carry it from their draft; its placeholder is left alone.
+pub fn flag_clock_skew(event: &mut OpAudit, skew_s: i64) -> ApiResult<()> {
+    let serde_json::Value::Object(mut details) = serde_json::from_str(event.details.as_str())
+        .map_err(|e| ApiError::Internal(format!("an audit event is not JSON: {e}")))?
+    else {
+        return Ok(());
+    };
+    details.insert("clock_skew_s".into(), json!(skew_s));
+    event.details = JsonText::from(serde_json::Value::Object(details));
+    Ok(())
+}
+
 /// `FORBIDDEN`: the op names an entity of another branch.
 fn other_branch(what: &str, id: Uuid) -> Rejection {
     Rejection::new(ErrorCode::Forbidden, format!("{what} {id} belongs to another branch"))
@@ -126,6 +151,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     let result = json_text(&result)?;
     ctx.add_sale(record)?;
     let draft = SaleAuditDraft {
+        clock_skew_s: clock_skew_s(op.occurred_at, chrono::Utc::now()),
         stock_deltas: stock_deltas.into_iter().collect(),
         items_not_on_menu: not_on_menu,
         price_drift_cents,
@@ -170,6 +196,8 @@ struct SaleDetails<'a> {
 /// The details of a sale's audit event.
 #[derive(Serialize)]
 struct SaleAudit<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clock_skew_s: Option<i64>,
     items_not_on_menu: &'a [Uuid],
     negative_stock: &'a [NegativeStock],
     price_drift_cents: i64,
@@ -215,6 +243,7 @@ async fn reprice(
 /// A sale's audit event before the stock levels are known: they are final only under
 /// the stock rows' lock, at flush, and the event flags the items the sale took below zero.
 pub struct SaleAuditDraft {
+    clock_skew_s: Option<i64>,
     stock_deltas: Vec<(Uuid, i64)>,
     items_not_on_menu: Vec<Uuid>,
     price_drift_cents: i64,
@@ -238,6 +267,7 @@ impl SaleAuditDraft {
             }
         }
         let event = SaleAudit {
+            clock_skew_s: self.clock_skew_s,
             items_not_on_menu: &self.items_not_on_menu,
             negative_stock: &negative_stock,
             price_drift_cents: self.price_drift_cents,

@@ -180,9 +180,12 @@ pub async fn process_prepared(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, pre
         Ok(result) => OpOutcome::Applied(result),
         Err(r) => OpOutcome::Rejected { code: r.code, message: r.message, field: r.field },
     };
-    let audit = ctx.take_audit();
+    let mut audit = ctx.take_audit();
     assert_eq!(audit.is_some(), matches!(outcome, OpOutcome::Applied(_)), "an audit event for each applied op, none else");
     let now = chrono::Utc::now();
+    if let (Some(event), Some(skew_s)) = (audit.as_mut(), apply::clock_skew_s(op.occurred_at, now)) {
+        apply::flag_clock_skew(event, skew_s)?;
+    }
     let record = OpRecord {
         tenant_id: ctx.tenant_id,
         client_op_id: op.client_op_id,

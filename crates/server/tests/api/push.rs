@@ -1542,3 +1542,70 @@ async fn metrics_count_the_branch_lock_of_each_write_and_not_of_a_replay() {
     fx.push(&[ops.sale(fx.cashier, s, &[(fx.latte, 1, LATTE_PRICE)], 500, 0)]).await;
     assert_eq!(lock_counts().await.0, (2.0, 2.0));
 }
+
+// ---------------------------------------------------------------------------------------
+// Bounded envelopes (issue 19): limits enforced while parsing; clock skew flagged
+// ---------------------------------------------------------------------------------------
+
+/// An op whose `type` is over 64 bytes, whose `depends_on` lists over 16 ids, or whose
+/// `occurred_at` lies outside 2000–2100 fails the parse: the push is `400`, naming the
+/// field, and nothing of it is stored.
+#[tokio::test]
+async fn an_envelope_over_its_bounds_is_a_400_naming_the_field() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = Uuid::now_v7();
+    let good = ops.open(fx.cashier, s, 1000);
+    let cases: Vec<(&str, Value)> = vec![
+        ("type", envelope(&good, "type", json!("x".repeat(65)))),
+        ("depends_on", envelope(&good, "depends_on", json!((0..17).map(|_| Uuid::now_v7()).collect::<Vec<_>>()))),
+        ("occurred_at", envelope(&good, "occurred_at", json!("1970-01-01T00:00:00Z"))),
+        ("occurred_at", envelope(&good, "occurred_at", json!("2100-01-01T00:00:00Z"))),
+    ];
+    for (field, bad) in cases {
+        let r = fx.push_raw(&fx.device_token, json!({"device_id": fx.device, "operations": [good.clone(), bad]})).await;
+        let p = r.problem(400, "BAD_REQUEST");
+        assert_eq!(p["field"], format!("operations[1].{field}"), "{p}");
+    }
+    assert!(fx.failures().await.is_empty(), "nothing recorded");
+    // At the bounds, the same op is fine.
+    let deps = (0..16).map(|_| Uuid::now_v7()).collect::<Vec<_>>();
+    let other = ops.start_work(fx.cashier, fx.cashier);
+    let at_bounds = envelope(&envelope(&other, "occurred_at", json!("2000-01-01T00:00:00Z")), "depends_on", json!(deps));
+    rejected(&fx.push(&[at_bounds]).await[0], "DEPENDENCY_MISSING");
+    applied(&fx.push(&[good]).await[0]);
+}
+
+/// An op stamped in the future (a till whose clock runs fast) is applied, and its audit
+/// event says how far ahead it was; one stamped now is not flagged.
+#[tokio::test]
+async fn a_fast_till_clock_is_flagged_in_the_audit_not_refused() {
+    let fx = Fx::new().await;
+    let mut ops = fx.ops();
+    let s = Uuid::now_v7();
+    let ahead = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let future = |op: Value| envelope(&op, "occurred_at", json!(ahead));
+    let batch = vec![
+        future(ops.open(fx.cashier, s, 1000)),
+        future(ops.sale(fx.cashier, s, &[(fx.latte, 1, LATTE_PRICE)], LATTE_PRICE, 0)),
+        ops.movement(fx.cashier, s, "paid_in", 100),
+    ];
+    for r in fx.push(&batch).await {
+        applied(&r);
+    }
+    let events = fx.audit("2000-01-01T00:00:00Z").await;
+    let skew = |id: Uuid| find(&events, "client_op_id", id)["details"]["clock_skew_s"].clone();
+    for op in &batch[..2] {
+        let s = skew(op_id(op)).as_i64().unwrap_or_else(|| panic!("flagged: {events:?}"));
+        assert!((7000..=7200).contains(&s), "about two hours ahead: {s}");
+    }
+    assert_eq!(skew(op_id(&batch[2])), Value::Null, "a till on time is not flagged");
+}
+
+/// `op` with one envelope field replaced (`occurred_at`, `depends_on` and a parse failure
+/// need no new hash).
+fn envelope(op: &Value, field: &str, value: Value) -> Value {
+    let mut op = op.clone();
+    op[field] = value;
+    op
+}
