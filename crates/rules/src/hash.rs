@@ -221,6 +221,21 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    /// Found by the `canonical_hash` fuzz target: without serde_json's `float_roundtrip`
+    /// feature its parser rounds some long numbers to a neighbour of the nearest double,
+    /// so the canonical form was not a fixed point (…993e+23, reparsed, wrote …992e+23).
+    /// RFC 8785 needs the nearest double; Rust's own parser gives it.
+    #[test]
+    fn long_numbers_parse_to_the_nearest_double() {
+        for text in ["-900719925474099254740993", "900719925474099254740993", "0.30000000000000004441", "1.00000000000000011102230246251565"] {
+            let parsed: Value = serde_json::from_str(text).unwrap();
+            let nearest: f64 = text.parse().unwrap();
+            assert_eq!(parsed.as_f64(), Some(nearest), "{text}");
+            let once = canonical_json(&parsed);
+            assert_eq!(canonical_json(&serde_json::from_str(&once).unwrap()), once, "{text}: a fixed point");
+        }
+    }
+
     fn canon(text: &str) -> String {
         canonical_json(&serde_json::from_str(text).expect("test JSON parses"))
     }

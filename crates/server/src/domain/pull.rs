@@ -115,7 +115,7 @@ pub fn encode_cursor(key: &[u8], tenant_id: Uuid, branch_id: Uuid, scopes: &[&st
 }
 
 /// Decodes and checks a cursor; returns its position or the `CURSOR_RESET` reason.
-fn decode_cursor(key: &[u8], cursor: &str, tenant_id: Uuid, branch_id: Uuid, scopes: &[&str]) -> ApiResult<i64> {
+pub fn decode_cursor(key: &[u8], cursor: &str, tenant_id: Uuid, branch_id: Uuid, scopes: &[&str]) -> ApiResult<i64> {
     // Only the exact lowercase form this server writes is accepted: any altered
     // character, even one that decodes to the same byte, is a different cursor.
     if !cursor.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
