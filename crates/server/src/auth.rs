@@ -47,6 +47,8 @@ pub struct Auth {
     pub tenant_id: Uuid,
     /// Who.
     pub principal: Principal,
+    /// The SHA-256 of the bearer token the caller used (what a logout deletes).
+    pub token_hash: String,
 }
 
 impl Auth {
@@ -95,7 +97,8 @@ impl Auth {
 pub async fn authenticate(store: &dyn Store, token: &str) -> ApiResult<Auth> {
     let invalid = || ApiError::Unauthorized("the token is unknown, expired or revoked".into());
     let mut tx = store.begin_read().await?;
-    let record = tx.token(&token_hash(token)).await?.ok_or_else(invalid)?;
+    let hash = token_hash(token);
+    let record = tx.token(&hash).await?.ok_or_else(invalid)?;
     if record.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
         return Err(invalid());
     }
@@ -115,7 +118,7 @@ pub async fn authenticate(store: &dyn Store, token: &str) -> ApiResult<Auth> {
             Principal::Device { device_id, branch_id: device.branch_id }
         }
     };
-    Ok(Auth { tenant_id: record.tenant_id, principal })
+    Ok(Auth { tenant_id: record.tenant_id, principal, token_hash: hash })
 }
 
 /// A fresh random bearer token: `mdl_` + 64 hex digits (256 bits).

@@ -43,41 +43,56 @@ pub async fn open_store_with_pool(url: &str, pg_pool_max: Option<u32>) -> anyhow
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, purging expired tombstones
-/// in the background.
+/// and tokens in the background.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let purger = tokio::spawn(purge_tombstones_forever(state.clone()));
+    let purger = tokio::spawn(purge_forever(state.clone()));
     let result = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
     purger.abort();
     result?;
     Ok(())
 }
 
-/// How often the tombstone purge runs.
+/// How often the tombstone and token purges run.
 const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
-async fn purge_tombstones_forever(state: AppState) {
+async fn purge_forever(state: AppState) {
     let mut tick = tokio::time::interval(PURGE_INTERVAL);
     loop {
         tick.tick().await;
-        let Ok(retention) = chrono::Duration::from_std(state.config.tombstone_retention) else { continue };
-        let cutoff = chrono::Utc::now() - retention;
-        let purged = async {
-            let mut tx = state.store.begin_write().await?;
-            let n = tx.purge_tombstones(cutoff).await?;
-            tx.commit().await?;
-            Ok::<u64, modula_store::StoreError>(n)
+        if let Ok(retention) = chrono::Duration::from_std(state.config.tombstone_retention) {
+            let cutoff = chrono::Utc::now() - retention;
+            match purge_tombstones(&state, cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "expired tombstones purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "tombstone purge failed; will retry"),
+            }
         }
-        .await;
-        match purged {
-            Ok(n) if n > 0 => tracing::info!(purged = n, "expired tombstones purged"),
+        match purge_expired_tokens(state.store.as_ref()).await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "expired tokens purged"),
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "tombstone purge failed; will retry"),
+            Err(e) => tracing::warn!(error = %e, "token purge failed; will retry"),
         }
     }
+}
+
+async fn purge_tombstones(state: &AppState, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, modula_store::StoreError> {
+    let mut tx = state.store.begin_write().await?;
+    let n = tx.purge_tombstones(cutoff).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Deletes the tokens that expired (they no longer sign anyone in; their rows only grow
+/// the table). Run hourly by [`serve`].
+pub async fn purge_expired_tokens(store: &dyn Store) -> Result<u64, modula_store::StoreError> {
+    let mut tx = store.begin_write().await?;
+    let n = tx.purge_expired_tokens(chrono::Utc::now()).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// mimalloc: the op lanes allocate many small JSON values; glibc malloc spent a quarter

@@ -56,6 +56,19 @@ impl TenancyTx for PgTx {
         row.as_ref().map(|r| TokenRecord::from_row(&Cols(r))).transpose()
     }
 
+    async fn delete_token(&mut self, token_hash: &str) -> StoreResult<bool> {
+        Ok(self.exec(sqlx::query("DELETE FROM tokens WHERE token_hash = $1").bind(token_hash)).await? > 0)
+    }
+
+    async fn delete_staff_tokens(&mut self, tenant_id: Uuid, staff_id: Uuid) -> StoreResult<u64> {
+        let sql = "DELETE FROM tokens WHERE tenant_id = $1 AND kind = 'staff' AND subject_id = $2";
+        self.exec(sqlx::query(sql).bind(tenant_id).bind(staff_id)).await
+    }
+
+    async fn purge_expired_tokens(&mut self, now: Timestamp) -> StoreResult<u64> {
+        self.exec(sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < $1").bind(now)).await
+    }
+
     async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         let insert = "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
         self.exec(sqlx::query(insert).bind(name).bind(candidate)).await?;

@@ -91,6 +91,37 @@ impl TenancyTx for SqliteTx {
         TokenRecord::from_row(&Cols(&row)).map(Some)
     }
 
+    async fn delete_token(&mut self, token_hash: &str) -> StoreResult<bool> {
+        self.require_write("delete_token")?;
+        let done = sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_staff_tokens(&mut self, tenant_id: Uuid, staff_id: Uuid) -> StoreResult<u64> {
+        self.require_write("delete_staff_tokens")?;
+        let done = sqlx::query("DELETE FROM tokens WHERE tenant_id = ? AND kind = 'staff' AND subject_id = ?")
+            .bind(tenant_id)
+            .bind(staff_id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_expired_tokens(&mut self, now: Timestamp) -> StoreResult<u64> {
+        self.require_write("purge_expired_tokens")?;
+        let done = sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < ?")
+            .bind(ts(now))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         self.require_write("server_secret")?;
         sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")

@@ -31,6 +31,16 @@ pub trait TenancyTx: Send {
     /// Looks a token up by its hash.
     async fn token(&mut self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
 
+    /// Deletes the token with this hash (a logout); whether there was one.
+    async fn delete_token(&mut self, token_hash: &str) -> StoreResult<bool>;
+
+    /// Deletes every token of a staff member of the tenant (their sign-ins end at once);
+    /// how many there were.
+    async fn delete_staff_tokens(&mut self, tenant_id: Uuid, staff_id: Uuid) -> StoreResult<u64>;
+
+    /// Deletes the tokens that expired before `now`, of every tenant; how many.
+    async fn purge_expired_tokens(&mut self, now: Timestamp) -> StoreResult<u64>;
+
     /// The secret named `name`, storing `candidate` first if there is none yet (the first
     /// process to ask wins; every process then uses the same value).
     async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;

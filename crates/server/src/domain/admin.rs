@@ -183,7 +183,14 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
         }
     }
     let was_active_owner = staff.active && staff.role == Role::Owner;
+    let before = (staff.active, staff.role);
+    let new_credential = pin_hash.is_some();
     apply_staff_patch(&mut staff, &req, name, pin_hash);
+    // A new credential, a deactivation or a role change ends every sign-in of that
+    // person now (SPEC §5): their tokens are deleted in this transaction.
+    if new_credential || (staff.active, staff.role) != before {
+        tx.delete_staff_tokens(auth.tenant_id, staff.id).await?;
+    }
     if let Some(ids) = &req.branch_ids {
         staff.branch_ids = check_branch_ids(tx.as_mut(), auth, ids).await?;
     }

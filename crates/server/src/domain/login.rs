@@ -1,10 +1,11 @@
-//! `POST /v1/auth/login`: PIN sign-in with a lockout after repeated failures.
+//! `POST /v1/auth/login`: PIN sign-in with a lockout after repeated failures;
+//! `POST /v1/auth/logout`.
 
 use modula_rules::validate;
 use modula_store::{Store, TokenSubject};
 use modula_wire::admin::{LoginRequest, LoginResponse};
 
-use crate::auth::{issue_token, verify_pin, LOGIN_TOKEN_TTL_HOURS, PIN_ATTEMPTS_MAX, PIN_LOCKOUT_S};
+use crate::auth::{issue_token, Auth, Principal, verify_pin, LOGIN_TOKEN_TTL_HOURS, PIN_ATTEMPTS_MAX, PIN_LOCKOUT_S};
 use crate::error::{ApiError, ApiResult};
 
 /// The hash checked for unknown or inactive staff, so that a wrong id costs as much
@@ -62,4 +63,16 @@ fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Ut
         detail: format!("too many wrong PINs; sign-in is locked for {retry_after_s} more seconds"),
         retry_after_s,
     }
+}
+
+/// `POST /v1/auth/logout`: revokes the calling staff token at once. A device token is
+/// revoked by a manager (`DELETE /v1/devices/{id}`), not by the till itself.
+pub async fn logout(store: &dyn Store, auth: &Auth) -> ApiResult<()> {
+    if let Principal::Device { .. } = auth.principal {
+        return Err(ApiError::Forbidden("a device does not sign out; a manager revokes it (DELETE /v1/devices/{id})".into()));
+    }
+    let mut tx = store.begin_write().await?;
+    tx.delete_token(&auth.token_hash).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -27,6 +27,11 @@ pub async fn login(State(s): State<AppState>, ApiJson(req): ApiJson<LoginRequest
     Ok(Json(login_domain::login(s.store.as_ref(), req).await?))
 }
 
+pub async fn logout(State(s): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    login_domain::logout(s.store.as_ref(), &auth).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn create_branch(
     State(s): State<AppState>,
     auth: Auth,

@@ -49,6 +49,7 @@ async fn run_to_completion(req: axum::extract::Request, next: middleware::Next) 
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/auth/login", post(admin::login))
+        .route("/auth/logout", post(admin::logout))
         .route("/branches", post(admin::create_branch).get(admin::list_branches))
         .route("/branches/{id}/freeze", post(admin::freeze_branch))
         .route("/branches/{id}/unfreeze", post(admin::unfreeze_branch))

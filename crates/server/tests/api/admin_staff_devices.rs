@@ -82,7 +82,8 @@ async fn demoted_staff_lose_admin_rights_at_once() {
     let mt = app.login(app.a.tenant_id, mgr, "5678").await;
     app.get(&format!("/v1/inventory?branch_id={b}"), &mt).await.ok(200);
     app.patch(&format!("/v1/staff/{mgr}"), t, json!({"role": "cashier"})).await.ok(200);
-    app.get(&format!("/v1/inventory?branch_id={b}"), &mt).await.problem(403, "FORBIDDEN");
+    // A role change ends the person's sign-ins (SPEC §5): the token is gone.
+    app.get(&format!("/v1/inventory?branch_id={b}"), &mt).await.problem(401, "UNAUTHORIZED");
 }
 
 #[tokio::test]

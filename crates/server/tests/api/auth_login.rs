@@ -88,3 +88,53 @@ async fn missing_malformed_and_unknown_tokens_are_401() {
     let r = app.client.get(format!("{}/v1/branches", app.base)).header("authorization", "Basic abc").send().await.unwrap();
     TestApp::read(r).await.problem(401, "UNAUTHORIZED");
 }
+
+/// `POST /v1/auth/logout` revokes the calling token at once (`204`; the token is then
+/// `401`); the person's other sign-ins stay. A device does not sign itself out.
+#[tokio::test]
+async fn logout_revokes_the_calling_token_only() {
+    let app = TestApp::spawn().await;
+    let branch = app.branch(&app.a.token, "Main").await;
+    let mgr = app.staff(&app.a.token, "Mgr", "manager", "5678", &[branch]).await;
+    let (laptop, phone) = (app.login(app.a.tenant_id, mgr, "5678").await, app.login(app.a.tenant_id, mgr, "5678").await);
+    let r = app.call(Method::POST, "/v1/auth/logout", Some(&laptop), None).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    app.get("/v1/branches", &laptop).await.problem(401, "UNAUTHORIZED");
+    app.call(Method::POST, "/v1/auth/logout", Some(&laptop), None).await.problem(401, "UNAUTHORIZED");
+    app.get("/v1/branches", &phone).await.ok(200);
+    let (_, device_token) = app.device(&app.a.token, branch).await;
+    app.call(Method::POST, "/v1/auth/logout", Some(&device_token), None).await.problem(403, "FORBIDDEN");
+    app.get(&format!("/v1/sync/pull?branch_id={branch}"), &device_token).await.ok(200);
+    app.call(Method::POST, "/v1/auth/logout", None, None).await.problem(401, "UNAUTHORIZED");
+}
+
+/// A new credential, a deactivation or a role change deletes every token of that person
+/// in the same transaction: reactivating them does not bring an old sign-in back.
+#[tokio::test]
+async fn a_new_pin_deactivation_or_role_change_ends_every_sign_in() {
+    let app = TestApp::spawn().await;
+    let t = &app.a.token;
+    let branch = app.branch(t, "Main").await;
+    let mgr = app.staff(t, "Mgr", "manager", "5678", &[branch]).await;
+    let path = format!("/v1/staff/{mgr}");
+    let patch = |body: serde_json::Value| app.patch(&path, t, body);
+    for (change, undo) in [
+        (json!({"active": false}), Some(json!({"active": true}))),
+        (json!({"role": "cashier"}), Some(json!({"role": "manager"}))),
+        (json!({"pin": "8765"}), None),
+    ] {
+        // (The PIN change comes last: until then the PIN is the one it was created with.)
+        let token = app.login(app.a.tenant_id, mgr, "5678").await;
+        app.get("/v1/branches", &token).await.ok(200);
+        // A name change is no credential: the token survives it.
+        patch(json!({"name": "Manager"})).await.ok(200);
+        app.get("/v1/branches", &token).await.ok(200);
+        patch(change.clone()).await.ok(200);
+        if let Some(undo) = undo {
+            patch(undo).await.ok(200);
+        }
+        app.get("/v1/branches", &token).await.problem(401, "UNAUTHORIZED");
+    }
+    // The owner's own token survived all of it.
+    app.get("/v1/branches", t).await.ok(200);
+}

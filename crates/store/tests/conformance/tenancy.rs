@@ -67,3 +67,50 @@ async fn tenants_tokens_staff_and_branches_round_trip(b: &Backend) {
     let mut read = store.begin_read().await.unwrap();
     assert_eq!(read.staff(w.tenant.id, bob.id).await.unwrap(), Some(bob));
 }
+
+conformance!(tokens_are_revoked_one_by_one_per_person_and_when_expired);
+async fn tokens_are_revoked_one_by_one_per_person_and_when_expired(b: &Backend) {
+    let store = b.store();
+    let w = world(store).await;
+    let (ann, ben) = (staff_rec(w.tenant.id, "Ann", vec![w.branch.id]), staff_rec(w.tenant.id, "Ben", vec![w.branch.id]));
+    let token = |n: u8, subject: TokenSubject, expires_at: Option<Timestamp>| TokenRecord {
+        token_hash: format!("{n:02x}").repeat(32),
+        tenant_id: w.tenant.id,
+        subject,
+        created_at: t(5),
+        expires_at,
+    };
+    let tokens = [
+        token(1, TokenSubject::Staff(ann.id), Some(t(100))),
+        token(2, TokenSubject::Staff(ann.id), None),
+        token(3, TokenSubject::Staff(ben.id), Some(t(100))),
+        token(4, TokenSubject::Staff(ben.id), Some(t(10))),
+        token(5, TokenSubject::Device(w.device.id), None),
+    ];
+    let mut tx = store.begin_write().await.unwrap();
+    tx.insert_staff(&ann).await.unwrap();
+    tx.insert_staff(&ben).await.unwrap();
+    for tk in &tokens {
+        tx.insert_token(tk).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin_write().await.unwrap();
+    assert!(tx.delete_token(&tokens[0].token_hash).await.unwrap(), "a logout deletes its token");
+    assert!(!tx.delete_token(&tokens[0].token_hash).await.unwrap(), "twice: nothing left");
+    assert_eq!(tx.delete_staff_tokens(id(), ann.id).await.unwrap(), 0, "another tenant's id deletes nothing");
+    assert_eq!(tx.delete_staff_tokens(w.tenant.id, ann.id).await.unwrap(), 1, "Ann's other token");
+    assert_eq!(tx.purge_expired_tokens(t(50)).await.unwrap(), 1, "Ben's token that expired at t(10)");
+    tx.commit().await.unwrap();
+
+    let mut read = store.begin_read().await.unwrap();
+    let left: Vec<bool> = {
+        let mut v = Vec::new();
+        for tk in &tokens {
+            v.push(read.token(&tk.token_hash).await.unwrap().is_some());
+        }
+        v
+    };
+    assert_eq!(left, [false, false, true, false, true], "Ben's live token and the device's remain");
+    assert!(read.delete_token(&tokens[2].token_hash).await.is_err(), "a read transaction cannot revoke");
+}
