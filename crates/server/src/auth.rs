@@ -14,10 +14,6 @@ use crate::error::{ApiError, ApiResult};
 
 /// Lifetime of a token from `POST /v1/auth/login`, in hours.
 pub const LOGIN_TOKEN_TTL_HOURS: i64 = 12;
-/// Wrong PINs in a row before sign-in locks.
-pub const PIN_ATTEMPTS_MAX: i64 = 5;
-/// How long a lock lasts, in seconds.
-pub const PIN_LOCKOUT_S: i64 = 300;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]

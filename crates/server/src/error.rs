@@ -38,12 +38,20 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
-    /// Too many wrong PINs.
+    /// Too many failed sign-ins for this account (`LOGIN_LOCKED`, 429).
     #[error("{detail}")]
-    PinLocked {
+    LoginLocked {
         /// What to tell the person.
         detail: String,
         /// Seconds until sign-in is possible again.
+        retry_after_s: u64,
+    },
+    /// Too busy to take this request now; nothing was done (`SERVICE_UNAVAILABLE`, 503).
+    #[error("{detail}")]
+    Busy {
+        /// What is busy.
+        detail: String,
+        /// Seconds to wait before retrying.
         retry_after_s: u64,
     },
     /// The pull cursor cannot be used; the client must rehydrate. Holds the reason.
@@ -96,7 +104,8 @@ impl ApiError {
                 }
             }
             ApiError::Conflict(d) => Problem::new(409, ErrorCode::Conflict, d),
-            ApiError::PinLocked { detail, .. } => Problem::new(429, ErrorCode::PinLocked, detail),
+            ApiError::LoginLocked { detail, .. } => Problem::new(429, ErrorCode::LoginLocked, detail),
+            ApiError::Busy { detail, .. } => Problem::new(503, ErrorCode::ServiceUnavailable, detail),
             ApiError::CursorReset(reason) => {
                 let mut p = Problem::new(
                     409,
@@ -148,7 +157,7 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut resp = problem_response(&self.problem());
-        if let ApiError::PinLocked { retry_after_s, .. } = &self {
+        if let ApiError::LoginLocked { retry_after_s, .. } | ApiError::Busy { retry_after_s, .. } = &self {
             if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }

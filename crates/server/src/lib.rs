@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod in_flight;
+pub mod login_gate;
 pub mod metrics;
 pub mod routes;
 pub mod state;

@@ -7,6 +7,7 @@ use modula_store::Store;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::in_flight::InFlight;
+use crate::login_gate::LoginGate;
 use crate::metrics::Metrics;
 
 /// Tunables of a server process (flags and env in `modula serve`).
@@ -18,6 +19,8 @@ pub struct ServerConfig {
     pub sse_subscribers_max: usize,
     /// Interval of SSE heartbeats.
     pub sse_heartbeat: Duration,
+    /// How long the first lock of a sign-in account lasts (later ones double).
+    pub login_lock_base: Duration,
 }
 
 impl Default for ServerConfig {
@@ -26,6 +29,7 @@ impl Default for ServerConfig {
             tombstone_retention: Duration::from_secs(30 * 24 * 3600),
             sse_subscribers_max: 1000,
             sse_heartbeat: Duration::from_secs(15),
+            login_lock_base: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -43,6 +47,8 @@ pub struct AppState {
     pub sse_slots: Arc<Semaphore>,
     /// Idempotency keys being processed by this process.
     pub in_flight: Arc<InFlight>,
+    /// Places at the credential check, and the sign-in lock periods.
+    pub login_gate: Arc<LoginGate>,
     /// The cursor HMAC key once loaded (`domain::pull::cursor_key`; loaded on first use,
     /// then the same for the life of the process).
     pub cursor_key: Arc<OnceCell<Vec<u8>>>,
@@ -61,6 +67,10 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             sse_slots: Arc::new(Semaphore::new(config.sse_subscribers_max)),
             in_flight: Arc::new(Default::default()),
+            login_gate: Arc::new(LoginGate::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                config.login_lock_base,
+            )),
             config: Arc::new(config),
             cursor_key: Arc::new(OnceCell::new()),
         }

@@ -38,6 +38,12 @@ impl StaffTx for PgTx {
         row.as_ref().map(staff_from).transpose()
     }
 
+    async fn lock_staff(&mut self, tenant_id: Uuid, staff_id: Uuid) -> StoreResult<Option<StaffRecord>> {
+        let sql = format!("{STAFF_SELECT} WHERE s.tenant_id = $1 AND s.id = $2 FOR NO KEY UPDATE OF s");
+        let row = self.one(sqlx::query(&sql).bind(tenant_id).bind(staff_id)).await?;
+        row.as_ref().map(staff_from).transpose()
+    }
+
     async fn list_staff(&mut self, tenant_id: Uuid) -> StoreResult<Vec<StaffRecord>> {
         let sql = format!("{STAFF_SELECT} WHERE s.tenant_id = $1 ORDER BY s.name, s.id");
         let rows = self.all(sqlx::query(&sql).bind(tenant_id)).await?;

@@ -73,6 +73,12 @@ impl StaffTx for SqliteTx {
         StaffRecord::from_row(&Cols(&row), branch_ids).map(Some)
     }
 
+    async fn lock_staff(&mut self, tenant_id: Uuid, staff_id: Uuid) -> StoreResult<Option<StaffRecord>> {
+        // BEGIN IMMEDIATE already holds SQLite's single write lock.
+        self.require_write("lock_staff")?;
+        self.staff(tenant_id, staff_id).await
+    }
+
     async fn list_staff(&mut self, tenant_id: Uuid) -> StoreResult<Vec<StaffRecord>> {
         let rows = sqlx::query("SELECT * FROM staff WHERE tenant_id = ? ORDER BY name, id")
             .bind(tenant_id)

@@ -15,6 +15,11 @@ pub trait StaffTx: Send {
     /// One staff member of the tenant.
     async fn staff(&mut self, tenant_id: Uuid, staff_id: Uuid) -> StoreResult<Option<StaffRecord>>;
 
+    /// One staff member of the tenant, locked for the rest of the transaction against
+    /// other writers that lock it (a sign-in attempt: check the lock, count the attempt,
+    /// judge the credential, one attempt at a time).
+    async fn lock_staff(&mut self, tenant_id: Uuid, staff_id: Uuid) -> StoreResult<Option<StaffRecord>>;
+
     /// Every staff member of the tenant, by name.
     async fn list_staff(&mut self, tenant_id: Uuid) -> StoreResult<Vec<StaffRecord>>;
 

@@ -47,8 +47,11 @@ pub enum ErrorCode {
     BadRequest,
     /// Missing, unknown, expired or revoked bearer token, or a wrong PIN.
     Unauthorized,
-    /// Too many wrong PINs; sign-in is locked for a while.
+    /// Too many wrong PINs at a till; sign-in there is locked for a while.
     PinLocked,
+    /// Too many failed sign-ins to the server for this account; locked for a while
+    /// (`Retry-After`), for longer after each lockout.
+    LoginLocked,
     /// The addressed resource does not exist (or is not visible to the caller).
     NotFound,
     /// The request conflicts with the current state (e.g. duplicate name or id).
@@ -87,7 +90,7 @@ impl ErrorCode {
             }
             BadRequest | IdempotencyKeyMissing => 400,
             Unauthorized => 401,
-            PinLocked => 429,
+            PinLocked | LoginLocked => 429,
             NotFound => 404,
             PayloadTooLarge => 413,
             MethodNotAllowed => 405,
@@ -171,6 +174,7 @@ fn title_for(code: ErrorCode) -> &'static str {
         BadRequest => "Bad request",
         Unauthorized => "Unauthorized",
         PinLocked => "Sign-in locked",
+        LoginLocked => "Sign-in locked",
         NotFound => "Not found",
         Conflict => "Conflict",
         RequestInFlight => "Request in flight",

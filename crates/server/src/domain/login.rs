@@ -1,15 +1,16 @@
-//! `POST /v1/auth/login`: PIN sign-in with a lockout after repeated failures;
-//! `POST /v1/auth/logout`.
+//! `POST /v1/auth/login`: sign-in with an atomic throttle (a lock after repeated
+//! failures, growing with each lockout); `POST /v1/auth/logout`.
 
 use modula_rules::validate;
-use modula_store::{Store, TokenSubject};
+use modula_store::{AuditRecord, Lane, StaffRecord, Store, TokenSubject, Tx};
 use modula_wire::admin::{LoginRequest, LoginResponse};
 
-use crate::auth::{issue_token, Auth, Principal, verify_pin, LOGIN_TOKEN_TTL_HOURS, PIN_ATTEMPTS_MAX, PIN_LOCKOUT_S};
+use crate::auth::{issue_token, verify_pin, Auth, Principal, LOGIN_TOKEN_TTL_HOURS};
 use crate::error::{ApiError, ApiResult};
+use crate::login_gate::{LoginGate, LOGIN_FAILURES_PER_LOCK, LOGIN_GATE_WAIT};
 
-/// The hash checked for unknown or inactive staff, so that a wrong id costs as much
-/// time as a wrong PIN (no staff-id enumeration by timing).
+/// The hash checked for unknown, inactive or locked accounts, so that they cost as much
+/// time as a wrong PIN (no enumeration or lock probing by timing).
 fn dummy_phc() -> &'static str {
     static PHC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PHC.get_or_init(|| modula_rules::pin::hash_pin("00000000", &[7u8; 16]).unwrap_or_default())
@@ -19,37 +20,41 @@ fn wrong() -> ApiError {
     ApiError::Unauthorized("wrong staff id or PIN".into())
 }
 
-/// Checks the PIN; on success issues a staff token, on failure counts towards a lockout.
-pub async fn login(store: &dyn Store, req: LoginRequest) -> ApiResult<LoginResponse> {
+/// Signs a staff member in. One write transaction per attempt, with the account's row
+/// locked: check the lock, count the attempt, then judge the PIN; so concurrent guesses
+/// queue on the row and at most [`LOGIN_FAILURES_PER_LOCK`] are judged before the lock.
+/// A success clears the count; a failure never clears a lock. Failed and locked attempts
+/// are audited. The check runs at the gate: a flood waits there, or gets `503`.
+pub async fn login(store: &dyn Store, gate: &LoginGate, req: LoginRequest) -> ApiResult<LoginResponse> {
     validate::pin("pin", &req.pin)?;
-    let staff = {
-        let mut tx = store.begin_read().await?;
-        tx.staff(req.tenant_id, req.staff_id).await?
-    };
-    let Some(staff) = staff.filter(|s| s.active) else {
-        let _ = verify_pin(&req.pin, dummy_phc()).await?;
+    let _place = tokio::time::timeout(LOGIN_GATE_WAIT, gate.place())
+        .await
+        .map_err(|_| ApiError::Busy { detail: "too many sign-ins at once; try again in a moment".into(), retry_after_s: 1 })?
+        .map_err(|_| ApiError::Internal("the sign-in gate is closed".into()))?;
+    let mut tx = store.begin_write().await?;
+    let now = chrono::Utc::now();
+    let Some(staff) = tx.lock_staff(req.tenant_id, req.staff_id).await?.filter(|s| s.active) else {
+        verify_pin(&req.pin, dummy_phc()).await?;
         return Err(wrong());
     };
-    let now = chrono::Utc::now();
     if let Some(until) = staff.locked_until.filter(|u| *u > now) {
+        verify_pin(&req.pin, dummy_phc()).await?;
+        audit_sign_in(tx.as_mut(), &staff, "login_locked", staff.failed_pin_attempts, Some(until)).await?;
+        tx.commit().await?;
         return Err(locked(until, now));
     }
-    let ok = verify_pin(&req.pin, &staff.pin_hash).await?;
-    let mut tx = store.begin_write().await?;
-    // Re-read inside the write transaction so concurrent attempts all count.
-    let current = tx.staff(req.tenant_id, req.staff_id).await?.ok_or_else(wrong)?;
-    if ok {
-        if current.failed_pin_attempts != 0 || current.locked_until.is_some() {
-            tx.set_pin_lockout(req.tenant_id, req.staff_id, 0, None).await?;
-        }
+    // Counted before it is judged, under the row lock.
+    let failures = staff.failed_pin_attempts + 1;
+    if verify_pin(&req.pin, &staff.pin_hash).await? {
+        tx.set_pin_lockout(req.tenant_id, staff.id, 0, None).await?;
         let token = issue_token(tx.as_mut(), req.tenant_id, TokenSubject::Staff(staff.id), Some(LOGIN_TOKEN_TTL_HOURS)).await?;
         tx.commit().await?;
-        return Ok(LoginResponse { token, staff_id: staff.id, role: current.role });
+        return Ok(LoginResponse { token, staff_id: staff.id, role: staff.role });
     }
-    let failed = current.failed_pin_attempts + 1;
-    let lock_until = (failed >= PIN_ATTEMPTS_MAX).then(|| now + chrono::Duration::seconds(PIN_LOCKOUT_S));
-    let stored_failed = if lock_until.is_some() { 0 } else { failed };
-    tx.set_pin_lockout(req.tenant_id, req.staff_id, stored_failed, lock_until).await?;
+    let lock_until = (failures % LOGIN_FAILURES_PER_LOCK == 0).then(|| now + gate.lock_for(failures));
+    tx.set_pin_lockout(req.tenant_id, staff.id, failures, lock_until).await?;
+    let action = if lock_until.is_some() { "login_failed_locked" } else { "login_failed" };
+    audit_sign_in(tx.as_mut(), &staff, action, failures, lock_until).await?;
     tx.commit().await?;
     match lock_until {
         Some(until) => Err(locked(until, now)),
@@ -57,10 +62,36 @@ pub async fn login(store: &dyn Store, req: LoginRequest) -> ApiResult<LoginRespo
     }
 }
 
+/// An audit event of a refused sign-in (of no branch, no op).
+async fn audit_sign_in(
+    tx: &mut dyn Tx,
+    staff: &StaffRecord,
+    action: &str,
+    failures: i64,
+    locked_until: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiResult<()> {
+    let now = chrono::Utc::now();
+    let event = AuditRecord {
+        tenant_id: staff.tenant_id,
+        branch_id: None,
+        module: "auth".into(),
+        action: action.into(),
+        actor_id: Some(staff.id),
+        device_id: None,
+        client_op_id: None,
+        lane: Lane::Online,
+        occurred_at: now,
+        applied_at: now,
+        details: serde_json::json!({"failures_in_a_row": failures, "locked_until": locked_until}).into(),
+    };
+    tx.insert_audits(std::slice::from_ref(&event)).await?;
+    Ok(())
+}
+
 fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> ApiError {
     let retry_after_s = (until - now).num_seconds().max(1) as u64;
-    ApiError::PinLocked {
-        detail: format!("too many wrong PINs; sign-in is locked for {retry_after_s} more seconds"),
+    ApiError::LoginLocked {
+        detail: format!("too many failed sign-ins; this account is locked for {retry_after_s} more seconds"),
         retry_after_s,
     }
 }

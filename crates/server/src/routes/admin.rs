@@ -24,7 +24,7 @@ pub struct BranchQuery {
 type Created<T> = (StatusCode, Json<T>);
 
 pub async fn login(State(s): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
-    Ok(Json(login_domain::login(s.store.as_ref(), req).await?))
+    Ok(Json(login_domain::login(s.store.as_ref(), &s.login_gate, req).await?))
 }
 
 pub async fn logout(State(s): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {

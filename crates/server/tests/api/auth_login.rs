@@ -1,4 +1,5 @@
 use crate::common::TestApp;
+use modula_server::state::ServerConfig;
 use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
@@ -30,9 +31,9 @@ async fn wrong_pin_is_401_and_repeated_failures_lock_sign_in() {
     }
     // The fifth failure locks; during the lock even the right PIN is refused.
     let r = app.call(Method::POST, "/v1/auth/login", None, Some(body("9999"))).await;
-    r.problem(429, "PIN_LOCKED");
+    r.problem(429, "LOGIN_LOCKED");
     assert!(r.headers.get("retry-after").is_some());
-    app.call(Method::POST, "/v1/auth/login", None, Some(body("1234"))).await.problem(429, "PIN_LOCKED");
+    app.call(Method::POST, "/v1/auth/login", None, Some(body("1234"))).await.problem(429, "LOGIN_LOCKED");
 }
 
 #[tokio::test]
@@ -137,4 +138,65 @@ async fn a_new_pin_deactivation_or_role_change_ends_every_sign_in() {
     }
     // The owner's own token survived all of it.
     app.get("/v1/branches", t).await.ok(200);
+}
+
+/// The failed sign-ins in a row the server has counted for a staff member (what the
+/// throttle judged), read from the store.
+async fn judged_failures(app: &TestApp, staff: Uuid) -> i64 {
+    let mut tx = app.store.begin_read().await.unwrap();
+    tx.staff(app.a.tenant_id, staff).await.unwrap().unwrap().failed_pin_attempts
+}
+
+/// 60 concurrent wrong guesses and the right PIN sent last, at one account: the throttle
+/// counts each attempt under the account's row lock before judging it, so at most 5 are
+/// judged; everything after, the right PIN included, is refused while locked (or turned
+/// away at the busy gate), and the right PIN works once the lock has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_cannot_outrun_the_lock() {
+    let config = ServerConfig { login_lock_base: std::time::Duration::from_secs(2), ..ServerConfig::default() };
+    let app = TestApp::spawn_with(config).await;
+    let branch = app.branch(&app.a.token, "Main").await;
+    let mgr = app.staff(&app.a.token, "Mgr", "manager", "5678", &[branch]).await;
+    let body = |pin: &str| json!({"tenant_id": app.a.tenant_id, "staff_id": mgr, "pin": pin});
+    let mut guesses: Vec<_> = (0..60).map(|i| body(&format!("{:04}", 1000 + i))).collect();
+    guesses.push(body("5678"));
+    let attempts = guesses.into_iter().map(|b| app.call(Method::POST, "/v1/auth/login", None, Some(b)));
+    let answers = futures_util::future::join_all(attempts).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+    assert!(statuses.iter().all(|s| [401, 429, 503].contains(s)), "every guess refused, the right PIN too: {statuses:?}");
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    assert!(wrong <= 4, "at most 4 plain refusals before the lock: {statuses:?}");
+    assert_eq!(judged_failures(&app, mgr).await, 5, "exactly 5 attempts were judged: {statuses:?}");
+    for r in answers.iter().filter(|r| r.status == 429) {
+        r.problem(429, "LOGIN_LOCKED");
+        assert!(r.headers.get("retry-after").is_some());
+    }
+    app.call(Method::POST, "/v1/auth/login", None, Some(body("5678"))).await.problem(429, "LOGIN_LOCKED");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.call(Method::POST, "/v1/auth/login", None, Some(body("5678"))).await.ok(200);
+    assert_eq!(judged_failures(&app, mgr).await, 0, "a success clears the count");
+}
+
+/// Each lockout lasts longer than the one before: the base, then twice it.
+#[tokio::test]
+async fn lock_periods_grow_with_each_lockout() {
+    let config = ServerConfig { login_lock_base: std::time::Duration::from_secs(1), ..ServerConfig::default() };
+    let app = TestApp::spawn_with(config).await;
+    let body = json!({"tenant_id": app.a.tenant_id, "staff_id": app.a.owner_id, "pin": "9999"});
+    let retry_after = |r: &crate::common::Resp| -> u64 {
+        r.headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After")
+    };
+    for _ in 0..4 {
+        app.call(Method::POST, "/v1/auth/login", None, Some(body.clone())).await.problem(401, "UNAUTHORIZED");
+    }
+    let first = app.call(Method::POST, "/v1/auth/login", None, Some(body.clone())).await;
+    first.problem(429, "LOGIN_LOCKED");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for _ in 0..4 {
+        app.call(Method::POST, "/v1/auth/login", None, Some(body.clone())).await.problem(401, "UNAUTHORIZED");
+    }
+    let second = app.call(Method::POST, "/v1/auth/login", None, Some(body.clone())).await;
+    second.problem(429, "LOGIN_LOCKED");
+    assert_eq!((retry_after(&first), retry_after(&second)), (1, 2), "the second lock lasts twice the first");
+    assert_eq!(judged_failures(&app, app.a.owner_id).await, 10, "a lock that ended did not clear the count");
 }

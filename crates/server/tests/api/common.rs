@@ -116,13 +116,17 @@ impl Resp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        // Heartbeats every second, so the SSE tests need not wait the default 15 s.
+        TestApp::spawn_with(ServerConfig { sse_heartbeat: std::time::Duration::from_secs(1), ..ServerConfig::default() }).await
+    }
+
+    /// An app with its own configuration.
+    pub async fn spawn_with(config: ServerConfig) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let (backend, db_url) = fresh_database(dir.path()).await;
         let store = open_store(&db_url).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
-        // Heartbeats every second, so the SSE tests need not wait the default 15 s.
-        let config = ServerConfig { sse_heartbeat: std::time::Duration::from_secs(1), ..ServerConfig::default() };
         let app = router(AppState::with_config(store.clone(), config));
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");

@@ -147,3 +147,39 @@ async fn writers_of_one_branch_commit_in_position_order(b: &Backend) {
     let data: Vec<(i64, Option<&str>)> = rows.iter().map(|r| (r.seq, r.data.as_deref())).collect();
     assert_eq!(data, vec![(1, Some("1")), (2, Some("2"))]);
 }
+
+conformance!(sign_in_attempts_of_one_account_are_serialized_by_its_row_lock);
+/// A sign-in attempt locks the account's row, counts, judges, then commits: a second
+/// attempt (another process) waits, and then sees the first one's count.
+async fn sign_in_attempts_of_one_account_are_serialized_by_its_row_lock(b: &Backend) {
+    let a = b.store();
+    let other = b.open().await;
+    let w = world(a).await;
+    let ann = crate::staff_rec(w.tenant.id, "Ann", vec![w.branch.id]);
+    let (tenant_id, ann_id) = (w.tenant.id, ann.id);
+    let mut tx = a.begin_write().await.unwrap();
+    tx.insert_staff(&ann).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut first = a.begin_write().await.unwrap();
+    assert_eq!(first.lock_staff(tenant_id, ann_id).await.unwrap().map(|s| s.failed_pin_attempts), Some(0));
+    first.set_pin_lockout(tenant_id, ann_id, 1, None).await.unwrap();
+    let second = tokio::spawn(async move {
+        let mut tx = other.begin_write().await.unwrap();
+        let seen = tx.lock_staff(tenant_id, ann_id).await.unwrap().expect("Ann").failed_pin_attempts;
+        tx.set_pin_lockout(tenant_id, ann_id, seen + 1, None).await.unwrap();
+        tx.commit().await.unwrap();
+        seen
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!second.is_finished(), "the second attempt waits for the first's commit");
+    first.commit().await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(5), second).await.unwrap().unwrap(), 1, "and counts after it");
+
+    let mut tx = a.begin_write().await.unwrap();
+    assert_eq!(tx.lock_staff(id(), ann_id).await.unwrap(), None, "tenant-scoped");
+    assert_eq!(tx.lock_staff(tenant_id, ann_id).await.unwrap().unwrap().failed_pin_attempts, 2);
+    drop(tx);
+    let mut read = a.begin_read().await.unwrap();
+    assert!(read.lock_staff(tenant_id, ann_id).await.is_err(), "a read transaction cannot lock");
+}
