@@ -3,7 +3,7 @@
 
 use modula_rules::{access, validate};
 use modula_store::{
-    AuditRecord, BranchRecord, DeviceRecord, Lane, MenuItemRecord, StaffRecord, StockItemRecord, Store, TokenSubject, Tx,
+    BranchRecord, DeviceRecord, MenuItemRecord, StaffRecord, StockItemRecord, Store, TokenSubject, Tx,
 };
 use modula_wire::admin::*;
 use modula_wire::{BranchStatus, Policy, PolicyPatch, Role};
@@ -80,22 +80,7 @@ async fn audit_admin(
     details: serde_json::Value,
 ) -> ApiResult<()> {
     let (staff_id, _) = auth.require_manager()?;
-    let now = chrono::Utc::now();
-    let event = AuditRecord {
-        tenant_id: auth.tenant_id,
-        branch_id: Some(branch_id),
-        module: module.into(),
-        action: action.into(),
-        actor_id: Some(staff_id),
-        device_id: None,
-        client_op_id: None,
-        lane: Lane::Online,
-        occurred_at: now,
-        applied_at: now,
-        details: details.into(),
-    };
-    tx.insert_audits(std::slice::from_ref(&event)).await?;
-    Ok(())
+    super::audit_no_op(tx, auth.tenant_id, Some(branch_id), staff_id, (module, action), details).await
 }
 
 // ---------------------------------------------------------------- staff

@@ -2,7 +2,7 @@
 //! failures, growing with each lockout); `POST /v1/auth/logout`.
 
 use modula_rules::validate;
-use modula_store::{AuditRecord, Lane, StaffRecord, Store, TokenSubject, Tx};
+use modula_store::{StaffRecord, Store, TokenSubject, Tx};
 use modula_wire::admin::{LoginRequest, LoginResponse};
 
 use crate::auth::{issue_token, verify_pin, Auth, Principal, LOGIN_TOKEN_TTL_HOURS};
@@ -70,22 +70,8 @@ async fn audit_sign_in(
     failures: i64,
     locked_until: Option<chrono::DateTime<chrono::Utc>>,
 ) -> ApiResult<()> {
-    let now = chrono::Utc::now();
-    let event = AuditRecord {
-        tenant_id: staff.tenant_id,
-        branch_id: None,
-        module: "auth".into(),
-        action: action.into(),
-        actor_id: Some(staff.id),
-        device_id: None,
-        client_op_id: None,
-        lane: Lane::Online,
-        occurred_at: now,
-        applied_at: now,
-        details: serde_json::json!({"failures_in_a_row": failures, "locked_until": locked_until}).into(),
-    };
-    tx.insert_audits(std::slice::from_ref(&event)).await?;
-    Ok(())
+    let details = serde_json::json!({"failures_in_a_row": failures, "locked_until": locked_until});
+    super::audit_no_op(tx, staff.tenant_id, None, staff.id, ("auth", action), details).await
 }
 
 fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> ApiError {

@@ -13,12 +13,40 @@ pub mod login;
 pub mod online;
 pub mod views;
 
-use modula_store::{BranchRecord, Tx};
+use modula_store::{AuditRecord, BranchRecord, Lane, Tx};
 use modula_wire::Role;
 use uuid::Uuid;
 
 use crate::auth::{Auth, Principal};
 use crate::error::{ApiError, ApiResult};
+
+/// Writes an audit event that belongs to no op (a manager's action, a refused sign-in):
+/// no `client_op_id`, no device, the online lane, now.
+pub async fn audit_no_op(
+    tx: &mut dyn Tx,
+    tenant_id: Uuid,
+    branch_id: Option<Uuid>,
+    actor_id: Uuid,
+    (module, action): (&str, &str),
+    details: serde_json::Value,
+) -> ApiResult<()> {
+    let now = chrono::Utc::now();
+    let event = AuditRecord {
+        tenant_id,
+        branch_id,
+        module: module.into(),
+        action: action.into(),
+        actor_id: Some(actor_id),
+        device_id: None,
+        client_op_id: None,
+        lane: Lane::Online,
+        occurred_at: now,
+        applied_at: now,
+        details: details.into(),
+    };
+    tx.insert_audits(std::slice::from_ref(&event)).await?;
+    Ok(())
+}
 
 /// `NOT_FOUND` for a missing (or invisible) thing.
 pub fn not_found(what: &str, id: Uuid) -> ApiError {
