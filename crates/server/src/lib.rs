@@ -51,7 +51,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let purger = tokio::spawn(purge_forever(state.clone()));
-    let result = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     purger.abort();
     result?;
     Ok(())
@@ -77,12 +78,26 @@ async fn purge_forever(state: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "token purge failed; will retry"),
         }
+        match purge_idle_login_addresses(state.store.as_ref()).await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "idle sign-in throttles of client addresses purged"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sign-in throttle purge failed; will retry"),
+        }
     }
 }
 
 async fn purge_tombstones(state: &AppState, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, modula_store::StoreError> {
     let mut tx = state.store.begin_write().await?;
     let n = tx.purge_tombstones(cutoff).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Deletes the sign-in throttles of client addresses with no failure for a day and no
+/// lock left (the table holds only addresses that failed lately). Run hourly by [`serve`].
+pub async fn purge_idle_login_addresses(store: &dyn Store) -> Result<u64, modula_store::StoreError> {
+    let mut tx = store.begin_write().await?;
+    let n = tx.purge_login_addresses(chrono::Utc::now() - chrono::Duration::days(1)).await?;
     tx.commit().await?;
     Ok(n)
 }

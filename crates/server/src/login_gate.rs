@@ -8,6 +8,9 @@ use tokio::sync::Semaphore;
 
 /// Failed sign-ins in a row that lock an account.
 pub const LOGIN_FAILURES_PER_LOCK: i64 = 5;
+/// Failed sign-ins in a row from one client address, whatever the accounts, that lock
+/// the address (guessing one PIN across many accounts).
+pub const ADDRESS_FAILURES_PER_LOCK: i64 = 20;
 /// The longest lock, however many lockouts came before: a day.
 pub const LOGIN_LOCK_MAX: Duration = Duration::from_secs(24 * 3600);
 /// How long a sign-in waits for a place at the credential check before it is answered
@@ -33,10 +36,50 @@ impl LoginGate {
         self.places.acquire().await
     }
 
-    /// How long the lock after `failures` failed attempts in a row lasts: the base for
-    /// the first lockout, doubling with each further one, at most [`LOGIN_LOCK_MAX`].
-    pub fn lock_for(&self, failures: i64) -> Duration {
-        let lockouts = (failures / LOGIN_FAILURES_PER_LOCK).clamp(1, 32) as u32;
+    /// How long the lock after `failures` failed attempts in a row lasts, locking every
+    /// `per_lock` failures: the base for the first lockout, doubling with each further
+    /// one, at most [`LOGIN_LOCK_MAX`].
+    pub fn lock_for(&self, failures: i64, per_lock: i64) -> Duration {
+        let lockouts = (failures / per_lock).clamp(1, 32) as u32;
         self.lock_base.saturating_mul(1 << (lockouts - 1).min(20)).min(LOGIN_LOCK_MAX)
+    }
+}
+
+/// The key of a client address in the throttle: an IPv4 address as it is, an IPv6
+/// address by its /64 prefix (one subscriber's network hands out a whole /64), an
+/// IPv4-mapped IPv6 address as the IPv4 address.
+pub fn address_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_keyed_by_host_or_ipv6_network() {
+        assert_eq!(address_key("203.0.113.7".parse().unwrap()), "203.0.113.7");
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:bbbb::9".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(address_key("::ffff:198.51.100.4".parse().unwrap()), "198.51.100.4");
+    }
+
+    #[test]
+    fn locks_double_per_lockout_up_to_a_day() {
+        let gate = LoginGate::new(1, Duration::from_secs(300));
+        let per = LOGIN_FAILURES_PER_LOCK;
+        assert_eq!(gate.lock_for(per, per), Duration::from_secs(300));
+        assert_eq!(gate.lock_for(2 * per, per), Duration::from_secs(600));
+        assert_eq!(gate.lock_for(3 * per, per), Duration::from_secs(1200));
+        assert_eq!(gate.lock_for(1000 * per, per), LOGIN_LOCK_MAX);
     }
 }

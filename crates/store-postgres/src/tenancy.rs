@@ -69,6 +69,29 @@ impl TenancyTx for PgTx {
         self.exec(sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < $1").bind(now)).await
     }
 
+    async fn lock_login_address(&mut self, address: &str) -> StoreResult<AddressThrottle> {
+        // The row is made first, so that concurrent attempts from a new address queue on it.
+        let sql = "INSERT INTO login_addresses (address, failures, locked_until, updated_at) VALUES ($1, 0, NULL, now()) \
+                   ON CONFLICT (address) DO NOTHING";
+        self.exec(sqlx::query(sql).bind(address)).await?;
+        let row = self.one(sqlx::query("SELECT * FROM login_addresses WHERE address = $1 FOR UPDATE").bind(address)).await?;
+        let row = row.ok_or_else(|| StoreError::Internal(format!("login address {address} vanished")))?;
+        AddressThrottle::from_row(&Cols(&row))
+    }
+
+    async fn set_login_address(&mut self, t: &AddressThrottle) -> StoreResult<()> {
+        let sql = "INSERT INTO login_addresses (address, failures, locked_until, updated_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (address) DO UPDATE SET failures = EXCLUDED.failures, locked_until = EXCLUDED.locked_until, \
+                   updated_at = EXCLUDED.updated_at";
+        self.exec(sqlx::query(sql).bind(&t.address).bind(t.failures).bind(t.locked_until).bind(t.updated_at)).await?;
+        Ok(())
+    }
+
+    async fn purge_login_addresses(&mut self, before: Timestamp) -> StoreResult<u64> {
+        let sql = "DELETE FROM login_addresses WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $1)";
+        self.exec(sqlx::query(sql).bind(before)).await
+    }
+
     async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         let insert = "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
         self.exec(sqlx::query(insert).bind(name).bind(candidate)).await?;

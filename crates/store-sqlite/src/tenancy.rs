@@ -122,6 +122,50 @@ impl TenancyTx for SqliteTx {
         Ok(done.rows_affected())
     }
 
+    async fn lock_login_address(&mut self, address: &str) -> StoreResult<AddressThrottle> {
+        // BEGIN IMMEDIATE already holds SQLite's single write lock.
+        self.require_write("lock_login_address")?;
+        let row = sqlx::query("SELECT * FROM login_addresses WHERE address = ?")
+            .bind(address)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        match row {
+            Some(r) => AddressThrottle::from_row(&Cols(&r)),
+            None => Ok(AddressThrottle { address: address.into(), failures: 0, locked_until: None, updated_at: chrono::Utc::now() }),
+        }
+    }
+
+    async fn set_login_address(&mut self, t: &AddressThrottle) -> StoreResult<()> {
+        self.require_write("set_login_address")?;
+        sqlx::query(
+            "INSERT INTO login_addresses (address, failures, locked_until, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (address) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&t.address)
+        .bind(t.failures)
+        .bind(ts_opt(t.locked_until))
+        .bind(ts(t.updated_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn purge_login_addresses(&mut self, before: Timestamp) -> StoreResult<u64> {
+        self.require_write("purge_login_addresses")?;
+        let done = sqlx::query(
+            "DELETE FROM login_addresses WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)",
+        )
+        .bind(ts(before))
+        .bind(ts(before))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         self.require_write("server_secret")?;
         sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")

@@ -41,6 +41,17 @@ pub trait TenancyTx: Send {
     /// Deletes the tokens that expired before `now`, of every tenant; how many.
     async fn purge_expired_tokens(&mut self, now: Timestamp) -> StoreResult<u64>;
 
+    /// The sign-in throttle of a client address, locked for the rest of the transaction
+    /// (a row with no failures when the address has none yet).
+    async fn lock_login_address(&mut self, address: &str) -> StoreResult<AddressThrottle>;
+
+    /// Stores an address's sign-in throttle.
+    async fn set_login_address(&mut self, throttle: &AddressThrottle) -> StoreResult<()>;
+
+    /// Deletes the throttles of addresses with no failure since `before` and no lock
+    /// after it; how many.
+    async fn purge_login_addresses(&mut self, before: Timestamp) -> StoreResult<u64>;
+
     /// The secret named `name`, storing `candidate` first if there is none yet (the first
     /// process to ask wins; every process then uses the same value).
     async fn server_secret(&mut self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
@@ -66,6 +77,31 @@ pub enum TokenSubject {
     Staff(Uuid),
     /// An enrolled device (rights follow its branch, until revoked).
     Device(Uuid),
+}
+
+/// The sign-in throttle of one client address (all accounts, all tenants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressThrottle {
+    /// The address (an IPv4 address, or an IPv6 /64 prefix), as text.
+    pub address: String,
+    /// Failed sign-ins in a row from it.
+    pub failures: i64,
+    /// Locked until then, if locked.
+    pub locked_until: Option<Timestamp>,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+impl AddressThrottle {
+    /// Decodes a `login_addresses` row.
+    pub fn from_row(row: &impl Columns) -> StoreResult<Self> {
+        Ok(AddressThrottle {
+            address: row.text("address")?,
+            failures: row.int("failures")?,
+            locked_until: row.opt_instant("locked_until")?,
+            updated_at: row.instant("updated_at")?,
+        })
+    }
 }
 
 /// A bearer token, stored only by its SHA-256.

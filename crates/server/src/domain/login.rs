@@ -2,12 +2,14 @@
 //! failures, growing with each lockout); `POST /v1/auth/logout`.
 
 use modula_rules::validate;
-use modula_store::{StaffRecord, Store, TokenSubject, Tx};
+use std::net::IpAddr;
+
+use modula_store::{AddressThrottle, StaffRecord, Store, TokenSubject, Tx};
 use modula_wire::admin::{LoginRequest, LoginResponse};
 
 use crate::auth::{issue_token, verify_pin, Auth, Principal, LOGIN_TOKEN_TTL_HOURS};
 use crate::error::{ApiError, ApiResult};
-use crate::login_gate::{LoginGate, LOGIN_FAILURES_PER_LOCK, LOGIN_GATE_WAIT};
+use crate::login_gate::{address_key, LoginGate, ADDRESS_FAILURES_PER_LOCK, LOGIN_FAILURES_PER_LOCK, LOGIN_GATE_WAIT};
 
 /// The hash checked for unknown, inactive or locked accounts, so that they cost as much
 /// time as a wrong PIN (no enumeration or lock probing by timing).
@@ -24,8 +26,10 @@ fn wrong() -> ApiError {
 /// locked: check the lock, count the attempt, then judge the PIN; so concurrent guesses
 /// queue on the row and at most [`LOGIN_FAILURES_PER_LOCK`] are judged before the lock.
 /// A success clears the count; a failure never clears a lock. Failed and locked attempts
-/// are audited. The check runs at the gate: a flood waits there, or gets `503`.
-pub async fn login(store: &dyn Store, gate: &LoginGate, req: LoginRequest) -> ApiResult<LoginResponse> {
+/// are audited. Judged failures also count against the client address (when known),
+/// which locks after [`ADDRESS_FAILURES_PER_LOCK`] whatever the accounts. The check runs
+/// at the gate: a flood waits there, or gets `503`.
+pub async fn login(store: &dyn Store, gate: &LoginGate, client: Option<IpAddr>, req: LoginRequest) -> ApiResult<LoginResponse> {
     validate::pin("pin", &req.pin)?;
     let _place = tokio::time::timeout(LOGIN_GATE_WAIT, gate.place())
         .await
@@ -33,33 +37,71 @@ pub async fn login(store: &dyn Store, gate: &LoginGate, req: LoginRequest) -> Ap
         .map_err(|_| ApiError::Internal("the sign-in gate is closed".into()))?;
     let mut tx = store.begin_write().await?;
     let now = chrono::Utc::now();
-    let Some(staff) = tx.lock_staff(req.tenant_id, req.staff_id).await?.filter(|s| s.active) else {
+    // Lock order: the address, then the account.
+    let address = match client {
+        Some(ip) => Some(tx.lock_login_address(&address_key(ip)).await?),
+        None => None,
+    };
+    // Refusals without a judgement release the locks first, then spend a credential
+    // check's time anyway (no probing by timing), outside them.
+    if let Some(until) = address.as_ref().and_then(|a| a.locked_until).filter(|u| *u > now) {
+        drop(tx);
+        tracing::warn!(address = %address.as_ref().map_or("", |a| a.address.as_str()), "sign-in from a locked address");
         verify_pin(&req.pin, dummy_phc()).await?;
-        return Err(wrong());
+        return Err(locked(until, now));
+    }
+    let Some(staff) = tx.lock_staff(req.tenant_id, req.staff_id).await?.filter(|s| s.active) else {
+        let address_lock = count_address_failure(tx.as_mut(), gate, address, now).await?;
+        tx.commit().await?;
+        verify_pin(&req.pin, dummy_phc()).await?;
+        return Err(address_lock.map_or_else(wrong, |until| locked(until, now)));
     };
     if let Some(until) = staff.locked_until.filter(|u| *u > now) {
-        verify_pin(&req.pin, dummy_phc()).await?;
         audit_sign_in(tx.as_mut(), &staff, "login_locked", staff.failed_pin_attempts, Some(until)).await?;
         tx.commit().await?;
+        verify_pin(&req.pin, dummy_phc()).await?;
         return Err(locked(until, now));
     }
     // Counted before it is judged, under the row lock.
     let failures = staff.failed_pin_attempts + 1;
     if verify_pin(&req.pin, &staff.pin_hash).await? {
         tx.set_pin_lockout(req.tenant_id, staff.id, 0, None).await?;
+        if let Some(a) = address.filter(|a| a.failures > 0) {
+            tx.set_login_address(&AddressThrottle { failures: 0, locked_until: None, updated_at: now, ..a }).await?;
+        }
         let token = issue_token(tx.as_mut(), req.tenant_id, TokenSubject::Staff(staff.id), Some(LOGIN_TOKEN_TTL_HOURS)).await?;
         tx.commit().await?;
         return Ok(LoginResponse { token, staff_id: staff.id, role: staff.role });
     }
-    let lock_until = (failures % LOGIN_FAILURES_PER_LOCK == 0).then(|| now + gate.lock_for(failures));
-    tx.set_pin_lockout(req.tenant_id, staff.id, failures, lock_until).await?;
-    let action = if lock_until.is_some() { "login_failed_locked" } else { "login_failed" };
-    audit_sign_in(tx.as_mut(), &staff, action, failures, lock_until).await?;
+    let account_lock = (failures % LOGIN_FAILURES_PER_LOCK == 0)
+        .then(|| now + gate.lock_for(failures, LOGIN_FAILURES_PER_LOCK));
+    tx.set_pin_lockout(req.tenant_id, staff.id, failures, account_lock).await?;
+    let address_lock = count_address_failure(tx.as_mut(), gate, address, now).await?;
+    let action = if account_lock.is_some() { "login_failed_locked" } else { "login_failed" };
+    audit_sign_in(tx.as_mut(), &staff, action, failures, account_lock).await?;
     tx.commit().await?;
-    match lock_until {
+    match account_lock.into_iter().chain(address_lock).max() {
         Some(until) => Err(locked(until, now)),
         None => Err(wrong()),
     }
+}
+
+/// Counts a judged failure against the client address; returns the lock it starts, if
+/// this failure locks it.
+async fn count_address_failure(
+    tx: &mut dyn Tx,
+    gate: &LoginGate,
+    address: Option<AddressThrottle>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    let Some(a) = address else { return Ok(None) };
+    let failures = a.failures + 1;
+    let lock = (failures % ADDRESS_FAILURES_PER_LOCK == 0).then(|| now + gate.lock_for(failures, ADDRESS_FAILURES_PER_LOCK));
+    if lock.is_some() {
+        tracing::warn!(address = %a.address, failures, "a client address is locked out of sign-in");
+    }
+    tx.set_login_address(&AddressThrottle { failures, locked_until: lock, updated_at: now, ..a }).await?;
+    Ok(lock)
 }
 
 /// An audit event of a refused sign-in (of no branch, no op).
@@ -75,7 +117,8 @@ async fn audit_sign_in(
 }
 
 fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> ApiError {
-    let retry_after_s = (until - now).num_seconds().max(1) as u64;
+    // Rounded up: a client that waits this long finds the lock gone.
+    let retry_after_s = ((until - now).num_milliseconds() + 999).div_euclid(1000).max(1) as u64;
     ApiError::LoginLocked {
         detail: format!("too many failed sign-ins; this account is locked for {retry_after_s} more seconds"),
         retry_after_s,

@@ -23,8 +23,15 @@ pub struct BranchQuery {
 
 type Created<T> = (StatusCode, Json<T>);
 
-pub async fn login(State(s): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
-    Ok(Json(login_domain::login(s.store.as_ref(), &s.login_gate, req).await?))
+pub async fn login(
+    State(s): State<AppState>,
+    extensions: axum::http::Extensions,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    // The peer address of the connection (a proxy in front of the server shows as one
+    // client; see docs/protocol.md). Absent when served without connect info.
+    let client = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    Ok(Json(login_domain::login(s.store.as_ref(), &s.login_gate, client, req).await?))
 }
 
 pub async fn logout(State(s): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {

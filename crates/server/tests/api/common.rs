@@ -129,7 +129,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let app = router(AppState::with_config(store.clone(), config));
         tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve");
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
         });
         let a = bootstrap::init_tenant(store.as_ref(), "Tenant A", "Owner A", "1234").await.expect("init");
         TestApp { base: format!("http://{addr}"), client: reqwest::Client::new(), store, backend, db_url, a, _dir: dir }

@@ -183,3 +183,39 @@ async fn sign_in_attempts_of_one_account_are_serialized_by_its_row_lock(b: &Back
     let mut read = a.begin_read().await.unwrap();
     assert!(read.lock_staff(tenant_id, ann_id).await.is_err(), "a read transaction cannot lock");
 }
+
+conformance!(address_throttles_are_locked_stored_and_purged);
+/// The sign-in throttle of an address: a new address starts at zero, a change is kept,
+/// a second process's attempt waits for the first, and idle unlocked rows are purged.
+async fn address_throttles_are_locked_stored_and_purged(b: &Backend) {
+    let a = b.store();
+    let other = b.open().await;
+    let mut first = a.begin_write().await.unwrap();
+    let fresh = first.lock_login_address("203.0.113.7").await.unwrap();
+    assert_eq!((fresh.address.as_str(), fresh.failures, fresh.locked_until), ("203.0.113.7", 0, None));
+    first.set_login_address(&AddressThrottle { failures: 1, updated_at: t(10), ..fresh }).await.unwrap();
+    let second = tokio::spawn(async move {
+        let mut tx = other.begin_write().await.unwrap();
+        let seen = tx.lock_login_address("203.0.113.7").await.unwrap();
+        tx.set_login_address(&AddressThrottle { failures: seen.failures + 1, locked_until: Some(t(500)), ..seen.clone() })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        seen.failures
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!second.is_finished(), "the second attempt waits for the first's commit");
+    first.commit().await.unwrap();
+    assert_eq!(tokio::time::timeout(Duration::from_secs(5), second).await.unwrap().unwrap(), 1);
+
+    let mut tx = a.begin_write().await.unwrap();
+    let idle = AddressThrottle { address: "198.51.100.1".into(), failures: 3, locked_until: None, updated_at: t(10) };
+    tx.set_login_address(&idle).await.unwrap();
+    assert_eq!(tx.purge_login_addresses(t(100)).await.unwrap(), 1, "the idle address goes; the locked one stays");
+    let kept = tx.lock_login_address("203.0.113.7").await.unwrap();
+    assert_eq!((kept.failures, kept.locked_until), (2, Some(t(500))));
+    assert_eq!(tx.lock_login_address("198.51.100.1").await.unwrap().failures, 0, "purged: a fresh start");
+    drop(tx);
+    let mut read = a.begin_read().await.unwrap();
+    assert!(read.lock_login_address("203.0.113.7").await.is_err(), "a read transaction cannot lock");
+}
