@@ -77,7 +77,10 @@ struct InitArgs {
     /// The owner's PIN, 4–8 digits.
     #[arg(long)]
     owner_pin: String,
-    /// Print `{"tenant_id", "owner_id", "token"}` as JSON.
+    /// The shop's slug (lowercase letters, digits, hyphens); default: made from the name.
+    #[arg(long)]
+    slug: Option<String>,
+    /// Print `{"tenant_id", "owner_id", "token", "slug"}` as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -147,13 +150,19 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn run_init(args: InitArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db).await?;
-    let out = modula_server::domain::bootstrap::init_tenant(store.as_ref(), &args.tenant, &args.owner_name, &args.owner_pin)
+    let req = modula_server::domain::bootstrap::InitTenant {
+        tenant_name: &args.tenant,
+        owner_name: &args.owner_name,
+        owner_pin: &args.owner_pin,
+        slug: args.slug.as_deref(),
+    };
+    let out = modula_server::domain::bootstrap::init(store.as_ref(), &req)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
     if args.json {
         println!("{}", serde_json::to_string(&out)?);
     } else {
-        println!("tenant_id: {}\nowner_id:  {}\ntoken:     {}", out.tenant_id, out.owner_id, out.token);
+        println!("tenant_id: {}\nowner_id:  {}\ntoken:     {}\nslug:      {}", out.tenant_id, out.owner_id, out.token, out.slug);
     }
     Ok(())
 }

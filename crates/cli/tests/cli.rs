@@ -46,9 +46,10 @@ async fn admin_init_then_serve_then_login_over_http() {
     let out = init(&db, "Café One", "1234");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let first: Value = serde_json::from_slice(&out.stdout).expect("init prints JSON");
-    for key in ["tenant_id", "owner_id", "token"] {
+    for key in ["tenant_id", "owner_id", "token", "slug"] {
         assert!(first[key].is_string(), "{key} missing in {first}");
     }
+    assert_eq!(first["slug"], "cafe-one", "the slug is made from the name");
     // Running it again on the same database adds a second tenant.
     let second: Value = serde_json::from_slice(&init(&db, "Café Two", "5678").stdout).unwrap();
     assert_ne!(first["tenant_id"], second["tenant_id"]);
@@ -162,4 +163,40 @@ fn demo_serves_server_terminals_and_pages() {
             assert!(ctx["menu"].as_array().is_some_and(|m| m.len() >= 6), "seeded menu cached: {ctx}");
         }
     });
+}
+
+/// Every shop gets a slug: made from its name (`-2`, `-3` when taken) or given with
+/// `--slug`; a given slug that is taken or malformed is refused, creating nothing.
+#[test]
+fn admin_init_gives_each_shop_its_own_slug() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let slug_of = |out: std::process::Output| -> String {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["slug"].as_str().unwrap().to_string()
+    };
+    assert_eq!(slug_of(init(&db, "Mekong Bean Café", "1234")), "mekong-bean-cafe");
+    assert_eq!(slug_of(init(&db, "Mekong Bean Café", "1234")), "mekong-bean-cafe-2");
+    assert_eq!(slug_of(init(&db, "កាហ្វេ", "1234")), "cafe", "a Khmer name gives a plain slug");
+    let with_slug = |slug: &str| {
+        Command::new(BIN)
+            .args(["admin", "init", "--db", &db, "--tenant", "Riverside", "--owner-name", "O", "--owner-pin", "1234"])
+            .args(["--slug", slug, "--json"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(slug_of(with_slug("riverside-pp")), "riverside-pp");
+    for (bad, says) in [("riverside-pp", "taken"), ("Riverside PP", "lowercase")] {
+        let out = with_slug(bad);
+        assert!(!out.status.success(), "{bad} must be refused");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+    // Text output names the slug too.
+    let out = Command::new(BIN)
+        .args(["admin", "init", "--db", &db, "--tenant", "Text", "--owner-name", "O", "--owner-pin", "1234"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("slug:      text"), "{}", String::from_utf8_lossy(&out.stdout));
 }

@@ -214,6 +214,62 @@ pub fn name(field: &str, value: &str) -> Result<String, Rejection> {
     single_line(field, value, NAME_MAX_CHARS)
 }
 
+/// Longest tenant slug, in characters.
+pub const SLUG_MAX_CHARS: usize = 48;
+
+/// A tenant slug as given (`--slug`): 1 to [`SLUG_MAX_CHARS`] lowercase ASCII letters,
+/// digits and hyphens, starting and ending with a letter or digit.
+pub fn slug(field: &str, value: &str) -> Result<String, Rejection> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    let edges_ok = !value.starts_with('-') && !value.ends_with('-');
+    if value.is_empty() || value.len() > SLUG_MAX_CHARS || !value.chars().all(ok_char) || !edges_ok {
+        let msg = format!(
+            "a shop's slug is 1 to {SLUG_MAX_CHARS} lowercase letters, digits and hyphens, \
+             starting and ending with a letter or digit (e.g. mekong-bean)"
+        );
+        return Err(Rejection::validation(field, msg));
+    }
+    Ok(value.to_string())
+}
+
+/// The slug made from a tenant's name: ASCII letters and digits lowercased, every other
+/// run of characters one hyphen, at most [`SLUG_MAX_CHARS`]; `cafe` when nothing is left
+/// (a name in Khmer script). Always passes [`slug`].
+pub fn slug_from_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len().min(SLUG_MAX_CHARS));
+    for c in name.chars().map(fold_latin) {
+        if out.len() == SLUG_MAX_CHARS {
+            break;
+        }
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        out.push_str("cafe");
+    }
+    out
+}
+
+/// A Latin letter with a diacritic as its base letter (`é` → `e`), for slugs.
+fn fold_latin(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+        'ç' | 'Ç' => 'c',
+        'ñ' | 'Ñ' => 'n',
+        other => other,
+    }
+}
+
 /// A required one-line text of at most `limit_chars` characters, trimmed.
 fn single_line(field: &str, value: &str, limit_chars: usize) -> Result<String, Rejection> {
     let trimmed = value.trim();
@@ -360,6 +416,23 @@ fn no_control_chars(field: &str, value: &str) -> Result<(), Rejection> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn slugs_are_made_from_names_and_checked() {
+        assert_eq!(slug_from_name("Mekong Bean Café"), "mekong-bean-cafe");
+        assert_eq!(slug_from_name("  Brown -- Coffee & Bakery!  "), "brown-coffee-bakery");
+        assert_eq!(slug_from_name("កាហ្វេ"), "cafe");
+        assert_eq!(slug_from_name(&"a".repeat(100)).len(), SLUG_MAX_CHARS);
+        for name in ["Mekong Bean Café", "---", "x", &"ab-".repeat(40)] {
+            let made = slug_from_name(name);
+            assert_eq!(slug("slug", &made).as_deref(), Ok(made.as_str()), "{name:?} → {made:?}");
+        }
+        assert!(slug("slug", "mekong-bean").is_ok());
+        for bad in ["", "-a", "a-", "Mekong", "a b", "café", &"a".repeat(49)] {
+            assert_eq!(slug("slug", bad).unwrap_err().field.as_deref(), Some("slug"), "{bad:?}");
+        }
+    }
+
     use super::*;
     use modula_wire::admin::RecipeLine;
     use modula_wire::ErrorCode;

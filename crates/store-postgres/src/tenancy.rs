@@ -12,13 +12,19 @@ use crate::tx::PgTx;
 #[async_trait]
 impl TenancyTx for PgTx {
     async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
-        let sql = "INSERT INTO tenants (id, name, policy, created_at) VALUES ($1, $2, $3, $4)";
-        self.exec(sqlx::query(sql).bind(t.id).bind(&t.name).bind(to_json(&t.policy)?).bind(t.created_at)).await?;
+        let sql = "INSERT INTO tenants (id, name, slug, policy, created_at) VALUES ($1, $2, $3, $4, $5)";
+        let q = sqlx::query(sql).bind(t.id).bind(&t.name).bind(&t.slug);
+        self.exec(q.bind(to_json(&t.policy)?).bind(t.created_at)).await?;
         Ok(())
     }
 
     async fn tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>> {
         let row = self.one(sqlx::query("SELECT * FROM tenants WHERE id = $1").bind(tenant_id)).await?;
+        row.as_ref().map(|r| TenantRecord::from_row(&Cols(r))).transpose()
+    }
+
+    async fn tenant_by_slug(&mut self, slug: &str) -> StoreResult<Option<TenantRecord>> {
+        let row = self.one(sqlx::query("SELECT * FROM tenants WHERE slug = $1").bind(slug)).await?;
         row.as_ref().map(|r| TenantRecord::from_row(&Cols(r))).transpose()
     }
 

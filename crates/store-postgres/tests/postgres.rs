@@ -112,7 +112,9 @@ fn device_rec(tenant_id: Uuid, branch_id: Uuid, code: &str) -> DeviceRecord {
 }
 
 async fn world(store: &PgStore) -> World {
-    let tenant = TenantRecord { id: id(), name: "Café".into(), policy: Policy::default(), created_at: t(0) };
+    let tenant_id = id();
+    let slug = format!("cafe-{}", tenant_id.simple());
+    let tenant = TenantRecord { id: tenant_id, name: "Café".into(), slug, policy: Policy::default(), created_at: t(0) };
     let branch = BranchRecord {
         id: id(),
         tenant_id: tenant.id,

@@ -12,9 +12,10 @@ use crate::tx::SqliteTx;
 impl TenancyTx for SqliteTx {
     async fn insert_tenant(&mut self, t: &TenantRecord) -> StoreResult<()> {
         self.require_write("insert_tenant")?;
-        sqlx::query("INSERT INTO tenants (id, name, policy, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO tenants (id, name, slug, policy, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(t.id)
             .bind(&t.name)
+            .bind(&t.slug)
             .bind(to_json(&t.policy)?)
             .bind(ts(t.created_at))
             .execute(&mut *self.tx)
@@ -26,6 +27,15 @@ impl TenancyTx for SqliteTx {
     async fn tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>> {
         let row = sqlx::query("SELECT * FROM tenants WHERE id = ?")
             .bind(tenant_id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(|r| TenantRecord::from_row(&Cols(r))).transpose()
+    }
+
+    async fn tenant_by_slug(&mut self, slug: &str) -> StoreResult<Option<TenantRecord>> {
+        let row = sqlx::query("SELECT * FROM tenants WHERE slug = ?")
+            .bind(slug)
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(store_error)?;

@@ -15,6 +15,9 @@ pub trait TenancyTx: Send {
     /// The tenant, if it exists.
     async fn tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>>;
 
+    /// The tenant with this slug, if any.
+    async fn tenant_by_slug(&mut self, slug: &str) -> StoreResult<Option<TenantRecord>>;
+
     /// The tenant, locked for the rest of the transaction against other writers that lock
     /// it (tenant-wide read-decide-write, e.g. "is there another owner?").
     async fn lock_tenant(&mut self, tenant_id: Uuid) -> StoreResult<Option<TenantRecord>>;
@@ -64,6 +67,9 @@ pub struct TenantRecord {
     pub id: Uuid,
     /// Display name.
     pub name: String,
+    /// What people type to name the shop at sign-in: unique, lowercase letters, digits
+    /// and hyphens.
+    pub slug: String,
     /// The tenant-wide policy.
     pub policy: Policy,
     /// When it was created.
@@ -125,6 +131,7 @@ impl TenantRecord {
         Ok(TenantRecord {
             id: row.uuid("id")?,
             name: row.text("name")?,
+            slug: row.text("slug")?,
             policy: from_json("tenants.policy", &row.text("policy")?)?,
             created_at: row.instant("created_at")?,
         })

@@ -14,6 +14,8 @@ pub struct InitOutput {
     pub owner_id: Uuid,
     /// An owner bearer token.
     pub token: String,
+    /// The shop's slug (what people type to name it at sign-in).
+    pub slug: String,
 }
 
 /// `POST /v1/auth/login`.

@@ -217,7 +217,8 @@ pub async fn world(store: &dyn Store) -> World {
 }
 
 pub fn tenant_rec() -> TenantRecord {
-    TenantRecord { id: id(), name: "Café".into(), policy: Policy::default(), created_at: t(0) }
+    let id = id();
+    TenantRecord { id, name: "Café".into(), slug: format!("cafe-{}", id.simple()), policy: Policy::default(), created_at: t(0) }
 }
 
 pub fn branch_rec(tenant_id: Uuid, name: &str) -> BranchRecord {

@@ -14,6 +14,8 @@ async fn tenants_tokens_staff_and_branches_round_trip(b: &Backend) {
     let mut tx = store.begin_write().await.unwrap();
     assert_eq!(tx.tenant(w.tenant.id).await.unwrap(), Some(w.tenant.clone()));
     assert_eq!(tx.tenant(id()).await.unwrap(), None);
+    assert_eq!(tx.tenant_by_slug(&w.tenant.slug).await.unwrap(), Some(w.tenant.clone()));
+    assert_eq!(tx.tenant_by_slug("no-such-shop").await.unwrap(), None);
     let policy = Policy { vat_bps: 700, ..Policy::default() };
     tx.set_tenant_policy(w.tenant.id, &policy).await.unwrap();
     assert_eq!(tx.tenant(w.tenant.id).await.unwrap().unwrap().policy, policy);
@@ -113,4 +115,16 @@ async fn tokens_are_revoked_one_by_one_per_person_and_when_expired(b: &Backend) 
     };
     assert_eq!(left, [false, false, true, false, true], "Ben's live token and the device's remain");
     assert!(read.delete_token(&tokens[2].token_hash).await.is_err(), "a read transaction cannot revoke");
+}
+
+conformance!(a_slug_names_one_tenant);
+async fn a_slug_names_one_tenant(b: &Backend) {
+    let store = b.store();
+    let first = crate::tenant_rec();
+    let mut second = crate::tenant_rec();
+    second.slug = first.slug.clone();
+    let mut tx = store.begin_write().await.unwrap();
+    tx.insert_tenant(&first).await.unwrap();
+    let taken = tx.insert_tenant(&second).await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "a second tenant with the slug is a conflict: {taken:?}");
 }
