@@ -294,3 +294,34 @@ async fn sale_key_checks_find_the_session_by_id_not_by_branch() {
     }
     c.close().await.unwrap();
 }
+
+/// Migration 0012 on a database that already holds tenants: each gets `tenant-<id>`, and
+/// the column is then required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_made_before_slugs_get_one_each() {
+    let Some(db) = TestDb::create().await else { return };
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut older = sqlx::migrate!("./migrations");
+    let before: Vec<_> = older.migrations.iter().filter(|m| m.version < 12).cloned().collect();
+    older.migrations = std::borrow::Cow::Owned(before);
+    older.run(&pool).await.unwrap();
+    let (a, b) = (id(), id());
+    for tenant in [a, b] {
+        sqlx::query("INSERT INTO tenants (id, name, policy, created_at) VALUES ($1, 'Café', '{}', now())")
+            .bind(tenant)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    sqlx::migrate!("./migrations").run(&pool).await.unwrap();
+    for tenant in [a, b] {
+        let slug: String = sqlx::query_scalar("SELECT slug FROM tenants WHERE id = $1").bind(tenant).fetch_one(&pool).await.unwrap();
+        assert_eq!(slug, format!("tenant-{}", tenant.simple()));
+    }
+    let missing = sqlx::query("INSERT INTO tenants (id, name, policy, created_at) VALUES ($1, 'X', '{}', now())")
+        .bind(id())
+        .execute(&pool)
+        .await;
+    assert!(missing.is_err(), "a tenant without a slug is refused now");
+    pool.close().await;
+}
