@@ -21,6 +21,15 @@ struct DemoInfo {
     owner_id: Uuid,
     owner_token: String,
     owner_pin: String,
+    /// The shop's slug (what the dashboard's sign-in asks for). Empty in a data folder
+    /// seeded before sign-in passwords; filled at start.
+    #[serde(default)]
+    slug: String,
+    /// The owner's dashboard sign-in (empty before passwords; filled at start).
+    #[serde(default)]
+    owner_login: String,
+    #[serde(default)]
+    owner_password: String,
     branches: Vec<DemoBranch>,
 }
 
@@ -32,6 +41,10 @@ struct DemoBranch {
     cashier_pin: String,
     manager_id: Uuid,
     manager_pin: String,
+    #[serde(default)]
+    manager_login: String,
+    #[serde(default)]
+    manager_password: String,
     device_id: Uuid,
     device_code: String,
     device_token: String,
@@ -44,6 +57,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store = open_store(&db_url).await?;
     let info_path = args.data.join("demo.json");
     let info = match read_info(&info_path) {
+        Some(mut info) if info.owner_password.is_empty() => {
+            give_sign_ins(store.as_ref(), &mut info).await?;
+            std::fs::write(&info_path, serde_json::to_vec_pretty(&info)?)?;
+            info
+        }
         Some(info) => info,
         None => {
             let info = seed(store.as_ref()).await?;
@@ -100,8 +118,25 @@ fn err(e: modula_server::error::ApiError) -> anyhow::Error {
     anyhow::anyhow!("seeding the demo failed: {}", e.problem().detail)
 }
 
+/// The demo's passwords: printed at start, as a demo's should be (never do this with a
+/// real shop's).
+const OWNER_LOGIN: &str = "sokha";
+const OWNER_PASSWORD: &str = "mekong-owner-2468";
+const MANAGER_LOGINS: [&str; 2] = ["vanna", "rithy"];
+
+fn manager_password(login: &str) -> String {
+    format!("mekong-{login}-manager")
+}
+
 async fn seed(store: &dyn Store) -> anyhow::Result<DemoInfo> {
-    let init = bootstrap::init_tenant(store, "Mekong Bean Café", "Sokha Chan", "2468").await.map_err(err)?;
+    let req = bootstrap::InitTenant {
+        tenant_name: "Mekong Bean Café",
+        owner_name: "Sokha Chan",
+        owner_pin: "2468",
+        slug: None,
+        owner_sign_in: Some((OWNER_LOGIN, OWNER_PASSWORD)),
+    };
+    let init = bootstrap::init(store, &req).await.map_err(err)?;
     let owner = authenticate(store, &init.token).await.map_err(err)?;
     admin::put_tenant_policy(store, &owner, PolicyPatch { paid_out_limit_cents: Some(2500), ..Default::default() })
         .await
@@ -117,8 +152,27 @@ async fn seed(store: &dyn Store) -> anyhow::Result<DemoInfo> {
         owner_id: init.owner_id,
         owner_token: init.token,
         owner_pin: "2468".into(),
+        slug: init.slug,
+        owner_login: OWNER_LOGIN.into(),
+        owner_password: OWNER_PASSWORD.into(),
         branches,
     })
+}
+
+/// A data folder seeded before server passwords: gives the owner and the managers their
+/// demo logins and passwords (with the owner's token).
+async fn give_sign_ins(store: &dyn Store, info: &mut DemoInfo) -> anyhow::Result<()> {
+    let owner = authenticate(store, &info.owner_token).await.map_err(err)?;
+    let sign_in = |login: &str, password: String| PatchStaff { login: Some(Some(login.into())), password: Some(password), ..Default::default() };
+    admin::patch_staff(store, &owner, info.owner_id, sign_in(OWNER_LOGIN, OWNER_PASSWORD.into())).await.map_err(err)?;
+    (info.owner_login, info.owner_password) = (OWNER_LOGIN.into(), OWNER_PASSWORD.into());
+    for (b, login) in info.branches.iter_mut().zip(MANAGER_LOGINS) {
+        admin::patch_staff(store, &owner, b.manager_id, sign_in(login, manager_password(login))).await.map_err(err)?;
+        (b.manager_login, b.manager_password) = (login.into(), manager_password(login));
+    }
+    let mut tx = store.begin_read().await?;
+    info.slug = tx.tenant(info.tenant_id).await?.map(|t| t.slug).unwrap_or_default();
+    Ok(())
 }
 
 async fn seed_stock(store: &dyn Store, owner: &Auth) -> anyhow::Result<Vec<Uuid>> {
@@ -157,13 +211,15 @@ async fn seed_menu(store: &dyn Store, owner: &Auth, stock: &[Uuid]) -> anyhow::R
 async fn seed_branch(store: &dyn Store, owner: &Auth, name: &str, i: usize, stock: &[Uuid]) -> anyhow::Result<DemoBranch> {
     let branch = admin::create_branch(store, owner, CreateBranch { name: name.into() }).await.map_err(err)?;
     for (stock_item_id, qty) in stock.iter().zip([5000, 20000, 8000, 3000, 500]) {
-        let req = Restock { branch_id: branch.id, stock_item_id: *stock_item_id, qty };
+        let req = Restock { branch_id: branch.id, stock_item_id: *stock_item_id, qty, actor_id: None };
         admin::restock(store, owner, req).await.map_err(err)?;
     }
     let cashier_pin = format!("{}", 1111 * (i + 1));
     let manager_pin = format!("{}", 5555 + 1111 * i);
-    let cashier = staff(store, owner, ["Dara Kim", "Sreymom Heng"][i], Role::Cashier, &cashier_pin, branch.id).await?;
-    let manager = staff(store, owner, ["Vanna Sok", "Rithy Pich"][i], Role::Manager, &manager_pin, branch.id).await?;
+    let cashier = staff(store, owner, ["Dara Kim", "Sreymom Heng"][i], Role::Cashier, &cashier_pin, branch.id, None).await?;
+    let manager_login = MANAGER_LOGINS[i];
+    let sign_in = Some((manager_login, manager_password(manager_login)));
+    let manager = staff(store, owner, ["Vanna Sok", "Rithy Pich"][i], Role::Manager, &manager_pin, branch.id, sign_in).await?;
     let device = admin::enroll_device(store, owner, EnrollDevice { branch_id: branch.id, name: "Front counter".into() })
         .await
         .map_err(err)?;
@@ -174,14 +230,25 @@ async fn seed_branch(store: &dyn Store, owner: &Auth, name: &str, i: usize, stoc
         cashier_pin,
         manager_id: manager,
         manager_pin,
+        manager_login: manager_login.into(),
+        manager_password: manager_password(manager_login),
         device_id: device.device_id,
         device_code: device.code,
         device_token: device.token,
     })
 }
 
-async fn staff(store: &dyn Store, owner: &Auth, name: &str, role: Role, pin: &str, branch: Uuid) -> anyhow::Result<Uuid> {
-    let req = CreateStaff { name: name.into(), role, pin: pin.into(), branch_ids: vec![branch] };
+async fn staff(
+    store: &dyn Store,
+    owner: &Auth,
+    name: &str,
+    role: Role,
+    pin: &str,
+    branch: Uuid,
+    sign_in: Option<(&str, String)>,
+) -> anyhow::Result<Uuid> {
+    let (login, password) = sign_in.map_or((None, None), |(l, p)| (Some(l.to_string()), Some(p)));
+    let req = CreateStaff { name: name.into(), role, pin: pin.into(), branch_ids: vec![branch], login, password };
     Ok(admin::create_staff(store, owner, req).await.map_err(err)?.id)
 }
 
@@ -189,17 +256,19 @@ fn print_info(info: &DemoInfo, addr: &str, db_url: &str, tills: &[String]) {
     println!("Modula demo — Mekong Bean Café (Phnom Penh)");
     println!("  server:       http://{addr}   (database {db_url})");
     println!("  health:       http://{addr}/healthz");
+    println!("  dashboard:    http://{addr}/dashboard   shop {}", info.slug);
     println!("  tenant_id:    {}", info.tenant_id);
     println!("  owner:        Sokha Chan  id {}  PIN {}", info.owner_id, info.owner_pin);
+    println!("                dashboard login {}  password {}", info.owner_login, info.owner_password);
     println!("  owner token:  {}", info.owner_token);
     for (i, b) in info.branches.iter().enumerate() {
         println!("  branch {}  id {}", b.name, b.id);
         if let Some(url) = tills.get(i) {
             println!("    cashier's page   {url}   (\"Simulate outage\" cuts this terminal's link)");
         }
-        println!("    manager's board  http://{addr}/dashboard?tenant={}&staff={}", info.tenant_id, b.manager_id);
         println!("    cashier id {}  PIN {}", b.cashier_id, b.cashier_pin);
         println!("    manager id {}  PIN {}", b.manager_id, b.manager_pin);
+        println!("            dashboard login {}  password {}", b.manager_login, b.manager_password);
         println!("    device  {} id {}  token {}", b.device_code, b.device_id, b.device_token);
     }
     println!("Try: curl -H 'Authorization: Bearer {}' http://{addr}/v1/branches", info.owner_token);

@@ -1,7 +1,8 @@
 //! `modula`: the one binary of Modula Offline Sync.
 //!
 //! - `modula serve --db sqlite://PATH --listen ADDR` runs the server.
-//! - `modula admin init --db URL --tenant NAME --owner-name NAME --owner-pin PIN --json`
+//! - `modula admin init --db URL --tenant NAME --owner-name NAME --owner-pin PIN [--slug S]
+//!   [--owner-login L --owner-password P | MODULA_OWNER_PASSWORD] --json`
 //!   creates a tenant with its owner and prints an owner token.
 //! - `modula demo` starts a server with a seeded demo café on SQLite.
 //! - `modula terminal enroll | run | status` is the POS terminal agent.
@@ -80,6 +81,13 @@ struct InitArgs {
     /// The shop's slug (lowercase letters, digits, hyphens); default: made from the name.
     #[arg(long)]
     slug: Option<String>,
+    /// The owner's login for the dashboard and the server API (with a password).
+    #[arg(long, requires = "owner_password")]
+    owner_login: Option<String>,
+    /// The owner's password, at least 10 characters. Prefer the environment variable:
+    /// a command line is visible to other users of the machine.
+    #[arg(long, env = "MODULA_OWNER_PASSWORD", hide_env_values = true, requires = "owner_login")]
+    owner_password: Option<String>,
     /// Print `{"tenant_id", "owner_id", "token", "slug"}` as JSON.
     #[arg(long)]
     json: bool,
@@ -155,6 +163,7 @@ async fn run_init(args: InitArgs) -> anyhow::Result<()> {
         owner_name: &args.owner_name,
         owner_pin: &args.owner_pin,
         slug: args.slug.as_deref(),
+        owner_sign_in: args.owner_login.as_deref().zip(args.owner_password.as_deref()),
     };
     let out = modula_server::domain::bootstrap::init(store.as_ref(), &req)
         .await

@@ -50,8 +50,16 @@ async fn admin_init_then_serve_then_login_over_http() {
         assert!(first[key].is_string(), "{key} missing in {first}");
     }
     assert_eq!(first["slug"], "cafe-one", "the slug is made from the name");
-    // Running it again on the same database adds a second tenant.
-    let second: Value = serde_json::from_slice(&init(&db, "Café Two", "5678").stdout).unwrap();
+    // Running it again on the same database adds a second tenant, this one with an owner
+    // sign-in for the dashboard (the password from the environment, off the command line).
+    let out = Command::new(BIN)
+        .args(["admin", "init", "--db", &db, "--tenant", "Café Two", "--owner-name", "Owner", "--owner-pin", "5678"])
+        .args(["--owner-login", "Boss", "--json"])
+        .env("MODULA_OWNER_PASSWORD", "boss password 1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_ne!(first["tenant_id"], second["tenant_id"]);
 
     let port = free_port();
@@ -69,11 +77,12 @@ async fn admin_init_then_serve_then_login_over_http() {
     let token = first["token"].as_str().unwrap();
     let r = client.post(format!("{base}/v1/branches")).bearer_auth(token).json(&json!({"name": "Main"})).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let login = json!({"tenant_id": second["tenant_id"], "staff_id": second["owner_id"], "pin": "5678"});
+    let login = json!({"tenant": second["slug"], "login": "boss", "password": "boss password 1"});
     let r = client.post(format!("{base}/v1/auth/login")).json(&login).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["role"], "owner");
+    assert_eq!(body["staff_id"], second["owner_id"]);
     // Tenant two's token does not see tenant one's branch.
     let r = client.get(format!("{base}/v1/branches")).bearer_auth(body["token"].as_str().unwrap()).send().await.unwrap();
     let body: Value = r.json().await.unwrap();
@@ -81,13 +90,27 @@ async fn admin_init_then_serve_then_login_over_http() {
 }
 
 #[test]
-fn admin_init_refuses_a_bad_pin_with_a_clear_message() {
+fn admin_init_refuses_a_bad_pin_or_password_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("m.db").display());
     let out = init(&db, "Café", "12");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("owner-pin"), "{stderr}");
+    let base = ["admin", "init", "--db", &db, "--tenant", "Café", "--owner-name", "Owner", "--owner-pin", "1234"];
+    let out = Command::new(BIN).args(base).args(["--owner-login", "boss", "--owner-password", "short"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("owner-password") && stderr.contains("10 characters") && !stderr.contains("short"), "{stderr}");
+    // A password without a login (or the reverse) is refused before anything is made.
+    let out = Command::new(BIN).args(base).env("MODULA_OWNER_PASSWORD", "long enough password").output().unwrap();
+    assert!(!out.status.success(), "a password needs a login");
+    let out = Command::new(BIN).args(base).args(["--owner-login", "boss"]).env_remove("MODULA_OWNER_PASSWORD").output().unwrap();
+    assert!(!out.status.success(), "a login needs a password");
+    // None of it made a tenant: the first good init gets the name's slug.
+    let out = init(&db, "Café", "1234");
+    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(made["slug"], "cafe");
 }
 
 #[test]
@@ -104,6 +127,7 @@ fn demo_seeds_once_and_prints_how_to_use_it() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("owner token:") && text.contains("cashier id") && text.contains("PIN 1111"), "{text}");
+    assert!(text.contains("dashboard login sokha  password ") && text.contains("dashboard login vanna"), "{text}");
     // A second run reuses the seeded tenant rather than adding another.
     let again = String::from_utf8_lossy(&run().stdout).to_string();
     let tenant = |t: &str| t.lines().find(|l| l.contains("tenant_id")).map(str::to_string);
@@ -136,7 +160,13 @@ fn demo_serves_server_terminals_and_pages() {
     }
     let urls: Vec<String> = text.split_whitespace().filter(|w| w.starts_with("http://")).map(str::to_string).collect();
     let pages: Vec<&String> = urls.iter().filter(|u| text.lines().any(|l| l.contains("cashier's page") && l.contains(u.as_str()))).collect();
-    let board = urls.iter().find(|u| u.contains("/dashboard?tenant=")).unwrap_or_else(|| panic!("{text}"));
+    let board = urls.iter().find(|u| u.ends_with("/dashboard")).unwrap_or_else(|| panic!("{text}"));
+    // The printed shop, login and password sign in (what a newcomer types on the board).
+    let word_after = |key: &str| -> String {
+        let at = text.find(key).unwrap_or_else(|| panic!("{key} in {text}"));
+        text[at + key.len()..].split_whitespace().next().unwrap().to_string()
+    };
+    let sign_in = json!({"tenant": word_after("shop "), "login": word_after("dashboard login "), "password": word_after("password ")});
     assert_eq!(pages.len(), 2, "two terminals: {text}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -147,6 +177,9 @@ fn demo_serves_server_terminals_and_pages() {
             let ct = r.headers()["content-type"].to_str().unwrap().to_string();
             assert!(ct.starts_with("text/html"), "{url}: {ct}");
         }
+        let api = board.trim_end_matches("/dashboard");
+        let r = c.post(format!("{api}/v1/auth/login")).json(&sign_in).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{sign_in}");
         for page in &pages {
             let status = format!("{}api/status", page);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

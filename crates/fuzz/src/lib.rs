@@ -7,7 +7,7 @@
 //! `fuzz/regressions/` (a crash libFuzzer finds is saved there, and so stays a test).
 
 use modula_rules::{hash, validate};
-use modula_server::domain::pull;
+use modula_server::domain::{login, pull};
 use modula_server::error::ApiError;
 use modula_server::extract::parse_json;
 use modula_wire::admin::LoginRequest;
@@ -77,10 +77,19 @@ pub fn canonical_hash(data: &[u8]) {
     assert_eq!(h.len(), 64);
 }
 
-/// `POST /v1/auth/login` body: parsed, or refused as a client error.
+/// `POST /v1/auth/login` body: parsed and its fields checked (shop, login, password
+/// length) as the server does before any database work, or refused as a client error.
+/// An accepted login is normalized (checking it again gives itself).
 pub fn login_body(data: &[u8]) {
-    match parse_json::<LoginRequest>(data) {
-        Ok(_) => {}
+    let req = match parse_json::<LoginRequest>(data) {
+        Ok(req) => req,
+        Err(e) => return client_error(&e),
+    };
+    match login::credentials(&req) {
+        Ok(who) => {
+            let again = LoginRequest { login: who.login.clone(), ..req };
+            assert_eq!(login::credentials(&again).ok().map(|w| w.login), Some(who.login), "a normalized login is a fixed point");
+        }
         Err(e) => client_error(&e),
     }
 }

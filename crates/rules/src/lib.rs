@@ -8,7 +8,7 @@
 //! - [`cash`]: cash-session expected cash and variance.
 //! - [`attendance`]: one open shift per staff member.
 //! - [`access`]: which role an op needs and who may grant which role.
-//! - [`pin`]: argon2id PIN hashing and verification.
+//! - [`credential`]: argon2id hashing and verification of PINs and passwords.
 //!
 //! Everything is deterministic: no I/O, no clock, no randomness (callers pass salts
 //! and times), integer arithmetic only, and no panics on any input — a business
@@ -19,8 +19,8 @@
 pub mod access;
 pub mod attendance;
 pub mod cash;
+pub mod credential;
 pub mod hash;
-pub mod pin;
 pub mod pricing;
 pub mod validate;
 

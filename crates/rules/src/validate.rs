@@ -302,6 +302,41 @@ pub fn text(field: &str, value: &str, required: bool) -> Result<String, Rejectio
     Ok(trimmed.to_string())
 }
 
+/// Fewest characters of a server password (SPEC §3).
+pub const PASSWORD_MIN_CHARS: usize = 10;
+/// Most bytes of a server password: a bound on what one sign-in may ask argon2 to read.
+pub const PASSWORD_MAX_BYTES: usize = 256;
+/// Longest sign-in login, in characters.
+pub const LOGIN_MAX_CHARS: usize = 64;
+
+/// A server password: at least [`PASSWORD_MIN_CHARS`] characters, at most
+/// [`PASSWORD_MAX_BYTES`] bytes, no control characters. Spaces count (a passphrase is
+/// welcome). The message never repeats the password.
+pub fn password(field: &str, password: &str) -> Result<(), Rejection> {
+    if password.chars().count() < PASSWORD_MIN_CHARS || password.len() > PASSWORD_MAX_BYTES {
+        let msg = format!("a password has at least {PASSWORD_MIN_CHARS} characters (and at most {PASSWORD_MAX_BYTES} bytes)");
+        return Err(Rejection::validation(field, msg));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(Rejection::validation(field, "a password must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// A sign-in login, normalized: trimmed and lowercased; 1 to [`LOGIN_MAX_CHARS`]
+/// letters, digits and `.` `_` `-` `@` `+` (an email address works). Returns the
+/// normalized login, the form stored and looked up.
+pub fn login(field: &str, login: &str) -> Result<String, Rejection> {
+    let normalized = login.trim().to_lowercase();
+    let ok_char = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+');
+    let length_ok = (1..=LOGIN_MAX_CHARS).contains(&normalized.chars().count());
+    if !length_ok || !normalized.chars().all(ok_char) {
+        let msg = format!("a login is 1 to {LOGIN_MAX_CHARS} letters, digits and . _ - @ + (e.g. sokha or sokha@example.com)");
+        return Err(Rejection::validation(field, msg));
+    }
+    Ok(normalized)
+}
+
 /// A PIN: 4 to 8 ASCII digits. The message never repeats the PIN.
 pub fn pin(field: &str, pin: &str) -> Result<(), Rejection> {
     let digits_ok = pin.bytes().all(|b| b.is_ascii_digit());
@@ -416,6 +451,22 @@ fn no_control_chars(field: &str, value: &str) -> Result<(), Rejection> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn logins_are_normalized_and_passwords_bounded() {
+        assert_eq!(login("login", "  Sokha@Example.com ").as_deref(), Ok("sokha@example.com"));
+        assert_eq!(login("login", "dara.k").as_deref(), Ok("dara.k"));
+        for bad in ["", "   ", "a b", "a/b", "a\u{0}", &"a".repeat(LOGIN_MAX_CHARS + 1)] {
+            assert_eq!(login("login", bad).unwrap_err().field.as_deref(), Some("login"), "{bad:?}");
+        }
+        assert!(password("password", "ten chars!").is_ok());
+        assert!(password("password", "ពាក្យសម្ងាត់ខ្មែរ").is_ok());
+        for bad in ["nine char", "", "tab\tinside a password", &"x".repeat(PASSWORD_MAX_BYTES + 1)] {
+            let err = password("password", bad).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("password"));
+            assert!(bad.is_empty() || !err.message.contains(bad), "the message never repeats the password");
+        }
+    }
 
     #[test]
     fn slugs_are_made_from_names_and_checked() {

@@ -127,7 +127,7 @@ fn main() {
         let init = bootstrap::init_tenant(s, "Bench", "Owner", "1234").await.unwrap();
         let owner = authenticate(s, &init.token).await.unwrap();
         let branch = admin::create_branch(s, &owner, CreateBranch { name: "Main".into() }).await.unwrap().id;
-        let cashier = admin::create_staff(s, &owner, CreateStaff { name: "C".into(), role: Role::Cashier, pin: "1111".into(), branch_ids: vec![branch] })
+        let cashier = admin::create_staff(s, &owner, CreateStaff { name: "C".into(), role: Role::Cashier, pin: "1111".into(), branch_ids: vec![branch], login: None, password: None })
             .await
             .unwrap()
             .id;

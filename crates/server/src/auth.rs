@@ -1,4 +1,4 @@
-//! Bearer tokens, PIN hashing and the authenticated caller ([`Auth`]).
+//! Bearer tokens, credential hashing and the authenticated caller ([`Auth`]).
 //!
 //! Tokens are 256-bit random values shown once and stored only as their SHA-256.
 //! A staff token's rights follow the staff member's *current* role and active flag;
@@ -129,41 +129,55 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Issues a token for `subject` inside `tx` and returns it (shown once).
+/// A token just issued: shown once.
+pub struct Issued {
+    /// The bearer token.
+    pub token: String,
+    /// When it stops working; `None`: until revoked.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Issues a token for `subject` inside `tx`.
 pub async fn issue_token(
     tx: &mut dyn Tx,
     tenant_id: Uuid,
     subject: TokenSubject,
     ttl_hours: Option<i64>,
-) -> ApiResult<String> {
+) -> ApiResult<Issued> {
     let token = new_token();
     let now = chrono::Utc::now();
-    tx.insert_token(&TokenRecord {
-        token_hash: token_hash(&token),
-        tenant_id,
-        subject,
-        created_at: now,
-        expires_at: ttl_hours.map(|h| now + chrono::Duration::hours(h)),
-    })
-    .await?;
-    Ok(token)
+    let expires_at = ttl_hours.map(|h| now + chrono::Duration::hours(h));
+    let record = TokenRecord { token_hash: token_hash(&token), tenant_id, subject, created_at: now, expires_at };
+    tx.insert_token(&record).await?;
+    Ok(Issued { token, expires_at })
 }
 
 /// Hashes a PIN with argon2id and a fresh salt, off the async runtime.
 pub async fn hash_pin(pin: &str) -> ApiResult<String> {
     let pin = pin.to_string();
-    let mut salt = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut salt);
-    tokio::task::spawn_blocking(move || modula_rules::pin::hash_pin(&pin, &salt))
-        .await
-        .map_err(|e| ApiError::Internal(format!("PIN hashing task failed: {e}")))?
-        .map_err(ApiError::from)
+    let salt = fresh_salt();
+    blocking("PIN hashing", move || modula_rules::credential::hash_pin(&pin, &salt)).await?.map_err(ApiError::from)
 }
 
-/// Checks a PIN against a stored hash, off the async runtime.
-pub async fn verify_pin(pin: &str, phc: &str) -> ApiResult<bool> {
-    let (pin, phc) = (pin.to_string(), phc.to_string());
-    tokio::task::spawn_blocking(move || modula_rules::pin::verify_pin(&pin, &phc))
-        .await
-        .map_err(|e| ApiError::Internal(format!("PIN check task failed: {e}")))
+/// Hashes a server password with argon2id and a fresh salt, off the async runtime.
+pub async fn hash_password(password: &str) -> ApiResult<String> {
+    let password = password.to_string();
+    let salt = fresh_salt();
+    blocking("password hashing", move || modula_rules::credential::hash_password(&password, &salt)).await?.map_err(ApiError::from)
+}
+
+/// Checks a server password against a stored hash, off the async runtime.
+pub async fn verify_password(password: &str, phc: &str) -> ApiResult<bool> {
+    let (password, phc) = (password.to_string(), phc.to_string());
+    blocking("password check", move || modula_rules::credential::verify_password(&password, &phc)).await
+}
+
+fn fresh_salt() -> [u8; 16] {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    salt
+}
+
+async fn blocking<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(format!("{what} task failed: {e}")))
 }

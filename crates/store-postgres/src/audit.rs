@@ -43,6 +43,14 @@ impl AuditTx for PgTx {
         let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(since).bind(limit)).await?;
         rows.iter().map(|r| AuditRecord::from_row(&Cols(r))).collect()
     }
+
+    async fn list_tenant_audit(&mut self, tenant_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+        let sql = "SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, occurred_at, \
+                     applied_at, details FROM audit_events \
+                   WHERE tenant_id = $1 AND branch_id IS NULL AND applied_at >= $2 ORDER BY applied_at, seq LIMIT $3";
+        let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(since).bind(limit)).await?;
+        rows.iter().map(|r| AuditRecord::from_row(&Cols(r))).collect()
+    }
 }
 
 /// Binds the 11 columns of audit `events` as arrays, in the column order of

@@ -247,9 +247,11 @@ async fn sale_key_checks_find_the_session_by_id_not_by_branch() {
         name: "Cam".into(),
         role: Role::Cashier,
         pin_hash: "$argon2id$v=19$fake".into(),
+        login: None,
+        password_hash: None,
         active: true,
         branch_ids: vec![w.branch.id],
-        failed_pin_attempts: 0,
+        failed_logins: 0,
         locked_until: None,
         updated_at: t(3),
     };
@@ -323,5 +325,61 @@ async fn tenants_made_before_slugs_get_one_each() {
         .execute(&pool)
         .await;
     assert!(missing.is_err(), "a tenant without a slug is refused now");
+    pool.close().await;
+}
+
+/// Migration 0013 on a database with staff and tokens of the PIN sign-in time: the PIN
+/// lockouts are cleared, tokens from a PIN sign-in (with an expiry) and cashier tokens
+/// are revoked, the owner's `admin init` token (no expiry) and device tokens stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_born_tokens_are_revoked_when_passwords_arrive() {
+    let Some(db) = TestDb::create().await else { return };
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut older = sqlx::migrate!("./migrations");
+    let before: Vec<_> = older.migrations.iter().filter(|m| m.version < 13).cloned().collect();
+    older.migrations = std::borrow::Cow::Owned(before);
+    older.run(&pool).await.unwrap();
+    let (tenant, owner, cashier, device) = (id(), id(), id(), id());
+    sqlx::query("INSERT INTO tenants (id, name, slug, policy, created_at) VALUES ($1, 'Café', 'cafe', '{}', now())")
+        .bind(tenant)
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (staff, role, failures) in [(owner, "owner", 4i64), (cashier, "cashier", 5)] {
+        sqlx::query(
+            "INSERT INTO staff (id, tenant_id, name, role, pin_hash, active, failed_pin_attempts, locked_until, updated_at) \
+             VALUES ($1, $2, 'X', $3, 'h', true, $4, now() + interval '1 day', now())",
+        )
+        .bind(staff)
+        .bind(tenant)
+        .bind(role)
+        .bind(failures)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let tokens = [("a", "staff", owner, false), ("b", "staff", owner, true), ("c", "staff", cashier, false), ("d", "device", device, false)];
+    for (hash, kind, subject, expires) in tokens {
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, tenant_id, kind, subject_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, now(), CASE WHEN $5 THEN now() + interval '12 hours' END)",
+        )
+        .bind(hash)
+        .bind(tenant)
+        .bind(kind)
+        .bind(subject)
+        .bind(expires)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::migrate!("./migrations").run(&pool).await.unwrap();
+    let left: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM tokens ORDER BY token_hash").fetch_all(&pool).await.unwrap();
+    assert_eq!(left, ["a", "d"], "the owner's init token and the device token stay");
+    let cleared: i64 = sqlx::query_scalar("SELECT count(*) FROM staff WHERE failed_logins = 0 AND locked_until IS NULL AND login IS NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(cleared, 2, "PIN failure counts and locks are cleared");
     pool.close().await;
 }

@@ -58,5 +58,20 @@ impl AuditTx for SqliteTx {
         .map_err(store_error)?;
         rows.iter().map(|r| AuditRecord::from_row(&Cols(r))).collect()
     }
+
+    async fn list_tenant_audit(&mut self, tenant_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, occurred_at, \
+               applied_at, details FROM audit_events \
+             WHERE tenant_id = ? AND branch_id IS NULL AND applied_at >= ? ORDER BY applied_at, seq LIMIT ?",
+        )
+        .bind(tenant_id)
+        .bind(ts(since))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(|r| AuditRecord::from_row(&Cols(r))).collect()
+    }
 }
 

@@ -1,4 +1,4 @@
-//! Staff members, their branch assignments and PIN lockout. (the SQLite side of [`modula_store::StaffTx`]).
+//! Staff members, their branch assignments, credentials and sign-in lockout (the SQLite side of [`modula_store::StaffTx`]).
 
 use async_trait::async_trait;
 use modula_store::*;
@@ -41,16 +41,18 @@ impl StaffTx for SqliteTx {
     async fn insert_staff(&mut self, s: &StaffRecord) -> StoreResult<()> {
         self.require_write("insert_staff")?;
         sqlx::query(
-            "INSERT INTO staff (id, tenant_id, name, role, pin_hash, active, failed_pin_attempts, locked_until, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO staff (id, tenant_id, name, role, pin_hash, login, password_hash, active, failed_logins, \
+             locked_until, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id)
         .bind(s.tenant_id)
         .bind(&s.name)
         .bind(s.role.as_str())
         .bind(&s.pin_hash)
+        .bind(&s.login)
+        .bind(&s.password_hash)
         .bind(s.active as i64)
-        .bind(s.failed_pin_attempts)
+        .bind(s.failed_logins)
         .bind(ts_opt(s.locked_until))
         .bind(ts(s.updated_at))
         .execute(&mut *self.tx)
@@ -79,6 +81,20 @@ impl StaffTx for SqliteTx {
         self.staff(tenant_id, staff_id).await
     }
 
+    async fn lock_staff_by_login(&mut self, tenant_id: Uuid, login: &str) -> StoreResult<Option<StaffRecord>> {
+        self.require_write("lock_staff_by_login")?;
+        let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM staff WHERE tenant_id = ? AND login = ?")
+            .bind(tenant_id)
+            .bind(login)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        match id {
+            Some(id) => self.staff(tenant_id, id).await,
+            None => Ok(None),
+        }
+    }
+
     async fn list_staff(&mut self, tenant_id: Uuid) -> StoreResult<Vec<StaffRecord>> {
         let rows = sqlx::query("SELECT * FROM staff WHERE tenant_id = ? ORDER BY name, id")
             .bind(tenant_id)
@@ -96,14 +112,16 @@ impl StaffTx for SqliteTx {
     async fn update_staff(&mut self, s: &StaffRecord) -> StoreResult<()> {
         self.require_write("update_staff")?;
         sqlx::query(
-            "UPDATE staff SET name = ?, role = ?, pin_hash = ?, active = ?, failed_pin_attempts = ?, locked_until = ?, \
-             updated_at = ? WHERE tenant_id = ? AND id = ?",
+            "UPDATE staff SET name = ?, role = ?, pin_hash = ?, login = ?, password_hash = ?, active = ?, \
+             failed_logins = ?, locked_until = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
         )
         .bind(&s.name)
         .bind(s.role.as_str())
         .bind(&s.pin_hash)
+        .bind(&s.login)
+        .bind(&s.password_hash)
         .bind(s.active as i64)
-        .bind(s.failed_pin_attempts)
+        .bind(s.failed_logins)
         .bind(ts_opt(s.locked_until))
         .bind(ts(s.updated_at))
         .bind(s.tenant_id)
@@ -114,15 +132,15 @@ impl StaffTx for SqliteTx {
         self.set_branch_ids(s.id, &s.branch_ids).await
     }
 
-    async fn set_pin_lockout(
+    async fn set_login_lockout(
         &mut self,
         tenant_id: Uuid,
         staff_id: Uuid,
         failed_attempts: i64,
         locked_until: Option<Timestamp>,
     ) -> StoreResult<()> {
-        self.require_write("set_pin_lockout")?;
-        sqlx::query("UPDATE staff SET failed_pin_attempts = ?, locked_until = ? WHERE tenant_id = ? AND id = ?")
+        self.require_write("set_login_lockout")?;
+        sqlx::query("UPDATE staff SET failed_logins = ?, locked_until = ? WHERE tenant_id = ? AND id = ?")
             .bind(failed_attempts)
             .bind(ts_opt(locked_until))
             .bind(tenant_id)

@@ -15,6 +15,10 @@ pub trait AuditTx: Send {
     /// Audit events of a branch applied at or after `since`, oldest first, at most `limit`:
     /// those stored with applied ops and those of [`AuditTx::insert_audits`].
     async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Audit events of the tenant that belong to no branch (server sign-ins refused or
+    /// locked), applied at or after `since`, oldest first, at most `limit`.
+    async fn list_tenant_audit(&mut self, tenant_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>>;
 }
 
 /// One audit event.

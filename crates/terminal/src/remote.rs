@@ -164,18 +164,10 @@ impl Remote {
         }
     }
 
-    /// `POST /v1/auth/login` for a staff token (online-only actions).
-    pub async fn login(&self, tenant_id: Uuid, staff_id: Uuid, pin: &str) -> Result<String, RemoteError> {
-        let body = serde_json::json!({"tenant_id": tenant_id, "staff_id": staff_id, "pin": pin});
-        let r = self.http.post(self.url("/v1/auth/login")).json(&body);
-        let r = r.timeout(Duration::from_millis(QUICK_TIMEOUT_MS)).send().await.map_err(transport)?;
-        let v: serde_json::Value = json(check(r).await?).await?;
-        v["token"].as_str().map(str::to_string).ok_or_else(|| RemoteError::Protocol("login answer without token".into()))
-    }
-
-    /// `POST /v1/inventory/restock` with a staff token.
-    pub async fn restock(&self, staff_token: &str, body: &serde_json::Value) -> Result<serde_json::Value, RemoteError> {
-        let r = self.http.post(self.url("/v1/inventory/restock")).bearer_auth(staff_token).json(body);
+    /// `POST /v1/inventory/restock` with the device token; the body names the manager
+    /// signed in at this till as `actor_id` (the server checks them like an op's actor).
+    pub async fn restock(&self, body: &serde_json::Value) -> Result<serde_json::Value, RemoteError> {
+        let r = self.http.post(self.url("/v1/inventory/restock")).bearer_auth(&self.token).json(body);
         let r = r.timeout(Duration::from_millis(QUICK_TIMEOUT_MS)).send().await.map_err(transport)?;
         json(check(r).await?).await
     }

@@ -18,15 +18,15 @@ pub struct InitOutput {
     pub slug: String,
 }
 
-/// `POST /v1/auth/login`.
+/// `POST /v1/auth/login`: a manager's or owner's server sign-in (never a PIN).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
-    /// The staff member's tenant.
-    pub tenant_id: Uuid,
-    /// Who signs in.
-    pub staff_id: Uuid,
-    /// 4–8 digits.
-    pub pin: String,
+    /// The shop: its slug (what people type) or its id.
+    pub tenant: String,
+    /// The person's login (compared normalized: trimmed, lowercase).
+    pub login: String,
+    /// At least 10 characters.
+    pub password: String,
 }
 
 /// Answer of `POST /v1/auth/login`.
@@ -38,6 +38,10 @@ pub struct LoginResponse {
     pub staff_id: Uuid,
     /// Their role now.
     pub role: Role,
+    /// Their tenant.
+    pub tenant_id: Uuid,
+    /// When the token stops working (RFC 3339, UTC).
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// `POST /v1/branches`.
@@ -74,10 +78,16 @@ pub struct CreateStaff {
     pub name: String,
     /// Role.
     pub role: Role,
-    /// 4–8 digits.
+    /// 4–8 digits (the till's credential).
     pub pin: String,
     /// Branches this person works at.
     pub branch_ids: Vec<Uuid>,
+    /// Server sign-in name (managers and owners only; unique in the tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    /// Server password, at least 10 characters (with `login`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// `PATCH /v1/staff/{id}`: any subset of fields.
@@ -98,9 +108,25 @@ pub struct PatchStaff {
     /// New display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// New server login; `null` removes the server sign-in (login and password).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub login: Option<Option<String>>,
+    /// New server password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
-/// A staff member (never with the PIN or its hash).
+/// A field that is present, `null` included (`Some(None)`); an absent one stays `None`
+/// through `#[serde(default)]`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A staff member (never with the PIN, the password or their hashes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffView {
     /// Id.
@@ -113,6 +139,9 @@ pub struct StaffView {
     pub branch_ids: Vec<Uuid>,
     /// Whether they may act.
     pub active: bool,
+    /// Server sign-in name, if they have one.
+    #[serde(default)]
+    pub login: Option<String>,
 }
 
 /// `POST /v1/devices`.
@@ -179,6 +208,10 @@ pub struct Restock {
     pub stock_item_id: Uuid,
     /// How many units arrived, ≥ 1.
     pub qty: i64,
+    /// With a device token: the manager or owner signed in at that till, who acts.
+    /// With a staff token: absent (or the token's own id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<Uuid>,
 }
 
 /// Answer of a restock.

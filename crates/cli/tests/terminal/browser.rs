@@ -76,8 +76,10 @@ async fn cashier_and_manager_pages_through_an_outage_and_a_freeze() {
 
     // The manager's dashboard shows both sales.
     let board = Browser::start(&driver).await;
-    board.goto(&format!("{}/dashboard?tenant={}&staff={}", shop.base, shop.tenant, shop.manager)).await;
-    board.fill("#login-pin", MANAGER_PIN).await;
+    board.goto(&format!("{}/dashboard", shop.base)).await;
+    board.fill("#login-shop", &shop.slug).await;
+    board.fill("#login-name", MANAGER_LOGIN).await;
+    board.fill("#login-password", MANAGER_PASSWORD).await;
     board.click("#login-submit").await;
     board.select("#branch-select", &shop.branch.to_string()).await;
     board.wait_text("#sales-count", 20, "today's sales", |t| t.trim() == "2").await;

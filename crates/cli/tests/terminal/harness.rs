@@ -77,6 +77,8 @@ pub async fn start_server(dir: &Path) -> Proc {
 pub struct Shop {
     pub base: String,
     pub tenant: Uuid,
+    /// The shop's slug (the dashboard's sign-in asks for it).
+    pub slug: String,
     pub owner_token: String,
     pub branch: Uuid,
     pub cashier: Uuid,
@@ -91,6 +93,9 @@ pub struct Shop {
 
 pub const CASHIER_PIN: &str = "1111";
 pub const MANAGER_PIN: &str = "5555";
+/// The manager's dashboard sign-in (login `vanna`); the PIN is for tills only.
+pub const MANAGER_LOGIN: &str = "vanna";
+pub const MANAGER_PASSWORD: &str = "vanna's password";
 pub const BEANS_START: i64 = 10_000;
 pub const MILK_START: i64 = 20_000;
 
@@ -131,7 +136,10 @@ pub async fn seed(dir: &Path, server: &Proc) -> Shop {
     let branch = id(&ok(&c, "POST", format!("{base}/v1/branches"), &t, json!({"name": "Riverside"})).await, "id");
     let staff = |name: &str, role: &str, pin: &str| json!({"name": name, "role": role, "pin": pin, "branch_ids": [branch]});
     let cashier = id(&ok(&c, "POST", format!("{base}/v1/staff"), &t, staff("Dara", "cashier", CASHIER_PIN)).await, "id");
-    let manager = id(&ok(&c, "POST", format!("{base}/v1/staff"), &t, staff("Vanna", "manager", MANAGER_PIN)).await, "id");
+    let mut manager_body = staff("Vanna", "manager", MANAGER_PIN);
+    manager_body["login"] = json!(MANAGER_LOGIN);
+    manager_body["password"] = json!(MANAGER_PASSWORD);
+    let manager = id(&ok(&c, "POST", format!("{base}/v1/staff"), &t, manager_body).await, "id");
     let beans = id(&ok(&c, "POST", format!("{base}/v1/stock-items"), &t, json!({"name": "Beans", "unit": "g"})).await, "id");
     let milk = id(&ok(&c, "POST", format!("{base}/v1/stock-items"), &t, json!({"name": "Milk", "unit": "ml"})).await, "id");
     for (item, qty) in [(beans, BEANS_START), (milk, MILK_START)] {
@@ -148,6 +156,7 @@ pub async fn seed(dir: &Path, server: &Proc) -> Shop {
     Shop {
         base,
         tenant: id(&init, "tenant_id"),
+        slug: init["slug"].as_str().unwrap().to_string(),
         owner_token: t,
         branch,
         cashier,

@@ -115,10 +115,11 @@ async fn missing_cache_blocks_sign_in_and_finalize() {
     assert_eq!(shop.sales().await.len(), 1);
 }
 
-/// Restock is online only: a signed-in manager restocks through the terminal and the
-/// server's on-hand moves; a cashier is refused by the server (403); offline it is
-/// refused with NOT_ALLOWED_OFFLINE and nothing changes or is queued; a server sign-in never
-/// outlives the person it belongs to.
+/// Restock is online only: a signed-in manager restocks through the terminal (with the
+/// device token, naming the manager; no PIN or staff token leaves the till) and the
+/// server's on-hand moves; a cashier is refused (403); offline it is refused with
+/// NOT_ALLOWED_OFFLINE and nothing changes or is queued; a manager the server no longer
+/// lets act at the branch is refused by the server even while the till still knows them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restock_is_online_only_and_for_managers() {
     let dir = tempfile::tempdir().unwrap();
@@ -145,19 +146,29 @@ async fn restock_is_online_only_and_for_managers() {
     let st = term.status().await;
     assert_eq!((st["pending"].clone(), st["synced"].clone(), st["failed"].clone()), (json!(0), json!(0), json!(0)), "{st}");
 
-    // The cashier takes over while offline. Back online, the terminal must not restock
-    // with the manager's server sign-in on the cashier's behalf.
+    // The cashier takes over while offline. Back online, the terminal does not restock
+    // on the cashier's behalf.
     term.sign_in(shop.cashier, CASHIER_PIN).await;
     proxy.set(Mode::Up);
     term.wait_for("online", 20, |s| s["online"] == json!(true)).await;
-    let (s, ct, v) = post(&term, "/api/inventory/restock", restock.clone()).await;
-    assert_eq!(shop.on_hand(shop.beans).await, BEANS_START + 500, "the cashier restocked: {s} {v}");
-    problem("cashier restock after an offline sign-in", (s, ct, v), 401, "UNAUTHORIZED");
+    let got = post(&term, "/api/inventory/restock", restock.clone()).await;
+    problem("cashier restock after an offline sign-in", got, 403, "FORBIDDEN");
+    assert_eq!(shop.on_hand(shop.beans).await, BEANS_START + 500);
 
     // The manager signs in again while online and can restock.
     term.sign_in(shop.manager, MANAGER_PIN).await;
-    let (s, _, v) = post(&term, "/api/inventory/restock", restock).await;
+    let (s, _, v) = post(&term, "/api/inventory/restock", restock.clone()).await;
     assert_eq!(s, 200, "{v}");
+    assert_eq!(shop.on_hand(shop.beans).await, BEANS_START + 1000);
+
+    // The owner takes the manager off the branch; the till's sign-in does not outlive
+    // it at the server: the next restock is refused there.
+    let c = reqwest::Client::new();
+    let (s, v) = call(&c, "PATCH", format!("{}/v1/staff/{}", shop.base, shop.manager), &shop.owner_token, Some(json!({"branch_ids": []}))).await;
+    assert_eq!(s, 200, "{v}");
+    let got = post(&term, "/api/inventory/restock", restock).await;
+    let p = problem("restock by a manager the server took off the branch", got, 403, "FORBIDDEN");
+    assert!(p["detail"].as_str().unwrap().contains("not assigned"), "{p}");
     assert_eq!(shop.on_hand(shop.beans).await, BEANS_START + 1000);
 }
 

@@ -6,6 +6,7 @@
   const TOKEN_KEY = "modula.dashboard.token";
   const ROLE_KEY = "modula.dashboard.role";
   const BRANCH_KEY = "modula.dashboard.branch";
+  const SHOP_KEY = "modula.dashboard.shop"; // localStorage: the shop this browser signs in to
   const REFRESH_MS = 2500;
   const SSE_RETRY_MS = 3000;
   const AUDIT_SHOWN_MAX = 300;
@@ -169,12 +170,17 @@
     $("session-bar").hidden = true;
     $("login-view").hidden = false;
     $("login-error").textContent = error || "";
-    $("login-pin").value = "";
-    const focus = !$("login-tenant").value ? "login-tenant" : !$("login-staff").value ? "login-staff" : "login-pin";
+    $("login-password").value = "";
+    const focus = !$("login-shop").value ? "login-shop" : !$("login-name").value ? "login-name" : "login-password";
     $(focus).focus();
   }
 
   function signOut(error) {
+    const token = state.token;
+    if (token && !error) {
+      // Revoke the token at the server too (best effort: an expired one is gone anyway).
+      fetch("/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
+    }
     state.token = null;
     state.role = null;
     sessionStorage.removeItem(TOKEN_KEY);
@@ -184,33 +190,30 @@
 
   async function login(event) {
     event.preventDefault();
-    const tenant_id = $("login-tenant").value.trim();
-    const staff_id = $("login-staff").value.trim();
-    const pin = $("login-pin").value.trim();
+    const tenant = $("login-shop").value.trim().toLowerCase();
+    const login = $("login-name").value.trim();
+    const password = $("login-password").value;
     const error = $("login-error");
     error.textContent = "";
-    if (!tenant_id || !staff_id || !pin) {
-      error.textContent = "Enter the tenant id, your staff id and your PIN.";
+    if (!tenant || !login || !password) {
+      error.textContent = "Enter your shop, your login and your password.";
       return;
     }
     $("login-submit").disabled = true;
     try {
       state.token = null;
-      const answer = await api("POST", "/v1/auth/login", { tenant_id, staff_id, pin });
-      if (answer.role === "cashier") {
-        error.textContent = "This dashboard is for managers and owners; a cashier cannot sign in here.";
-        return;
-      }
+      const answer = await api("POST", "/v1/auth/login", { tenant, login, password });
       state.token = answer.token;
       state.role = answer.role;
       sessionStorage.setItem(TOKEN_KEY, answer.token);
       sessionStorage.setItem(ROLE_KEY, answer.role);
+      localStorage.setItem(SHOP_KEY, tenant);
       await enter();
     } catch (e) {
       error.textContent = e.code ? `${e.message} (${e.code})` : e.message;
     } finally {
       $("login-submit").disabled = false;
-      $("login-pin").value = "";
+      $("login-password").value = "";
     }
   }
 
@@ -552,8 +555,8 @@
 
   function init() {
     const params = new URLSearchParams(window.location.search);
-    if (params.get("tenant")) $("login-tenant").value = params.get("tenant");
-    if (params.get("staff")) $("login-staff").value = params.get("staff");
+    $("login-shop").value = params.get("shop") || localStorage.getItem(SHOP_KEY) || "";
+    if (params.get("login")) $("login-name").value = params.get("login");
     $("login-form").addEventListener("submit", login);
     $("logout").addEventListener("click", () => signOut(""));
     $("freeze").addEventListener("click", () => setStatus("freeze"));

@@ -9,8 +9,8 @@ use modula_wire::admin::*;
 use modula_wire::{BranchStatus, Policy, PolicyPatch, Role};
 use uuid::Uuid;
 
-use super::{branch_for_admin, branch_for_read, feed, not_found, not_found_field, views};
-use crate::auth::{hash_pin, issue_token, Auth, Principal};
+use super::{actor, branch_for_admin, branch_for_read, feed, not_found, not_found_field, views};
+use crate::auth::{hash_password, hash_pin, issue_token, Auth, Principal};
 use crate::error::{ApiError, ApiResult};
 
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -112,18 +112,29 @@ pub async fn create_staff(store: &dyn Store, auth: &Auth, req: CreateStaff) -> A
     if !access::can_assign_role(granter, req.role) {
         return Err(ApiError::Forbidden(format!("a {} cannot create a {}", granter.as_str(), req.role.as_str())));
     }
+    let login = req.login.as_deref().map(|l| validate::login("login", l)).transpose()?;
+    check_server_sign_in(req.role, login.is_some(), req.password.is_some())?;
     let pin_hash = hash_pin(&req.pin).await?;
+    let password_hash = match &req.password {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
     let mut tx = store.begin_write().await?;
     let branch_ids = check_branch_ids(tx.as_mut(), auth, &req.branch_ids).await?;
+    if let Some(login) = &login {
+        check_login_free(tx.as_mut(), auth.tenant_id, login, None).await?;
+    }
     let staff = StaffRecord {
         id: Uuid::now_v7(),
         tenant_id: auth.tenant_id,
         name,
         role: req.role,
         pin_hash,
+        login,
+        password_hash,
         active: true,
         branch_ids,
-        failed_pin_attempts: 0,
+        failed_logins: 0,
         locked_until: None,
         updated_at: now(),
     };
@@ -131,6 +142,35 @@ pub async fn create_staff(store: &dyn Store, auth: &Auth, req: CreateStaff) -> A
     feed::to_every_branch(tx.as_mut(), auth.tenant_id, |b| feed::staff(&staff, b)).await?;
     tx.commit().await?;
     Ok(views::staff(&staff))
+}
+
+/// A server sign-in (login and password) is for managers and owners only, and needs
+/// both halves.
+fn check_server_sign_in(role: Role, has_login: bool, has_password: bool) -> ApiResult<()> {
+    if role == Role::Cashier && (has_login || has_password) {
+        let msg = "cashiers have no server sign-in (they sign in at a till with their PIN); \
+                   only managers and owners get a login and password";
+        return Err(modula_rules::Rejection::validation("login", msg).into());
+    }
+    if has_login != has_password {
+        let (field, msg) = if has_login {
+            ("password", "a login needs a password of at least 10 characters")
+        } else {
+            ("login", "a password needs a login to sign in with")
+        };
+        return Err(modula_rules::Rejection::validation(field, msg).into());
+    }
+    Ok(())
+}
+
+/// `409 CONFLICT` when another staff member of the tenant has this login.
+async fn check_login_free(tx: &mut dyn Tx, tenant_id: Uuid, login: &str, me: Option<Uuid>) -> ApiResult<()> {
+    match tx.lock_staff_by_login(tenant_id, login).await? {
+        Some(other) if Some(other.id) != me => {
+            Err(ApiError::Conflict(format!("the login {login} is taken by another staff member; choose another")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `GET /v1/staff`.
@@ -142,38 +182,67 @@ pub async fn list_staff(store: &dyn Store, auth: &Auth) -> ApiResult<Vec<StaffVi
 
 /// `PATCH /v1/staff/{id}`.
 pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: PatchStaff) -> ApiResult<StaffView> {
-    let (_, granter) = auth.require_manager()?;
+    let (me, granter) = auth.require_manager()?;
     let name = req.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
     if let Some(pin) = &req.pin {
         validate::pin("pin", pin)?;
+    }
+    let login = match &req.login {
+        Some(Some(l)) => Some(Some(validate::login("login", l)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if let Some(password) = &req.password {
+        validate::password("password", password)?;
+    }
+    // Anyone may change their own name, PIN, login and password; the rest needs a say
+    // over the person.
+    let self_service = staff_id == me && req.role.is_none() && req.active.is_none() && req.branch_ids.is_none();
+    // Permission first, on an unlocked read: a caller who may not change this person
+    // never takes the tenant's lock (nor a hash's time). Checked again under it (the
+    // person may have changed).
+    let mut read = store.begin_read().await?;
+    let staff = read.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
+    drop(read);
+    if !self_service {
+        check_may_administer(auth, granter, &staff)?;
     }
     let pin_hash = match &req.pin {
         Some(pin) => Some(hash_pin(pin).await?),
         None => None,
     };
-    // Permission first, on an unlocked read: a caller who may not change this person
-    // never takes the tenant's lock. Checked again under it (the person may have changed).
-    let mut read = store.begin_read().await?;
-    let staff = read.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
-    drop(read);
-    check_may_administer(auth, granter, &staff)?;
+    let password_hash = match &req.password {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
     let mut tx = store.begin_write().await?;
     // Serializes staff changes of the tenant, so two demotions cannot both see "another owner".
     tx.lock_tenant(auth.tenant_id).await?;
     let mut staff = tx.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
-    check_may_administer(auth, granter, &staff)?;
+    if !self_service {
+        check_may_administer(auth, granter, &staff)?;
+    }
     if let Some(role) = req.role {
         if !access::can_assign_role(granter, role) {
             return Err(ApiError::Forbidden(format!("a {} cannot grant the role {}", granter.as_str(), role.as_str())));
         }
     }
     let was_active_owner = staff.active && staff.role == Role::Owner;
-    let before = (staff.active, staff.role);
-    let new_credential = pin_hash.is_some();
-    apply_staff_patch(&mut staff, &req, name, pin_hash);
-    // A new credential, a deactivation or a role change ends every sign-in of that
-    // person now (SPEC §5): their tokens are deleted in this transaction.
-    if new_credential || (staff.active, staff.role) != before {
+    let before = (staff.active, staff.role, staff.login.clone(), staff.password_hash.clone());
+    apply_staff_patch(&mut staff, &req, StaffChanges { name, pin_hash, login, password_hash });
+    if staff.role == Role::Cashier && req.role.is_some() {
+        // A demotion to cashier ends the server sign-in.
+        staff.login = None;
+        staff.password_hash = None;
+    }
+    check_server_sign_in(staff.role, staff.login.is_some(), staff.password_hash.is_some())?;
+    if let Some(login) = staff.login.clone().filter(|l| Some(l) != before.2.as_ref()) {
+        check_login_free(tx.as_mut(), auth.tenant_id, &login, Some(staff.id)).await?;
+    }
+    // A new password, a removed login, a deactivation or a role change ends every
+    // sign-in of that person now (SPEC §5): their tokens are deleted in this transaction.
+    let credential_changed = staff.password_hash != before.3 || (before.2.is_some() && staff.login.is_none());
+    if credential_changed || (staff.active, staff.role) != (before.0, before.1) {
         tx.delete_staff_tokens(auth.tenant_id, staff.id).await?;
     }
     if let Some(ids) = &req.branch_ids {
@@ -200,19 +269,39 @@ fn check_may_administer(auth: &Auth, granter: Role, staff: &StaffRecord) -> ApiR
     Ok(())
 }
 
-fn apply_staff_patch(staff: &mut StaffRecord, req: &PatchStaff, name: Option<String>, pin_hash: Option<String>) {
+/// The checked and hashed parts of a staff patch.
+struct StaffChanges {
+    name: Option<String>,
+    pin_hash: Option<String>,
+    /// `Some(None)`: remove the server sign-in.
+    login: Option<Option<String>>,
+    password_hash: Option<String>,
+}
+
+fn apply_staff_patch(staff: &mut StaffRecord, req: &PatchStaff, changes: StaffChanges) {
     if let Some(role) = req.role {
         staff.role = role;
     }
     if let Some(active) = req.active {
         staff.active = active;
     }
-    if let Some(name) = name {
+    if let Some(name) = changes.name {
         staff.name = name;
     }
-    if let Some(pin_hash) = pin_hash {
+    if let Some(pin_hash) = changes.pin_hash {
         staff.pin_hash = pin_hash;
-        staff.failed_pin_attempts = 0;
+    }
+    match changes.login {
+        Some(Some(login)) => staff.login = Some(login),
+        Some(None) => {
+            staff.login = None;
+            staff.password_hash = None;
+        }
+        None => {}
+    }
+    if let Some(password_hash) = changes.password_hash {
+        staff.password_hash = Some(password_hash);
+        staff.failed_logins = 0;
         staff.locked_until = None;
     }
     staff.updated_at = now();
@@ -251,7 +340,7 @@ pub async fn enroll_device(store: &dyn Store, auth: &Auth, req: EnrollDevice) ->
         revoked_at: None,
     };
     tx.insert_device(&device).await?;
-    let token = issue_token(tx.as_mut(), auth.tenant_id, TokenSubject::Device(device.id), None).await?;
+    let token = issue_token(tx.as_mut(), auth.tenant_id, TokenSubject::Device(device.id), None).await?.token;
     tx.commit().await?;
     Ok(EnrolledDevice { device_id: device.id, token, code: device.code })
 }
@@ -322,12 +411,17 @@ pub async fn list_stock_items(store: &dyn Store, auth: &Auth) -> ApiResult<Vec<S
 /// `POST /v1/inventory/restock`.
 pub async fn restock(store: &dyn Store, auth: &Auth, req: Restock) -> ApiResult<RestockView> {
     validate::positive_qty("qty", req.qty)?;
-    auth.require_admin_of(req.branch_id)?;
+    let actor = actor::claim(auth, req.branch_id, req.actor_id)?;
+    if actor.device_id.is_some() {
+        // A till's actor is checked before any lock, then again under it.
+        actor::check_actor(store.begin_read().await?.as_mut(), auth, req.branch_id, &actor).await?;
+    }
     let mut tx = store.begin_write().await?;
     // Branch row first, then stock rows: the order the push lane takes them in, so a
     // restock and a push of one branch never wait on each other in a cycle.
     tx.lock_branch(auth.tenant_id, req.branch_id).await?;
-    let branch = branch_for_admin(tx.as_mut(), auth, req.branch_id).await?;
+    let branch = tx.branch(auth.tenant_id, req.branch_id).await?.ok_or_else(|| not_found("branch", req.branch_id))?;
+    actor::check_actor(tx.as_mut(), auth, branch.id, &actor).await?;
     let item = tx
         .stock_item(auth.tenant_id, req.stock_item_id)
         .await?
@@ -335,7 +429,7 @@ pub async fn restock(store: &dyn Store, auth: &Auth, req: Restock) -> ApiResult<
     let on_hand = tx.add_on_hand(branch.id, item.id, req.qty).await?;
     feed::to_branch(tx.as_mut(), branch.id, vec![feed::stock_level(&item, on_hand)]).await?;
     let details = serde_json::json!({"stock_item_id": item.id, "qty": req.qty, "on_hand": on_hand});
-    audit_admin(tx.as_mut(), auth, branch.id, "inventory", "restock", details).await?;
+    super::audit_no_op_at(tx.as_mut(), auth.tenant_id, Some(branch.id), actor, ("inventory", "restock"), details).await?;
     tx.commit().await?;
     Ok(RestockView { stock_item_id: item.id, on_hand })
 }

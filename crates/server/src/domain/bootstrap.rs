@@ -6,7 +6,7 @@ use modula_wire::admin::InitOutput;
 use modula_wire::{Policy, Role};
 use uuid::Uuid;
 
-use crate::auth::{hash_pin, issue_token};
+use crate::auth::{hash_password, hash_pin, issue_token};
 use crate::error::{ApiError, ApiResult};
 
 /// What `modula admin init` is given.
@@ -19,6 +19,9 @@ pub struct InitTenant<'a> {
     pub owner_pin: &'a str,
     /// The shop's slug; `None`: made from the name (made unique with `-2`, `-3`, …).
     pub slug: Option<&'a str>,
+    /// The owner's server login and password (for the dashboard); `None`: none yet
+    /// (the owner's token may set them later with `PATCH /v1/staff/{id}`).
+    pub owner_sign_in: Option<(&'a str, &'a str)>,
 }
 
 /// Most numbered variants of a name's slug tried before a random suffix.
@@ -26,7 +29,7 @@ const SLUG_VARIANTS_MAX: u32 = 99;
 
 /// [`init`] with a slug made from the tenant's name.
 pub async fn init_tenant(store: &dyn Store, tenant_name: &str, owner_name: &str, owner_pin: &str) -> ApiResult<InitOutput> {
-    init(store, &InitTenant { tenant_name, owner_name, owner_pin, slug: None }).await
+    init(store, &InitTenant { tenant_name, owner_name, owner_pin, slug: None, owner_sign_in: None }).await
 }
 
 /// Creates a tenant (default policy) with its owner; returns a non-expiring owner token.
@@ -35,6 +38,14 @@ pub async fn init(store: &dyn Store, req: &InitTenant<'_>) -> ApiResult<InitOutp
     let owner_name = validate::name("owner-name", req.owner_name)?;
     validate::pin("owner-pin", req.owner_pin)?;
     let given_slug = req.slug.map(|s| validate::slug("slug", s)).transpose()?;
+    let owner_login = req.owner_sign_in.map(|(login, _)| validate::login("owner-login", login)).transpose()?;
+    let password_hash = match req.owner_sign_in {
+        Some((_, password)) => {
+            validate::password("owner-password", password)?;
+            Some(hash_password(password).await?)
+        }
+        None => None,
+    };
     let owner_pin = req.owner_pin;
     let now = chrono::Utc::now();
     let mut tx = store.begin_write().await?;
@@ -52,15 +63,17 @@ pub async fn init(store: &dyn Store, req: &InitTenant<'_>) -> ApiResult<InitOutp
         name: owner_name,
         role: Role::Owner,
         pin_hash: hash_pin(owner_pin).await?,
+        login: owner_login,
+        password_hash,
         active: true,
         branch_ids: Vec::new(),
-        failed_pin_attempts: 0,
+        failed_logins: 0,
         locked_until: None,
         updated_at: now,
     };
     tx.insert_tenant(&tenant).await?;
     tx.insert_staff(&owner).await?;
-    let token = issue_token(tx.as_mut(), tenant.id, TokenSubject::Staff(owner.id), None).await?;
+    let token = issue_token(tx.as_mut(), tenant.id, TokenSubject::Staff(owner.id), None).await?.token;
     tx.commit().await?;
     Ok(InitOutput { tenant_id: tenant.id, owner_id: owner.id, token, slug: tenant.slug })
 }

@@ -1,6 +1,7 @@
 //! The domain core: what each endpoint means, written once over [`modula_store::Tx`]
 //! and decided with [`modula_rules`]. Handlers in `routes` only translate HTTP.
 
+pub mod actor;
 pub mod admin;
 pub mod apply;
 pub mod batch;
@@ -27,6 +28,18 @@ pub async fn audit_no_op(
     tenant_id: Uuid,
     branch_id: Option<Uuid>,
     actor_id: Uuid,
+    what: (&str, &str),
+    details: serde_json::Value,
+) -> ApiResult<()> {
+    audit_no_op_at(tx, tenant_id, branch_id, actor::BranchActor { staff_id: actor_id, device_id: None }, what, details).await
+}
+
+/// [`audit_no_op`] naming the till the person acted at, if any.
+pub async fn audit_no_op_at(
+    tx: &mut dyn Tx,
+    tenant_id: Uuid,
+    branch_id: Option<Uuid>,
+    actor: actor::BranchActor,
     (module, action): (&str, &str),
     details: serde_json::Value,
 ) -> ApiResult<()> {
@@ -36,8 +49,8 @@ pub async fn audit_no_op(
         branch_id,
         module: module.into(),
         action: action.into(),
-        actor_id: Some(actor_id),
-        device_id: None,
+        actor_id: Some(actor.staff_id),
+        device_id: actor.device_id,
         client_op_id: None,
         lane: Lane::Online,
         occurred_at: now,

@@ -84,16 +84,27 @@ pub async fn devices(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiResu
 }
 
 /// `GET /v1/audit?branch_id=&since=`: oldest first from `since` (default: everything).
+/// Without `branch_id`: the tenant's events of no branch (sign-ins refused or locked), for
+/// the owner.
 pub async fn audit(
     store: &dyn Store,
     auth: &Auth,
-    branch_id: Uuid,
+    branch_id: Option<Uuid>,
     since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> ApiResult<Value> {
-    let mut tx = store.begin_read().await?;
-    branch_for_admin(tx.as_mut(), auth, branch_id).await?;
     let since = since.unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
-    let rows = tx.list_audit(auth.tenant_id, branch_id, since, REPORT_ROWS_MAX).await?;
+    let rows = match branch_id {
+        Some(branch_id) => {
+            let mut tx = store.begin_read().await?;
+            branch_for_admin(tx.as_mut(), auth, branch_id).await?;
+            tx.list_audit(auth.tenant_id, branch_id, since, REPORT_ROWS_MAX).await?
+        }
+        None => {
+            // Events of no branch (refused and locked server sign-ins): the whole tenant's.
+            auth.require_owner()?;
+            store.begin_read().await?.list_tenant_audit(auth.tenant_id, since, REPORT_ROWS_MAX).await?
+        }
+    };
     let events: Vec<Value> = rows
         .iter()
         .map(|e| {

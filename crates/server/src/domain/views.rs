@@ -10,7 +10,14 @@ pub fn branch(b: &BranchRecord) -> BranchView {
 
 /// A staff member as sent (never the PIN hash).
 pub fn staff(s: &StaffRecord) -> StaffView {
-    StaffView { id: s.id, name: s.name.clone(), role: s.role, branch_ids: s.branch_ids.clone(), active: s.active }
+    StaffView {
+        id: s.id,
+        name: s.name.clone(),
+        role: s.role,
+        branch_ids: s.branch_ids.clone(),
+        active: s.active,
+        login: s.login.clone(),
+    }
 }
 
 /// A device as sent (never its token).

@@ -14,10 +14,11 @@ use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
-/// `?branch_id=&since=` query of the audit report.
+/// `?branch_id=&since=` query of the audit report (no `branch_id`: the tenant's events
+/// of no branch, owner only).
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {
-    branch_id: Uuid,
+    branch_id: Option<Uuid>,
     since: Option<chrono::DateTime<chrono::Utc>>,
 }
 

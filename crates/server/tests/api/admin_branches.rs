@@ -55,7 +55,7 @@ async fn managers_administer_only_their_branches() {
     let mine = app.branch(t, "Mine").await;
     let other = app.branch(t, "Other").await;
     let mgr = app.staff(t, "Mgr", "manager", "5678", &[mine]).await;
-    let mt = app.login(app.a.tenant_id, mgr, "5678").await;
+    let mt = app.login(app.a.tenant_id, mgr).await;
     app.post(&format!("/v1/branches/{mine}/freeze"), &mt, json!({})).await.ok(200);
     app.post(&format!("/v1/branches/{other}/freeze"), &mt, json!({})).await.problem(403, "FORBIDDEN");
     // A new branch is a tenant-wide change: the owner's alone (SPEC §5).

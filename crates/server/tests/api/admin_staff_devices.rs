@@ -11,7 +11,7 @@ async fn create_and_patch_staff() {
     let r = app.post("/v1/staff", t, json!({"name": "Dara", "role": "cashier", "pin": "1111", "branch_ids": [b1]})).await;
     let s = r.ok(201).clone();
     let id = uuid(&s["id"]);
-    assert_eq!(s, json!({"id": id, "name": "Dara", "role": "cashier", "branch_ids": [b1], "active": true}));
+    assert_eq!(s, json!({"id": id, "name": "Dara", "role": "cashier", "branch_ids": [b1], "active": true, "login": null}));
     assert!(!r.text.contains("pin"), "never echo a PIN or its hash: {}", r.text);
 
     let r = app.patch(&format!("/v1/staff/{id}"), t, json!({"role": "manager", "branch_ids": [b1, b2]})).await;
@@ -19,13 +19,19 @@ async fn create_and_patch_staff() {
     want.sort();
     assert_eq!(r.ok(200)["role"], "manager");
     assert_eq!(r.body["branch_ids"], json!(want));
-    // A new PIN works at once; the old one stops working.
+    // A manager gets a server sign-in; a new password works at once, the old one stops.
+    let sign_in = |password: &str| json!({"tenant": app.a.slug, "login": "dara", "password": password});
+    let login = |body| app.call(reqwest::Method::POST, "/v1/auth/login", None, Some(body));
+    let r = app.patch(&format!("/v1/staff/{id}"), t, json!({"login": " Dara ", "password": "first password"})).await;
+    assert_eq!(r.ok(200)["login"], "dara", "logins are kept normalized");
+    assert!(!r.text.contains("password"), "never echo a password or its hash: {}", r.text);
+    login(sign_in("first password")).await.ok(200);
+    app.patch(&format!("/v1/staff/{id}"), t, json!({"password": "second password"})).await.ok(200);
+    login(sign_in("second password")).await.ok(200);
+    login(sign_in("first password")).await.problem(401, "UNAUTHORIZED");
+    // A new PIN is a till credential only: the server sign-in is unchanged by it.
     app.patch(&format!("/v1/staff/{id}"), t, json!({"pin": "22223333"})).await.ok(200);
-    app.login(app.a.tenant_id, id, "22223333").await;
-    let r = app
-        .call(reqwest::Method::POST, "/v1/auth/login", None, Some(json!({"tenant_id": app.a.tenant_id, "staff_id": id, "pin": "1111"})))
-        .await;
-    r.problem(401, "UNAUTHORIZED");
+    login(sign_in("second password")).await.ok(200);
     let r = app.get("/v1/staff", t).await;
     assert_eq!(r.ok(200)["staff"].as_array().unwrap().len(), 2);
 }
@@ -55,7 +61,7 @@ async fn no_escalation_and_the_last_owner_stays() {
     let t = &app.a.token;
     let b = app.branch(t, "One").await;
     let mgr = app.staff(t, "Mgr", "manager", "5678", &[b]).await;
-    let mt = app.login(app.a.tenant_id, mgr, "5678").await;
+    let mt = app.login(app.a.tenant_id, mgr).await;
     let r = app.post("/v1/staff", &mt, json!({"name": "X", "role": "owner", "pin": "1234", "branch_ids": [b]})).await;
     r.problem(403, "FORBIDDEN");
     app.patch(&format!("/v1/staff/{mgr}"), &mt, json!({"role": "owner"})).await.problem(403, "FORBIDDEN");
@@ -79,7 +85,7 @@ async fn demoted_staff_lose_admin_rights_at_once() {
     let t = &app.a.token;
     let b = app.branch(t, "One").await;
     let mgr = app.staff(t, "Mgr", "manager", "5678", &[b]).await;
-    let mt = app.login(app.a.tenant_id, mgr, "5678").await;
+    let mt = app.login(app.a.tenant_id, mgr).await;
     app.get(&format!("/v1/inventory?branch_id={b}"), &mt).await.ok(200);
     app.patch(&format!("/v1/staff/{mgr}"), t, json!({"role": "cashier"})).await.ok(200);
     // A role change ends the person's sign-ins (SPEC §5): the token is gone.

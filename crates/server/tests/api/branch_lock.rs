@@ -128,10 +128,11 @@ async fn a_deactivation_committed_while_a_push_decides_is_obeyed() {
 }
 
 #[tokio::test]
-async fn a_wrong_pin_elsewhere_while_a_push_decides_changes_none_of_its_decisions() {
+async fn a_wrong_password_elsewhere_while_a_push_decides_changes_none_of_its_decisions() {
     let (fx, s, sale) = with_sale(muffin).await;
+    let (login, _) = fx.app.sign_in_of(fx.manager);
     let wrong_pin = async {
-        let body = json!({"tenant_id": fx.tenant, "staff_id": fx.cashier, "pin": "9999"});
+        let body = json!({"tenant": fx.tenant.to_string(), "login": login, "password": "not the password"});
         let r = fx.app.call(reqwest::Method::POST, "/v1/auth/login", None, Some(body)).await;
         assert_eq!(r.status.as_u16(), 401, "{}", r.text);
     };

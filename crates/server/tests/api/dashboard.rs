@@ -10,7 +10,7 @@ use crate::fixtures::*;
 
 /// Every id the page documents for browser tests.
 const IDS: &[&str] = &[
-    "login-tenant", "login-staff", "login-pin", "login-submit", "login-error", "branch-select", "freeze",
+    "login-shop", "login-name", "login-password", "login-submit", "login-error", "branch-select", "freeze",
     "unfreeze", "branch-status", "devices", "failures", "sales", "sales-count", "sales-total", "cash-sessions",
     "audit", "message", "logout",
 ];
@@ -18,7 +18,7 @@ const IDS: &[&str] = &[
 #[tokio::test]
 async fn dashboard_page_is_html_with_the_documented_ids_and_needs_no_token() {
     let fx = Fx::new().await;
-    for path in ["/dashboard", "/dashboard?tenant=x&staff=y"] {
+    for path in ["/dashboard", "/dashboard?shop=x&login=y"] {
         let r = fx.app.call(Method::GET, path, None, None).await;
         assert_eq!(r.status.as_u16(), 200, "{path}: {}", r.text);
         assert!(r.content_type.starts_with("text/html"), "content type {:?}", r.content_type);
@@ -139,12 +139,12 @@ async fn cash_sessions_list_is_for_managers_of_the_branch_and_its_devices() {
     };
 
     // The branch's manager and the branch's own device may read it.
-    let manager = fx.app.login(fx.tenant, fx.manager, MANAGER_PIN).await;
+    let manager = fx.app.login(fx.tenant, fx.manager).await;
     only(&list(&fx, fx.branch, &manager).await);
     only(&list(&fx, fx.branch, &fx.device_token).await);
 
     // A cashier may not, nor a manager or device of another branch.
-    let cashier = fx.app.login(fx.tenant, fx.cashier, CASHIER_PIN).await;
+    let cashier = fx.app.token_in_store(fx.tenant, fx.cashier).await;
     list(&fx, fx.branch, &cashier).await.problem(403, "FORBIDDEN");
     let other_dev = fx.enroll(fx.other_branch, "Elsewhere").await;
     list(&fx, fx.branch, &other_dev.token).await.problem(403, "FORBIDDEN");

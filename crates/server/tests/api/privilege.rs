@@ -34,7 +34,7 @@ async fn shop() -> Shop {
     let cashier_b = app.staff(&t, "Cashier B", "cashier", "2222", &[b]).await;
     let cashier_ab = app.staff(&t, "Cashier AB", "cashier", "3333", &[a, b]).await;
     let stock = app.stock_item(&t, "Beans").await;
-    let mt = app.login(app.a.tenant_id, manager_a, "5678").await;
+    let mt = app.login(app.a.tenant_id, manager_a).await;
     Shop { app, a, b, manager_a, manager_b, cashier_a, cashier_b, cashier_ab, stock, mt }
 }
 
@@ -46,6 +46,8 @@ fn forbidden_to_manager_a(s: &Shop) -> Vec<(&'static str, Method, String, Option
     vec![
         ("a manager of B", Method::PATCH, format!("/v1/staff/{}", s.manager_b), Some(json!({"active": false}))),
         ("a manager of B's PIN", Method::PATCH, format!("/v1/staff/{}", s.manager_b), Some(json!({"pin": "9999"}))),
+        ("a manager of B's password", Method::PATCH, format!("/v1/staff/{}", s.manager_b), Some(json!({"password": "taken over now"}))),
+        ("the owner's login", Method::PATCH, format!("/v1/staff/{owner}"), Some(json!({"login": "mine"}))),
         ("a cashier of B", Method::PATCH, format!("/v1/staff/{}", s.cashier_b), Some(json!({"active": false}))),
         ("a cashier who also works at B", Method::PATCH, format!("/v1/staff/{}", s.cashier_ab), Some(json!({"pin": "9999"}))),
         ("the owner", Method::PATCH, format!("/v1/staff/{owner}"), Some(json!({"active": false}))),
@@ -86,7 +88,7 @@ async fn a_manager_administers_only_cashiers_of_their_own_branches() {
     assert_eq!(of(s.cashier_a)["branch_ids"], json!([s.a]));
     assert_eq!(of(s.manager_a)["role"], "manager");
     assert_eq!(list.len(), 6, "no staff member was created: {list:?}");
-    s.app.login(s.app.a.tenant_id, s.manager_b, "6789").await;
+    s.app.login(s.app.a.tenant_id, s.manager_b).await;
 
     // What is theirs to do, they may.
     let t = &s.mt;
@@ -104,6 +106,7 @@ async fn a_manager_administers_only_cashiers_of_their_own_branches() {
 #[tokio::test]
 async fn a_refusal_takes_no_lock() {
     let s = shop().await;
+    let (_, till_a) = s.app.device(&s.app.a.token, s.a).await;
     let mut side = Side::open(&s.app).await;
     let b = side.id(s.b);
     side.exec("BEGIN IMMEDIATE", "BEGIN").await;
@@ -120,6 +123,9 @@ async fn a_refusal_takes_no_lock() {
     }
     let r = s.app.patch(&format!("/v1/staff/{}", s.cashier_b), &s.mt, json!({"active": false})).await;
     assert_eq!(r.status, 403, "{}", r.text);
+    // A till of A acting at B is refused at once too.
+    let at_b = json!({"branch_id": s.b, "stock_item_id": s.stock, "qty": 1, "actor_id": s.manager_b});
+    assert_eq!(s.app.post("/v1/inventory/restock", &till_a, at_b).await.status, 403);
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "refused without waiting: {:?}", started.elapsed());
     // The owner's freeze does wait for the lock, and goes through once it is released.
     let app = &s.app;
@@ -131,6 +137,51 @@ async fn a_refusal_takes_no_lock() {
     };
     let (r, ()) = tokio::join!(owner_freeze, release);
     r.ok(200);
+}
+
+/// A till's online-only manager action goes with its device token and names the manager
+/// signed in at it as `actor_id`, checked like an op's actor: active, a manager or owner,
+/// assigned to the branch (an owner too). The audit event names both.
+#[tokio::test]
+async fn a_till_acts_only_for_a_manager_of_its_branch() {
+    let s = shop().await;
+    let app = &s.app;
+    let (till_a, token) = app.device(&app.a.token, s.a).await;
+    let restock = |actor: Option<Uuid>, branch: Uuid| {
+        let mut body = json!({"branch_id": branch, "stock_item_id": s.stock, "qty": 3});
+        if let Some(a) = actor {
+            body["actor_id"] = json!(a);
+        }
+        app.post("/v1/inventory/restock", &token, body)
+    };
+    let since = chrono::Utc::now();
+    let r = restock(Some(s.manager_a), s.a).await;
+    assert_eq!(r.ok(200)["on_hand"], 3);
+    let retired = app.staff(&app.a.token, "Retired", "manager", "7777", &[s.a]).await;
+    app.patch(&format!("/v1/staff/{retired}"), &app.a.token, json!({"active": false})).await.ok(200);
+    for (why, actor, branch, status) in [
+        ("a cashier of A", Some(s.cashier_a), s.a, 403),
+        ("a manager of B", Some(s.manager_b), s.a, 403),
+        ("the owner, not assigned to A", Some(app.a.owner_id), s.a, 403),
+        ("a deactivated manager of A", Some(retired), s.a, 403),
+        ("nobody of this tenant", Some(Uuid::now_v7()), s.a, 403),
+        ("another branch", Some(s.manager_a), s.b, 403),
+        ("no actor named", None, s.a, 422),
+    ] {
+        let r = restock(actor, branch).await;
+        assert_eq!(r.status.as_u16(), status, "{why}: {}", r.text);
+    }
+    // A staff token acts as itself only.
+    let r = app.post("/v1/inventory/restock", &s.mt, json!({"branch_id": s.a, "stock_item_id": s.stock, "qty": 1, "actor_id": s.manager_b})).await;
+    r.problem(403, "FORBIDDEN");
+    // One restock happened, and the audit says who and where.
+    let inv = app.get(&format!("/v1/inventory?branch_id={}", s.a), &app.a.token).await;
+    assert_eq!(find(inv.ok(200)["items"].as_array().unwrap(), "stock_item_id", s.stock)["on_hand"], 3);
+    let audit = app.get(&format!("/v1/audit?branch_id={}&since={}", s.a, since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)), &app.a.token).await;
+    let restocks: Vec<&Value> = audit.ok(200)["events"].as_array().unwrap().iter().filter(|e| e["action"] == "restock").collect();
+    assert_eq!(restocks.len(), 1, "{}", audit.text);
+    assert_eq!(restocks[0]["actor_id"], s.manager_a.to_string());
+    assert_eq!(restocks[0]["device_id"], till_a.to_string());
 }
 
 /// An op names only a shift or a cash session of its own branch (SPEC §5.1 rule 8): an

@@ -1365,7 +1365,7 @@ async fn push_needs_a_device_token_of_the_same_device() {
     let body = json!({"device_id": fx.device, "operations": [op.clone()]});
     // A staff token (owner, cashier): 403.
     fx.push_raw(&fx.owner_token, body.clone()).await.problem(403, "FORBIDDEN");
-    let cashier_token = fx.app.login(fx.tenant, fx.cashier, CASHIER_PIN).await;
+    let cashier_token = fx.app.token_in_store(fx.tenant, fx.cashier).await;
     fx.push_raw(&cashier_token, body.clone()).await.problem(403, "FORBIDDEN");
     // No token, a made-up token: 401.
     fx.app.call(reqwest::Method::POST, "/v1/sync/push", None, Some(body.clone())).await.problem(401, "UNAUTHORIZED");
@@ -1459,8 +1459,8 @@ async fn reads_need_a_manager_or_the_branchs_device() {
     let b = fx.branch;
     let device_reads = [format!("/v1/sales?branch_id={b}"), format!("/v1/cash-sessions/{s}"), format!("/v1/attendance?branch_id={b}")];
     let manager_reads = [format!("/v1/sync/failures?branch_id={b}"), format!("/v1/sync/devices?branch_id={b}"), format!("/v1/audit?branch_id={b}&since={since}")];
-    let manager_token = fx.app.login(fx.tenant, fx.manager, MANAGER_PIN).await;
-    let cashier_token = fx.app.login(fx.tenant, fx.cashier, CASHIER_PIN).await;
+    let manager_token = fx.app.login(fx.tenant, fx.manager).await;
+    let cashier_token = fx.app.token_in_store(fx.tenant, fx.cashier).await;
     let d_other = fx.enroll(fx.other_branch, "Elsewhere").await;
     for path in device_reads.iter().chain(&manager_reads) {
         fx.app.get(path, &manager_token).await.ok(200);

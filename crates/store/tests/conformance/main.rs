@@ -252,9 +252,11 @@ pub fn staff_rec(tenant_id: Uuid, name: &str, branch_ids: Vec<Uuid>) -> StaffRec
         name: name.into(),
         role: Role::Cashier,
         pin_hash: "$argon2id$v=19$fake".into(),
+        login: None,
+        password_hash: None,
         active: true,
         branch_ids,
-        failed_pin_attempts: 0,
+        failed_logins: 0,
         locked_until: None,
         updated_at: t(3),
     }

@@ -61,13 +61,56 @@ async fn tenants_tokens_staff_and_branches_round_trip(b: &Backend) {
     bob.branch_ids = vec![lower.id];
     bob.updated_at = t(9);
     tx.update_staff(&bob).await.unwrap();
-    tx.set_pin_lockout(w.tenant.id, bob.id, 5, Some(t(10))).await.unwrap();
-    bob.failed_pin_attempts = 5;
+    tx.set_login_lockout(w.tenant.id, bob.id, 5, Some(t(10))).await.unwrap();
+    bob.failed_logins = 5;
     bob.locked_until = Some(t(10));
     tx.commit().await.unwrap();
 
     let mut read = store.begin_read().await.unwrap();
     assert_eq!(read.staff(w.tenant.id, bob.id).await.unwrap(), Some(bob));
+}
+
+conformance!(logins_are_unique_per_tenant_and_found_locked);
+async fn logins_are_unique_per_tenant_and_found_locked(b: &Backend) {
+    let store = b.store();
+    let w = world(store).await;
+    let other = world(store).await;
+    let mut dara = staff_rec(w.tenant.id, "Dara", vec![w.branch.id]);
+    dara.role = Role::Manager;
+    dara.login = Some("dara".into());
+    dara.password_hash = Some("$argon2id$v=19$password".into());
+    let mut tx = store.begin_write().await.unwrap();
+    tx.insert_staff(&dara).await.unwrap();
+    assert_eq!(tx.lock_staff_by_login(w.tenant.id, "dara").await.unwrap(), Some(dara.clone()));
+    assert_eq!(tx.lock_staff_by_login(w.tenant.id, "Dara").await.unwrap(), None, "logins are stored normalized");
+    assert_eq!(tx.lock_staff_by_login(other.tenant.id, "dara").await.unwrap(), None, "another tenant's login is invisible");
+    // Cashiers without a login do not collide on NULL.
+    tx.insert_staff(&staff_rec(w.tenant.id, "Cam", vec![])).await.unwrap();
+    tx.insert_staff(&staff_rec(w.tenant.id, "Chea", vec![])).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // The same login in another tenant is fine; in the same tenant it is a conflict.
+    let mut tx = store.begin_write().await.unwrap();
+    let mut twin = staff_rec(other.tenant.id, "Dara", vec![]);
+    twin.login = Some("dara".into());
+    tx.insert_staff(&twin).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin_write().await.unwrap();
+    let mut copy = staff_rec(w.tenant.id, "Other Dara", vec![]);
+    copy.login = Some("dara".into());
+    assert!(matches!(tx.insert_staff(&copy).await, Err(StoreError::Conflict(_))), "a second dara in one tenant");
+    drop(tx);
+    let mut tx = store.begin_write().await.unwrap();
+    let mut renamed = staff_rec(w.tenant.id, "Sok", vec![]);
+    tx.insert_staff(&renamed).await.unwrap();
+    renamed.login = Some("dara".into());
+    assert!(matches!(tx.update_staff(&renamed).await, Err(StoreError::Conflict(_))), "taking dara's login");
+    drop(tx);
+
+    // A read transaction cannot lock.
+    let mut read = store.begin_read().await.unwrap();
+    let locked = read.lock_staff_by_login(w.tenant.id, "dara").await;
+    assert!(locked.is_err(), "a read transaction refuses to lock (both are read-only): {locked:?}");
 }
 
 conformance!(tokens_are_revoked_one_by_one_per_person_and_when_expired);

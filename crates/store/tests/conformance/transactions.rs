@@ -162,12 +162,12 @@ async fn sign_in_attempts_of_one_account_are_serialized_by_its_row_lock(b: &Back
     tx.commit().await.unwrap();
 
     let mut first = a.begin_write().await.unwrap();
-    assert_eq!(first.lock_staff(tenant_id, ann_id).await.unwrap().map(|s| s.failed_pin_attempts), Some(0));
-    first.set_pin_lockout(tenant_id, ann_id, 1, None).await.unwrap();
+    assert_eq!(first.lock_staff(tenant_id, ann_id).await.unwrap().map(|s| s.failed_logins), Some(0));
+    first.set_login_lockout(tenant_id, ann_id, 1, None).await.unwrap();
     let second = tokio::spawn(async move {
         let mut tx = other.begin_write().await.unwrap();
-        let seen = tx.lock_staff(tenant_id, ann_id).await.unwrap().expect("Ann").failed_pin_attempts;
-        tx.set_pin_lockout(tenant_id, ann_id, seen + 1, None).await.unwrap();
+        let seen = tx.lock_staff(tenant_id, ann_id).await.unwrap().expect("Ann").failed_logins;
+        tx.set_login_lockout(tenant_id, ann_id, seen + 1, None).await.unwrap();
         tx.commit().await.unwrap();
         seen
     });
@@ -178,7 +178,7 @@ async fn sign_in_attempts_of_one_account_are_serialized_by_its_row_lock(b: &Back
 
     let mut tx = a.begin_write().await.unwrap();
     assert_eq!(tx.lock_staff(id(), ann_id).await.unwrap(), None, "tenant-scoped");
-    assert_eq!(tx.lock_staff(tenant_id, ann_id).await.unwrap().unwrap().failed_pin_attempts, 2);
+    assert_eq!(tx.lock_staff(tenant_id, ann_id).await.unwrap().unwrap().failed_logins, 2);
     drop(tx);
     let mut read = a.begin_read().await.unwrap();
     assert!(read.lock_staff(tenant_id, ann_id).await.is_err(), "a read transaction cannot lock");

@@ -127,7 +127,6 @@ pub struct Terminal {
     pub outage: Option<std::sync::Arc<crate::outage::Outage>>,
     pins: StdMutex<PinGuard>,
     signin_lock: tokio::sync::Mutex<()>,
-    staff_token: StdMutex<Option<(Uuid, String)>>,
 }
 
 /// Who is signed in.
@@ -202,7 +201,6 @@ impl Terminal {
             pull_kick: Notify::new(),
             pins: StdMutex::new(PinGuard::default()),
             signin_lock: tokio::sync::Mutex::new(()),
-            staff_token: StdMutex::new(None),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Online-only actions (restock) and the simulated-outage switch.
 
 use modula_rules::Rejection;
-use modula_wire::ErrorCode;
+use modula_wire::{ErrorCode, Role};
 
-use super::{internal, Terminal};
+use super::Terminal;
 use crate::error::{TerminalError, TerminalResult};
 
 impl Terminal {
@@ -30,8 +30,9 @@ impl Terminal {
         self.outage.as_ref().is_some_and(|o| o.is_cut())
     }
 
-    /// `POST /api/inventory/restock`: online only, with the signed-in manager's server
-    /// sign-in.
+    /// `POST /api/inventory/restock`: online only, a manager or owner signed in here; sent
+    /// with the device token and that person as `actor_id` (no PIN or staff token ever
+    /// leaves the till).
     pub async fn restock(&self, body: serde_json::Value) -> TerminalResult<serde_json::Value> {
         if !self.link.online() {
             return Err(TerminalError::refuse(
@@ -39,19 +40,20 @@ impl Terminal {
                 "restocking changes the branch's inventory on the server and cannot be done offline; try again when online",
             ));
         }
-        let token = self.staff_token.lock().map_err(internal)?.as_ref().map(|(_, t)| t.clone());
-        let Some(token) = token else {
-            return Err(TerminalError::refuse(
-                ErrorCode::Unauthorized,
-                "sign in again while online: restocking needs a manager signed in at the server",
-            ));
+        let actor = {
+            let mut conn = self.db.reader().acquire().await?;
+            self.signed_in(&mut conn).await?
+        };
+        let Some(actor) = actor.filter(|a| a.role >= Role::Manager) else {
+            return Err(TerminalError::refuse(ErrorCode::Forbidden, "restocking needs a manager or owner signed in at this till"));
         };
         let serde_json::Value::Object(mut fields) = body else {
             return Err(TerminalError::invalid("body", "the body must be a JSON object {stock_item_id, qty}"));
         };
         fields.insert("branch_id".into(), serde_json::json!(self.device.branch_id));
+        fields.insert("actor_id".into(), serde_json::json!(actor.staff_id));
         let body = serde_json::Value::Object(fields);
-        self.remote.restock(&token, &body).await.map_err(|e| match e {
+        self.remote.restock(&body).await.map_err(|e| match e {
             crate::remote::RemoteError::Refused(p) => TerminalError::Rejected(Rejection {
                 code: p.code,
                 message: p.detail,

@@ -1,4 +1,6 @@
-//! Sign-in: the PIN check against the cached staff, the lockout, sign-out, the server sign-in.
+//! Sign-in: the PIN check against the cached staff, the lockout, sign-out. The PIN never
+//! leaves the till: online-only actions go with the device token and the signed-in
+//! person as actor.
 
 use std::time::{Duration, Instant};
 
@@ -41,7 +43,7 @@ impl Terminal {
         let usable = staff.as_ref().filter(|s| s.active && s.branch_ids.contains(&self.device.branch_id));
         let phc = usable.map(|s| s.pin_hash.clone()).unwrap_or_default();
         let pin_owned = pin.to_string();
-        let ok = tokio::task::spawn_blocking(move || !phc.is_empty() && modula_rules::pin::verify_pin(&pin_owned, &phc))
+        let ok = tokio::task::spawn_blocking(move || !phc.is_empty() && modula_rules::credential::verify_pin(&pin_owned, &phc))
             .await
             .map_err(internal)?;
         let Some(staff) = usable.filter(|_| ok) else {
@@ -55,7 +57,6 @@ impl Terminal {
         let mut w = self.db.writer().await;
         db::set_signed_in(&mut w, Some(staff.id)).await?;
         drop(w);
-        self.fetch_staff_token(staff.id, pin).await;
         Ok(SignedIn { staff_id: staff.id, name: staff.name.clone(), role: staff.role })
     }
 
@@ -82,30 +83,10 @@ impl Terminal {
         }
     }
 
-    /// While online, also sign in at the server for online-only actions (best effort).
-    async fn fetch_staff_token(&self, staff_id: Uuid, pin: &str) {
-        // A new sign-in ends the previous person's server sign-in, even when no new one
-        // can be had (offline): it must never act for whoever signs in next.
-        if let Ok(mut t) = self.staff_token.lock() {
-            *t = None;
-        }
-        if !self.link.online() {
-            return;
-        }
-        if let Ok(token) = self.remote.login(self.device.tenant_id, staff_id, pin).await {
-            if let Ok(mut t) = self.staff_token.lock() {
-                *t = Some((staff_id, token));
-            }
-        }
-    }
-
     /// `POST /api/signout`. The queue is untouched.
     pub async fn sign_out(&self) -> TerminalResult<()> {
         let mut w = self.db.writer().await;
         db::set_signed_in(&mut w, None).await?;
-        if let Ok(mut t) = self.staff_token.lock() {
-            *t = None;
-        }
         Ok(())
     }
 

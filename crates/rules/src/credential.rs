@@ -1,6 +1,7 @@
-//! PIN hashing (spec §3: "stored only as a slow salted hash"): argon2id with the
-//! crate's default parameters, stored as a PHC string. The caller supplies the salt,
-//! so this module stays deterministic.
+//! Credential hashing (spec §3: "stored only as a slow salted hash"): PINs (the till's
+//! credential) and passwords (the server's) both as argon2id with the crate's default
+//! parameters (19 MiB, 2 passes, 1 lane), stored as PHC strings. The caller supplies
+//! the salt, so this module stays deterministic.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, Params, ARGON2ID_IDENT};
@@ -20,29 +21,46 @@ const VERIFY_P_COST_MAX: u32 = 8;
 /// The PIN must be 4–8 ASCII digits (`VALIDATION_FAILED`, field `pin`).
 pub fn hash_pin(pin: &str, salt: &[u8; 16]) -> Result<String, Rejection> {
     crate::validate::pin("pin", pin)?;
-    let salt = SaltString::encode_b64(salt).map_err(internal)?;
-    let hash = Argon2::default()
-        .hash_password(pin.as_bytes(), &salt)
-        .map_err(internal)?;
-    Ok(hash.to_string())
-}
-
-fn internal(err: argon2::password_hash::Error) -> Rejection {
-    Rejection::new(ErrorCode::Internal, format!("PIN hashing failed: {err}"))
+    hash_secret(pin.as_bytes(), salt)
 }
 
 /// Whether `pin` matches the argon2id PHC string `phc`. False for a malformed
 /// string, another algorithm, or parameters above the verification bounds.
 pub fn verify_pin(pin: &str, phc: &str) -> bool {
+    verify_secret(pin.as_bytes(), phc)
+}
+
+/// The argon2id PHC string of a server password with `salt`. The password must pass
+/// [`crate::validate::password`] (`VALIDATION_FAILED`, field `password`).
+pub fn hash_password(password: &str, salt: &[u8; 16]) -> Result<String, Rejection> {
+    crate::validate::password("password", password)?;
+    hash_secret(password.as_bytes(), salt)
+}
+
+/// Whether `password` matches the argon2id PHC string `phc` (false for anything
+/// malformed, as [`verify_pin`]).
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    verify_secret(password.as_bytes(), phc)
+}
+
+fn hash_secret(secret: &[u8], salt: &[u8; 16]) -> Result<String, Rejection> {
+    let salt = SaltString::encode_b64(salt).map_err(internal)?;
+    let hash = Argon2::default().hash_password(secret, &salt).map_err(internal)?;
+    Ok(hash.to_string())
+}
+
+fn internal(err: argon2::password_hash::Error) -> Rejection {
+    Rejection::new(ErrorCode::Internal, format!("credential hashing failed: {err}"))
+}
+
+fn verify_secret(secret: &[u8], phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
     if parsed.algorithm != ARGON2ID_IDENT || !params_within_bounds(&parsed) {
         return false;
     }
-    Argon2::default()
-        .verify_password(pin.as_bytes(), &parsed)
-        .is_ok()
+    Argon2::default().verify_password(secret, &parsed).is_ok()
 }
 
 fn params_within_bounds(parsed: &PasswordHash<'_>) -> bool {
@@ -88,5 +106,16 @@ mod tests {
         assert!(!verify_pin("1234", "$argon2id$v=19$m=4194304,t=2,p=1$BwcHBwcHBwcHBwcHBwcHBw$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
         let err = hash_pin("12", &[0; 16]).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("pin"));
+    }
+
+    #[test]
+    fn passwords_round_trip_and_are_validated() {
+        let phc = hash_password("correct horse", &[3u8; 16]).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_password("correct horse", &phc));
+        assert!(!verify_password("correct hors", &phc));
+        assert!(!verify_password("correct horse", ""));
+        let short = hash_password("too short", &[3u8; 16]).unwrap_err();
+        assert_eq!(short.field.as_deref(), Some("password"));
     }
 }
