@@ -28,8 +28,8 @@ pub const OPS_PAGE_DEFAULT: i64 = 200;
 
 type Shared = Arc<Terminal>;
 
-/// The local API router.
-pub fn router(t: Shared) -> Router {
+/// The local API router, behind the guard of `own` (SPEC §6: Host, Origin, Content-Type).
+pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
     Router::new()
         .route("/", get(page_html))
         .route("/assets/page.css", get(page_css))
@@ -52,6 +52,7 @@ pub fn router(t: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(LOCAL_BODY_MAX_BYTES))
+        .layer(axum::middleware::from_fn_with_state(own, crate::guard::guard))
         .with_state(t)
 }
 

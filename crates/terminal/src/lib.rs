@@ -8,7 +8,8 @@
 //! stock estimate); [`app`] the cashier's actions, decided offline with the shared rules;
 //! [`settle`] what the server's answers do to the queue; [`engine`] the sync loops;
 //! [`remote`] the HTTP client to the server; [`outage`] the simulated-outage proxy;
-//! [`api`] the local HTTP API and the cashier's page (`src/page/`); [`error`] the one
+//! [`api`] the local HTTP API and the cashier's page (`src/page/`), behind [`guard`]
+//! (only its own page may drive it); [`error`] the one
 //! error type and its problem+json form.
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod app;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod guard;
 pub mod local;
 pub mod outage;
 pub mod remote;
@@ -88,7 +90,8 @@ pub async fn open(dir: &Path, config: TerminalConfig) -> anyhow::Result<Arc<Term
 /// until the process ends.
 pub async fn run(t: Arc<Terminal>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     engine::spawn(t.clone());
-    axum::serve(listener, api::router(t)).await?;
+    let own = guard::LocalOrigin::new(listener.local_addr()?);
+    axum::serve(listener, api::router(t, own)).await?;
     Ok(())
 }
 

@@ -66,6 +66,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The request body's media type is not JSON.
     UnsupportedMediaType,
+    /// Terminal only: the request's `Host` is not the till's own address (a
+    /// DNS-rebinding page, or a request meant for another server).
+    MisdirectedRequest,
     /// The storage backend is unavailable or busy; retry later.
     ServiceUnavailable,
     /// A bug on the server; nothing the client can fix.
@@ -95,6 +98,7 @@ impl ErrorCode {
             PayloadTooLarge => 413,
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
+            MisdirectedRequest => 421,
             ServiceUnavailable | CacheMissing => 503,
             Internal => 500,
         }
@@ -182,6 +186,7 @@ fn title_for(code: ErrorCode) -> &'static str {
         PayloadTooLarge => "Payload too large",
         MethodNotAllowed => "Method not allowed",
         UnsupportedMediaType => "Unsupported media type",
+        MisdirectedRequest => "Misdirected request",
         ServiceUnavailable => "Service unavailable",
         Internal => "Internal server error",
         CacheMissing => "Terminal cache incomplete",

@@ -7,6 +7,7 @@ mod webdriver;
 mod browser;
 mod crash;
 mod frozen;
+mod guard;
 mod lanes;
 mod link;
 mod page;

@@ -178,6 +178,12 @@ impl Browser {
         self.cmd(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
     }
 
+    /// Runs an asynchronous script in the page: it gets `args` and, last, the callback
+    /// whose argument is the answer.
+    pub async fn script_async(&self, script: &str, args: Value) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": args}))).await
+    }
+
     /// Saves a PNG screenshot as `target/browser-screenshots/<name>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine;
