@@ -35,7 +35,9 @@ async fn only_requests_for_the_till_from_its_own_page_are_taken() {
     let port = term.port;
     let signin = json!({"staff_id": shop.manager, "pin": MANAGER_PIN}).to_string();
     let json_ct = ("content-type", "application/json".to_string());
-    let cases: Vec<(&str, &str, &str, Vec<(&str, String)>, u16, &str)> = vec![
+    /// Why, method, path, headers, the status and code it gets.
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("a body that is not JSON", "POST", "/api/signin", vec![("content-type", "text/plain".into())], 415, "UNSUPPORTED_MEDIA_TYPE"),
         ("a form post", "POST", "/api/signin", vec![("content-type", "application/x-www-form-urlencoded".into())], 415, "UNSUPPORTED_MEDIA_TYPE"),
         ("no content type", "POST", "/api/signin", vec![], 415, "UNSUPPORTED_MEDIA_TYPE"),
