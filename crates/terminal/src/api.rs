@@ -30,6 +30,16 @@ type Shared = Arc<Terminal>;
 
 /// The local API router, behind the guard of `own` (SPEC §6: Host, Origin, Content-Type).
 pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
+    // The writes that take an Idempotency-Key (one checkout, one sale).
+    let keyed = Router::new()
+        .route("/api/sales", post(sale))
+        .route("/api/cash-sessions/open", post(open_session))
+        .route("/api/cash-sessions/movement", post(movement))
+        .route("/api/cash-sessions/close", post(close_session))
+        .route("/api/attendance/start", post(start_work))
+        .route("/api/attendance/end", post(end_work))
+        .route("/api/inventory/restock", post(restock))
+        .route_layer(axum::middleware::from_fn_with_state(t.clone(), crate::idempotency::idempotent));
     Router::new()
         .route("/", get(page_html))
         .route("/assets/page.css", get(page_css))
@@ -40,15 +50,9 @@ pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
         .route("/api/context", get(context))
         .route("/api/signin", post(sign_in))
         .route("/api/signout", post(sign_out))
-        .route("/api/sales", post(sale))
         .route("/api/quote", post(quote))
         .route("/api/outage", post(outage))
-        .route("/api/cash-sessions/open", post(open_session))
-        .route("/api/cash-sessions/movement", post(movement))
-        .route("/api/cash-sessions/close", post(close_session))
-        .route("/api/attendance/start", post(start_work))
-        .route("/api/attendance/end", post(end_work))
-        .route("/api/inventory/restock", post(restock))
+        .merge(keyed)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(LOCAL_BODY_MAX_BYTES))

@@ -9,7 +9,8 @@
 //! [`settle`] what the server's answers do to the queue; [`engine`] the sync loops;
 //! [`remote`] the HTTP client to the server; [`outage`] the simulated-outage proxy;
 //! [`api`] the local HTTP API and the cashier's page (`src/page/`), behind [`guard`]
-//! (only its own page may drive it); [`error`] the one
+//! (only its own page may drive it) and [`idempotency`] (one checkout, one sale);
+//! [`error`] the one
 //! error type and its problem+json form.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod guard;
+pub mod idempotency;
 pub mod local;
 pub mod outage;
 pub mod remote;

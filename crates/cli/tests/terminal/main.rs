@@ -5,6 +5,7 @@ mod harness;
 mod webdriver;
 
 mod browser;
+mod checkout;
 mod crash;
 mod frozen;
 mod guard;

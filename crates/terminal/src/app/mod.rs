@@ -127,6 +127,8 @@ pub struct Terminal {
     pub outage: Option<std::sync::Arc<crate::outage::Outage>>,
     pins: StdMutex<PinGuard>,
     signin_lock: tokio::sync::Mutex<()>,
+    /// Keyed local writes run one at a time ([`crate::idempotency`]).
+    pub idempotency_lock: tokio::sync::Mutex<()>,
 }
 
 /// Who is signed in.
@@ -201,6 +203,7 @@ impl Terminal {
             pull_kick: Notify::new(),
             pins: StdMutex::new(PinGuard::default()),
             signin_lock: tokio::sync::Mutex::new(()),
+            idempotency_lock: tokio::sync::Mutex::new(()),
         }
     }
 }

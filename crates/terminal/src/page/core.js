@@ -33,12 +33,12 @@ window.ModulaTill = (function () {
 
   // ------------------------------------------------------------------ HTTP
 
-  async function api(method, path, body, timeoutMs) {
+  async function api(method, path, body, timeoutMs, headers) {
     const ctrl = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ctrl.abort(); }, timeoutMs || ACTION_TIMEOUT_MS);
     try {
-      const init = { method, signal: ctrl.signal, cache: 'no-store', headers: {} };
+      const init = { method, signal: ctrl.signal, cache: 'no-store', headers: Object.assign({}, headers || {}) };
       if (body !== undefined) {
         init.headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(body);

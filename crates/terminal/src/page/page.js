@@ -316,7 +316,7 @@
     $('cart-empty').hidden = state.cart.length > 0;
   }
 
-  $('cart-clear').addEventListener('click', () => { state.cart = []; cartChanged(); });
+  $('cart-clear').addEventListener('click', () => { state.cart = []; state.checkoutKey = null; cartChanged(); });
 
   // ------------------------------------------------------------------ tender & quote
 
@@ -411,19 +411,30 @@
     scheduleQuote();
   });
 
+  // One checkout, one sale: every Charge of this cart sends the same Idempotency-Key, so
+  // a double click, a retry after a timeout or two click events at once make one sale.
+  // The key is dropped when the sale is made (the cart is then empty).
+  function checkoutKey() {
+    if (!state.checkoutKey) state.checkoutKey = crypto.randomUUID();
+    return state.checkoutKey;
+  }
+
   $('charge').addEventListener('click', async () => {
     if (!state.cart.length) return;
     const t = tender();
     if (t.usdC === null || t.riel === null) { showMessage('error', 'Check the cash amounts first.'); return; }
     const b = $('charge');
     b.disabled = true; b.textContent = 'Saving…';
-    const res = await api('POST', '/api/sales', saleBody(), ACTION_TIMEOUT_MS);
+    const key = checkoutKey();
+    const res = await api('POST', '/api/sales', saleBody(), ACTION_TIMEOUT_MS, { 'Idempotency-Key': key });
     b.textContent = 'Charge';
     if (!res.ok) {
       b.disabled = false;
       showProblem(res, 'Sale refused');
       return;
     }
+    if (state.checkoutKey !== key) return; // a repeat of a checkout already shown
+    state.checkoutKey = null;
     state.receipt = res.data;
     renderReceipt();
     const r = res.data.receipt;
