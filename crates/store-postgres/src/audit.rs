@@ -44,6 +44,17 @@ impl AuditTx for PgTx {
         rows.iter().map(|r| AuditRecord::from_row(&Cols(r))).collect()
     }
 
+    async fn insert_device_event(&mut self, e: &AuditRecord, event_id: Uuid) -> StoreResult<bool> {
+        let sql = "INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, \
+                     lane, occurred_at, applied_at, details, event_id) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                   ON CONFLICT (tenant_id, event_id) WHERE event_id IS NOT NULL DO NOTHING";
+        let q = sqlx::query(sql).bind(e.tenant_id).bind(e.branch_id).bind(&e.module).bind(&e.action).bind(e.actor_id);
+        let q = q.bind(e.device_id).bind(e.client_op_id).bind(e.lane.as_str()).bind(e.occurred_at).bind(e.applied_at);
+        let done = self.exec(q.bind(e.details.as_str()).bind(event_id)).await?;
+        Ok(done == 1)
+    }
+
     async fn list_tenant_audit(&mut self, tenant_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>> {
         let sql = "SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, occurred_at, \
                      applied_at, details FROM audit_events \

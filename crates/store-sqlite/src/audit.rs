@@ -59,6 +59,30 @@ impl AuditTx for SqliteTx {
         rows.iter().map(|r| AuditRecord::from_row(&Cols(r))).collect()
     }
 
+    async fn insert_device_event(&mut self, e: &AuditRecord, event_id: Uuid) -> StoreResult<bool> {
+        self.require_write("insert_device_event")?;
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, \
+             lane, occurred_at, applied_at, details, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.tenant_id)
+        .bind(e.branch_id)
+        .bind(&e.module)
+        .bind(&e.action)
+        .bind(e.actor_id)
+        .bind(e.device_id)
+        .bind(e.client_op_id)
+        .bind(e.lane.as_str())
+        .bind(ts(e.occurred_at))
+        .bind(ts(e.applied_at))
+        .bind(e.details.as_str())
+        .bind(event_id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn list_tenant_audit(&mut self, tenant_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>> {
         let rows = sqlx::query(
             "SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, occurred_at, \

@@ -12,6 +12,10 @@ pub trait AuditTx: Send {
     /// the op, [`OpRecord::audit`]).
     async fn insert_audits(&mut self, events: &[AuditRecord]) -> StoreResult<()>;
 
+    /// Records an event a device reported (no op) once by its `event_id`; `false` when
+    /// the tenant already has an event with that id (nothing is written).
+    async fn insert_device_event(&mut self, event: &AuditRecord, event_id: Uuid) -> StoreResult<bool>;
+
     /// Audit events of a branch applied at or after `since`, oldest first, at most `limit`:
     /// those stored with applied ops and those of [`AuditTx::insert_audits`].
     async fn list_audit(&mut self, tenant_id: Uuid, branch_id: Uuid, since: Timestamp, limit: i64) -> StoreResult<Vec<AuditRecord>>;

@@ -61,3 +61,48 @@ pub struct DeviceSelf {
     #[serde(default)]
     pub last_device_seq: i64,
 }
+
+/// Most events in one `POST /v1/devices/me/events`.
+pub const DEVICE_EVENTS_MAX: usize = 50;
+
+/// `POST /v1/devices/me/events` (device token): what happened at a till that is no op
+/// but that managers should see in the audit trail (a PIN lockout). Each event is
+/// recorded once by its `event_id`, so a till may send it again after a lost answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEvents {
+    /// At most [`DEVICE_EVENTS_MAX`].
+    pub events: Vec<DeviceEvent>,
+}
+
+/// What kind of till event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceEventKind {
+    /// Too many wrong PINs for one person: their sign-in at this till is locked.
+    PinLocked,
+}
+
+/// One till event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    /// The till's id for it (recorded once).
+    pub event_id: Uuid,
+    /// What happened.
+    pub kind: DeviceEventKind,
+    /// Whom it concerns.
+    pub staff_id: Uuid,
+    /// When, by the till's clock.
+    #[serde(deserialize_with = "crate::envelope::occurred_at")]
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// Wrong PINs in a row.
+    pub failures: i64,
+    /// Sign-in for that person refused until then.
+    pub locked_until: chrono::DateTime<chrono::Utc>,
+}
+
+/// Answer of `POST /v1/devices/me/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEventsRecorded {
+    /// Events recorded now (those sent before are not counted again).
+    pub recorded: usize,
+}

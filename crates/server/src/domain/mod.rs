@@ -10,6 +10,7 @@ pub mod pull;
 pub mod push;
 pub mod reports;
 pub mod bootstrap;
+pub mod device_events;
 pub mod login;
 pub mod online;
 pub mod views;

@@ -109,6 +109,14 @@ pub async fn device_self(State(s): State<AppState>, auth: Auth) -> ApiResult<Jso
     Ok(Json(admin::device_self(s.store.as_ref(), &auth).await?))
 }
 
+pub async fn device_events(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<modula_wire::sync::DeviceEvents>,
+) -> ApiResult<Json<modula_wire::sync::DeviceEventsRecorded>> {
+    Ok(Json(crate::domain::device_events::record(s.store.as_ref(), &auth, req).await?))
+}
+
 pub async fn revoke_device(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     admin::revoke_device(s.store.as_ref(), &auth, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/staff/{id}", axum::routing::patch(admin::patch_staff))
         .route("/devices", post(admin::enroll_device).get(admin::list_devices))
         .route("/devices/me", get(admin::device_self))
+        .route("/devices/me/events", post(admin::device_events))
         .route("/devices/{id}", axum::routing::delete(admin::revoke_device))
         .route("/stock-items", post(admin::create_stock_item).get(admin::list_stock_items))
         .route("/inventory/restock", post(admin::restock))

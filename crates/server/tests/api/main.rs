@@ -10,6 +10,7 @@ mod admin_staff_devices;
 mod auth_login;
 mod branch_lock;
 mod dashboard;
+mod device_events;
 mod errors;
 mod faults;
 mod health;
