@@ -104,7 +104,9 @@ impl ApiError {
                 }
             }
             ApiError::Conflict(d) => Problem::new(409, ErrorCode::Conflict, d),
-            ApiError::LoginLocked { detail, .. } => Problem::new(429, ErrorCode::LoginLocked, detail),
+            ApiError::LoginLocked { detail, retry_after_s } => {
+                Problem::new(429, ErrorCode::LoginLocked, detail).with_retry_after(*retry_after_s)
+            }
             ApiError::Busy { detail, .. } => Problem::new(503, ErrorCode::ServiceUnavailable, detail),
             ApiError::CursorReset(reason) => {
                 let mut p = Problem::new(

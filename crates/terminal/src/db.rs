@@ -131,6 +131,13 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// A stored timestamp read back.
+pub fn parse_ts(s: &str) -> TerminalResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| TerminalError::Internal(format!("bad stored time {s:?}: {e}")))
+}
+
 /// The device row; `None` before enrollment.
 pub async fn device(conn: &mut SqliteConnection) -> TerminalResult<Option<DeviceRow>> {
     let Some(r) = sqlx::query("SELECT * FROM device WHERE id = 1").fetch_optional(&mut *conn).await? else {

@@ -111,6 +111,9 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
         // Probing does not take the send lock: a direct-lane call may go at the same time.
         let probe = t.remote.probe().await;
         t.link.set(probe.as_ref().map_or_else(|e| !e.is_transport(), |_| true));
+        if probe.is_ok() {
+            send_events(t).await?;
+        }
         return probe.map(|_| false);
     }
     let _sending = t.send_lock.lock().await;
@@ -157,6 +160,44 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     tx.commit().await.map_err(|e| local_err(TerminalError::from(e)))?;
     tracing::debug!(synced, failed, "pushed a batch");
     Ok(more)
+}
+
+/// Most till events sent in one request (the server takes 50).
+const EVENTS_PER_SEND: i64 = 50;
+
+/// Sends the till's queued events (PIN lockouts) to the server's audit trail, oldest
+/// first, and deletes those it recorded. A transport failure leaves them queued; an event
+/// the server refuses for good (it names someone it does not know) is dropped with a
+/// warning, so one bad event never blocks the rest.
+async fn send_events(t: &Terminal) -> Result<(), RemoteError> {
+    let rows: Vec<(String, String)> = {
+        let mut conn = t.db.reader().acquire().await.map_err(|e| local_err(TerminalError::from(e)))?;
+        sqlx::query_as("SELECT event_id, body FROM event_outbox ORDER BY created_at, event_id LIMIT ?")
+            .bind(EVENTS_PER_SEND)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| local_err(TerminalError::from(e)))?
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<serde_json::Value> = rows.iter().filter_map(|(_, b)| serde_json::from_str(b).ok()).collect();
+    match t.remote.device_events(&events).await {
+        Ok(()) => {}
+        Err(RemoteError::Refused(p)) if (400..500).contains(&p.status) && p.status != 401 && p.status != 429 => {
+            tracing::warn!(code = %p.code, detail = %p.detail, "the server refused the till's events; dropping them");
+        }
+        Err(e) => return Err(e),
+    }
+    let mut w = t.db.writer().await;
+    for (id, _) in &rows {
+        sqlx::query("DELETE FROM event_outbox WHERE event_id = ?")
+            .bind(id)
+            .execute(&mut *w)
+            .await
+            .map_err(|e| local_err(TerminalError::from(e)))?;
+    }
+    Ok(())
 }
 
 /// The server refused a whole push as unreadable (400) or too large (413): halve the

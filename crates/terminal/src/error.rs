@@ -11,10 +11,18 @@ pub enum TerminalError {
     /// A business refusal decided locally, with the same code the server would use.
     #[error("{}", .0.message)]
     Rejected(Rejection),
-    /// Too many wrong PINs: sign-in is locked for `retry_after_s` more seconds (429 with
-    /// `Retry-After`).
-    #[error("too many wrong PINs; try again in {retry_after_s} s")]
+    /// A wrong PIN (401), with how many tries that person has left before their lock.
+    #[error("wrong PIN; {attempts_left} more wrong PINs lock sign-in for this person for 5 minutes")]
+    WrongPin {
+        /// Wrong PINs still allowed before the lock.
+        attempts_left: u32,
+    },
+    /// Too many wrong PINs for one person: their sign-in here is locked for
+    /// `retry_after_s` more seconds (429 with `Retry-After`). Others may sign in.
+    #[error("too many wrong PINs for {name}; their sign-in here is locked for {retry_after_s} more seconds")]
     PinLocked {
+        /// Whose sign-in is locked.
+        name: String,
         /// Seconds until sign-in is allowed again (at least 1).
         retry_after_s: u64,
     },
@@ -50,7 +58,12 @@ impl TerminalError {
                     None => p,
                 }
             }
-            TerminalError::PinLocked { .. } => Problem::new(429, ErrorCode::PinLocked, self.to_string()),
+            TerminalError::WrongPin { attempts_left } => {
+                Problem::new(401, ErrorCode::Unauthorized, self.to_string()).with_attempts_left(*attempts_left)
+            }
+            TerminalError::PinLocked { retry_after_s, .. } => {
+                Problem::new(429, ErrorCode::PinLocked, self.to_string()).with_retry_after(*retry_after_s)
+            }
             TerminalError::Db(e) => Problem::new(
                 503,
                 ErrorCode::ServiceUnavailable,
@@ -78,11 +91,11 @@ pub fn problem_response(problem: &Problem) -> Response {
 
 impl IntoResponse for TerminalError {
     fn into_response(self) -> Response {
-        if !matches!(self, TerminalError::Rejected(_) | TerminalError::PinLocked { .. }) {
+        if !matches!(self, TerminalError::Rejected(_) | TerminalError::PinLocked { .. } | TerminalError::WrongPin { .. }) {
             tracing::error!(error = %self, "terminal error");
         }
         let mut resp = problem_response(&self.problem());
-        if let TerminalError::PinLocked { retry_after_s } = self {
+        if let TerminalError::PinLocked { retry_after_s, .. } = self {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s.max(1)));
         }
         resp

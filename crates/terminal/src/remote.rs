@@ -164,6 +164,14 @@ impl Remote {
         }
     }
 
+    /// `POST /v1/devices/me/events`: till events for the server's audit trail.
+    pub async fn device_events(&self, events: &[serde_json::Value]) -> Result<(), RemoteError> {
+        let body = serde_json::json!({ "events": events });
+        let r = self.http.post(self.url("/v1/devices/me/events")).bearer_auth(&self.token).json(&body);
+        let r = r.timeout(Duration::from_millis(QUICK_TIMEOUT_MS)).send().await.map_err(transport)?;
+        check(r).await.map(|_| ())
+    }
+
     /// `POST /v1/inventory/restock` with the device token; the body names the manager
     /// signed in at this till as `actor_id` (the server checks them like an op's actor).
     pub async fn restock(&self, body: &serde_json::Value) -> Result<serde_json::Value, RemoteError> {

@@ -132,6 +132,12 @@ pub struct Problem {
     /// Why a cursor was reset (`CURSOR_RESET` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Wrong PINs a person has left before their lock (the till's wrong-PIN answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<u32>,
+    /// Seconds until a lock ends (as `Retry-After`; `PIN_LOCKED`, `LOGIN_LOCKED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
 }
 
 impl Problem {
@@ -146,7 +152,21 @@ impl Problem {
             code,
             field: None,
             reason: None,
+            attempts_left: None,
+            retry_after_s: None,
         }
+    }
+
+    /// The same problem saying how many tries are left.
+    pub fn with_attempts_left(mut self, attempts_left: u32) -> Self {
+        self.attempts_left = Some(attempts_left);
+        self
+    }
+
+    /// The same problem saying when a lock ends.
+    pub fn with_retry_after(mut self, retry_after_s: u64) -> Self {
+        self.retry_after_s = Some(retry_after_s);
+        self
     }
 
     /// The same problem naming the offending field.

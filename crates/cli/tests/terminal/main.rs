@@ -11,6 +11,7 @@ mod frozen;
 mod guard;
 mod lanes;
 mod link;
+mod lockout;
 mod page;
 mod refusals;
 mod secrets;

@@ -233,11 +233,14 @@ async fn local_api_refusals_are_problems_and_queue_nothing() {
     let seqs: Vec<i64> = term.ops("PENDING").await.iter().map(|o| o["device_seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, vec![1, 2], "refusals take no device_seq");
 
-    // Five wrong PINs lock sign-in, even with the right PIN.
-    for i in 0..5 {
+    // Five wrong PINs lock that person's sign-in (the fifth answers the lock), even with
+    // the right PIN.
+    for i in 0..4 {
         let got = post(&term, "/api/signin", json!({"staff_id": shop.manager, "pin": "0000"})).await;
         problem(&format!("wrong PIN #{}", i + 1), got, 401, "UNAUTHORIZED");
     }
+    let got = post(&term, "/api/signin", json!({"staff_id": shop.manager, "pin": "0000"})).await;
+    problem("wrong PIN #5", got, 429, "PIN_LOCKED");
     let got = post(&term, "/api/signin", json!({"staff_id": shop.manager, "pin": MANAGER_PIN})).await;
     problem("locked sign-in", got, 429, "PIN_LOCKED");
     // The wait is also a Retry-After header, in seconds, at most the 5-minute lockout.

@@ -20,7 +20,6 @@ mod sales;
 mod signin;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex as StdMutex;
 
 use modula_wire::Role;
 use serde::Serialize;
@@ -37,7 +36,6 @@ pub use enqueue::payload_json;
 pub use sales::{PricedCart, Quote, Receipt, ReceiptLine, SaleRequest, SaleRequestLine};
 pub use signin::{PIN_ATTEMPTS_MAX, PIN_LOCKOUT_MS};
 
-use signin::PinGuard;
 
 /// How the terminal behaves.
 #[derive(Debug, Clone)]
@@ -125,7 +123,6 @@ pub struct Terminal {
     pub pull_kick: Notify,
     /// The simulated-outage proxy all server traffic goes through, when the switch is on.
     pub outage: Option<std::sync::Arc<crate::outage::Outage>>,
-    pins: StdMutex<PinGuard>,
     signin_lock: tokio::sync::Mutex<()>,
     /// Keyed local writes run one at a time ([`crate::idempotency`]).
     pub idempotency_lock: tokio::sync::Mutex<()>,
@@ -201,7 +198,6 @@ impl Terminal {
             push_batch_now: std::sync::atomic::AtomicUsize::new(batch_max),
             push_kick: Notify::new(),
             pull_kick: Notify::new(),
-            pins: StdMutex::new(PinGuard::default()),
             signin_lock: tokio::sync::Mutex::new(()),
             idempotency_lock: tokio::sync::Mutex::new(()),
         }

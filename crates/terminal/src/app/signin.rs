@@ -2,36 +2,40 @@
 //! leaves the till: online-only actions go with the device token and the signed-in
 //! person as actor.
 
-use std::time::{Duration, Instant};
-
+use chrono::{DateTime, Utc};
+use modula_wire::sync::{DeviceEvent, DeviceEventKind};
 use modula_wire::ErrorCode;
-use sqlx::SqliteConnection;
+use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use super::{cached_staff, internal, SignedIn, Terminal};
-use crate::db;
+use crate::db::{self, ts};
 use crate::error::{TerminalError, TerminalResult};
 
-/// Wrong PINs in a row before sign-in at this terminal locks.
-pub const PIN_ATTEMPTS_MAX: u32 = 5;
-/// How long the sign-in lock lasts.
-pub const PIN_LOCKOUT_MS: u64 = 5 * 60 * 1000;
+/// Wrong PINs in a row before sign-in for that person locks at this terminal.
+pub const PIN_ATTEMPTS_MAX: i64 = 5;
+/// How long a person's sign-in lock lasts.
+pub const PIN_LOCKOUT_MS: i64 = 5 * 60 * 1000;
 
-#[derive(Debug, Default)]
-pub(super) struct PinGuard {
-    wrong_in_row: u32,
-    locked_until: Option<Instant>,
+/// One person's wrong PINs in a row at this till, and their lock.
+#[derive(Debug, Default, Clone, Copy)]
+struct Lockout {
+    failures: i64,
+    locked_until: Option<DateTime<Utc>>,
 }
 
 impl Terminal {
-    /// `POST /api/signin`: checks the PIN against the cached hash (works offline).
+    /// `POST /api/signin`: checks the PIN against the cached hash (works offline). Wrong
+    /// PINs count per person and survive a restart: the fifth in a row locks that
+    /// person's sign-in here for [`PIN_LOCKOUT_MS`] (an audit event goes to the server
+    /// when online); nobody else is locked by it.
     pub async fn sign_in(&self, staff_id: Uuid, pin: &str) -> TerminalResult<SignedIn> {
         // One sign-in at a time, so parallel guesses cannot slip past the lockout.
         let _one_at_a_time = self.signin_lock.lock().await;
-        self.check_pin_lock()?;
-        let (staff, staff_known) = {
+        let (staff, staff_known, lockout) = {
             let mut conn = self.db.reader().acquire().await?;
-            (cached_staff(&mut conn, staff_id).await?, !db::cached_scope(&mut conn, "staff").await?.is_empty())
+            let staff = cached_staff(&mut conn, staff_id).await?;
+            (staff, !db::cached_scope(&mut conn, "staff").await?.is_empty(), lockout_of(&mut conn, staff_id).await?)
         };
         if !staff_known {
             return Err(TerminalError::refuse(
@@ -40,46 +44,57 @@ impl Terminal {
                  Connect it to the internet once so it can fetch it, then try again",
             ));
         }
-        let usable = staff.as_ref().filter(|s| s.active && s.branch_ids.contains(&self.device.branch_id));
-        let phc = usable.map(|s| s.pin_hash.clone()).unwrap_or_default();
-        let pin_owned = pin.to_string();
+        let Some(staff) = staff.filter(|s| s.active && s.branch_ids.contains(&self.device.branch_id)) else {
+            return Err(TerminalError::refuse(ErrorCode::Unauthorized, "this person may not work at this branch"));
+        };
+        let now = Utc::now();
+        if let Some(until) = lockout.locked_until.filter(|u| *u > now) {
+            return Err(locked(&staff.name, until, now));
+        }
+        let (phc, pin_owned) = (staff.pin_hash.clone(), pin.to_string());
         let ok = tokio::task::spawn_blocking(move || !phc.is_empty() && modula_rules::credential::verify_pin(&pin_owned, &phc))
             .await
             .map_err(internal)?;
-        let Some(staff) = usable.filter(|_| ok) else {
-            self.note_wrong_pin();
-            return Err(TerminalError::refuse(
-                ErrorCode::Unauthorized,
-                "wrong PIN, or this person may not work at this branch",
-            ));
-        };
-        self.pins.lock().map_err(internal)?.wrong_in_row = 0;
         let mut w = self.db.writer().await;
-        db::set_signed_in(&mut w, Some(staff.id)).await?;
-        drop(w);
-        Ok(SignedIn { staff_id: staff.id, name: staff.name.clone(), role: staff.role })
-    }
-
-    fn check_pin_lock(&self) -> TerminalResult<()> {
-        let mut g = self.pins.lock().map_err(internal)?;
-        match g.locked_until {
-            Some(t) if Instant::now() < t => {
-                Err(TerminalError::PinLocked { retry_after_s: (t - Instant::now()).as_secs() + 1 })
-            }
-            Some(_) => {
-                *g = PinGuard::default();
-                Ok(())
-            }
-            None => Ok(()),
+        if ok {
+            sqlx::query("DELETE FROM pin_lockouts WHERE staff_id = ?").bind(staff_id.to_string()).execute(&mut *w).await?;
+            db::set_signed_in(&mut w, Some(staff.id)).await?;
+            return Ok(SignedIn { staff_id: staff.id, name: staff.name.clone(), role: staff.role });
         }
-    }
-
-    fn note_wrong_pin(&self) {
-        if let Ok(mut g) = self.pins.lock() {
-            g.wrong_in_row += 1;
-            if g.wrong_in_row >= PIN_ATTEMPTS_MAX {
-                g.locked_until = Some(Instant::now() + Duration::from_millis(PIN_LOCKOUT_MS));
+        let failures = lockout.failures + 1;
+        let lock = (failures % PIN_ATTEMPTS_MAX == 0).then(|| now + chrono::Duration::milliseconds(PIN_LOCKOUT_MS));
+        let mut tx = sqlx::Connection::begin(&mut *w).await?;
+        sqlx::query(
+            "INSERT INTO pin_lockouts (staff_id, failures, locked_until, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (staff_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(staff_id.to_string())
+        .bind(failures)
+        .bind(lock.map(ts))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(until) = lock {
+            let event = DeviceEvent {
+                event_id: Uuid::now_v7(),
+                kind: DeviceEventKind::PinLocked,
+                staff_id,
+                occurred_at: now,
+                failures,
+                locked_until: until,
+            };
+            queue_event(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        drop(w);
+        match lock {
+            Some(until) => {
+                tracing::warn!(staff = %staff_id, failures, "PIN sign-in locked for a person after wrong PINs");
+                self.push_kick.notify_one();
+                Err(locked(&staff.name, until, now))
             }
+            None => Err(TerminalError::WrongPin { attempts_left: (PIN_ATTEMPTS_MAX - failures % PIN_ATTEMPTS_MAX) as u32 }),
         }
     }
 
@@ -97,4 +112,33 @@ impl Terminal {
         let staff = cached_staff(conn, id).await?;
         Ok(staff.map(|s| SignedIn { staff_id: s.id, name: s.name, role: s.role }))
     }
+}
+
+fn locked(name: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> TerminalError {
+    // Rounded up: whoever waits this long finds the lock gone.
+    let retry_after_s = ((until - now).num_milliseconds() + 999).div_euclid(1000).max(1) as u64;
+    TerminalError::PinLocked { name: name.to_string(), retry_after_s }
+}
+
+async fn lockout_of(conn: &mut SqliteConnection, staff_id: Uuid) -> TerminalResult<Lockout> {
+    let row = sqlx::query("SELECT failures, locked_until FROM pin_lockouts WHERE staff_id = ?")
+        .bind(staff_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(Lockout::default()) };
+    let until: Option<String> = row.try_get("locked_until")?;
+    let locked_until = until.map(|u| db::parse_ts(&u)).transpose()?;
+    Ok(Lockout { failures: row.try_get("failures")?, locked_until })
+}
+
+/// Queues an event for the server's audit trail (sent by the sync engine when online).
+async fn queue_event(conn: &mut SqliteConnection, event: &DeviceEvent) -> TerminalResult<()> {
+    let body = serde_json::to_string(event).map_err(internal)?;
+    sqlx::query("INSERT INTO event_outbox (event_id, body, created_at) VALUES (?, ?, ?)")
+        .bind(event.event_id.to_string())
+        .bind(body)
+        .bind(ts(event.occurred_at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

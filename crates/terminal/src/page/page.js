@@ -200,6 +200,11 @@
     $('signin-pin').value = '';
     if (!res.ok) {
       const d = res.data || {};
+      if (d.code === 'PIN_LOCKED' && d.retry_after_s) {
+        const opt = $('signin-staff').selectedOptions[0];
+        lockCountdown(staff_id, opt ? opt.textContent : 'this person', d.retry_after_s);
+        return;
+      }
       $('signin-error').textContent = d.detail || ('refused (' + res.status + ')');
       showProblem(res, 'Sign-in');
       return;
@@ -210,6 +215,26 @@
     pollStatus(true);
   }
 
+  // A person's PIN lock, counted down each second while that person is chosen (the lock
+  // is theirs alone: choosing someone else clears it from view).
+  function lockCountdown(staffId, name, seconds) {
+    clearInterval(state.lockTimer);
+    const end = Date.now() + seconds * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
+      if ($('signin-staff').value !== staffId || left === 0) {
+        clearInterval(state.lockTimer);
+        $('signin-error').textContent = '';
+        return;
+      }
+      const mmss = Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0');
+      $('signin-error').textContent = 'Too many wrong PINs for ' + name + '. Sign-in for them is locked: try again in ' + mmss + '.';
+    };
+    tick();
+    state.lockTimer = setInterval(tick, 1000);
+  }
+
+  $('signin-staff').addEventListener('change', () => { clearInterval(state.lockTimer); $('signin-error').textContent = ''; });
   $('signin-submit').addEventListener('click', signIn);
   $('signin-pin').addEventListener('keydown', (e) => { if (e.key === 'Enter') signIn(); });
   $('signin-pin').addEventListener('input', () => { $('signin-error').textContent = ''; });
