@@ -80,7 +80,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(serve(listener, AppState::new(store), crate::shutdown_signal()));
     let mut tills = Vec::new();
     for (i, b) in info.branches.iter().enumerate().take(args.terminals) {
-        let port = if addr.port() == 0 { 0 } else { addr.port() + 1 + i as u16 };
+        // Asked for any free port (tests): the tills too; else the next ports after the server's.
+        let port = if args.listen.port() == 0 { 0 } else { addr.port() + 1 + i as u16 };
         tills.push(start_terminal(&args.data, &addr.to_string(), b, port).await?);
     }
     print_info(&info, &addr.to_string(), &db_url, &tills);

@@ -372,8 +372,12 @@ pub fn policy(p: &Policy) -> Result<(), Rejection> {
         p.paid_out_limit_cents,
         0,
         MONEY_MAX_CENTS,
-    )
+    )?;
+    in_range("idle_signout_minutes", p.idle_signout_minutes, 0, IDLE_SIGNOUT_MINUTES_MAX)
 }
+
+/// Longest idle sign-out a policy may set: a day, in minutes (0 = never).
+pub const IDLE_SIGNOUT_MINUTES_MAX: i64 = 24 * 60;
 
 /// A policy patch (tenant update or branch override): every field it sets obeys
 /// the rules of [`policy`].

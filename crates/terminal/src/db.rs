@@ -108,6 +108,8 @@ pub struct DeviceRow {
     pub last_error: Option<String>,
     /// Who is signed in at this terminal.
     pub signed_in_staff: Option<Uuid>,
+    /// When they last acted (signed in, or queued an action).
+    pub last_action_at: Option<DateTime<Utc>>,
 }
 
 fn uuid_col(row: &sqlx::sqlite::SqliteRow, col: &str) -> TerminalResult<Uuid> {
@@ -160,6 +162,7 @@ pub async fn device(conn: &mut SqliteConnection) -> TerminalResult<Option<Device
         last_contact_at: opt_time_col(&r, "last_contact_at")?,
         last_error: r.try_get("last_error")?,
         signed_in_staff: opt_uuid_col(&r, "signed_in_staff")?,
+        last_action_at: opt_time_col(&r, "last_action_at")?,
     }))
 }
 
@@ -194,12 +197,20 @@ pub async fn set_counters(conn: &mut SqliteConnection, next_device_seq: i64, nex
     Ok(())
 }
 
-/// Records who is signed in (`None` signs out).
+/// Records who is signed in (`None` signs out); a sign-in counts as their last action.
 pub async fn set_signed_in(conn: &mut SqliteConnection, staff: Option<Uuid>) -> TerminalResult<()> {
-    sqlx::query("UPDATE device SET signed_in_staff = ? WHERE id = 1")
+    let now = staff.map(|_| ts(Utc::now()));
+    sqlx::query("UPDATE device SET signed_in_staff = ?, last_action_at = ? WHERE id = 1")
         .bind(staff.map(|s| s.to_string()))
+        .bind(now)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Notes an action of the signed-in person (the idle sign-out counts from it).
+pub async fn touch_action(conn: &mut SqliteConnection, at: DateTime<Utc>) -> TerminalResult<()> {
+    sqlx::query("UPDATE device SET last_action_at = ? WHERE id = 1").bind(ts(at)).execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -66,6 +66,7 @@ pub async fn enroll(dir: &Path, server_url: &str, token: &str) -> anyhow::Result
         last_contact_at: None,
         last_error: None,
         signed_in_staff: None,
+        last_action_at: None,
     };
     db::insert_device(&mut w, &row).await?;
     Ok(row)

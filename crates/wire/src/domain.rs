@@ -79,6 +79,14 @@ pub struct Policy {
     pub khr_rounding: i64,
     /// Paid-outs above this need a manager, in cents.
     pub paid_out_limit_cents: i64,
+    /// A till signs its person out after this many minutes without an action; 0 = never.
+    /// (Absent in policies stored before it existed: the default, 30.)
+    #[serde(default = "default_idle_signout_minutes")]
+    pub idle_signout_minutes: i64,
+}
+
+fn default_idle_signout_minutes() -> i64 {
+    30
 }
 
 impl Default for Policy {
@@ -92,6 +100,7 @@ impl Default for Policy {
             khr_per_usd: 4100,
             khr_rounding: 100,
             paid_out_limit_cents: 2000,
+            idle_signout_minutes: default_idle_signout_minutes(),
         }
     }
 }
@@ -117,6 +126,9 @@ pub struct PolicyPatch {
     /// See [`Policy::paid_out_limit_cents`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_out_limit_cents: Option<i64>,
+    /// See [`Policy::idle_signout_minutes`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_signout_minutes: Option<i64>,
 }
 
 impl PolicyPatch {
@@ -129,6 +141,7 @@ impl PolicyPatch {
             khr_per_usd: self.khr_per_usd.unwrap_or(base.khr_per_usd),
             khr_rounding: self.khr_rounding.unwrap_or(base.khr_rounding),
             paid_out_limit_cents: self.paid_out_limit_cents.unwrap_or(base.paid_out_limit_cents),
+            idle_signout_minutes: self.idle_signout_minutes.unwrap_or(base.idle_signout_minutes),
         }
     }
 
@@ -141,6 +154,7 @@ impl PolicyPatch {
             khr_per_usd: other.khr_per_usd.or(self.khr_per_usd),
             khr_rounding: other.khr_rounding.or(self.khr_rounding),
             paid_out_limit_cents: other.paid_out_limit_cents.or(self.paid_out_limit_cents),
+            idle_signout_minutes: other.idle_signout_minutes.or(self.idle_signout_minutes),
         }
     }
 }

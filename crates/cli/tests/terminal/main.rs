@@ -15,3 +15,4 @@ mod lockout;
 mod page;
 mod refusals;
 mod secrets;
+mod signout;

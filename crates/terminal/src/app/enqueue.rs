@@ -42,9 +42,12 @@ impl Terminal {
     /// Opens the action's write transaction: who acts, the device row, the branch must
     /// not be frozen, and the cached policy.
     pub(super) async fn begin<'c>(&self, w: &'c mut SqliteConnection) -> TerminalResult<Action<'c>> {
+        // Before the transaction: a sign-in that no longer holds is ended for good.
+        let actor = self.current_actor(w).await?;
         let mut tx = w.begin().await?;
         let dev = db::device(&mut tx).await?.ok_or_else(|| internal("terminal is not enrolled"))?;
-        let actor = self.actor(&mut tx).await?;
+        // The action counts as activity (committed with the op; a refusal rolls it back).
+        db::touch_action(&mut tx, Utc::now()).await?;
         refuse_if_frozen(&mut tx, dev.branch_id).await?;
         let policy = cached_policy(&mut tx, dev.branch_id).await?;
         Ok(Action { tx, dev, actor, policy })
@@ -75,11 +78,6 @@ impl Terminal {
             shift_id: shift_of(&d.payload),
         };
         Ok((op, queued))
-    }
-
-    async fn actor(&self, conn: &mut SqliteConnection) -> TerminalResult<SignedIn> {
-        let who = self.signed_in(conn).await?;
-        who.ok_or_else(|| TerminalError::refuse(ErrorCode::Unauthorized, "nobody is signed in; sign in with your PIN first"))
     }
 
     /// After a durable enqueue: try the direct lane if it is the only pending op and the

@@ -106,11 +106,46 @@ impl Terminal {
     }
 
     /// Who is signed in, if anyone (and still active here, by the cache).
+    /// Who is signed in and may still act here: checked against the cache now (active,
+    /// assigned to this branch) and the policy's idle sign-out. `None` when nobody is, or
+    /// the sign-in no longer holds (the next action signs them out and says why).
     pub async fn signed_in(&self, conn: &mut SqliteConnection) -> TerminalResult<Option<SignedIn>> {
-        let Some(dev) = db::device(conn).await? else { return Ok(None) };
-        let Some(id) = dev.signed_in_staff else { return Ok(None) };
-        let staff = cached_staff(conn, id).await?;
-        Ok(staff.map(|s| SignedIn { staff_id: s.id, name: s.name, role: s.role }))
+        Ok(self.sign_in_state(conn).await?.ok())
+    }
+
+    /// The signed-in person, or why nobody may act (nobody signed in: `None`).
+    async fn sign_in_state(&self, conn: &mut SqliteConnection) -> TerminalResult<Result<SignedIn, Option<String>>> {
+        let Some(dev) = db::device(conn).await? else { return Ok(Err(None)) };
+        let Some(id) = dev.signed_in_staff else { return Ok(Err(None)) };
+        let Some(staff) = cached_staff(conn, id).await? else {
+            return Ok(Err(Some("the person signed in is no longer on this branch's staff list; sign in again".into())));
+        };
+        if !staff.active || !staff.branch_ids.contains(&self.device.branch_id) {
+            let why = format!("{} may no longer work at this branch (deactivated or moved); they were signed out", staff.name);
+            return Ok(Err(Some(why)));
+        }
+        let idle_minutes = super::cached_policy(conn, self.device.branch_id).await?.unwrap_or_default().idle_signout_minutes;
+        let idle = dev.last_action_at.map(|at| Utc::now() - at);
+        if idle_minutes > 0 && idle.is_some_and(|d| d > chrono::Duration::minutes(idle_minutes)) {
+            let why = format!("{} was signed out after {idle_minutes} minutes without activity; sign in again", staff.name);
+            return Ok(Err(Some(why)));
+        }
+        Ok(Ok(SignedIn { staff_id: staff.id, name: staff.name, role: staff.role }))
+    }
+
+    /// The person who acts now, checked as [`Terminal::signed_in`]; a sign-in that no
+    /// longer holds is ended here (on the write connection), and the action refused with
+    /// the reason.
+    pub(super) async fn current_actor(&self, w: &mut SqliteConnection) -> TerminalResult<SignedIn> {
+        match self.sign_in_state(w).await? {
+            Ok(who) => Ok(who),
+            Err(None) => Err(TerminalError::refuse(ErrorCode::Unauthorized, "nobody is signed in; sign in with your PIN first")),
+            Err(Some(why)) => {
+                db::set_signed_in(w, None).await?;
+                tracing::info!(reason = %why, "a sign-in ended");
+                Err(TerminalError::refuse(ErrorCode::Unauthorized, why))
+            }
+        }
     }
 }
 

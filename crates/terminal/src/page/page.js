@@ -142,9 +142,24 @@
     return s ? s.name : 'someone (' + String(id).slice(0, 8) + ')';
   }
 
+  // The cart belongs to the person who built it: when they sign out (or are signed out:
+  // idle, deactivated, moved), the next person starts with an empty cart and tender.
+  function clearCartIfSomeoneElse(who) {
+    const id = who ? who.staff_id : null;
+    if (state.cartOwner !== undefined && state.cartOwner !== id && state.cart.length) {
+      state.cart = [];
+      state.checkoutKey = null;
+      $('tender-usd').value = '';
+      $('tender-khr').value = '';
+      cartChanged();
+    }
+    state.cartOwner = id;
+  }
+
   function renderContext() {
     const ctx = state.ctx;
     const who = ctx.signed_in;
+    clearCartIfSomeoneElse(who);
     $('signin-panel').hidden = !!who;
     $('work').hidden = !who;
     $('who').hidden = !who;
