@@ -27,9 +27,29 @@ pub struct EnrollArgs {
     /// The server's base URL, e.g. http://127.0.0.1:8080.
     #[arg(long)]
     pub server: String,
-    /// The device token.
-    #[arg(long, env = "MODULA_DEVICE_TOKEN")]
-    pub token: String,
+    /// The device token. Prefer --token-file or the environment variable: a command
+    /// line is visible to other users of the machine.
+    #[arg(long, env = "MODULA_DEVICE_TOKEN", hide_env_values = true, required_unless_present = "token_file", conflicts_with = "token_file")]
+    pub token: Option<String>,
+    /// A file holding the device token (surrounding whitespace ignored).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
+
+impl EnrollArgs {
+    /// The token from the flag, the environment or the file.
+    fn token(&self) -> anyhow::Result<String> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), _) => t.trim().to_string(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read the device token from {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+            (None, None) => anyhow::bail!("give the device token with --token-file FILE or MODULA_DEVICE_TOKEN"),
+        };
+        anyhow::ensure!(!token.is_empty(), "the device token is empty");
+        Ok(token)
+    }
 }
 
 /// Options of `modula terminal run`.
@@ -74,7 +94,7 @@ pub struct StatusArgs {
 pub async fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
     match cmd {
         TerminalCommand::Enroll(a) => {
-            let d = modula_terminal::enroll(&a.data, &a.server, &a.token).await?;
+            let d = modula_terminal::enroll(&a.data, &a.server, &a.token()?).await?;
             println!("enrolled {} ({}) of branch {} at {}", d.name, d.code, d.branch_id, d.server_url);
             Ok(())
         }

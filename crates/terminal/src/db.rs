@@ -48,8 +48,7 @@ fn options(path: &std::path::Path) -> TerminalResult<SqliteConnectOptions> {
 impl Db {
     /// Opens (creating if needed) `DIR/terminal.sqlite` and runs the migrations.
     pub async fn open(dir: &std::path::Path) -> TerminalResult<Db> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| TerminalError::Internal(format!("cannot create data folder {}: {e}", dir.display())))?;
+        crate::at_rest::prepare(dir)?;
         let opts = options(&dir.join(DB_FILE))?;
         let mut write = SqliteConnection::connect_with(&opts).await?;
         sqlx::migrate!("./migrations")
@@ -57,6 +56,8 @@ impl Db {
             .await
             .map_err(|e| TerminalError::Internal(format!("migrating the terminal database: {e}")))?;
         let read = SqlitePoolOptions::new().max_connections(READERS_MAX).connect_with(opts).await?;
+        // The WAL and shared-memory files exist now; they take the database's mode, checked anyway.
+        crate::at_rest::check_files(dir)?;
         Ok(Db { write: Mutex::new(write), read })
     }
 

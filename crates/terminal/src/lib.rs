@@ -4,7 +4,7 @@
 //! sync engine that drains the queue and keeps the cache fresh, and the local HTTP API
 //! the cashier's page (and outside tests) use.
 //!
-//! Code map: [`db`] the SQLite file; [`local`] local effects (own cash sessions, shifts,
+//! Code map: [`db`] the SQLite file ([`at_rest`]: its folder `0700`, files `0600`); [`local`] local effects (own cash sessions, shifts,
 //! stock estimate); [`app`] the cashier's actions, decided offline with the shared rules;
 //! [`settle`] what the server's answers do to the queue; [`engine`] the sync loops;
 //! [`remote`] the HTTP client to the server; [`outage`] the simulated-outage proxy;
@@ -14,6 +14,7 @@
 //! error type and its problem+json form.
 
 pub mod api;
+pub mod at_rest;
 pub mod app;
 pub mod db;
 pub mod engine;

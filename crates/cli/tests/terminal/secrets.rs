@@ -60,3 +60,68 @@ async fn a_till_drops_the_pin_hash_of_staff_who_leave_its_branch() {
     let (s, v) = term.post("/api/signin", json!({"staff_id": shop.cashier, "pin": CASHIER_PIN})).await;
     assert_eq!((s, v["code"].as_str()), (401, Some("UNAUTHORIZED")), "{v}");
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn enroll_with(data: &std::path::Path, server: &str, how: &[&str], env: Option<&str>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["terminal", "enroll", "--data", data.to_str().unwrap(), "--server", server]).args(how);
+    cmd.env_remove("MODULA_DEVICE_TOKEN");
+    if let Some(token) = env {
+        cmd.env("MODULA_DEVICE_TOKEN", token);
+    }
+    cmd.output().unwrap()
+}
+
+/// The token comes from a file or the environment as well as the flag, and nothing prints
+/// it; the data folder is 0700 and its files 0600, and a start narrows wider modes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tills_secrets_stay_private_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+
+    // From a file.
+    let (_, token) = shop.device("Till 1").await;
+    let file = dir.path().join("token.txt");
+    std::fs::write(&file, format!("  {token}\n")).unwrap();
+    let data = dir.path().join("till1");
+    let out = enroll_with(&data, &server.base, &["--token-file", file.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("enrolled") && !said.contains(&token), "enroll never prints the token: {said}");
+    assert_eq!(mode(&data), 0o700, "the data folder");
+    assert_eq!(mode(&data.join("terminal.sqlite")), 0o600, "the database");
+
+    // From the environment.
+    let (_, token2) = shop.device("Till 2").await;
+    let data2 = dir.path().join("till2");
+    let out = enroll_with(&data2, &server.base, &[], Some(&token2));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Neither given, or an empty file: refused with what to do.
+    let out = enroll_with(&dir.path().join("till3"), &server.base, &[], None);
+    assert!(!out.status.success());
+    std::fs::write(&file, "\n").unwrap();
+    let out = enroll_with(&dir.path().join("till3"), &server.base, &["--token-file", file.to_str().unwrap()], None);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("empty"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Someone widened the modes; the next start narrows them, WAL files included.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("terminal.sqlite"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let term = Term::start_enrolled(&data, &[]).await;
+    term.ready().await;
+    assert_eq!(mode(&data), 0o700);
+    for f in ["terminal.sqlite", "terminal.sqlite-wal", "terminal.sqlite-shm"] {
+        let path = data.join(f);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{f}");
+        }
+    }
+    // `terminal status` does not print the token either.
+    let out = std::process::Command::new(BIN).args(["terminal", "status", "--data", data.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stdout).contains(&token));
+}
