@@ -233,3 +233,80 @@ fn admin_init_gives_each_shop_its_own_slug() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("slug:      text"), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// `modula demo` stops on Ctrl-C (SIGINT) within 10 s, its tills' event streams included,
+/// and so does `modula serve` on SIGTERM with a subscriber connected.
+#[test]
+fn demo_and_serve_stop_on_their_signals() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run modula demo");
+    let stdout = demo.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut board = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(url) = line.split_whitespace().find(|w| w.ends_with("/dashboard")) {
+            board = url.to_string();
+        }
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    assert!(!board.is_empty());
+    // Let the tills connect their event streams first.
+    std::thread::sleep(Duration::from_secs(2));
+    let stop = |child: &Child, signal: &str| {
+        let out = Command::new("kill").args([signal, &child.id().to_string()]).output().unwrap();
+        assert!(out.status.success());
+    };
+    let wait = |child: &mut Child, what: &str| {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "{what} exited cleanly: {status:?}");
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "{what} did not stop within 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    stop(&demo, "-INT");
+    wait(&mut demo, "modula demo");
+
+    // `modula serve` with the demo's database and one subscriber, stopped by SIGTERM.
+    let info: Value = serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("server.db").display());
+    let port = free_port();
+    let serve = Command::new(BIN)
+        .args(["serve", "--db", &db, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut serve = KillOnDrop(serve);
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let text = rt.block_on(async {
+        wait_ready(&base).await;
+        let b = &info["branches"][0];
+        let url = format!("{base}/v1/sync/events?branch_id={}", b["id"].as_str().unwrap());
+        let mut r = reqwest::Client::new().get(url).bearer_auth(b["device_token"].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let _ = r.chunk().await; // the first nudge: subscribed
+        stop(&serve.0, "-TERM");
+        let mut text = String::new();
+        while let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(10), r.chunk()).await.expect("the stream ended") {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    });
+    assert!(text.contains("event: reconnect"), "{text}");
+    wait(&mut serve.0, "modula serve");
+}

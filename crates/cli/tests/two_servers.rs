@@ -322,3 +322,162 @@ async fn a_puller_and_a_subscriber_on_b_see_what_is_written_on_a() {
     writer.await.unwrap();
     assert_eq!(seen.len(), 300);
 }
+
+/// A TCP balancer in front of `upstreams`: each connection goes to the next upstream in
+/// turn that accepts it (a stopped process is skipped). Returns its address.
+async fn balancer(upstreams: Vec<std::net::SocketAddr>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut next = 0usize;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let order: Vec<_> = (0..upstreams.len()).map(|i| upstreams[(next + i) % upstreams.len()]).collect();
+            next += 1;
+            tokio::spawn(async move {
+                for up in order {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(up).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Reads an event stream until it ends; returns everything it said.
+async fn read_stream(r: reqwest::Response) -> String {
+    let mut r = r;
+    let mut text = String::new();
+    while let Ok(Some(chunk)) = r.chunk().await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}
+
+fn sigterm(child: &Child) {
+    let out = Command::new("kill").args(["-TERM", &child.id().to_string()]).output().expect("kill -TERM");
+    assert!(out.status.success());
+}
+
+/// SPEC §7: `modula serve` stops within 10 s of SIGTERM even with 50 event subscribers
+/// and pushes in flight: each subscriber gets a last `reconnect` event and its stream
+/// ends; every push it answered is durable (the other process replays it as DUPLICATE);
+/// and a real terminal behind a TCP balancer in front of both processes carries on
+/// through the other one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopping_server_ends_its_streams_keeps_its_answers_and_exits_in_time() {
+    let Some(admin) = pg_url() else { return };
+    let db = fresh_db(&admin);
+    let (a, b) = (start(&db).await, start(&db).await);
+    let shop = seed(&db, &b.base).await;
+    let c = reqwest::Client::new();
+
+    // A till behind the balancer, selling before the stop.
+    let addr = |s: &Server| s.base.trim_start_matches("http://").parse::<std::net::SocketAddr>().unwrap();
+    let lb = balancer(vec![addr(&a), addr(&b)]).await;
+    let till_dev = post(&c, format!("{}/v1/devices", b.base), &shop.owner_token, json!({"branch_id": shop.branch, "name": "Till"})).await;
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["terminal", "enroll", "--data", data.path().to_str().unwrap(), "--server", &lb])
+        .env("MODULA_DEVICE_TOKEN", till_dev["token"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let till_port = free_port();
+    let till_child = Command::new(BIN)
+        .args(["terminal", "run", "--data", data.path().to_str().unwrap(), "--listen", &format!("127.0.0.1:{till_port}")])
+        .args(["--backoff-cap-s", "1", "--probe-interval-s", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _till = Server { child: till_child, base: format!("http://127.0.0.1:{till_port}") };
+    let till = format!("http://127.0.0.1:{till_port}");
+    let till_status = || async { c.get(format!("{till}/api/status")).send().await.ok()?.json::<Value>().await.ok() };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !till_status().await.is_some_and(|s| s["hydrated"] == true) {
+        assert!(Instant::now() < deadline, "the till never hydrated");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let local = |path: &str, body: Value| c.post(format!("{till}{path}")).json(&body).send();
+    assert!(local("/api/signin", json!({"staff_id": shop.cashier, "pin": "1111"})).await.unwrap().status().is_success());
+    assert_eq!(local("/api/cash-sessions/open", json!({"opening_float_cents": 1000})).await.unwrap().status(), 201);
+    let sale = json!({"lines": [{"menu_item_id": shop.latte, "qty": 1}], "tender": {"cash_usd_cents": 300, "cash_khr": 0}});
+    assert_eq!(local("/api/sales", sale.clone()).await.unwrap().status(), 201);
+
+    // 50 subscribers on A, 2 per device.
+    let mut tokens = Vec::new();
+    for i in 0..25 {
+        let d = post(&c, format!("{}/v1/devices", b.base), &shop.owner_token, json!({"branch_id": shop.branch, "name": format!("S{i}")})).await;
+        tokens.push(d["token"].as_str().unwrap().to_string());
+    }
+    let mut streams = Vec::new();
+    for t in tokens.iter().chain(tokens.iter()) {
+        let r = c.get(format!("{}/v1/sync/events?branch_id={}", a.base, shop.branch)).bearer_auth(t).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        streams.push(tokio::spawn(read_stream(r)));
+    }
+
+    // Pushes in flight on A: 10 ops at a time until A stops answering.
+    let (session, mut all) = batches(&shop, 600);
+    let all: Vec<Value> = all.drain(..).flatten().collect();
+    let pusher = {
+        let (c, base, token, device) = (c.clone(), a.base.clone(), shop.device_token.clone(), shop.device);
+        let all = all.clone();
+        tokio::spawn(async move {
+            let mut answered = 0usize;
+            for chunk in all.chunks(10) {
+                let body = json!({"device_id": device, "operations": chunk});
+                let Ok(r) = c.post(format!("{base}/v1/sync/push")).bearer_auth(&token).json(&body).send().await else { break };
+                if !r.status().is_success() {
+                    break;
+                }
+                let v: Value = r.json().await.unwrap();
+                assert!(v["results"].as_array().unwrap().iter().all(|r| r["status"] == "APPLIED"), "{v}");
+                answered += chunk.len();
+            }
+            answered
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut a = a;
+    let stopping = Instant::now();
+    sigterm(&a.child);
+    let status = loop {
+        if let Some(s) = a.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(10), "modula serve did not stop within 10 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "a clean exit: {status:?}");
+    for s in streams {
+        let text = tokio::time::timeout(Duration::from_secs(5), s).await.expect("the stream ended").unwrap();
+        assert!(text.contains("event: reconnect"), "a last event told the subscriber to reconnect: {text}");
+    }
+
+    // Every answered push is durable: B replays it as DUPLICATE; the rest applies on B.
+    let answered = pusher.await.unwrap();
+    assert!(answered > 0, "some pushes were answered before the stop");
+    let bases = vec![b.base.clone()];
+    for (i, chunk) in all.chunks(10).enumerate() {
+        let results = push(&c, &shop, &bases, 0, chunk).await;
+        let want = if (i + 1) * 10 <= answered { "DUPLICATE" } else { "APPLIED" };
+        assert!(results.iter().all(|r| r["status"] == want), "chunk {i} ({answered} answered): {results:?}");
+    }
+    // 600 pushed sales and the till's one, each once.
+    let listed = get(&c, format!("{}/v1/sales?branch_id={}", b.base, shop.branch), &shop.owner_token).await;
+    assert_eq!(listed["sales"].as_array().unwrap().len(), 601, "each sale applied once");
+    let cs = get(&c, format!("{}/v1/cash-sessions/{session}", b.base), &shop.owner_token).await;
+    assert_eq!(cs["expected_cash_cents"], 1000 + 300 * 600);
+
+    // The till carries on through B: a sale after the stop syncs.
+    assert_eq!(local("/api/sales", sale).await.unwrap().status(), 201);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !till_status().await.is_some_and(|s| s["pending"] == 0 && s["synced"] == 3) {
+        assert!(Instant::now() < deadline, "the till's sale never synced through B: {:?}", till_status().await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -51,12 +51,39 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let purger = tokio::spawn(purge_forever(state.clone()));
+    let stopping = state.stopping.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // On the signal: stop accepting, end every SSE stream (each sends a last `reconnect`
+    // event), let the requests in flight finish; past SHUTDOWN_GRACE, stop anyway.
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("stopping: no new connections; event streams told to reconnect; finishing requests in flight");
+            stopping.send_replace(true);
+        }
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let mut stopped = stopping.subscribe();
+    let deadline = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let result = tokio::select! {
+        r = server => r,
+        () = deadline => {
+            tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    };
     purger.abort();
     result?;
     Ok(())
 }
+
+/// How long a stopping server waits for the requests in flight (SPEC §7: it stops within
+/// 10 s of SIGTERM).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// How often the tombstone and token purges run.
 const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);

@@ -52,6 +52,9 @@ pub struct AppState {
     /// The cursor HMAC key once loaded (`domain::pull::cursor_key`; loaded on first use,
     /// then the same for the life of the process).
     pub cursor_key: Arc<OnceCell<Vec<u8>>>,
+    /// Turns `true` when the process begins to stop: every SSE stream then sends its
+    /// last event and ends, so the graceful shutdown is not held open by subscribers.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             )),
             config: Arc::new(config),
             cursor_key: Arc::new(OnceCell::new()),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 }

@@ -57,11 +57,25 @@ pub async fn events(
         Ok(h) if h.branch_id == branch_id => Some(nudge(branch_id, h.head)),
         _ => None,
     });
-    let stream = first.chain(moves).map(move |e| {
+    // When the process stops: one last `reconnect` event (with a short retry hint), then
+    // the stream ends, so a stopping server is not held open by its subscribers.
+    let mut stopping = s.stopping.subscribe();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
+    let last = tokio_stream::once(reconnect());
+    let live = futures_util::StreamExt::take_until(first.chain(moves), stopped);
+    let stream = live.chain(last).map(move |e| {
         let _held = &permit;
         Ok(e)
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(s.config.sse_heartbeat).text("heartbeat")))
+}
+
+/// The last event of a stream whose server is stopping: connect again (to this server once
+/// it is back, or to another behind the same address).
+fn reconnect() -> Event {
+    Event::default().event("reconnect").retry(std::time::Duration::from_millis(500)).data("the server is restarting")
 }
 
 fn nudge(branch_id: Uuid, head: i64) -> Event {
