@@ -52,6 +52,9 @@ struct ServeArgs {
     /// Most SSE (`/v1/sync/events`) subscribers this process serves at once.
     #[arg(long, env = "MODULA_SSE_MAX", default_value_t = 1000)]
     sse_max: usize,
+    /// The share of those one tenant may hold, in percent (one device holds at most 2).
+    #[arg(long, env = "MODULA_SSE_TENANT_SHARE", default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=100))]
+    sse_tenant_share: u16,
     /// Most PostgreSQL connections this process holds (default 16). Every process on the
     /// database counts against one budget: with N processes, give each about 1/N of it.
     #[arg(long, env = "MODULA_DB_POOL_MAX", value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -151,6 +154,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         tombstone_retention: std::time::Duration::from_secs(args.tombstone_retention_days.max(1) * 24 * 3600),
         sse_subscribers_max: args.sse_max.max(1),
+        sse_tenant_share_percent: args.sse_tenant_share.into(),
         ..ServerConfig::default()
     };
     serve(listener, AppState::with_config(store, config), shutdown_signal()).await

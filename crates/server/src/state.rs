@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modula_store::Store;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 use crate::in_flight::InFlight;
 use crate::login_gate::LoginGate;
 use crate::metrics::Metrics;
+use crate::sse_slots::SseSlots;
 
 /// Tunables of a server process (flags and env in `modula serve`).
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct ServerConfig {
     pub tombstone_retention: Duration,
     /// Most SSE subscribers this process serves at once.
     pub sse_subscribers_max: usize,
+    /// The share of them one tenant may hold, in percent.
+    pub sse_tenant_share_percent: usize,
     /// Interval of SSE heartbeats.
     pub sse_heartbeat: Duration,
     /// How long the first lock of a sign-in account lasts (later ones double).
@@ -28,6 +31,7 @@ impl Default for ServerConfig {
         ServerConfig {
             tombstone_retention: Duration::from_secs(30 * 24 * 3600),
             sse_subscribers_max: 1000,
+            sse_tenant_share_percent: 50,
             sse_heartbeat: Duration::from_secs(15),
             login_lock_base: Duration::from_secs(5 * 60),
         }
@@ -43,8 +47,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Tunables.
     pub config: Arc<ServerConfig>,
-    /// Places for SSE subscribers.
-    pub sse_slots: Arc<Semaphore>,
+    /// Places for SSE subscribers (per process, tenant and subscriber).
+    pub sse_slots: Arc<SseSlots>,
     /// Idempotency keys being processed by this process.
     pub in_flight: Arc<InFlight>,
     /// Places at the credential check, and the sign-in lock periods.
@@ -68,7 +72,7 @@ impl AppState {
         AppState {
             store,
             metrics: Arc::new(Metrics::default()),
-            sse_slots: Arc::new(Semaphore::new(config.sse_subscribers_max)),
+            sse_slots: Arc::new(SseSlots::new(config.sse_subscribers_max.max(1), config.sse_tenant_share_percent)),
             in_flight: Arc::new(Default::default()),
             login_gate: Arc::new(LoginGate::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),

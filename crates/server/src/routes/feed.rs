@@ -16,6 +16,7 @@ use super::admin::BranchQuery;
 use crate::auth::Auth;
 use crate::domain::{branch_for_read, pull};
 use crate::error::{ApiError, ApiResult};
+use crate::sse_slots::Subscriber;
 use crate::state::AppState;
 
 /// Query of `GET /v1/sync/pull`.
@@ -42,9 +43,14 @@ pub async fn events(
     auth: Auth,
     Query(q): Query<BranchQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let permit = s.sse_slots.clone().try_acquire_owned().map_err(|_| {
-        ApiError::Store(modula_store::StoreError::Unavailable("too many event subscribers on this server".into()))
-    })?;
+    let subscriber = match auth.principal {
+        crate::auth::Principal::Device { device_id, .. } => Subscriber::Device(device_id),
+        crate::auth::Principal::Staff { staff_id, .. } => Subscriber::Staff(staff_id),
+    };
+    let permit = s
+        .sse_slots
+        .take(auth.tenant_id, subscriber)
+        .map_err(|full| ApiError::Busy { detail: full.detail(), retry_after_s: 5 })?;
     let branch_id = q.branch_id;
     let receiver = s.store.nudges();
     let head = {

@@ -1554,3 +1554,49 @@ async fn the_migration_takes_foreign_pin_hashes_out_of_old_streams() {
     .await;
     assert_eq!(hydrate(&fx.app, &fx.device_token, fx.branch, Some("staff")).await.head, fresh.head);
 }
+
+/// Event streams are bounded per device (2), per tenant (a share of the process's) and
+/// per process, each refusal a `503` with `Retry-After` that says which; a closed
+/// stream gives its place back.
+#[tokio::test]
+async fn one_token_cannot_take_every_event_stream() {
+    let config = modula_server::state::ServerConfig {
+        sse_subscribers_max: 6,
+        sse_tenant_share_percent: 50,
+        sse_heartbeat: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(config).await;
+    let t = app.a.token.clone();
+    let branch = app.branch(&t, "Main").await;
+    let mut devices = Vec::new();
+    for _ in 0..3 {
+        devices.push(app.device(&t, branch).await.1);
+    }
+    let b = branch.to_string();
+    let first = subscribe(&app, &devices[0], branch).await;
+    let second = subscribe(&app, &devices[0], branch).await;
+    let r = events_refused(&app, Some(&devices[0]), &b).await;
+    assert!(r.problem(503, "SERVICE_UNAVAILABLE")["detail"].as_str().unwrap().contains("2 event streams"), "{}", r.text);
+    assert!(r.headers.get("retry-after").is_some());
+    let _third = subscribe(&app, &devices[1], branch).await;
+    // Tenant A holds its 3 of 6.
+    let r = events_refused(&app, Some(&devices[2]), &b).await;
+    assert!(r.problem(503, "SERVICE_UNAVAILABLE")["detail"].as_str().unwrap().contains("share"), "{}", r.text);
+    // Another tenant is not starved.
+    let other = app.other_tenant("Tenant B").await;
+    let ob = app.branch(&other.token, "B Main").await;
+    let (_, other_device) = app.device(&other.token, ob).await;
+    let _b_stream = subscribe(&app, &other_device, ob).await;
+    // A closed stream gives its place back.
+    drop((first, second));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app.client.get(format!("{}/v1/sync/events", app.base)).query(&[("branch_id", &b)]).bearer_auth(&devices[2]).send().await.unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the places never came back: {}", r.status());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
