@@ -95,7 +95,9 @@ async fn start_terminal(data: &Path, server: &str, b: &DemoBranch, port: u16) ->
     let dir = data.join(format!("terminal-{}", b.device_code));
     let enrolled = dir.join(modula_terminal::db::DB_FILE).exists();
     if !enrolled {
-        modula_terminal::enroll(&dir, &format!("http://{server}"), &b.device_token).await?;
+        // The demo stays on loopback HTTP (allowed without --insecure-http).
+        let tls = modula_terminal::remote::TlsOptions::default();
+        modula_terminal::enroll(&dir, &format!("http://{server}"), &b.device_token, &tls).await?;
     }
     let config = modula_terminal::TerminalConfig { outage_switch: true, ..Default::default() };
     let t = modula_terminal::open(&dir, config).await?;

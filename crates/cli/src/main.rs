@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use modula_server::state::ServerConfig;
-use modula_server::{open_store, open_store_with_pool, serve, AppState};
+use modula_server::{open_store, open_store_with_pool, AppState};
 
 #[derive(Parser)]
 #[command(name = "modula", version, about = "Modula Offline Sync: café POS sync server and tools")]
@@ -52,6 +52,12 @@ struct ServeArgs {
     /// Most SSE (`/v1/sync/events`) subscribers this process serves at once.
     #[arg(long, env = "MODULA_SSE_MAX", default_value_t = 1000)]
     sse_max: usize,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, env = "MODULA_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "MODULA_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// The share of those one tenant may hold, in percent (one device holds at most 2).
     #[arg(long, env = "MODULA_SSE_TENANT_SHARE", default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=100))]
     sse_tenant_share: u16,
@@ -157,7 +163,16 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         sse_tenant_share_percent: args.sse_tenant_share.into(),
         ..ServerConfig::default()
     };
-    serve(listener, AppState::with_config(store, config), shutdown_signal()).await
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()));
+            Some(modula_server::TlsFiles { cert_pem: read(cert)?, key_pem: read(key)? })
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(scheme, "serving");
+    modula_server::serve_with(listener, AppState::with_config(store, config), shutdown_signal(), tls).await
 }
 
 async fn run_init(args: InitArgs) -> anyhow::Result<()> {

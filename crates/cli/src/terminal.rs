@@ -34,6 +34,30 @@ pub struct EnrollArgs {
     /// A file holding the device token (surrounding whitespace ignored).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How the terminal trusts its server (enroll and run).
+#[derive(Args)]
+pub struct TlsArgs {
+    /// A CA certificate (PEM) to trust besides the system's roots, e.g. the shop's own.
+    #[arg(long, env = "MODULA_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Allow plain http:// to a server that is not on this machine (tokens and the feed
+    /// then cross the network in the clear).
+    #[arg(long)]
+    pub insecure_http: bool,
+}
+
+impl TlsArgs {
+    fn options(&self) -> anyhow::Result<modula_terminal::remote::TlsOptions> {
+        let ca_cert_pem = match &self.ca_cert {
+            Some(p) => Some(std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read --ca-cert {}: {e}", p.display()))?),
+            None => None,
+        };
+        Ok(modula_terminal::remote::TlsOptions { ca_cert_pem, insecure_http: self.insecure_http })
+    }
 }
 
 impl EnrollArgs {
@@ -73,6 +97,8 @@ pub struct RunArgs {
     /// Seconds between health probes while nothing is pending.
     #[arg(long, default_value_t = 5)]
     pub probe_interval_s: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Demo aid: send all server traffic through an in-process proxy that the page's
     /// "Simulate outage" toggle (`POST /api/outage`) can cut, so an outage is real.
     #[arg(long)]
@@ -94,7 +120,7 @@ pub struct StatusArgs {
 pub async fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
     match cmd {
         TerminalCommand::Enroll(a) => {
-            let d = modula_terminal::enroll(&a.data, &a.server, &a.token()?).await?;
+            let d = modula_terminal::enroll(&a.data, &a.server, &a.token()?, &a.tls.options()?).await?;
             println!("enrolled {} ({}) of branch {} at {}", d.name, d.code, d.branch_id, d.server_url);
             Ok(())
         }
@@ -105,6 +131,7 @@ pub async fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
                 backoff_cap_ms: a.backoff_cap_s.max(1) * 1000,
                 probe_interval_ms: a.probe_interval_s.max(1) * 1000,
                 outage_switch: a.outage_switch,
+                tls: a.tls.options()?,
                 ..TerminalConfig::default()
             };
             let t = modula_terminal::open(&a.data, config).await?;

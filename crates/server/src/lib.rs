@@ -51,6 +51,25 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with(listener, state, shutdown, None).await
+}
+
+/// A certificate chain and its private key, PEM (`modula serve --tls-cert/--tls-key`).
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// The private key.
+    pub key_pem: Vec<u8>,
+}
+
+/// [`serve`], over TLS when `tls` is given (a single-box shop; a chain usually
+/// terminates TLS at its load balancer, see docs/deploy.md).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    tls: Option<TlsFiles>,
+) -> anyhow::Result<()> {
     let purger = tokio::spawn(purge_forever(state.clone()));
     let stopping = state.stopping.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -64,11 +83,16 @@ pub async fn serve(
             stopping.send_replace(true);
         }
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
     let mut stopped = stopping.subscribe();
     let deadline = async move {
         let _ = stopped.wait_for(|s| *s).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let server = async move {
+        match tls {
+            None => axum::serve(listener, app).with_graceful_shutdown(signal).await.map_err(anyhow::Error::from),
+            Some(files) => serve_tls(listener, app, signal, files).await,
+        }
     };
     let result = tokio::select! {
         r = server => r,
@@ -78,7 +102,30 @@ pub async fn serve(
         }
     };
     purger.abort();
-    result?;
+    result
+}
+
+async fn serve_tls(
+    listener: TcpListener,
+    app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, std::net::SocketAddr>,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+    files: TlsFiles,
+) -> anyhow::Result<()> {
+    // One crypto provider for the process: ring (reqwest's rustls uses it too; rustls
+    // marks it deprecated only for lacking post-quantum key exchange).
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(files.cert_pem, files.key_pem)
+        .await
+        .map_err(|e| anyhow::anyhow!("the TLS certificate or key cannot be used: {e}"))?;
+    let handle = axum_server::Handle::new();
+    let on_signal = handle.clone();
+    tokio::spawn(async move {
+        signal.await;
+        on_signal.graceful_shutdown(Some(SHUTDOWN_GRACE));
+    });
+    let listener = listener.into_std()?;
+    axum_server::from_tcp_rustls(listener, config).handle(handle).serve(app).await?;
     Ok(())
 }
 

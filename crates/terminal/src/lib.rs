@@ -34,7 +34,8 @@ pub use error::{TerminalError, TerminalResult};
 
 /// `modula terminal enroll`: asks the server who the token's device is and stores the
 /// identity in `DIR/terminal.sqlite`. Refuses a folder that is already enrolled.
-pub async fn enroll(dir: &Path, server_url: &str, token: &str) -> anyhow::Result<db::DeviceRow> {
+pub async fn enroll(dir: &Path, server_url: &str, token: &str, tls: &remote::TlsOptions) -> anyhow::Result<db::DeviceRow> {
+    remote::check_server_url(server_url, tls).map_err(anyhow::Error::msg)?;
     let database = db::Db::open(dir).await?;
     let mut w = database.writer().await;
     if let Some(d) = db::device(&mut w).await? {
@@ -45,8 +46,11 @@ pub async fn enroll(dir: &Path, server_url: &str, token: &str) -> anyhow::Result
             d.code
         );
     }
-    let remote = remote::Remote::new(server_url, token);
-    let me = remote.whoami().await.map_err(|e| anyhow::anyhow!("the server did not accept the device token: {e}"))?;
+    let remote = remote::Remote::new(server_url, token, tls).map_err(anyhow::Error::msg)?;
+    let me = remote.whoami().await.map_err(|e| match e {
+        remote::RemoteError::Refused(p) => anyhow::anyhow!("the server did not accept the device token: {}", p.detail),
+        other => anyhow::anyhow!("cannot reach the server at {server_url}: {other}"),
+    })?;
     let row = db::DeviceRow {
         server_url: remote.base().to_string(),
         token: token.to_string(),
@@ -87,7 +91,7 @@ pub async fn open(dir: &Path, config: TerminalConfig) -> anyhow::Result<Arc<Term
         true => Some(outage::Outage::start(&device.server_url).await?),
         false => None,
     };
-    Ok(Arc::new(Terminal::with_outage(database, device, config, outage)))
+    Ok(Arc::new(Terminal::with_outage(database, device, config, outage)?))
 }
 
 /// `modula terminal run`: starts the sync engine and serves the local API on `listener`

@@ -59,6 +59,38 @@ pub enum DirectOutcome {
     Rejected(Problem),
 }
 
+/// How the terminal trusts its server (SPEC §6): HTTPS with the system's roots plus an
+/// optional CA of the shop's own; plain `http://` only to a loopback server, or when
+/// allowed outright.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// A CA certificate (PEM) trusted besides the system's roots (`--ca-cert FILE`).
+    pub ca_cert_pem: Option<Vec<u8>>,
+    /// Allow `http://` to a server that is not on this machine (`--insecure-http`).
+    pub insecure_http: bool,
+}
+
+/// Refuses a server URL the terminal must not speak to: not `http(s)://`, or `http://` to
+/// a host other than loopback without `insecure_http`.
+pub fn check_server_url(url: &str, tls: &TlsOptions) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("the server URL {url:?} is not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if tls.insecure_http || is_loopback(&parsed) => Ok(()),
+        "http" => Err(format!(
+            "refusing plain http:// to {url}: device tokens and the feed would cross the network in the clear. \
+             Use https:// (with --ca-cert FILE for the shop's own CA), or --insecure-http if you really must"
+        )),
+        other => Err(format!("the server URL must start with https:// (or http:// on this machine), not {other}://")),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// An HTTP client bound to one server and one device token.
 #[derive(Debug, Clone)]
 pub struct Remote {
@@ -68,14 +100,20 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// A client for `base` (`http://host:port`) with the device's bearer token.
-    pub fn new(base: &str, token: &str) -> Remote {
-        let http = reqwest::Client::builder()
+    /// A client for `base` with the device's bearer token, trusting the system's roots and
+    /// `tls`'s CA. (The URL rules are [`check_server_url`]'s, applied to the enrolled URL.)
+    pub fn new(base: &str, token: &str, tls: &TlsOptions) -> Result<Remote, String> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .https_only(false)
             .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
-        Remote { http, base: base.trim_end_matches('/').to_string(), token: token.to_string() }
+            .pool_idle_timeout(Duration::from_secs(30));
+        if let Some(pem) = &tls.ca_cert_pem {
+            let ca = reqwest::Certificate::from_pem(pem).map_err(|e| format!("the --ca-cert file is not a PEM certificate: {e}"))?;
+            builder = builder.add_root_certificate(ca);
+        }
+        let http = builder.build().map_err(|e| format!("cannot set up the HTTPS client: {e}"))?;
+        Ok(Remote { http, base: base.trim_end_matches('/').to_string(), token: token.to_string() })
     }
 
     /// The server's base URL.
@@ -217,8 +255,16 @@ fn is_stored_rejection(p: &Problem) -> bool {
     )
 }
 
+/// A transport failure with its causes (a certificate that does not verify says so).
 fn transport(e: reqwest::Error) -> RemoteError {
-    RemoteError::Transport(e.to_string())
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    RemoteError::Transport(text)
 }
 
 async fn check(r: reqwest::Response) -> Result<reqwest::Response, RemoteError> {

@@ -16,3 +16,4 @@ mod page;
 mod refusals;
 mod secrets;
 mod signout;
+mod tls;

@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::db::{Db, DeviceRow, QueueStatus};
-use crate::error::TerminalError;
+use crate::error::{TerminalError, TerminalResult};
 use crate::remote::Remote;
 
 pub use cache::{branch_status, cached_menu, cached_policy, cached_staff, CachedMenuItem, CachedStaff};
@@ -56,6 +56,8 @@ pub struct TerminalConfig {
     /// Send all server traffic through an in-process proxy the page can cut
     /// ("Simulate outage", for demos; `POST /api/outage`).
     pub outage_switch: bool,
+    /// How the server is trusted (HTTPS roots, plain HTTP).
+    pub tls: crate::remote::TlsOptions,
 }
 
 impl Default for TerminalConfig {
@@ -68,6 +70,7 @@ impl Default for TerminalConfig {
             backoff_base_ms: 500,
             backoff_cap_ms: 30_000,
             outage_switch: false,
+            tls: crate::remote::TlsOptions::default(),
         }
     }
 }
@@ -174,7 +177,7 @@ fn internal(e: impl std::fmt::Display) -> TerminalError {
 
 impl Terminal {
     /// A terminal over an enrolled database.
-    pub fn new(db: Db, device: DeviceRow, config: TerminalConfig) -> Terminal {
+    pub fn new(db: Db, device: DeviceRow, config: TerminalConfig) -> TerminalResult<Terminal> {
         Terminal::with_outage(db, device, config, None)
     }
 
@@ -184,11 +187,13 @@ impl Terminal {
         device: DeviceRow,
         config: TerminalConfig,
         outage: Option<std::sync::Arc<crate::outage::Outage>>,
-    ) -> Terminal {
+    ) -> TerminalResult<Terminal> {
+        crate::remote::check_server_url(&device.server_url, &config.tls).map_err(TerminalError::Internal)?;
         let base = outage.as_ref().map_or(device.server_url.as_str(), |o| o.base()).to_string();
         let batch_max = config.push_batch_max.max(1);
-        Terminal {
-            remote: Remote::new(&base, &device.token),
+        let remote = Remote::new(&base, &device.token, &config.tls).map_err(TerminalError::Internal)?;
+        Ok(Terminal {
+            remote,
             outage,
             db,
             device,
@@ -200,6 +205,6 @@ impl Terminal {
             pull_kick: Notify::new(),
             signin_lock: tokio::sync::Mutex::new(()),
             idempotency_lock: tokio::sync::Mutex::new(()),
-        }
+        })
     }
 }
