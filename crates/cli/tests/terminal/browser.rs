@@ -22,8 +22,10 @@ async fn sell(b: &Browser, shop: &Shop, n: usize, usd: &str) -> String {
     }
     b.fill("#tender-usd", usd).await;
     b.wait_text("#change", 15, "change shown", |t| t.contains('$') && t.contains('៛')).await;
+    // The receipt box still shows the last sale until this one's answer arrives.
+    let before = b.text("#receipt").await;
     b.click("#charge").await;
-    b.wait_text("#receipt", 15, "receipt shown", |t| t.contains("D00")).await
+    b.wait_text("#receipt", 15, "this sale's receipt shown", |t| t.contains("D00") && t != before).await
 }
 
 async fn status_is(b: &Browser, conn: &str, pending: &str, secs: u64) {
