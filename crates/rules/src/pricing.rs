@@ -2,7 +2,7 @@
 //! away from zero, products computed in `i128`.
 
 use modula_wire::limits::{MONEY_MAX_CENTS, QTY_MAX};
-use modula_wire::op::{SaleLine, SaleTotals, Tender};
+use modula_wire::op::{ChangeGiven, Fx, SaleLine, SaleTotals, Tender};
 use modula_wire::{ErrorCode, Policy};
 
 use crate::Rejection;
@@ -113,8 +113,13 @@ fn check_vat_bps(vat_bps: i64) -> Result<(), Rejection> {
 /// Saturates at the `i64` range; a non-positive `khr_per_usd` (an invalid policy)
 /// trips a debug assertion and counts the riel as worth nothing.
 pub fn tendered_cents(tender: &Tender, policy: &Policy) -> i64 {
-    debug_assert!(policy.khr_per_usd > 0, "invalid policy: khr_per_usd <= 0");
-    let khr_per_usd = i128::from(policy.khr_per_usd);
+    tendered_cents_at(tender, &Fx::of(policy))
+}
+
+/// [`tendered_cents`] at an exchange (the sale's `fx`).
+pub fn tendered_cents_at(tender: &Tender, fx: &Fx) -> i64 {
+    debug_assert!(fx.khr_per_usd > 0, "invalid exchange: khr_per_usd <= 0");
+    let khr_per_usd = i128::from(fx.khr_per_usd);
     let khr_in_cents = if khr_per_usd > 0 {
         (i128::from(tender.cash_khr) * CENTS_PER_USD).div_euclid(khr_per_usd) // floor
     } else {
@@ -140,8 +145,14 @@ pub struct Change {
 /// the tender is less than the total. `change_khr` is `change_cents × khr_per_usd / 100`
 /// rounded once, half away from zero, to a multiple of `khr_rounding`.
 pub fn change(total_cents: i64, tender: &Tender, policy: &Policy) -> Result<Change, Rejection> {
-    check_exchange(policy)?;
-    let tendered_cents = i128::from(tendered_cents(tender, policy));
+    change_at(total_cents, tender, &Fx::of(policy))
+}
+
+/// [`change`] at an exchange: the tender is judged at the rate the till priced with
+/// (the sale's `fx`), so a paid sale is never refused for a newer rate (SPEC §3.1).
+pub fn change_at(total_cents: i64, tender: &Tender, fx: &Fx) -> Result<Change, Rejection> {
+    check_exchange(fx)?;
+    let tendered_cents = i128::from(tendered_cents_at(tender, fx));
     let change_cents = tendered_cents - i128::from(total_cents);
     if change_cents < 0 {
         let msg = format!(
@@ -149,9 +160,9 @@ pub fn change(total_cents: i64, tender: &Tender, policy: &Policy) -> Result<Chan
         );
         return Err(Rejection::new(ErrorCode::InsufficientTender, msg));
     }
-    let khr_rounding = i128::from(policy.khr_rounding);
+    let khr_rounding = i128::from(fx.khr_rounding);
     let steps = round_div_half_away(
-        change_cents * i128::from(policy.khr_per_usd),
+        change_cents * i128::from(fx.khr_per_usd),
         CENTS_PER_USD * khr_rounding,
     );
     let change_khr = steps * khr_rounding;
@@ -163,8 +174,44 @@ pub fn change(total_cents: i64, tender: &Tender, policy: &Policy) -> Result<Chan
     })
 }
 
-/// The exchange fields of a policy must be positive for any riel arithmetic.
-fn check_exchange(policy: &Policy) -> Result<(), Rejection> {
+/// The default split of the change owed: whole dollars in USD, the rest in riel rounded
+/// (half away from zero) to `khr_rounding` (SPEC §3.1). E.g. $4.73 at 4,100 ៛/$ to 100 ៛:
+/// $4 and ៛3,000.
+pub fn default_change_split(change_cents: i64, fx: &Fx) -> ChangeGiven {
+    debug_assert!(change_cents >= 0 && fx.khr_per_usd > 0 && fx.khr_rounding > 0);
+    let usd_cents = change_cents - change_cents.rem_euclid(100);
+    let rest_cents = i128::from(change_cents - usd_cents);
+    let step = i128::from(fx.khr_rounding.max(1));
+    let khr = round_div_half_away(rest_cents * i128::from(fx.khr_per_usd), CENTS_PER_USD * step) * step;
+    ChangeGiven { usd_cents, khr: i64::try_from(khr).unwrap_or(i64::MAX) }
+}
+
+/// Checks a chosen split of the change (SPEC §3.1): both parts ≥ 0, worth within one
+/// rounding step of what is owed and never more than is owed plus half a step. Worked
+/// exactly in hundredths of a riel, so no rounding hides a difference.
+/// `VALIDATION_FAILED` naming `change`.
+pub fn check_change_split(given: &ChangeGiven, change_cents: i64, fx: &Fx) -> Result<(), Rejection> {
+    check_exchange(fx)?;
+    if given.usd_cents < 0 || given.khr < 0 {
+        return Err(Rejection::validation("change", "change given cannot be negative"));
+    }
+    let rate = i128::from(fx.khr_per_usd);
+    let given_centiriel = i128::from(given.usd_cents) * rate + i128::from(given.khr) * CENTS_PER_USD;
+    let owed_centiriel = i128::from(change_cents) * rate;
+    let step = i128::from(fx.khr_rounding) * CENTS_PER_USD;
+    if given_centiriel < owed_centiriel - step {
+        let msg = format!("the change given is short: {change_cents} cents are owed (within one riel rounding step)");
+        return Err(Rejection::validation("change", msg));
+    }
+    if 2 * given_centiriel > 2 * owed_centiriel + step {
+        let msg = format!("the change given is more than the {change_cents} cents owed (by more than half a riel step)");
+        return Err(Rejection::validation("change", msg));
+    }
+    Ok(())
+}
+
+/// The exchange fields must be positive for any riel arithmetic.
+fn check_exchange(policy: &Fx) -> Result<(), Rejection> {
     if policy.khr_per_usd <= 0 {
         return Err(Rejection::validation(
             "khr_per_usd",
@@ -363,6 +410,25 @@ mod tests {
     }
 
     #[test]
+    fn change_splits_by_hand() {
+        let fx = Fx { khr_per_usd: 4100, khr_rounding: 100 };
+        // $4.73 owed: $4 and 0.73 × 4100 = 2,993 ៛ → 3,000 ៛.
+        assert_eq!(default_change_split(473, &fx), ChangeGiven { usd_cents: 400, khr: 3000 });
+        assert!(check_change_split(&ChangeGiven { usd_cents: 400, khr: 3000 }, 473, &fx).is_ok());
+        // All in riel: 473 × 41 = 19,393 ៛; 19,400 is within half a step over, 19,300 within a step under.
+        assert!(check_change_split(&ChangeGiven { usd_cents: 0, khr: 19_400 }, 473, &fx).is_ok());
+        assert!(check_change_split(&ChangeGiven { usd_cents: 0, khr: 19_300 }, 473, &fx).is_ok());
+        // More than half a step over, or more than a step short: refused, naming `change`.
+        for bad in [ChangeGiven { usd_cents: 0, khr: 19_500 }, ChangeGiven { usd_cents: 0, khr: 19_200 }, ChangeGiven { usd_cents: 500, khr: 0 }, ChangeGiven { usd_cents: -1, khr: 0 }] {
+            assert_eq!(check_change_split(&bad, 473, &fx).unwrap_err().field.as_deref(), Some("change"), "{bad:?}");
+        }
+        // The stale-rate sale of issue 21: $2.50 paid with 10,300 ៛ at 4,100 is enough (at 4,200 it is not).
+        let tender = Tender { cash_usd_cents: 0, cash_khr: 10_300 };
+        assert!(change_at(250, &tender, &fx).is_ok());
+        assert!(change_at(250, &tender, &Fx { khr_per_usd: 4200, khr_rounding: 100 }).is_err());
+    }
+
+    #[test]
     fn change_refuses_short_tender_and_bad_policy() {
         let short = change(770, &tender(500, 10_000), &Policy::default()).unwrap_err();
         assert_eq!(short.code, ErrorCode::InsufficientTender);
@@ -434,6 +500,31 @@ mod tests {
                 prop_assert_eq!(t.total_cents, t.subtotal_cents);
             } else {
                 prop_assert_eq!(t.total_cents, t.subtotal_cents + t.vat_cents);
+            }
+        }
+
+        #[test]
+        fn default_split_is_a_valid_split(change in 0..=MONEY_MAX_CENTS, rate in 1..=1_000_000i64,
+                                          step in prop::sample::select(vec![1i64, 10, 50, 100, 500, 1000])) {
+            let fx = Fx { khr_per_usd: rate, khr_rounding: step };
+            let split = default_change_split(change, &fx);
+            prop_assert!(split.usd_cents >= 0 && split.khr >= 0, "{split:?}");
+            prop_assert_eq!(split.usd_cents % 100, 0, "whole dollars");
+            prop_assert_eq!(split.khr % step, 0, "riel in steps");
+            prop_assert!(check_change_split(&split, change, &fx).is_ok(), "{split:?} for {change} at {fx:?}");
+        }
+
+        #[test]
+        fn a_tender_is_judged_at_the_sales_rate(
+            total in 0..=MONEY_MAX_CENTS, usd in 0..=MONEY_MAX_CENTS, khr in 0..=KHR_MAX, rate in 1..=1_000_000i64
+        ) {
+            let fx = Fx { khr_per_usd: rate, khr_rounding: 100 };
+            let tender = Tender { cash_usd_cents: usd, cash_khr: khr };
+            let enough = tendered_cents_at(&tender, &fx) >= total;
+            let judged = change_at(total, &tender, &fx);
+            prop_assert_eq!(judged.is_ok(), enough);
+            if let Ok(c) = judged {
+                prop_assert!(c.change_cents >= 0 && c.change_khr >= 0);
             }
         }
 

@@ -98,6 +98,16 @@ fn sale(p: SaleFinalize) -> Result<SaleFinalize, Rejection> {
     )?;
     in_range("tender.cash_khr", p.tender.cash_khr, 0, KHR_MAX)?;
     sale_totals(&p)?;
+    if let Some(fx) = &p.fx {
+        in_range("fx.khr_per_usd", fx.khr_per_usd, 1, KHR_PER_USD_MAX)?;
+        if !KHR_ROUNDING_STEPS.contains(&fx.khr_rounding) {
+            return Err(Rejection::validation("fx.khr_rounding", "must be one of 1, 10, 50, 100, 500, 1000"));
+        }
+    }
+    if let Some(change) = &p.change {
+        in_range("change.usd_cents", change.usd_cents, 0, MONEY_MAX_CENTS)?;
+        in_range("change.khr", change.khr, 0, KHR_MAX)?;
+    }
     Ok(p)
 }
 

@@ -185,6 +185,32 @@ pub struct Tender {
     pub cash_khr: i64,
 }
 
+/// The exchange a till priced a sale with (`sale.finalize`'s `fx`, SPEC §3.1, §4): the
+/// tender is judged at this rate, never at a newer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fx {
+    /// Riel per US dollar.
+    pub khr_per_usd: i64,
+    /// Riel amounts are rounded to a multiple of this.
+    pub khr_rounding: i64,
+}
+
+impl Fx {
+    /// The exchange of a policy.
+    pub fn of(policy: &crate::Policy) -> Fx {
+        Fx { khr_per_usd: policy.khr_per_usd, khr_rounding: policy.khr_rounding }
+    }
+}
+
+/// Change as given to the customer: a split between dollars and riel (SPEC §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChangeGiven {
+    /// Dollars given back, in cents.
+    pub usd_cents: i64,
+    /// Riel given back, whole.
+    pub khr: i64,
+}
+
 /// Totals of a sale as charged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SaleTotals {
@@ -211,6 +237,14 @@ pub struct SaleFinalize {
     pub tender: Tender,
     /// Totals as charged.
     pub totals: SaleTotals,
+    /// The exchange the till priced with (added after the first release: absent, the
+    /// policy's rate when the server applies the sale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fx: Option<Fx>,
+    /// The change as given (added after the first release: absent, the sale counts as
+    /// `total_cents` of dollars in the drawer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeGiven>,
 }
 
 /// Payload of `cashSession.open`.

@@ -14,6 +14,7 @@ mod link;
 mod lockout;
 mod page;
 mod refusals;
+mod riel;
 mod secrets;
 mod signout;
 mod tls;

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use modula_rules::{attendance, cash, pricing, Rejection};
 use modula_store::{CashMovementRecord, CashSessionRecord, OpAudit, SaleRecord, ShiftRecord, StaffRecord, Tx};
 use modula_wire::op::{
-    CashSessionClose, CashSessionMovement, CashSessionOpen, Payload, SaleFinalize, SaleLine, SaleTotals, ShiftPayload, Tender,
+    CashSessionClose, CashSessionMovement, CashSessionOpen, ChangeGiven, Fx, Payload, SaleFinalize, SaleLine, SaleTotals,
+    ShiftPayload, Tender,
 };
 use modula_wire::{ErrorCode, JsonText, Op};
 use serde::Serialize;
@@ -98,10 +99,22 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     if ctx.sale_id_taken(p.sale_id) {
         return Ok(Err(Rejection::validation("sale_id", "this sale id was already used by another op")));
     }
-    let change_due = match pricing::change(p.totals.total_cents, &p.tender, &ctx.policy) {
+    // The tender is judged at the rate the till priced with (SPEC §3.1): a paid sale is
+    // never refused for a newer rate. Without `fx` (a first-release op), the policy's.
+    let current_fx = Fx::of(&ctx.policy);
+    let fx = p.fx.unwrap_or(current_fx);
+    let change_due = match pricing::change_at(p.totals.total_cents, &p.tender, &fx) {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
+    if let Some(given) = &p.change {
+        if let Err(r) = pricing::check_change_split(given, change_due.change_cents, &fx) {
+            return Ok(Err(r));
+        }
+    }
+    // Riel per dollar the rate moved between the till's pricing and now (only for a sale
+    // that says which rate it used).
+    let fx_drift = p.fx.map(|till| FxDrift { khr_per_usd: current_fx.khr_per_usd - till.khr_per_usd });
     let (current_lines, not_on_menu, stock_deltas) = reprice(tx, ctx, &p.lines).await?;
     let current_total = pricing::price(&current_lines, &ctx.policy).map(|t| t.total_cents).unwrap_or(p.totals.total_cents);
     let price_drift_cents = current_total - p.totals.total_cents;
@@ -114,9 +127,12 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     ctx.put_session(session);
     let result = SaleResult {
         cash_session_id: p.cash_session_id,
+        change: p.change,
         change_cents: change_due.change_cents,
         change_khr: change_due.change_khr,
         expected_cash_cents,
+        fx: p.fx,
+        fx_drift,
         items_not_on_menu: &not_on_menu,
         price_drift_cents,
         receipt_no: &p.receipt_no,
@@ -127,7 +143,9 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     };
     let details = SaleDetails {
         change: change_due.change_cents,
+        change_given: p.change,
         change_khr: change_due.change_khr,
+        fx: p.fx,
         items_not_on_menu: &not_on_menu,
         lines: &p.lines,
         tender: &p.tender,
@@ -152,6 +170,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     ctx.add_sale(record)?;
     let draft = SaleAuditDraft {
         clock_skew_s: clock_skew_s(op.occurred_at, chrono::Utc::now()),
+        fx_drift,
         stock_deltas: stock_deltas.into_iter().collect(),
         items_not_on_menu: not_on_menu,
         price_drift_cents,
@@ -170,9 +189,15 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
 #[derive(Serialize)]
 struct SaleResult<'a> {
     cash_session_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<ChangeGiven>,
     change_cents: i64,
     change_khr: i64,
     expected_cash_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fx: Option<Fx>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fx_drift: Option<FxDrift>,
     items_not_on_menu: &'a [Uuid],
     price_drift_cents: i64,
     receipt_no: &'a str,
@@ -186,7 +211,11 @@ struct SaleResult<'a> {
 #[derive(Serialize)]
 struct SaleDetails<'a> {
     change: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change_given: Option<ChangeGiven>,
     change_khr: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fx: Option<Fx>,
     items_not_on_menu: &'a [Uuid],
     lines: &'a [SaleLine],
     tender: &'a Tender,
@@ -198,11 +227,20 @@ struct SaleDetails<'a> {
 struct SaleAudit<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     clock_skew_s: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fx_drift: Option<FxDrift>,
     items_not_on_menu: &'a [Uuid],
     negative_stock: &'a [NegativeStock],
     price_drift_cents: i64,
     receipt_no: &'a str,
     total_cents: i64,
+}
+
+/// How far the exchange rate moved between the till's pricing and the server's applying
+/// (`now − till`, riel per dollar; 0 when unchanged). Recorded, never a refusal.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FxDrift {
+    khr_per_usd: i64,
 }
 
 /// A stock item a sale took below zero (flagged, not refused).
@@ -244,6 +282,7 @@ async fn reprice(
 /// the stock rows' lock, at flush, and the event flags the items the sale took below zero.
 pub struct SaleAuditDraft {
     clock_skew_s: Option<i64>,
+    fx_drift: Option<FxDrift>,
     stock_deltas: Vec<(Uuid, i64)>,
     items_not_on_menu: Vec<Uuid>,
     price_drift_cents: i64,
@@ -268,6 +307,7 @@ impl SaleAuditDraft {
         }
         let event = SaleAudit {
             clock_skew_s: self.clock_skew_s,
+            fx_drift: self.fx_drift,
             items_not_on_menu: &self.items_not_on_menu,
             negative_stock: &negative_stock,
             price_drift_cents: self.price_drift_cents,

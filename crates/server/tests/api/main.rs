@@ -13,6 +13,7 @@ mod dashboard;
 mod device_events;
 mod errors;
 mod faults;
+mod fx;
 mod health;
 mod isolation;
 mod online;

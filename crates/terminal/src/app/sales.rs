@@ -1,7 +1,7 @@
 //! Selling: the sale and the quote, a cart priced from the cache, and the receipt.
 
 use modula_rules::{pricing, validate};
-use modula_wire::op::{Payload, SaleFinalize, SaleLine, Tender};
+use modula_wire::op::{ChangeGiven, Fx, Payload, SaleFinalize, SaleLine, Tender};
 use modula_wire::{ErrorCode, Policy};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -18,6 +18,10 @@ pub struct SaleRequest {
     pub lines: Vec<SaleRequestLine>,
     /// What was handed over.
     pub tender: Tender,
+    /// The change as the cashier gives it; absent, the default split (whole dollars in
+    /// USD, the rest in riel).
+    #[serde(default)]
+    pub change: Option<ChangeGiven>,
 }
 
 /// One line of `POST /api/sales`.
@@ -50,6 +54,8 @@ pub struct Receipt {
     pub change_cents: i64,
     /// The same in riel, rounded by policy.
     pub change_khr: i64,
+    /// The change as given: whole dollars and riel by default, or the cashier's split.
+    pub change_given: ChangeGiven,
 }
 
 /// One receipt line.
@@ -105,6 +111,8 @@ impl Terminal {
             lines: cart.lines,
             tender: req.tender,
             totals: cart.totals,
+            fx: Some(Fx::of(policy)),
+            change: req.change,
         };
         validate::parse_payload(modula_wire::OpType::SaleFinalize, &payload_json(&Payload::SaleFinalize(would_be))?)?;
         let nothing = Tender { cash_usd_cents: 0, cash_khr: 0 };
@@ -130,7 +138,16 @@ async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Dec
     let policy = check_cart(c.policy.as_ref(), &menu, &req)?;
     let (session, depends_on) = open_session_or_refuse(conn).await?;
     let cart = price_cart(&menu, policy, &req)?;
-    let change = pricing::change(cart.totals.total_cents, &req.tender, policy)?;
+    // The rate the sale is priced and judged at, recorded with it (SPEC §3.1, §4).
+    let fx = Fx::of(policy);
+    let change = pricing::change_at(cart.totals.total_cents, &req.tender, &fx)?;
+    let given = match req.change {
+        Some(chosen) => {
+            pricing::check_change_split(&chosen, change.change_cents, &fx)?;
+            chosen
+        }
+        None => pricing::default_change_split(change.change_cents, &fx),
+    };
     let receipt_no = format!("{}-{}", dev.code, dev.next_receipt_no);
     let totals = cart.totals;
     let sale = SaleFinalize {
@@ -140,6 +157,8 @@ async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Dec
         lines: cart.lines,
         tender: req.tender,
         totals,
+        fx: Some(fx),
+        change: Some(given),
     };
     let receipt = Receipt {
         sale_id: sale.sale_id,
@@ -151,6 +170,7 @@ async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Dec
         tender: req.tender,
         change_cents: change.change_cents,
         change_khr: change.change_khr,
+        change_given: given,
     };
     Ok(Decision {
         payload: Payload::SaleFinalize(sale),
