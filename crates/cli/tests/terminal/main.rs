@@ -12,6 +12,7 @@ mod guard;
 mod lanes;
 mod link;
 mod lockout;
+mod money;
 mod page;
 mod refusals;
 mod riel;

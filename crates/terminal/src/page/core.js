@@ -80,22 +80,38 @@ window.ModulaTill = (function () {
     return String(Math.floor(cents / 100)) + '.' + String(cents % 100).padStart(2, '0');
   }
 
-  // "5", "5.5", "$5.50", "1,250.00" → cents; blank → `blank`; else null.
+  // How to type an amount, shown whenever one cannot be read.
+  const MONEY_HELP = 'use a dot for cents (3.00) and a comma only between thousands (1,250.00)';
+
+  // Digits with commas only as thousands separators ("1,250", "12,500,000"), or none.
+  function wholeNumber(text) {
+    if (/^\d+$/.test(text)) return text;
+    if (/^\d{1,3}(,\d{3})+$/.test(text)) return text.replace(/,/g, '');
+    return null;
+  }
+
+  // "5", "5.5", "$5.50", "1,250.00" → cents; blank → `blank`; else null. A comma that is
+  // not a thousands separator ("3,00", "20,5") is refused, never read as thousands: a
+  // cashier who meant $3.00 must not charge $300 (see MONEY_HELP).
   function parseDollars(text, blank, allowNegative) {
-    const s = String(text || '').replace(/[\s,$]/g, '');
+    const s = String(text || '').replace(/[\s$]/g, '');
     if (s === '') return blank;
-    const m = /^(-)?(\d{0,7})(?:\.(\d{0,2}))?$/.exec(s);
+    const m = /^(-)?([\d,]*)(?:\.(\d{0,2}))?$/.exec(s);
     if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) return null;
     if (m[1] && !allowNegative) return null;
-    const cents = parseInt(m[2] || '0', 10) * 100 + parseInt(((m[3] || '') + '00').slice(0, 2), 10);
+    const whole = m[2] === '' ? '0' : wholeNumber(m[2]);
+    if (whole === null || whole.length > 7) return null;
+    const cents = parseInt(whole, 10) * 100 + parseInt(((m[3] || '') + '00').slice(0, 2), 10);
     return m[1] ? -cents : cents;
   }
 
-  // "4100", "4,100", "៛4,100" → riel; blank → `blank`; else null.
+  // "4100", "4,100", "៛4,100" → riel; blank → `blank`; else null (a comma only between
+  // thousands: "4,10" is refused).
   function parseRiel(text, blank) {
-    const s = String(text || '').replace(/[\s,៛]/g, '');
+    const s = String(text || '').replace(/[\s៛]/g, '');
     if (s === '') return blank;
-    return /^\d{1,9}$/.test(s) ? parseInt(s, 10) : null;
+    const whole = wholeNumber(s);
+    return whole !== null && whole.length <= 9 ? parseInt(whole, 10) : null;
   }
 
   function ago(seconds) {
@@ -187,6 +203,7 @@ window.ModulaTill = (function () {
     khr,
     dollarsInput,
     parseDollars,
+    MONEY_HELP,
     parseRiel,
     ago,
     clock,

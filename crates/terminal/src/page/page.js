@@ -24,6 +24,7 @@
     khr,
     dollarsInput,
     parseDollars,
+    MONEY_HELP,
     parseRiel,
     ago,
     clock,
@@ -405,7 +406,7 @@
       return;
     }
     if (t.usdC === null || t.riel === null) {
-      setChange('short', t.usdC === null ? 'Cash $ must be an amount like 5.00' : 'Cash ៛ must be whole riel, like 4100');
+      setChange('short', t.usdC === null ? 'Cash $ cannot be read: ' + MONEY_HELP + '.' : 'Cash ៛ cannot be read: whole riel, like 4100 or 4,100.');
       $('charge').disabled = true;
       return;
     }
@@ -574,7 +575,7 @@
 
   $('open-session').addEventListener('click', async () => {
     const cents = parseDollars($('open-float').value, null, false);
-    if (cents === null) { showMessage('error', 'Enter the opening float in dollars, like 50.00.'); return; }
+    if (cents === null) { showMessage('error', 'The opening float cannot be read: ' + MONEY_HELP + '.'); return; }
     const res = await act($('open-session'), 'Opening…', 'POST', '/api/cash-sessions/open', { opening_float_cents: cents }, 'Open drawer');
     if (res.ok) { $('open-float').value = ''; showDone(res.data, 'Drawer opened with ' + usd(cents) + '.'); }
   });
@@ -582,7 +583,7 @@
   $('movement-submit').addEventListener('click', async () => {
     const kind = $('movement-kind').value;
     const cents = parseDollars($('movement-amount').value, null, kind === 'adjustment');
-    if (cents === null) { showMessage('error', 'Enter the amount in dollars, like 5.00.'); return; }
+    if (cents === null) { showMessage('error', 'The amount cannot be read: ' + MONEY_HELP + '.'); return; }
     const reason = $('movement-reason').value.trim();
     const res = await act($('movement-submit'), 'Saving…', 'POST', '/api/cash-sessions/movement',
       { kind, amount_cents: cents, reason }, 'Cash in/out');
@@ -594,7 +595,7 @@
 
   $('close-session').addEventListener('click', async () => {
     const cents = parseDollars($('close-counted').value, null, false);
-    if (cents === null) { showMessage('error', 'Count the cash in the drawer and enter it in dollars, like 123.50.'); return; }
+    if (cents === null) { showMessage('error', 'The counted cash cannot be read: ' + MONEY_HELP + '.'); return; }
     const res = await act($('close-session'), 'Closing…', 'POST', '/api/cash-sessions/close', { counted_cash_cents: cents }, 'Close drawer');
     if (res.ok) {
       $('close-counted').value = '';
