@@ -11,6 +11,9 @@ pub const LOGIN_FAILURES_PER_LOCK: i64 = 5;
 /// Failed sign-ins in a row from one client address, whatever the accounts, that lock
 /// the address (guessing one PIN across many accounts).
 pub const ADDRESS_FAILURES_PER_LOCK: i64 = 20;
+/// An address's failures count within this window: one that has failed nothing for this
+/// long starts again from zero. A success never resets it.
+pub const ADDRESS_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// The longest lock, however many lockouts came before: a day.
 pub const LOGIN_LOCK_MAX: Duration = Duration::from_secs(24 * 3600);
 /// How long a sign-in waits for a place at the credential check before it is answered
@@ -44,6 +47,15 @@ impl LoginGate {
         self.lock_base.saturating_mul(1 << (lockouts - 1).min(20)).min(LOGIN_LOCK_MAX)
     }
 }
+
+/// [`LoginGate::lock_for`] with the default base of 5 minutes (for the checks of a current
+/// password outside sign-in, which have no gate).
+pub fn default_lock_for(failures: i64, per_lock: i64) -> Duration {
+    LoginGate::new(1, DEFAULT_LOCK_BASE).lock_for(failures, per_lock)
+}
+
+/// The first lock of an account or address, unless configured otherwise.
+pub const DEFAULT_LOCK_BASE: Duration = Duration::from_secs(5 * 60);
 
 /// The key of a client address in the throttle: an IPv4 address as it is, an IPv6
 /// address by its /64 prefix (one subscriber's network hands out a whole /64), an

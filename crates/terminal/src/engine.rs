@@ -112,7 +112,10 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
         let probe = t.remote.probe().await;
         t.link.set(probe.as_ref().map_or_else(|e| !e.is_transport(), |_| true));
         if probe.is_ok() {
-            send_events(t).await?;
+            // Best effort: events wait in the outbox; their failure is no sync failure.
+            if let Err(e) = send_events(t).await {
+                tracing::debug!(error = %e, "till events not sent yet");
+            }
         }
         return probe.map(|_| false);
     }
@@ -166,9 +169,11 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
 const EVENTS_PER_SEND: i64 = 50;
 
 /// Sends the till's queued events (PIN lockouts) to the server's audit trail, oldest
-/// first, and deletes those it recorded. A transport failure leaves them queued; an event
-/// the server refuses for good (it names someone it does not know) is dropped with a
-/// warning, so one bad event never blocks the rest.
+/// first, and deletes those it answered for (recorded, or skipped as about someone it
+/// does not know). If the server cannot read the batch (a till clock far off makes a time
+/// it refuses), each event goes alone and only the unreadable one is dropped, with a
+/// warning. A server without the endpoint (404), a refused token, a busy server or no link
+/// keeps them all for later.
 async fn send_events(t: &Terminal) -> Result<(), RemoteError> {
     let rows: Vec<(String, String)> = {
         let mut conn = t.db.reader().acquire().await.map_err(|e| local_err(TerminalError::from(e)))?;
@@ -181,16 +186,27 @@ async fn send_events(t: &Terminal) -> Result<(), RemoteError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let events: Vec<serde_json::Value> = rows.iter().filter_map(|(_, b)| serde_json::from_str(b).ok()).collect();
-    match t.remote.device_events(&events).await {
-        Ok(()) => {}
-        Err(RemoteError::Refused(p)) if (400..500).contains(&p.status) && p.status != 401 && p.status != 429 => {
-            tracing::warn!(code = %p.code, detail = %p.detail, "the server refused the till's events; dropping them");
+    let events: Vec<serde_json::Value> = rows.iter().map(|(_, b)| serde_json::from_str(b).unwrap_or_default()).collect();
+    let done: Vec<&String> = match t.remote.device_events(&events).await {
+        Ok(()) => rows.iter().map(|(id, _)| id).collect(),
+        Err(RemoteError::Refused(p)) if p.status == 400 || p.status == 422 => {
+            let mut done = Vec::new();
+            for ((id, _), event) in rows.iter().zip(&events) {
+                match t.remote.device_events(std::slice::from_ref(event)).await {
+                    Ok(()) => done.push(id),
+                    Err(RemoteError::Refused(p)) if p.status == 400 || p.status == 422 => {
+                        tracing::warn!(event = %id, detail = %p.detail, "the server cannot read this till event; dropping it");
+                        done.push(id);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            done
         }
         Err(e) => return Err(e),
-    }
+    };
     let mut w = t.db.writer().await;
-    for (id, _) in &rows {
+    for id in done {
         sqlx::query("DELETE FROM event_outbox WHERE event_id = ?")
             .bind(id)
             .execute(&mut *w)

@@ -12,7 +12,7 @@ pub enum TerminalError {
     #[error("{}", .0.message)]
     Rejected(Rejection),
     /// A wrong PIN (401), with how many tries that person has left before their lock.
-    #[error("wrong PIN; {attempts_left} more wrong PINs lock sign-in for this person for 5 minutes")]
+    #[error("wrong PIN; {attempts_left} more wrong PINs lock this person's sign-in here for a while")]
     WrongPin {
         /// Wrong PINs still allowed before the lock.
         attempts_left: u32,

@@ -67,10 +67,10 @@ fn refuse(status: u16, code: ErrorCode, detail: &str) -> Response {
 
 /// The middleware: the three checks, then the request; security headers on the way out.
 pub async fn guard(State(own): State<LocalOrigin>, req: Request, next: Next) -> Response {
-    if let Some(refusal) = check(&own, req.method(), req.headers()) {
-        return refusal;
-    }
-    let mut resp = next.run(req).await;
+    let mut resp = match check(&own, req.method(), req.headers()) {
+        Some(refusal) => refusal,
+        None => next.run(req).await,
+    };
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -41,10 +41,16 @@ pub async fn idempotent(State(t): State<Arc<Terminal>>, req: Request, next: Next
         Ok(Some(key)) => key,
         Err(e) => return e.into_response(),
     };
-    match keyed(&t, key, req, next).await {
-        Ok(resp) => resp,
-        Err(e) => e.into_response(),
-    }
+    // Run to completion in a task of its own: a client that gives up (the page's timeout)
+    // must not cancel the request between the sale's commit and the keeping of its answer,
+    // or its retry with the same key would sell again.
+    let work = tokio::spawn(async move {
+        match keyed(&t, key, req, next).await {
+            Ok(resp) => resp,
+            Err(e) => e.into_response(),
+        }
+    });
+    work.await.unwrap_or_else(|e| TerminalError::Internal(format!("a keyed request failed: {e}")).into_response())
 }
 
 fn key_of(req: &Request) -> TerminalResult<Option<String>> {
@@ -96,8 +102,9 @@ fn replay(kept: Kept) -> Response {
 async fn find(t: &Terminal, key: &str) -> TerminalResult<Option<Kept>> {
     let mut conn = t.db.reader().acquire().await?;
     let row: Option<(String, String, i64, String)> =
-        sqlx::query_as("SELECT endpoint, body_sha256, status, response FROM local_requests WHERE key = ?")
+        sqlx::query_as("SELECT endpoint, body_sha256, status, response FROM local_requests WHERE key = ? AND created_at >= ?")
             .bind(key)
+            .bind(ts(chrono::Utc::now() - chrono::Duration::days(KEEP_DAYS)))
             .fetch_optional(&mut *conn)
             .await?;
     Ok(row.map(|(endpoint, body_sha256, status, response)| Kept { endpoint, body_sha256, status: status as u16, response }))

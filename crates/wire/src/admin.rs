@@ -114,6 +114,10 @@ pub struct PatchStaff {
     /// New server password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The caller's current password, when they change their own login or password
+    /// (so a stolen token cannot take the account over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<String>,
 }
 
 /// A field that is present, `null` included (`Some(None)`); an absent one stays `None`

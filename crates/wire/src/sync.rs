@@ -105,4 +105,7 @@ pub struct DeviceEvent {
 pub struct DeviceEventsRecorded {
     /// Events recorded now (those sent before are not counted again).
     pub recorded: usize,
+    /// Events skipped: about someone the tenant does not know, or with an impossible count.
+    #[serde(default)]
+    pub skipped: usize,
 }

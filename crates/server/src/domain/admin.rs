@@ -207,6 +207,10 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
     if !self_service {
         check_may_administer(auth, granter, &staff)?;
     }
+    let changes_sign_in = req.password.is_some() || req.login.is_some();
+    if staff_id == me && changes_sign_in {
+        check_current_password(store, &staff, req.current_password.as_deref()).await?;
+    }
     let pin_hash = match &req.pin {
         Some(pin) => Some(hash_pin(pin).await?),
         None => None,
@@ -218,7 +222,8 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
     let mut tx = store.begin_write().await?;
     // Serializes staff changes of the tenant, so two demotions cannot both see "another owner".
     tx.lock_tenant(auth.tenant_id).await?;
-    let mut staff = tx.staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
+    // Locked like a sign-in locks it, so a failed sign-in's count is not overwritten.
+    let mut staff = tx.lock_staff(auth.tenant_id, staff_id).await?.ok_or_else(|| not_found("staff member", staff_id))?;
     if !self_service {
         check_may_administer(auth, granter, &staff)?;
     }
@@ -255,6 +260,35 @@ pub async fn patch_staff(store: &dyn Store, auth: &Auth, staff_id: Uuid, req: Pa
     feed::to_every_branch(tx.as_mut(), auth.tenant_id, |b| feed::staff(&staff, b)).await?;
     tx.commit().await?;
     Ok(views::staff(&staff))
+}
+
+/// A person changing their own login or password gives their current password (when
+/// they have one): a stolen token alone cannot take the account over. A wrong one counts
+/// as a failed sign-in of the account (5 lock it, as at `POST /v1/auth/login`).
+async fn check_current_password(store: &dyn Store, staff: &StaffRecord, current: Option<&str>) -> ApiResult<()> {
+    let Some(phc) = staff.password_hash.as_deref() else { return Ok(()) };
+    let now = now();
+    if let Some(until) = staff.locked_until.filter(|u| *u > now) {
+        let retry_after_s = ((until - now).num_seconds() + 1).max(1) as u64;
+        let detail = format!("too many failed sign-ins; this account is locked for {retry_after_s} more seconds");
+        return Err(ApiError::LoginLocked { detail, retry_after_s });
+    }
+    let Some(current) = current else {
+        let msg = "to change your own login or password, give your current password (current_password)";
+        return Err(modula_rules::Rejection::validation("current_password", msg).into());
+    };
+    if crate::auth::verify_password(current, phc).await? {
+        return Ok(());
+    }
+    let mut tx = store.begin_write().await?;
+    if let Some(s) = tx.lock_staff(staff.tenant_id, staff.id).await? {
+        let failures = s.failed_logins + 1;
+        let per_lock = crate::login_gate::LOGIN_FAILURES_PER_LOCK;
+        let lock = (failures % per_lock == 0).then(|| now + crate::login_gate::default_lock_for(failures, per_lock));
+        tx.set_login_lockout(s.tenant_id, s.id, failures, lock).await?;
+    }
+    tx.commit().await?;
+    Err(ApiError::Forbidden("the current password is wrong".into()))
 }
 
 /// May the caller (a manager+ with role `granter`) change this staff member? An owner

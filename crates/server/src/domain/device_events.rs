@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 const FAILURES_MAX: i64 = 1_000_000;
 
 /// Records the events of the calling device (device token only). An event naming
-/// someone who is not a staff member of the tenant is refused with the whole request.
+/// someone who is not a staff member of the tenant is skipped, and counted as such.
 pub async fn record(store: &dyn Store, auth: &Auth, req: DeviceEvents) -> ApiResult<DeviceEventsRecorded> {
     let Principal::Device { device_id, branch_id } = auth.principal else {
         return Err(ApiError::Forbidden("only a till reports its events, with its device token".into()));
@@ -21,16 +21,14 @@ pub async fn record(store: &dyn Store, auth: &Auth, req: DeviceEvents) -> ApiRes
         return Err(ApiError::PayloadTooLarge(format!("at most {DEVICE_EVENTS_MAX} events per request")));
     }
     let mut tx = store.begin_write().await?;
-    let mut recorded = 0;
+    let (mut recorded, mut skipped) = (0, 0);
     let now = chrono::Utc::now();
-    for (i, e) in req.events.iter().enumerate() {
-        if tx.staff(auth.tenant_id, e.staff_id).await?.is_none() {
-            let field = format!("events[{i}].staff_id");
-            return Err(super::not_found_field(field, "staff member", e.staff_id));
-        }
-        if !(1..=FAILURES_MAX).contains(&e.failures) {
-            let msg = format!("failures must be 1 to {FAILURES_MAX}");
-            return Err(modula_rules::Rejection::validation(format!("events[{i}].failures"), msg).into());
+    for e in &req.events {
+        // An event naming someone the tenant does not know, or an impossible count, is
+        // skipped (and counted), never a refusal of the others.
+        if !(1..=FAILURES_MAX).contains(&e.failures) || tx.staff(auth.tenant_id, e.staff_id).await?.is_none() {
+            skipped += 1;
+            continue;
         }
         let action = match e.kind {
             DeviceEventKind::PinLocked => "pin_locked",
@@ -54,5 +52,8 @@ pub async fn record(store: &dyn Store, auth: &Auth, req: DeviceEvents) -> ApiRes
         }
     }
     tx.commit().await?;
-    Ok(DeviceEventsRecorded { recorded })
+    if skipped > 0 {
+        tracing::warn!(skipped, "a till reported events about unknown staff or with impossible counts");
+    }
+    Ok(DeviceEventsRecorded { recorded, skipped })
 }

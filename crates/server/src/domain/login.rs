@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::{issue_token, verify_password, Auth, Principal, LOGIN_TOKEN_TTL_HOURS};
 use crate::error::{ApiError, ApiResult};
-use crate::login_gate::{address_key, LoginGate, ADDRESS_FAILURES_PER_LOCK, LOGIN_FAILURES_PER_LOCK, LOGIN_GATE_WAIT};
+use crate::login_gate::{address_key, LoginGate, ADDRESS_FAILURES_PER_LOCK, ADDRESS_WINDOW, LOGIN_FAILURES_PER_LOCK, LOGIN_GATE_WAIT};
 
 /// The hash checked for unknown, inactive or locked accounts, so that they cost as much
 /// time as a wrong password (no enumeration or lock probing by timing).
@@ -105,10 +105,9 @@ pub async fn login(store: &dyn Store, gate: &LoginGate, client: Option<IpAddr>, 
     // Counted before it is judged, under the row lock.
     let failures = staff.failed_logins + 1;
     if verify_password(&req.password, &phc).await? {
+        // A success clears the account's count, never the address's: one valid login must
+        // not let its holder reset the count of guesses at other accounts.
         tx.set_login_lockout(staff.tenant_id, staff.id, 0, None).await?;
-        if let Some(a) = address.filter(|a| a.failures > 0) {
-            tx.set_login_address(&AddressThrottle { failures: 0, locked_until: None, updated_at: now, ..a }).await?;
-        }
         let issued = issue_token(tx.as_mut(), staff.tenant_id, TokenSubject::Staff(staff.id), Some(LOGIN_TOKEN_TTL_HOURS)).await?;
         tx.commit().await?;
         let expires_at = issued.expires_at.ok_or_else(|| ApiError::Internal("a sign-in token without an expiry".into()))?;
@@ -152,7 +151,10 @@ async fn count_address_failure(
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
     let Some(a) = address else { return Ok(None) };
-    let failures = a.failures + 1;
+    // Failures count within a window: a quiet spell starts the count again (an address
+    // shared by a shop's browsers is not locked by a month of typos).
+    let fresh = now - a.updated_at > chrono::Duration::from_std(ADDRESS_WINDOW).unwrap_or_default();
+    let failures = if fresh && a.locked_until.is_none_or(|u| u <= now) { 1 } else { a.failures + 1 };
     let lock = (failures % ADDRESS_FAILURES_PER_LOCK == 0).then(|| now + gate.lock_for(failures, ADDRESS_FAILURES_PER_LOCK));
     if lock.is_some() {
         tracing::warn!(address = %a.address, failures, "a client address is locked out of sign-in");

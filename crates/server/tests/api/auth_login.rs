@@ -165,19 +165,26 @@ async fn a_login_is_unique_in_its_tenant() {
     r.ok(201);
 }
 
-/// A manager may change their own password and login (not another manager's); the new
-/// password ends their other sign-ins.
+/// A manager may change their own password and login (not another manager's), giving
+/// their current password, so a stolen token alone cannot take the account over; a wrong
+/// one counts as a failed sign-in. The new password ends their other sign-ins.
 #[tokio::test]
 async fn managers_change_their_own_password() {
     let app = TestApp::spawn().await;
     let b = app.branch(&app.a.token, "Main").await;
     let mgr = app.staff(&app.a.token, "Mgr", "manager", "5678", &[b]).await;
     let other = app.staff(&app.a.token, "Other", "manager", "5679", &[b]).await;
-    let (login, _) = app.sign_in_of(mgr);
+    let (login, password) = app.sign_in_of(mgr);
     let (phone, laptop) = (app.login(app.a.tenant_id, mgr).await, app.login(app.a.tenant_id, mgr).await);
     app.patch(&format!("/v1/staff/{other}"), &laptop, json!({"password": "taken over!!"})).await.problem(403, "FORBIDDEN");
     app.patch(&format!("/v1/staff/{mgr}"), &laptop, json!({"role": "owner"})).await.problem(403, "FORBIDDEN");
-    app.patch(&format!("/v1/staff/{mgr}"), &laptop, json!({"password": "my new password"})).await.ok(200);
+    let me = format!("/v1/staff/{mgr}");
+    let r = app.patch(&me, &laptop, json!({"password": "my new password"})).await;
+    assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], "current_password");
+    let r = app.patch(&me, &laptop, json!({"password": "my new password", "current_password": "a wrong guess"})).await;
+    r.problem(403, "FORBIDDEN");
+    assert_eq!(judged_failures(&app, mgr).await, 1, "a wrong current password counts as a failed sign-in");
+    app.patch(&me, &laptop, json!({"password": "my new password", "current_password": password})).await.ok(200);
     app.get("/v1/branches", &phone).await.problem(401, "UNAUTHORIZED");
     app.sign_in(json!({"tenant": app.a.slug, "login": login, "password": "my new password"})).await.ok(200);
 }
@@ -325,9 +332,10 @@ async fn lock_periods_grow_with_each_lockout() {
     assert_eq!(judged_failures(&app, app.a.owner_id).await, 10, "a lock that ended did not clear the count");
 }
 
-/// Guessing across accounts from one address: 20 judged failures in a row, whatever the
-/// accounts (unknown ones too), lock the address; then even the owner's right password
-/// from it is refused until the lock ends, and a success clears the address's count.
+/// Guessing across accounts from one address: 20 judged failures, whatever the accounts
+/// (unknown ones too), lock the address; then even the owner's right password from it is
+/// refused until the lock ends. A success does not clear the address's count (a valid
+/// login must not reset the guesses at other accounts): 20 more failures lock it again.
 #[tokio::test]
 async fn failures_across_accounts_lock_the_client_address() {
     let config = ServerConfig { login_lock_base: std::time::Duration::from_secs(1), ..ServerConfig::default() };
@@ -354,8 +362,10 @@ async fn failures_across_accounts_lock_the_client_address() {
     attempt("owner", OWNER_PASSWORD).await.problem(429, "LOGIN_LOCKED");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     attempt("owner", OWNER_PASSWORD).await.ok(200);
-    // The success cleared the address's count: 19 more failures lock nothing.
+    // The success did not clear the address's count: the 20th failure after the lock
+    // locks the address again (for twice as long).
     for i in 0..19 {
         attempt(&format!("nobody{i}"), "a wrong password").await.problem(401, "UNAUTHORIZED");
     }
+    attempt("nobody", "a wrong password").await.problem(429, "LOGIN_LOCKED");
 }

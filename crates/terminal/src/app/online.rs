@@ -53,13 +53,16 @@ impl Terminal {
         fields.insert("branch_id".into(), serde_json::json!(self.device.branch_id));
         fields.insert("actor_id".into(), serde_json::json!(actor.staff_id));
         let body = serde_json::Value::Object(fields);
-        self.remote.restock(&body).await.map_err(|e| match e {
+        let answer = self.remote.restock(&body).await.map_err(|e| match e {
             crate::remote::RemoteError::Refused(p) => TerminalError::Rejected(Rejection {
                 code: p.code,
                 message: p.detail,
                 field: p.field,
             }),
             other => TerminalError::refuse(ErrorCode::ServiceUnavailable, format!("the server did not answer: {other}")),
-        })
+        })?;
+        // A restock is the manager's action too: it keeps them from the idle sign-out.
+        crate::db::touch_action(&mut *self.db.writer().await, chrono::Utc::now()).await?;
+        Ok(answer)
     }
 }

@@ -14,8 +14,10 @@ use crate::error::{TerminalError, TerminalResult};
 
 /// Wrong PINs in a row before sign-in for that person locks at this terminal.
 pub const PIN_ATTEMPTS_MAX: i64 = 5;
-/// How long a person's sign-in lock lasts.
+/// How long a person's first sign-in lock lasts (each further one doubles).
 pub const PIN_LOCKOUT_MS: i64 = 5 * 60 * 1000;
+/// The longest lock: a day.
+pub const PIN_LOCKOUT_MAX_MS: i64 = 24 * 3600 * 1000;
 
 /// One person's wrong PINs in a row at this till, and their lock.
 #[derive(Debug, Default, Clone, Copy)]
@@ -27,7 +29,7 @@ struct Lockout {
 impl Terminal {
     /// `POST /api/signin`: checks the PIN against the cached hash (works offline). Wrong
     /// PINs count per person and survive a restart: the fifth in a row locks that
-    /// person's sign-in here for [`PIN_LOCKOUT_MS`] (an audit event goes to the server
+    /// person's sign-in here for [`PIN_LOCKOUT_MS`], doubling with each further lockout (an audit event goes to the server
     /// when online); nobody else is locked by it.
     pub async fn sign_in(&self, staff_id: Uuid, pin: &str) -> TerminalResult<SignedIn> {
         // One sign-in at a time, so parallel guesses cannot slip past the lockout.
@@ -62,7 +64,7 @@ impl Terminal {
             return Ok(SignedIn { staff_id: staff.id, name: staff.name.clone(), role: staff.role });
         }
         let failures = lockout.failures + 1;
-        let lock = (failures % PIN_ATTEMPTS_MAX == 0).then(|| now + chrono::Duration::milliseconds(PIN_LOCKOUT_MS));
+        let lock = (failures % PIN_ATTEMPTS_MAX == 0).then(|| now + lock_period(failures));
         let mut tx = sqlx::Connection::begin(&mut *w).await?;
         sqlx::query(
             "INSERT INTO pin_lockouts (staff_id, failures, locked_until, updated_at) VALUES (?, ?, ?, ?) \
@@ -149,6 +151,15 @@ impl Terminal {
     }
 }
 
+/// How long the lock after `failures` wrong PINs in a row lasts: [`PIN_LOCKOUT_MS`] for
+/// the first lockout, twice as long for each further one without a success in between,
+/// at most a day (a 4-digit PIN must not fall to a patient guesser).
+fn lock_period(failures: i64) -> chrono::Duration {
+    let lockouts = (failures / PIN_ATTEMPTS_MAX).clamp(1, 20) as u32;
+    let ms = PIN_LOCKOUT_MS.saturating_mul(1i64 << (lockouts - 1)).min(PIN_LOCKOUT_MAX_MS);
+    chrono::Duration::milliseconds(ms)
+}
+
 fn locked(name: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> TerminalError {
     // Rounded up: whoever waits this long finds the lock gone.
     let retry_after_s = ((until - now).num_milliseconds() + 999).div_euclid(1000).max(1) as u64;
@@ -176,4 +187,17 @@ async fn queue_event(conn: &mut SqliteConnection, event: &DeviceEvent) -> Termin
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_grow_to_a_day() {
+        assert_eq!(lock_period(5).num_minutes(), 5);
+        assert_eq!(lock_period(10).num_minutes(), 10);
+        assert_eq!(lock_period(15).num_minutes(), 20);
+        assert_eq!(lock_period(5 * 40).num_hours(), 24);
+    }
 }
