@@ -3,6 +3,8 @@
 //! - `modula serve --db sqlite://PATH --listen ADDR` runs the server.
 //! - `modula admin init --db URL --tenant NAME --owner-name NAME --owner-pin PIN [--slug S]
 //!   [--owner-login L --owner-password P | MODULA_OWNER_PASSWORD] --json`
+//! - `modula admin set-password --db URL --tenant SLUG --who LOGIN_OR_ID [--login L]` (password
+//!   from MODULA_NEW_PASSWORD or --password-file)
 //!   creates a tenant with its owner and prints an owner token.
 //! - `modula demo` starts a server with a seeded demo café on SQLite.
 //! - `modula terminal enroll | run | status` is the POS terminal agent.
@@ -71,6 +73,30 @@ struct ServeArgs {
 enum AdminCommand {
     /// Create a tenant with its owner; prints the ids and an owner token.
     Init(InitArgs),
+    /// Set a manager's or owner's login and password from the server's machine (when
+    /// nobody can sign in to do it); ends their sign-ins. The password comes from
+    /// MODULA_NEW_PASSWORD or --password-file, never the command line.
+    SetPassword(SetPasswordArgs),
+}
+
+#[derive(Args)]
+struct SetPasswordArgs {
+    /// Database URL.
+    #[arg(long, env = "MODULA_DB")]
+    db: String,
+    /// The shop: its slug or id.
+    #[arg(long)]
+    tenant: String,
+    /// Whose password: their staff id, or the login they have.
+    #[arg(long)]
+    who: String,
+    /// The login to give them (kept when absent; needed if they have none).
+    #[arg(long)]
+    login: Option<String>,
+    /// A file holding the new password (surrounding newlines ignored); else the
+    /// environment variable MODULA_NEW_PASSWORD.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -148,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => run_serve(args).await,
         Command::Admin(AdminCommand::Init(args)) => run_init(args).await,
+        Command::Admin(AdminCommand::SetPassword(args)) => run_set_password(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Terminal(cmd) => terminal::run(cmd).await,
     }
@@ -192,6 +219,29 @@ async fn run_init(args: InitArgs) -> anyhow::Result<()> {
     } else {
         println!("tenant_id: {}\nowner_id:  {}\ntoken:     {}\nslug:      {}", out.tenant_id, out.owner_id, out.token, out.slug);
     }
+    Ok(())
+}
+
+async fn run_set_password(args: SetPasswordArgs) -> anyhow::Result<()> {
+    let password = match (&args.password_file, std::env::var("MODULA_NEW_PASSWORD").ok()) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+        (None, Some(p)) => p,
+        (None, None) => anyhow::bail!("give the new password in MODULA_NEW_PASSWORD or --password-file FILE"),
+    };
+    let store = open_store(&args.db).await?;
+    let req = modula_server::domain::bootstrap::SetPassword {
+        tenant: &args.tenant,
+        who: &args.who,
+        login: args.login.as_deref(),
+        password: &password,
+    };
+    let id = modula_server::domain::bootstrap::set_password(store.as_ref(), &req)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
+    println!("password set for staff member {id}; their earlier sign-ins have ended");
     Ok(())
 }
 

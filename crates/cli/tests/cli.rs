@@ -310,3 +310,68 @@ fn demo_and_serve_stop_on_their_signals() {
     assert!(text.contains("event: reconnect"), "{text}");
     wait(&mut serve.0, "modula serve");
 }
+
+/// `modula admin set-password`: an operator gives an owner who has no password a login
+/// and password from the server's machine, and later resets it (ending the earlier
+/// sign-ins); a cashier gets none; the password never comes from the command line.
+#[tokio::test]
+async fn admin_set_password_gives_and_resets_a_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let init: Value = serde_json::from_slice(&init(&db, "Café One", "1234").stdout).unwrap();
+    let owner = init["owner_id"].as_str().unwrap().to_string();
+    let set = |who: &str, extra: &[&str], password: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.args(["admin", "set-password", "--db", &db, "--tenant", "cafe-one", "--who", who]).args(extra);
+        c.env_remove("MODULA_NEW_PASSWORD");
+        if let Some(p) = password {
+            c.env("MODULA_NEW_PASSWORD", p);
+        }
+        c.output().unwrap()
+    };
+    // No login yet: one must be given; no password: refused; a short one: refused.
+    assert!(!set(&owner, &[], Some("first password")).status.success());
+    assert!(!set(&owner, &["--login", "boss"], None).status.success());
+    let out = set(&owner, &["--login", "boss"], Some("short"));
+    assert!(!out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("short"));
+    let out = set(&owner, &["--login", "boss"], Some("first password"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["serve", "--db", &db, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(child);
+    wait_ready(&base).await;
+    let c = reqwest::Client::new();
+    let login = |password: &str| {
+        let body = json!({"tenant": "cafe-one", "login": "boss", "password": password});
+        c.post(format!("{base}/v1/auth/login")).json(&body).send()
+    };
+    let r = login("first password").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    // A reset by login, with a file: the old password and the old sign-in end.
+    let file = dir.path().join("pw.txt");
+    std::fs::write(&file, "second password\n").unwrap();
+    let out = set("boss", &["--password-file", file.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(login("first password").await.unwrap().status().as_u16(), 401);
+    let r = login("second password").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let fresh = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    for (what, old) in [("the earlier sign-in", token.as_str()), ("the init token", init["token"].as_str().unwrap())] {
+        let r = c.get(format!("{base}/v1/branches")).bearer_auth(old).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{what} ended with the reset");
+    }
+    // A cashier gets no server sign-in.
+    let branch: Value = c.post(format!("{base}/v1/branches")).bearer_auth(&fresh).json(&json!({"name": "Main"})).send().await.unwrap().json().await.unwrap();
+    let staff = json!({"name": "Dara", "role": "cashier", "pin": "1111", "branch_ids": [branch["id"]]});
+    let cashier: Value = c.post(format!("{base}/v1/staff")).bearer_auth(&fresh).json(&staff).send().await.unwrap().json().await.unwrap();
+    let out = set(cashier["id"].as_str().unwrap(), &["--login", "dara"], Some("cashier password"));
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cashiers have no server sign-in"));
+}

@@ -93,3 +93,59 @@ async fn free_slug(tx: &mut dyn Tx, base: &str) -> ApiResult<String> {
     }
     Ok(format!("{stem}-{}", &Uuid::new_v4().simple().to_string()[..6]))
 }
+
+/// What `modula admin set-password` is given: an operator's reset of a manager's or an
+/// owner's server sign-in, for when nobody can sign in to do it (a lost password and no
+/// owner token). It needs the database, not a token.
+pub struct SetPassword<'a> {
+    /// The shop: its slug or id.
+    pub tenant: &'a str,
+    /// Whose: a staff id, or the login they have.
+    pub who: &'a str,
+    /// The login to set (kept when absent).
+    pub login: Option<&'a str>,
+    /// The new password.
+    pub password: &'a str,
+}
+
+/// Sets a manager's or owner's login and password, clears their sign-in lock, ends every
+/// sign-in of theirs and writes an audit event; returns their staff id.
+pub async fn set_password(store: &dyn Store, req: &SetPassword<'_>) -> ApiResult<Uuid> {
+    validate::password("password", req.password)?;
+    let login = req.login.map(|l| validate::login("login", l)).transpose()?;
+    let password_hash = crate::auth::hash_password(req.password).await?;
+    let mut tx = store.begin_write().await?;
+    let tenant = match Uuid::parse_str(req.tenant) {
+        Ok(id) => tx.tenant(id).await?,
+        Err(_) => tx.tenant_by_slug(&req.tenant.to_lowercase()).await?,
+    };
+    let tenant = tenant.ok_or_else(|| ApiError::NotFound { detail: format!("no shop {}", req.tenant), field: Some("tenant".into()) })?;
+    let found = match Uuid::parse_str(req.who) {
+        Ok(id) => tx.lock_staff(tenant.id, id).await?,
+        Err(_) => tx.lock_staff_by_login(tenant.id, &validate::login("who", req.who)?).await?,
+    };
+    let mut staff = found.ok_or_else(|| ApiError::NotFound { detail: format!("no staff member {} in this shop", req.who), field: None })?;
+    if staff.role == Role::Cashier {
+        let msg = "cashiers have no server sign-in; they sign in at a till with their PIN";
+        return Err(modula_rules::Rejection::validation("who", msg).into());
+    }
+    if let Some(login) = login {
+        if tx.lock_staff_by_login(tenant.id, &login).await?.is_some_and(|other| other.id != staff.id) {
+            return Err(ApiError::Conflict(format!("the login {login} is taken by another staff member; choose another")));
+        }
+        staff.login = Some(login);
+    }
+    if staff.login.is_none() {
+        return Err(modula_rules::Rejection::validation("login", "this person has no login yet: give one with --login").into());
+    }
+    staff.password_hash = Some(password_hash);
+    staff.failed_logins = 0;
+    staff.locked_until = None;
+    staff.updated_at = chrono::Utc::now();
+    tx.update_staff(&staff).await?;
+    tx.delete_staff_tokens(tenant.id, staff.id).await?;
+    let details = serde_json::json!({"login": staff.login, "by": "modula admin set-password"});
+    super::audit_no_op(tx.as_mut(), tenant.id, None, staff.id, ("auth", "password_set_by_operator"), details).await?;
+    tx.commit().await?;
+    Ok(staff.id)
+}
