@@ -3,9 +3,9 @@
 //! - `modula serve --db sqlite://PATH --listen ADDR` runs the server.
 //! - `modula admin init --db URL --tenant NAME --owner-name NAME --owner-pin PIN [--slug S]
 //!   [--owner-login L --owner-password P | MODULA_OWNER_PASSWORD] --json`
-//! - `modula admin set-password --db URL --tenant SLUG --who LOGIN_OR_ID [--login L]` (password
-//!   from MODULA_NEW_PASSWORD or --password-file)
 //!   creates a tenant with its owner and prints an owner token.
+//! - `modula admin set-password --db URL --tenant SLUG --who LOGIN_OR_ID [--login L]` (password
+//!   from MODULA_NEW_PASSWORD or --password-file) resets a manager's or owner's sign-in.
 //! - `modula demo` starts a server with a seeded demo café on SQLite.
 //! - `modula terminal enroll | run | status` is the POS terminal agent.
 

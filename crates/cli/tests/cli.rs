@@ -26,6 +26,21 @@ fn init(db: &str, tenant: &str, pin: &str) -> std::process::Output {
         .expect("run modula admin init")
 }
 
+/// `modula serve` on `db` and a free loopback port, ready; killed when the guard drops.
+async fn serve(db: &str) -> (KillOnDrop, String) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn modula serve");
+    let guard = KillOnDrop(child);
+    wait_ready(&base).await;
+    (guard, base)
+}
+
 async fn wait_ready(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -62,16 +77,7 @@ async fn admin_init_then_serve_then_login_over_http() {
     let second: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_ne!(first["tenant_id"], second["tenant_id"]);
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(BIN)
-        .args(["serve", "--db", &db, "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn modula serve");
-    let _guard = KillOnDrop(child);
-    wait_ready(&base).await;
+    let (_guard, base) = serve(&db).await;
 
     let client = reqwest::Client::new();
     let token = first["token"].as_str().unwrap();
@@ -337,16 +343,7 @@ async fn admin_set_password_gives_and_resets_a_sign_in() {
     let out = set(&owner, &["--login", "boss"], Some("first password"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(BIN)
-        .args(["serve", "--db", &db, "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(child);
-    wait_ready(&base).await;
+    let (_guard, base) = serve(&db).await;
     let c = reqwest::Client::new();
     let login = |password: &str| {
         let body = json!({"tenant": "cafe-one", "login": "boss", "password": password});
