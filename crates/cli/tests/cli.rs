@@ -26,6 +26,30 @@ fn init(db: &str, tenant: &str, pin: &str) -> std::process::Output {
         .expect("run modula admin init")
 }
 
+/// `modula demo` serving from `data` on free ports, and what it printed up to its
+/// "Ctrl-C" line (every address and credential).
+fn start_demo(data: &std::path::Path) -> (Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run modula demo");
+    let stdout = child.stdout.take().unwrap();
+    let mut text = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    (child, text)
+}
+
 /// `modula serve` on `db` and a free loopback port, ready; killed when the guard drops.
 async fn serve(db: &str) -> (KillOnDrop, String) {
     let port = free_port();
@@ -144,26 +168,9 @@ fn demo_seeds_once_and_prints_how_to_use_it() {
 /// dashboard that loads, and terminals that hydrate from the seeded café.
 #[test]
 fn demo_serves_server_terminals_and_pages() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run modula demo");
-    let stdout = child.stdout.take().unwrap();
+    let (child, text) = start_demo(dir.path());
     let _guard = KillOnDrop(child);
-    let mut text = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        text.push_str(&line);
-        text.push('\n');
-        if line.starts_with("Ctrl-C") {
-            break;
-        }
-    }
     let urls: Vec<String> = text.split_whitespace().filter(|w| w.starts_with("http://")).map(str::to_string).collect();
     let pages: Vec<&String> = urls.iter().filter(|u| text.lines().any(|l| l.contains("cashier's page") && l.contains(u.as_str()))).collect();
     let board = urls.iter().find(|u| u.ends_with("/dashboard")).unwrap_or_else(|| panic!("{text}"));
@@ -244,28 +251,9 @@ fn admin_init_gives_each_shop_its_own_slug() {
 /// and so does `modula serve` on SIGTERM with a subscriber connected.
 #[test]
 fn demo_and_serve_stop_on_their_signals() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run modula demo");
-    let stdout = demo.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut board = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(url) = line.split_whitespace().find(|w| w.ends_with("/dashboard")) {
-            board = url.to_string();
-        }
-        if line.starts_with("Ctrl-C") {
-            break;
-        }
-    }
-    assert!(!board.is_empty());
+    let (mut demo, text) = start_demo(dir.path());
+    assert!(text.contains("/dashboard"), "{text}");
     // Let the tills connect their event streams first.
     std::thread::sleep(Duration::from_secs(2));
     let stop = |child: &Child, signal: &str| {

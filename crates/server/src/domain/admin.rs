@@ -269,9 +269,7 @@ async fn check_current_password(store: &dyn Store, staff: &StaffRecord, current:
     let Some(phc) = staff.password_hash.as_deref() else { return Ok(()) };
     let now = now();
     if let Some(until) = staff.locked_until.filter(|u| *u > now) {
-        let retry_after_s = ((until - now).num_seconds() + 1).max(1) as u64;
-        let detail = format!("too many failed sign-ins; this account is locked for {retry_after_s} more seconds");
-        return Err(ApiError::LoginLocked { detail, retry_after_s });
+        return Err(super::login::locked(until, now));
     }
     let Some(current) = current else {
         let msg = "to change your own login or password, give your current password (current_password)";

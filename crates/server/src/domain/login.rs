@@ -175,7 +175,8 @@ async fn audit_sign_in(
     super::audit_no_op(tx, staff.tenant_id, None, staff.id, ("auth", action), details).await
 }
 
-fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> ApiError {
+/// `429 LOGIN_LOCKED` for a lock that lasts until `until`.
+pub(crate) fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> ApiError {
     // Rounded up: a client that waits this long finds the lock gone.
     let retry_after_s = ((until - now).num_milliseconds() + 999).div_euclid(1000).max(1) as u64;
     ApiError::LoginLocked {
