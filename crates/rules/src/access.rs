@@ -1,7 +1,7 @@
 //! Who may do what (spec §4 "who may"): the role an op needs, the actor check of
 //! push rule 5, and which roles a staff member may grant.
 
-use modula_wire::op::{MovementKind, Payload, ShiftPayload};
+use modula_wire::op::{Cash, MovementKind, Payload, ShiftPayload};
 use modula_wire::{ErrorCode, Policy, Role};
 use uuid::Uuid;
 
@@ -14,10 +14,18 @@ pub fn required_role(payload: &Payload, policy: &Policy) -> Role {
     match payload {
         Payload::CashSessionMovement(m) => match m.kind {
             MovementKind::Adjustment => Role::Manager,
-            MovementKind::PaidOut if m.amount_cents > policy.paid_out_limit_cents => Role::Manager,
+            MovementKind::PaidOut if paid_out_cents(m, policy) > policy.paid_out_limit_cents => Role::Manager,
             MovementKind::PaidIn | MovementKind::PaidOut => Role::Cashier,
         },
         _ => Role::Cashier,
+    }
+}
+
+/// A paid-out's worth in cents: riel at the policy's rate (SPEC §4).
+fn paid_out_cents(m: &modula_wire::op::CashSessionMovement, policy: &Policy) -> i64 {
+    match m.amount() {
+        Cash::Usd(cents) => cents,
+        Cash::Khr(khr) => crate::cash::khr_in_cents(khr, policy.khr_per_usd),
     }
 }
 
@@ -50,8 +58,9 @@ fn role_message(payload: &Payload, policy: &Policy, actor_role: Role) -> String 
         }
         Payload::CashSessionMovement(_) => {
             format!(
-                "a paid-out above the limit of {} cents",
-                policy.paid_out_limit_cents
+                "a paid-out above the limit of {} (riel counted at {} ៛ per dollar)",
+                crate::cash::usd_text(policy.paid_out_limit_cents),
+                policy.khr_per_usd
             )
         }
         other => format!("`{}`", other.op_type().as_str()),
@@ -95,9 +104,31 @@ mod tests {
             cash_session_id: Uuid::nil(),
             movement_id: Uuid::nil(),
             kind,
-            amount_cents,
+            amount_cents: Some(amount_cents),
+            amount_khr: None,
             reason: "r".into(),
         })
+    }
+
+    fn riel_movement(kind: MovementKind, amount_khr: i64) -> Payload {
+        Payload::CashSessionMovement(CashSessionMovement {
+            cash_session_id: Uuid::nil(),
+            movement_id: Uuid::nil(),
+            kind,
+            amount_cents: None,
+            amount_khr: Some(amount_khr),
+            reason: "r".into(),
+        })
+    }
+
+    /// A riel paid-out is judged against the dollar limit at the policy's rate:
+    /// ៛82,000 is $20.00 at 4,100, ៛82,041 is just above.
+    #[test]
+    fn riel_paid_out_limit_at_the_policy_rate() {
+        let p = Policy::default();
+        assert_eq!(required_role(&riel_movement(MovementKind::PaidOut, 82_000), &p), Role::Cashier);
+        assert_eq!(required_role(&riel_movement(MovementKind::PaidOut, 82_041), &p), Role::Manager);
+        assert_eq!(required_role(&riel_movement(MovementKind::PaidIn, 10_000_000), &p), Role::Cashier);
     }
 
     fn shift(staff_id: Uuid, start: bool) -> Payload {
@@ -118,6 +149,7 @@ mod tests {
         let open = Payload::CashSessionOpen(CashSessionOpen {
             cash_session_id: Uuid::nil(),
             opening_float_cents: 0,
+            opening_float_khr: None,
         });
         assert_eq!(required_role(&open, &p), Role::Cashier);
         assert_eq!(
@@ -157,7 +189,7 @@ mod tests {
         assert_eq!(err.code, ErrorCode::Forbidden);
         assert!(
             err.message
-                .contains("paid-out above the limit of 2000 cents"),
+                .contains("paid-out above the limit of $20.00"),
             "{}",
             err.message
         );

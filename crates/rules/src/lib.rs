@@ -5,7 +5,8 @@
 //! - [`hash`]: RFC 8785 (JCS) canonical JSON and the op `payload_hash`.
 //! - [`pricing`]: sale subtotal, VAT, total, tender and change (§3.1).
 //! - [`validate`]: typed parsing and semantic checks of op payloads and admin input.
-//! - [`cash`]: cash-session expected cash and variance.
+//! - [`cash`]: the two-currency drawer: expected cash and variance per currency.
+//! - [`caps`]: the policy's confirmation caps on tender and float.
 //! - [`attendance`]: one open shift per staff member.
 //! - [`access`]: which role an op needs and who may grant which role.
 //! - [`credential`]: argon2id hashing and verification of PINs and passwords.
@@ -18,6 +19,7 @@
 
 pub mod access;
 pub mod attendance;
+pub mod caps;
 pub mod cash;
 pub mod credential;
 pub mod hash;

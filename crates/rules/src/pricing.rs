@@ -476,7 +476,7 @@ mod tests {
                         khr_per_usd,
                         khr_rounding,
                         paid_out_limit_cents,
-                        idle_signout_minutes: 30,
+                        ..Policy::default()
                     }
                 },
             )

@@ -178,38 +178,45 @@ fn sale_totals(p: &SaleFinalize) -> Result<(), Rejection> {
 }
 
 fn session_open(p: CashSessionOpen) -> Result<CashSessionOpen, Rejection> {
-    in_range(
-        "opening_float_cents",
-        p.opening_float_cents,
-        0,
-        MONEY_MAX_CENTS,
-    )?;
+    in_range("opening_float_cents", p.opening_float_cents, 0, MONEY_MAX_CENTS)?;
+    if let Some(khr) = p.opening_float_khr {
+        in_range("opening_float_khr", khr, 0, KHR_MAX)?;
+    }
     Ok(p)
 }
 
 fn session_close(p: CashSessionClose) -> Result<CashSessionClose, Rejection> {
-    in_range(
-        "counted_cash_cents",
-        p.counted_cash_cents,
-        0,
-        MONEY_MAX_CENTS,
-    )?;
+    in_range("counted_cash_cents", p.counted_cash_cents, 0, MONEY_MAX_CENTS)?;
+    if let Some(khr) = p.counted_khr {
+        in_range("counted_khr", khr, 0, KHR_MAX)?;
+    }
     Ok(p)
 }
 
+/// Exactly one amount, dollars or riel: > 0, or for an adjustment non-zero either way.
 fn movement(p: CashSessionMovement) -> Result<CashSessionMovement, Rejection> {
-    let field = "amount_cents";
-    match p.kind {
-        MovementKind::PaidIn | MovementKind::PaidOut => {
-            in_range(field, p.amount_cents, 1, MONEY_MAX_CENTS)?
+    let (field, amount, max) = match (p.amount_cents, p.amount_khr) {
+        (Some(cents), None) => ("amount_cents", cents, MONEY_MAX_CENTS),
+        (None, Some(khr)) => ("amount_khr", khr, KHR_MAX),
+        (Some(_), Some(_)) => {
+            return Err(Rejection::validation(
+                "amount_khr",
+                "give one amount: amount_cents (dollars) or amount_khr (riel), not both",
+            ))
         }
+        (None, None) => {
+            return Err(Rejection::validation(
+                "amount_cents",
+                "an amount is required: amount_cents (dollars) or amount_khr (riel)",
+            ))
+        }
+    };
+    match p.kind {
+        MovementKind::PaidIn | MovementKind::PaidOut => in_range(field, amount, 1, max)?,
         MovementKind::Adjustment => {
-            in_range(field, p.amount_cents, -MONEY_MAX_CENTS, MONEY_MAX_CENTS)?;
-            if p.amount_cents == 0 {
-                return Err(Rejection::validation(
-                    field,
-                    "an adjustment must not be zero",
-                ));
+            in_range(field, amount, -max, max)?;
+            if amount == 0 {
+                return Err(Rejection::validation(field, "an adjustment must not be zero"));
             }
         }
     }
@@ -361,7 +368,8 @@ pub fn pin(field: &str, pin: &str) -> Result<(), Rejection> {
 
 /// A complete policy: currency of 3 uppercase ASCII letters, `vat_bps` in 0..=10000,
 /// `khr_per_usd` in 1..=1,000,000, `khr_rounding` one of 1, 10, 50, 100, 500, 1000,
-/// `paid_out_limit_cents` in 0..=`MONEY_MAX_CENTS`.
+/// `paid_out_limit_cents` in 0..=`MONEY_MAX_CENTS`, `max_tender_cents` and
+/// `max_float_cents` in 1..=`MONEY_MAX_CENTS`.
 pub fn policy(p: &Policy) -> Result<(), Rejection> {
     if p.currency.len() != 3 || !p.currency.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(Rejection::validation(
@@ -383,7 +391,9 @@ pub fn policy(p: &Policy) -> Result<(), Rejection> {
         0,
         MONEY_MAX_CENTS,
     )?;
-    in_range("idle_signout_minutes", p.idle_signout_minutes, 0, IDLE_SIGNOUT_MINUTES_MAX)
+    in_range("idle_signout_minutes", p.idle_signout_minutes, 0, IDLE_SIGNOUT_MINUTES_MAX)?;
+    in_range("max_tender_cents", p.max_tender_cents, 1, MONEY_MAX_CENTS)?;
+    in_range("max_float_cents", p.max_float_cents, 1, MONEY_MAX_CENTS)
 }
 
 /// Longest idle sign-out a policy may set: a day, in minutes (0 = never).
@@ -702,6 +712,33 @@ mod tests {
             "reason",
         );
         assert_field(ok(movement_json("refund", 100, "x")), "kind");
+    }
+
+    /// A movement in riel: exactly one amount, the same sign rules, riel's own limit.
+    #[test]
+    fn riel_movements_and_counts() {
+        let ok = |v: Value| parse_payload(OpType::CashSessionMovement, &v);
+        let riel = |kind: &str, khr: i64| json!({"cash_session_id": ID1, "movement_id": ID2, "kind": kind, "amount_khr": khr, "reason": "ice"});
+        match ok(riel("paid_out", 8000)) {
+            Ok(Payload::CashSessionMovement(m)) => assert_eq!(m.amount(), modula_wire::op::Cash::Khr(8000)),
+            other => panic!("{other:?}"),
+        }
+        assert!(ok(riel("adjustment", -100)).is_ok());
+        assert_field(ok(riel("paid_in", 0)), "amount_khr");
+        assert_field(ok(riel("paid_in", KHR_MAX + 1)), "amount_khr");
+        let mut both = riel("paid_in", 100);
+        both["amount_cents"] = json!(100);
+        assert_field(ok(both), "amount_khr");
+        let mut neither = riel("paid_in", 100);
+        neither.as_object_mut().unwrap().remove("amount_khr");
+        assert_field(ok(neither), "amount_cents");
+        let open = |v: Value| parse_payload(OpType::CashSessionOpen, &v);
+        assert!(open(json!({"cash_session_id": ID1, "opening_float_cents": 0, "opening_float_khr": 40_000})).is_ok());
+        assert_field(open(json!({"cash_session_id": ID1, "opening_float_cents": 0, "opening_float_khr": -1})), "opening_float_khr");
+        let close = |v: Value| parse_payload(OpType::CashSessionClose, &v);
+        assert!(close(json!({"cash_session_id": ID1, "counted_cash_cents": 0, "counted_khr": 0})).is_ok());
+        assert_field(close(json!({"cash_session_id": ID1, "counted_cash_cents": 0, "counted_khr": -5})), "counted_khr");
+        assert_field(close(json!({"cash_session_id": ID1, "counted_cash_cents": 0, "counted_khr": "5"})), "counted_khr");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Cash drawer sessions and their movements. (the PostgreSQL side of [`modula_store::CashTx`]).
 
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use modula_store::*;
@@ -23,21 +24,35 @@ impl CashTx for PgTx {
     }
 
     async fn insert_cash_session(&mut self, c: &CashSessionRecord) -> StoreResult<()> {
-        let sql = "INSERT INTO cash_sessions (id, tenant_id, branch_id, device_id, opened_by, open, opening_float_cents, \
-                   cash_sales_cents, paid_in_cents, paid_out_cents, adjustments_cents, counted_cash_cents, opened_at, \
-                   closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-        let q = sqlx::query(sql).bind(c.id).bind(c.tenant_id).bind(c.branch_id).bind(c.device_id).bind(c.opened_by);
-        let q = q.bind(c.open).bind(c.opening_float_cents).bind(c.cash_sales_cents).bind(c.paid_in_cents);
-        let q = q.bind(c.paid_out_cents).bind(c.adjustments_cents).bind(c.counted_cash_cents);
-        self.exec(q.bind(c.opened_at).bind(c.closed_at)).await?;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let cols = DRAWER_COLUMNS.join(", ");
+            let marks: Vec<String> = (9..9 + DRAWER_COLUMNS.len()).map(|i| format!("${i}")).collect();
+            format!(
+                "INSERT INTO cash_sessions (id, tenant_id, branch_id, device_id, opened_by, open, opened_at, closed_at, {cols}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {})",
+                marks.join(", ")
+            )
+        });
+        let q = sqlx::query(SQL.as_str()).bind(c.id).bind(c.tenant_id).bind(c.branch_id).bind(c.device_id);
+        let mut q = q.bind(c.opened_by).bind(c.open).bind(c.opened_at).bind(c.closed_at);
+        for v in drawer_values(c) {
+            q = q.bind(v);
+        }
+        self.exec(q).await?;
         Ok(())
     }
 
     async fn update_cash_session(&mut self, c: &CashSessionRecord) -> StoreResult<()> {
-        let sql = "UPDATE cash_sessions SET open = $1, cash_sales_cents = $2, paid_in_cents = $3, paid_out_cents = $4, \
-                   adjustments_cents = $5, counted_cash_cents = $6, closed_at = $7 WHERE id = $8";
-        let q = sqlx::query(sql).bind(c.open).bind(c.cash_sales_cents).bind(c.paid_in_cents).bind(c.paid_out_cents);
-        self.exec(q.bind(c.adjustments_cents).bind(c.counted_cash_cents).bind(c.closed_at).bind(c.id)).await?;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let sets: Vec<String> = DRAWER_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 3)).collect();
+            let id_mark = DRAWER_COLUMNS.len() + 3;
+            format!("UPDATE cash_sessions SET open = $1, closed_at = $2, {} WHERE id = ${id_mark}", sets.join(", "))
+        });
+        let mut q = sqlx::query(SQL.as_str()).bind(c.open).bind(c.closed_at);
+        for v in drawer_values(c) {
+            q = q.bind(v);
+        }
+        self.exec(q.bind(c.id)).await?;
         Ok(())
     }
 
@@ -50,9 +65,9 @@ impl CashTx for PgTx {
     }
 
     async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()> {
-        let sql = "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, reason, actor_id, occurred_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        let q = sqlx::query(sql).bind(m.id).bind(m.cash_session_id).bind(&m.kind).bind(m.amount_cents);
+        let sql = "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, amount_khr, reason, actor_id, \
+                   occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        let q = sqlx::query(sql).bind(m.id).bind(m.cash_session_id).bind(&m.kind).bind(m.amount_cents).bind(m.amount_khr);
         self.exec(q.bind(&m.reason).bind(m.actor_id).bind(m.occurred_at)).await?;
         Ok(())
     }

@@ -1,5 +1,7 @@
 //! Cash drawer sessions and their movements. (the SQLite side of [`modula_store::CashTx`]).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use modula_store::*;
 use uuid::Uuid;
@@ -30,48 +32,41 @@ impl CashTx for SqliteTx {
 
     async fn insert_cash_session(&mut self, c: &CashSessionRecord) -> StoreResult<()> {
         self.require_write("insert_cash_session")?;
-        sqlx::query(
-            "INSERT INTO cash_sessions (id, tenant_id, branch_id, device_id, opened_by, open, opening_float_cents, \
-             cash_sales_cents, paid_in_cents, paid_out_cents, adjustments_cents, counted_cash_cents, opened_at, closed_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.id)
-        .bind(c.tenant_id)
-        .bind(c.branch_id)
-        .bind(c.device_id)
-        .bind(c.opened_by)
-        .bind(c.open as i64)
-        .bind(c.opening_float_cents)
-        .bind(c.cash_sales_cents)
-        .bind(c.paid_in_cents)
-        .bind(c.paid_out_cents)
-        .bind(c.adjustments_cents)
-        .bind(c.counted_cash_cents)
-        .bind(ts(c.opened_at))
-        .bind(ts_opt(c.closed_at))
-        .execute(&mut *self.tx)
-        .await
-        .map_err(store_error)?;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let cols = DRAWER_COLUMNS.join(", ");
+            let marks = vec!["?"; DRAWER_COLUMNS.len()].join(", ");
+            format!(
+                "INSERT INTO cash_sessions (id, tenant_id, branch_id, device_id, opened_by, open, opened_at, closed_at, {cols}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, {marks})"
+            )
+        });
+        let mut q = sqlx::query(SQL.as_str())
+            .bind(c.id)
+            .bind(c.tenant_id)
+            .bind(c.branch_id)
+            .bind(c.device_id)
+            .bind(c.opened_by)
+            .bind(c.open as i64)
+            .bind(ts(c.opened_at))
+            .bind(ts_opt(c.closed_at));
+        for v in drawer_values(c) {
+            q = q.bind(v);
+        }
+        q.execute(&mut *self.tx).await.map_err(store_error)?;
         Ok(())
     }
 
     async fn update_cash_session(&mut self, c: &CashSessionRecord) -> StoreResult<()> {
         self.require_write("update_cash_session")?;
-        sqlx::query(
-            "UPDATE cash_sessions SET open = ?, cash_sales_cents = ?, paid_in_cents = ?, paid_out_cents = ?, \
-             adjustments_cents = ?, counted_cash_cents = ?, closed_at = ? WHERE id = ?",
-        )
-        .bind(c.open as i64)
-        .bind(c.cash_sales_cents)
-        .bind(c.paid_in_cents)
-        .bind(c.paid_out_cents)
-        .bind(c.adjustments_cents)
-        .bind(c.counted_cash_cents)
-        .bind(ts_opt(c.closed_at))
-        .bind(c.id)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(store_error)?;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let sets: Vec<String> = DRAWER_COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+            format!("UPDATE cash_sessions SET open = ?, closed_at = ?, {} WHERE id = ?", sets.join(", "))
+        });
+        let mut q = sqlx::query(SQL.as_str()).bind(c.open as i64).bind(ts_opt(c.closed_at));
+        for v in drawer_values(c) {
+            q = q.bind(v);
+        }
+        q.bind(c.id).execute(&mut *self.tx).await.map_err(store_error)?;
         Ok(())
     }
 
@@ -86,13 +81,14 @@ impl CashTx for SqliteTx {
     async fn insert_cash_movement(&mut self, m: &CashMovementRecord) -> StoreResult<()> {
         self.require_write("insert_cash_movement")?;
         sqlx::query(
-            "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, reason, actor_id, occurred_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO cash_movements (id, cash_session_id, kind, amount_cents, amount_khr, reason, actor_id, occurred_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(m.id)
         .bind(m.cash_session_id)
         .bind(&m.kind)
         .bind(m.amount_cents)
+        .bind(m.amount_khr)
         .bind(&m.reason)
         .bind(m.actor_id)
         .bind(ts(m.occurred_at))

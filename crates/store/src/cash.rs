@@ -1,6 +1,7 @@
 //! Cash drawer sessions and their movements.
 
 use async_trait::async_trait;
+use modula_wire::{CashDrawer, CashFlows};
 use uuid::Uuid;
 
 use crate::*;
@@ -48,22 +49,63 @@ pub struct CashSessionRecord {
     pub opened_by: Uuid,
     /// Open or closed.
     pub open: bool,
-    /// Float at opening.
-    pub opening_float_cents: i64,
-    /// Σ totals of cash sales.
-    pub cash_sales_cents: i64,
-    /// Σ paid-ins.
-    pub paid_in_cents: i64,
-    /// Σ paid-outs.
-    pub paid_out_cents: i64,
-    /// Σ adjustments (signed).
-    pub adjustments_cents: i64,
-    /// Counted at close.
+    /// Float, sales, movements and refunds, per currency (SPEC §3).
+    pub drawer: CashDrawer,
+    /// Dollars counted at close, in cents.
     pub counted_cash_cents: Option<i64>,
+    /// Riel counted at close (`None`: not counted, a first-release close).
+    pub counted_khr: Option<i64>,
+    /// The policy's rate when it closed, for the total variance in cents.
+    pub close_khr_per_usd: Option<i64>,
     /// When opened.
     pub opened_at: Timestamp,
     /// When closed.
     pub closed_at: Option<Timestamp>,
+}
+
+/// The columns of a session's drawer, in the order [`drawer_values`] gives them.
+pub const DRAWER_COLUMNS: [&str; 17] = [
+    "opening_float_cents",
+    "tendered_cents",
+    "change_cents",
+    "paid_in_cents",
+    "paid_out_cents",
+    "adjustments_cents",
+    "refunds_cents",
+    "opening_float_khr",
+    "tendered_khr",
+    "change_khr",
+    "paid_in_khr",
+    "paid_out_khr",
+    "adjustments_khr",
+    "refunds_khr",
+    "counted_cash_cents",
+    "counted_khr",
+    "close_khr_per_usd",
+];
+
+/// A session's drawer values in the order of [`DRAWER_COLUMNS`] (`None`: SQL null).
+pub fn drawer_values(s: &CashSessionRecord) -> [Option<i64>; 17] {
+    let (u, k) = (&s.drawer.usd, &s.drawer.khr);
+    [
+        Some(u.float),
+        Some(u.tendered),
+        Some(u.change),
+        Some(u.paid_in),
+        Some(u.paid_out),
+        Some(u.adjustments),
+        Some(u.refunds),
+        Some(k.float),
+        Some(k.tendered),
+        Some(k.change),
+        Some(k.paid_in),
+        Some(k.paid_out),
+        Some(k.adjustments),
+        Some(k.refunds),
+        s.counted_cash_cents,
+        s.counted_khr,
+        s.close_khr_per_usd,
+    ]
 }
 
 /// One movement of a cash session.
@@ -75,8 +117,10 @@ pub struct CashMovementRecord {
     pub cash_session_id: Uuid,
     /// `paid_in`, `paid_out` or `adjustment`.
     pub kind: String,
-    /// Amount (signed for adjustments).
+    /// Dollar amount in cents (signed for adjustments); 0 for a riel movement.
     pub amount_cents: i64,
+    /// Riel amount (signed for adjustments); 0 for a dollar movement.
+    pub amount_khr: i64,
     /// Why.
     pub reason: String,
     /// Who.
@@ -95,12 +139,29 @@ impl CashSessionRecord {
             device_id: row.uuid("device_id")?,
             opened_by: row.uuid("opened_by")?,
             open: row.flag("open")?,
-            opening_float_cents: row.int("opening_float_cents")?,
-            cash_sales_cents: row.int("cash_sales_cents")?,
-            paid_in_cents: row.int("paid_in_cents")?,
-            paid_out_cents: row.int("paid_out_cents")?,
-            adjustments_cents: row.int("adjustments_cents")?,
+            drawer: CashDrawer {
+                usd: CashFlows {
+                    float: row.int("opening_float_cents")?,
+                    tendered: row.int("tendered_cents")?,
+                    change: row.int("change_cents")?,
+                    paid_in: row.int("paid_in_cents")?,
+                    paid_out: row.int("paid_out_cents")?,
+                    adjustments: row.int("adjustments_cents")?,
+                    refunds: row.int("refunds_cents")?,
+                },
+                khr: CashFlows {
+                    float: row.int("opening_float_khr")?,
+                    tendered: row.int("tendered_khr")?,
+                    change: row.int("change_khr")?,
+                    paid_in: row.int("paid_in_khr")?,
+                    paid_out: row.int("paid_out_khr")?,
+                    adjustments: row.int("adjustments_khr")?,
+                    refunds: row.int("refunds_khr")?,
+                },
+            },
             counted_cash_cents: row.opt_int("counted_cash_cents")?,
+            counted_khr: row.opt_int("counted_khr")?,
+            close_khr_per_usd: row.opt_int("close_khr_per_usd")?,
             opened_at: row.instant("opened_at")?,
             closed_at: row.opt_instant("closed_at")?,
         })

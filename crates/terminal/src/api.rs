@@ -51,6 +51,7 @@ pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
         .route("/api/signin", post(sign_in))
         .route("/api/signout", post(sign_out))
         .route("/api/quote", post(quote))
+        .route("/api/cash-sessions/close/preview", post(close_preview))
         .route("/api/outage", post(outage))
         .merge(keyed)
         .fallback(not_found)
@@ -300,14 +301,9 @@ async fn outage(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalRes
     Ok(Json(t.set_outage(req.on).await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct OpenRequest {
-    opening_float_cents: i64,
-}
-
 async fn open_session(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
-    let req: OpenRequest = body(&bytes)?;
-    Ok(created(t.open_session(req.opening_float_cents).await?))
+    let req: app::OpenRequest = body(&bytes)?;
+    Ok(created(t.open_session(req).await?))
 }
 
 async fn movement(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
@@ -315,14 +311,14 @@ async fn movement(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalR
     Ok(created(t.movement(req).await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct CloseRequest {
-    counted_cash_cents: i64,
+async fn close_preview(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
+    let req: app::CloseRequest = body(&bytes)?;
+    Ok(Json(t.close_preview(req).await?))
 }
 
 async fn close_session(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
-    let req: CloseRequest = body(&bytes)?;
-    Ok(created(t.close_session(req.counted_cash_cents).await?))
+    let req: app::CloseRequest = body(&bytes)?;
+    Ok(created(t.close_session(req).await?))
 }
 
 #[derive(Debug, Default, Deserialize)]

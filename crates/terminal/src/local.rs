@@ -2,9 +2,12 @@
 //! its unsynced sales will deduct. Written in the same transaction as the op that causes
 //! them; undone (by the inverse effect) if the server refuses the op.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
-use modula_rules::cash::SessionTotals;
-use modula_wire::op::{MovementKind, Payload};
+use modula_rules::cash;
+use modula_wire::op::Payload;
+use modula_wire::{CashDrawer, CashFlows};
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
@@ -18,10 +21,14 @@ pub struct LocalSession {
     pub id: Uuid,
     /// Still open?
     pub open: bool,
-    /// Running totals.
-    pub totals: SessionTotals,
-    /// Counted cash at close.
+    /// Float, sales and movements per currency.
+    pub drawer: CashDrawer,
+    /// Dollars counted at close, in cents.
     pub counted_cash_cents: Option<i64>,
+    /// Riel counted at close.
+    pub counted_khr: Option<i64>,
+    /// The cached policy's rate when it closed.
+    pub close_khr_per_usd: Option<i64>,
     /// The op that opened it (None if learned from a pull).
     pub open_op_id: Option<Uuid>,
     /// When it was opened.
@@ -30,24 +37,93 @@ pub struct LocalSession {
     pub closed_at: Option<String>,
 }
 
+/// The drawer's columns of `local_cash_session`, in the order [`drawer_values`] gives.
+const DRAWER_COLUMNS: [&str; 14] = [
+    "opening_float_cents",
+    "tendered_cents",
+    "change_cents",
+    "paid_in_cents",
+    "paid_out_cents",
+    "adjustments_cents",
+    "refunds_cents",
+    "opening_float_khr",
+    "tendered_khr",
+    "change_khr",
+    "paid_in_khr",
+    "paid_out_khr",
+    "adjustments_khr",
+    "refunds_khr",
+];
+
+fn drawer_values(d: &CashDrawer) -> [i64; 14] {
+    let (u, k) = (&d.usd, &d.khr);
+    [
+        u.float, u.tendered, u.change, u.paid_in, u.paid_out, u.adjustments, u.refunds,
+        k.float, k.tendered, k.change, k.paid_in, k.paid_out, k.adjustments, k.refunds,
+    ]
+}
+
+fn drawer_of(r: &sqlx::sqlite::SqliteRow) -> TerminalResult<CashDrawer> {
+    let mut v = [0i64; 14];
+    for (slot, col) in v.iter_mut().zip(DRAWER_COLUMNS) {
+        *slot = r.try_get(col)?;
+    }
+    let flows = |o: usize| CashFlows {
+        float: v[o],
+        tendered: v[o + 1],
+        change: v[o + 2],
+        paid_in: v[o + 3],
+        paid_out: v[o + 4],
+        adjustments: v[o + 5],
+        refunds: v[o + 6],
+    };
+    Ok(CashDrawer { usd: flows(0), khr: flows(7) })
+}
+
 fn session_of(r: &sqlx::sqlite::SqliteRow) -> TerminalResult<LocalSession> {
     let id: String = r.try_get("id")?;
     let open_op: Option<String> = r.try_get("open_op_id")?;
     Ok(LocalSession {
         id: Uuid::parse_str(&id).map_err(|e| TerminalError::Internal(e.to_string()))?,
         open: r.try_get::<i64, _>("open")? == 1,
-        totals: SessionTotals {
-            opening_float_cents: r.try_get("opening_float_cents")?,
-            cash_sales_cents: r.try_get("cash_sales_cents")?,
-            paid_in_cents: r.try_get("paid_in_cents")?,
-            paid_out_cents: r.try_get("paid_out_cents")?,
-            adjustments_cents: r.try_get("adjustments_cents")?,
-        },
+        drawer: drawer_of(r)?,
         counted_cash_cents: r.try_get("counted_cash_cents")?,
+        counted_khr: r.try_get("counted_khr")?,
+        close_khr_per_usd: r.try_get("close_khr_per_usd")?,
         open_op_id: open_op.and_then(|s| Uuid::parse_str(&s).ok()),
         opened_at: r.try_get("opened_at")?,
         closed_at: r.try_get("closed_at")?,
     })
+}
+
+/// One session by id.
+async fn session(conn: &mut SqliteConnection, id: Uuid) -> TerminalResult<Option<LocalSession>> {
+    let r = sqlx::query("SELECT * FROM local_cash_session WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(session_of).transpose()
+}
+
+/// Changes a session's drawer with the shared cash rules; a session this terminal does
+/// not hold is left alone (its open was refused and undone).
+async fn update_drawer(conn: &mut SqliteConnection, id: Uuid, change: impl FnOnce(&mut CashDrawer)) -> TerminalResult<()> {
+    let Some(mut s) = session(conn, id).await? else { return Ok(()) };
+    change(&mut s.drawer);
+    write_drawer(conn, id, &s.drawer).await
+}
+
+async fn write_drawer(conn: &mut SqliteConnection, id: Uuid, d: &CashDrawer) -> TerminalResult<()> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let sets: Vec<String> = DRAWER_COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+        format!("UPDATE local_cash_session SET {} WHERE id = ?", sets.join(", "))
+    });
+    let mut q = sqlx::query(SQL.as_str());
+    for v in drawer_values(d) {
+        q = q.bind(v);
+    }
+    q.bind(id.to_string()).execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// The device's open cash session, if any.
@@ -114,37 +190,35 @@ pub async fn add_stock_pending(conn: &mut SqliteConnection, stock: &[(Uuid, i64)
 }
 
 /// Applies an op's effect on the local cash sessions and shifts (`sign = 1`), or undoes
-/// it (`sign = -1`) when the server refused the op.
+/// it (`sign = -1`) when the server refused the op. `khr_per_usd` is the cached
+/// policy's rate, kept by a close for its total variance.
 pub async fn apply(
     conn: &mut SqliteConnection,
     client_op_id: Uuid,
     payload: &Payload,
     at: DateTime<Utc>,
     sign: i64,
+    khr_per_usd: Option<i64>,
 ) -> TerminalResult<()> {
     debug_assert!(sign == 1 || sign == -1);
     match payload {
-        Payload::SaleFinalize(s) => session_add(conn, s.cash_session_id, "cash_sales_cents", sign * s.totals.total_cents).await,
+        Payload::SaleFinalize(s) => {
+            let sale = cash::sale_cash(s.totals.total_cents, &s.tender, s.change.as_ref());
+            update_drawer(conn, s.cash_session_id, |d| cash::apply_sale(d, &sale, sign)).await
+        }
         Payload::CashSessionMovement(m) => {
-            let col = match m.kind {
-                MovementKind::PaidIn => "paid_in_cents",
-                MovementKind::PaidOut => "paid_out_cents",
-                MovementKind::Adjustment => "adjustments_cents",
-            };
-            session_add(conn, m.cash_session_id, col, sign * m.amount_cents).await
+            update_drawer(conn, m.cash_session_id, |d| cash::apply_movement(d, m.kind, m.amount(), sign)).await
         }
         Payload::CashSessionOpen(o) if sign == 1 => {
-            sqlx::query(
-                "INSERT INTO local_cash_session (id, open, opening_float_cents, open_op_id, opened_at)
-                 VALUES (?, 1, ?, ?, ?)",
-            )
-            .bind(o.cash_session_id.to_string())
-            .bind(o.opening_float_cents)
-            .bind(client_op_id.to_string())
-            .bind(ts(at))
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
+            sqlx::query("INSERT INTO local_cash_session (id, open, opening_float_cents, open_op_id, opened_at) VALUES (?, 1, ?, ?, ?)")
+                .bind(o.cash_session_id.to_string())
+                .bind(o.opening_float_cents)
+                .bind(client_op_id.to_string())
+                .bind(ts(at))
+                .execute(&mut *conn)
+                .await?;
+            let float_khr = o.opening_float_khr.unwrap_or(0);
+            update_drawer(conn, o.cash_session_id, |d| *d = cash::opened(o.opening_float_cents, float_khr)).await
         }
         Payload::CashSessionOpen(o) => {
             sqlx::query("DELETE FROM local_cash_session WHERE id = ? AND open_op_id = ?")
@@ -155,16 +229,24 @@ pub async fn apply(
             Ok(())
         }
         Payload::CashSessionClose(c) if sign == 1 => {
-            sqlx::query("UPDATE local_cash_session SET open = 0, counted_cash_cents = ?, closed_at = ? WHERE id = ?")
-                .bind(c.counted_cash_cents)
-                .bind(ts(at))
+            sqlx::query(
+                "UPDATE local_cash_session SET open = 0, counted_cash_cents = ?, counted_khr = ?, close_khr_per_usd = ?,
+                 closed_at = ? WHERE id = ?",
+            )
+            .bind(c.counted_cash_cents)
+            .bind(c.counted_khr)
+            .bind(khr_per_usd)
+            .bind(ts(at))
                 .bind(c.cash_session_id.to_string())
                 .execute(&mut *conn)
                 .await?;
             Ok(())
         }
         Payload::CashSessionClose(c) => {
-            sqlx::query("UPDATE local_cash_session SET open = 1, counted_cash_cents = NULL, closed_at = NULL WHERE id = ?")
+            sqlx::query(
+                "UPDATE local_cash_session SET open = 1, counted_cash_cents = NULL, counted_khr = NULL,
+                 close_khr_per_usd = NULL, closed_at = NULL WHERE id = ?",
+            )
                 .bind(c.cash_session_id.to_string())
                 .execute(&mut *conn)
                 .await?;
@@ -204,13 +286,6 @@ pub async fn apply(
     }
 }
 
-async fn session_add(conn: &mut SqliteConnection, id: Uuid, col: &'static str, delta: i64) -> TerminalResult<()> {
-    // `col` is one of this module's fixed column names, never input.
-    let q = format!("UPDATE local_cash_session SET {col} = {col} + ? WHERE id = ?");
-    sqlx::query(&q).bind(delta).bind(id.to_string()).execute(&mut *conn).await?;
-    Ok(())
-}
-
 /// Merges a pulled shift into the local view. A shift only ever goes open → closed, so
 /// a pull may close a shift or add one this terminal did not know, never reopen one.
 pub async fn merge_pulled_shift(conn: &mut SqliteConnection, data: &serde_json::Value) -> TerminalResult<()> {
@@ -238,24 +313,51 @@ pub async fn merge_pulled_shift(conn: &mut SqliteConnection, data: &serde_json::
 /// opened through the online lane by an earlier install). Known sessions keep their
 /// local state: only this device's own ops change them.
 pub async fn merge_pulled_session(conn: &mut SqliteConnection, data: &serde_json::Value) -> TerminalResult<()> {
-    let Some(id) = data["id"].as_str() else { return Ok(()) };
-    let n = |k: &str| data[k].as_i64().unwrap_or(0);
+    let Some(id) = data["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()) else { return Ok(()) };
+    if session(conn, id).await?.is_some() {
+        return Ok(());
+    }
+    let open = data["status"].as_str() == Some("open");
     sqlx::query(
-        "INSERT INTO local_cash_session (id, open, opening_float_cents, cash_sales_cents, paid_in_cents,
-             paid_out_cents, adjustments_cents, counted_cash_cents, opened_at, closed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO local_cash_session (id, open, opening_float_cents, counted_cash_cents, counted_khr,
+             close_khr_per_usd, opened_at, closed_at)
+         VALUES (?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(id)
-    .bind((data["status"].as_str() == Some("open")) as i64)
-    .bind(n("opening_float_cents"))
-    .bind(n("cash_sales_cents"))
-    .bind(n("paid_in_cents"))
-    .bind(n("paid_out_cents"))
-    .bind(n("adjustments_cents"))
+    .bind(id.to_string())
+    .bind(open as i64)
     .bind(data["counted_cash_cents"].as_i64())
+    .bind(data["counted_khr"].as_i64())
+    .bind(data["close_khr_per_usd"].as_i64())
     .bind(data["opened_at"].as_str().unwrap_or_default())
     .bind(data["closed_at"].as_str())
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    write_drawer(conn, id, &pulled_drawer(data)).await
+}
+
+/// A pulled session's drawer: its `usd` and `khr` flows, or from a server of the first
+/// release (no `usd`), the dollar fields it sent.
+fn pulled_drawer(data: &serde_json::Value) -> CashDrawer {
+    let flows = |v: &serde_json::Value| CashFlows {
+        float: v["float"].as_i64().unwrap_or(0),
+        tendered: v["tendered"].as_i64().unwrap_or(0),
+        change: v["change"].as_i64().unwrap_or(0),
+        paid_in: v["paid_in"].as_i64().unwrap_or(0),
+        paid_out: v["paid_out"].as_i64().unwrap_or(0),
+        adjustments: v["adjustments"].as_i64().unwrap_or(0),
+        refunds: v["refunds"].as_i64().unwrap_or(0),
+    };
+    if data["usd"].is_object() {
+        return CashDrawer { usd: flows(&data["usd"]), khr: flows(&data["khr"]) };
+    }
+    let n = |k: &str| data[k].as_i64().unwrap_or(0);
+    let usd = CashFlows {
+        float: n("opening_float_cents"),
+        tendered: n("cash_sales_cents"),
+        paid_in: n("paid_in_cents"),
+        paid_out: n("paid_out_cents"),
+        adjustments: n("adjustments_cents"),
+        ..CashFlows::default()
+    };
+    CashDrawer { usd, khr: CashFlows::default() }
 }

@@ -40,7 +40,7 @@ pub async fn failed(conn: &mut SqliteConnection, client_op_id: Uuid, code: &str,
     if already_true_on_server(&payload, code) {
         return Ok(());
     }
-    local::apply(conn, op.client_op_id, &payload, op.occurred_at, -1).await
+    local::apply(conn, op.client_op_id, &payload, op.occurred_at, -1, None).await
 }
 
 fn parsed(op_json: &str) -> Option<(Op, modula_wire::op::Payload)> {

@@ -83,10 +83,33 @@ pub struct Policy {
     /// (Absent in policies stored before it existed: the default, 30.)
     #[serde(default = "default_idle_signout_minutes")]
     pub idle_signout_minutes: i64,
+    /// A tender worth more than this (riel at the sale's rate), in cents, needs the
+    /// cashier's confirmation at the till and is flagged in the audit; never refused.
+    #[serde(default = "default_max_tender_cents")]
+    pub max_tender_cents: i64,
+    /// An opening float worth more than this (riel at the policy rate), in cents, needs
+    /// a confirmation and is flagged in the audit; never refused.
+    #[serde(default = "default_max_float_cents")]
+    pub max_float_cents: i64,
+    /// The till asks for the drawer's counts before it shows what it expected.
+    #[serde(default = "default_blind_close")]
+    pub blind_close: bool,
 }
 
 fn default_idle_signout_minutes() -> i64 {
     30
+}
+
+fn default_max_tender_cents() -> i64 {
+    20_000
+}
+
+fn default_max_float_cents() -> i64 {
+    50_000
+}
+
+fn default_blind_close() -> bool {
+    true
 }
 
 impl Default for Policy {
@@ -101,6 +124,9 @@ impl Default for Policy {
             khr_rounding: 100,
             paid_out_limit_cents: 2000,
             idle_signout_minutes: default_idle_signout_minutes(),
+            max_tender_cents: default_max_tender_cents(),
+            max_float_cents: default_max_float_cents(),
+            blind_close: default_blind_close(),
         }
     }
 }
@@ -129,6 +155,15 @@ pub struct PolicyPatch {
     /// See [`Policy::idle_signout_minutes`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_signout_minutes: Option<i64>,
+    /// See [`Policy::max_tender_cents`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tender_cents: Option<i64>,
+    /// See [`Policy::max_float_cents`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_float_cents: Option<i64>,
+    /// See [`Policy::blind_close`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blind_close: Option<bool>,
 }
 
 impl PolicyPatch {
@@ -142,6 +177,9 @@ impl PolicyPatch {
             khr_rounding: self.khr_rounding.unwrap_or(base.khr_rounding),
             paid_out_limit_cents: self.paid_out_limit_cents.unwrap_or(base.paid_out_limit_cents),
             idle_signout_minutes: self.idle_signout_minutes.unwrap_or(base.idle_signout_minutes),
+            max_tender_cents: self.max_tender_cents.unwrap_or(base.max_tender_cents),
+            max_float_cents: self.max_float_cents.unwrap_or(base.max_float_cents),
+            blind_close: self.blind_close.unwrap_or(base.blind_close),
         }
     }
 
@@ -155,6 +193,39 @@ impl PolicyPatch {
             khr_rounding: other.khr_rounding.or(self.khr_rounding),
             paid_out_limit_cents: other.paid_out_limit_cents.or(self.paid_out_limit_cents),
             idle_signout_minutes: other.idle_signout_minutes.or(self.idle_signout_minutes),
+            max_tender_cents: other.max_tender_cents.or(self.max_tender_cents),
+            max_float_cents: other.max_float_cents.or(self.max_float_cents),
+            blind_close: other.blind_close.or(self.blind_close),
         }
     }
+}
+
+/// The cash flows of one currency of a drawer session (SPEC §3), in that currency's
+/// unit: cents for dollars, whole riel for riel. The shared rules compute expected
+/// cash and variance from it; the store keeps it; views and reports show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CashFlows {
+    /// In the drawer at opening.
+    pub float: i64,
+    /// Σ cash handed over by customers.
+    pub tendered: i64,
+    /// Σ change given back.
+    pub change: i64,
+    /// Σ paid-in movements.
+    pub paid_in: i64,
+    /// Σ paid-out movements (positive amounts).
+    pub paid_out: i64,
+    /// Σ adjustments (signed).
+    pub adjustments: i64,
+    /// Σ refunds of voided sales paid out of this session.
+    pub refunds: i64,
+}
+
+/// A two-currency drawer session's flows: dollars (cents) and riel (whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CashDrawer {
+    /// Dollars, in cents.
+    pub usd: CashFlows,
+    /// Riel, whole.
+    pub khr: CashFlows,
 }

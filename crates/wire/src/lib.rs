@@ -13,7 +13,7 @@ pub mod problem;
 pub mod sync;
 
 pub use json_text::JsonText;
-pub use domain::{BranchStatus, Policy, PolicyPatch, Role};
+pub use domain::{BranchStatus, CashDrawer, CashFlows, Policy, PolicyPatch, Role};
 pub use op::{Op, OpResult, OpStatus, OpType, PushRequest, PushResponse};
 pub use problem::{ErrorCode, Problem};
 

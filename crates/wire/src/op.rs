@@ -252,8 +252,12 @@ pub struct SaleFinalize {
 pub struct CashSessionOpen {
     /// Client-generated session id.
     pub cash_session_id: Uuid,
-    /// Cash in the drawer at opening, ≥ 0.
+    /// Dollars in the drawer at opening, in cents, ≥ 0.
     pub opening_float_cents: i64,
+    /// Riel in the drawer at opening, whole, ≥ 0 (added after the first release:
+    /// absent, 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_float_khr: Option<i64>,
 }
 
 /// Kind of a cash movement.
@@ -277,10 +281,36 @@ pub struct CashSessionMovement {
     pub movement_id: Uuid,
     /// Paid in, paid out or adjustment.
     pub kind: MovementKind,
-    /// > 0, except an adjustment which may be negative (never 0).
-    pub amount_cents: i64,
+    /// A dollar amount in cents: > 0, except an adjustment which may be negative
+    /// (never 0). Exactly one of `amount_cents` and `amount_khr` is present (a
+    /// first-release op always has `amount_cents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_cents: Option<i64>,
+    /// A riel amount, whole, with the same sign rules (added after the first release).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_khr: Option<i64>,
     /// Why, for the audit trail.
     pub reason: String,
+}
+
+impl CashSessionMovement {
+    /// The movement's amount in its currency: riel when `amount_khr` is present, else
+    /// dollars (validation guarantees exactly one is present).
+    pub fn amount(&self) -> Cash {
+        match (self.amount_cents, self.amount_khr) {
+            (_, Some(khr)) => Cash::Khr(khr),
+            (cents, None) => Cash::Usd(cents.unwrap_or(0)),
+        }
+    }
+}
+
+/// An amount of cash in one of the drawer's two currencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cash {
+    /// US dollars, in cents.
+    Usd(i64),
+    /// Riel, whole.
+    Khr(i64),
 }
 
 /// Payload of `cashSession.close`.
@@ -288,8 +318,12 @@ pub struct CashSessionMovement {
 pub struct CashSessionClose {
     /// The open session.
     pub cash_session_id: Uuid,
-    /// Cash counted in the drawer, ≥ 0.
+    /// Dollars counted in the drawer, in cents, ≥ 0.
     pub counted_cash_cents: i64,
+    /// Riel counted in the drawer, whole, ≥ 0 (added after the first release: absent,
+    /// riel was not counted and its variance is unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_khr: Option<i64>,
 }
 
 /// Payload of `attendance.startWork` and `attendance.endWork`.

@@ -76,6 +76,9 @@ pub enum ErrorCode {
     /// Terminal only: the branch's menu or policy is not in the terminal's cache yet,
     /// so a sale cannot be priced offline.
     CacheMissing,
+    /// Terminal only: an amount is above one of the policy's caps (`max_tender_cents`,
+    /// `max_float_cents`); send it again with `"confirm": true` if it is right.
+    ConfirmationRequired,
 }
 
 impl ErrorCode {
@@ -88,7 +91,8 @@ impl ErrorCode {
             BranchFrozen => 423,
             ValidationFailed | PayloadMismatch | HashMismatch | NotAllowedOffline | UnknownOpType => 422,
             NoOpenCashSession | CashSessionAlreadyOpen | CashSessionClosed | ShiftAlreadyOpen | NoOpenShift
-            | InsufficientTender | DependencyFailed | DependencyMissing | CursorReset | Conflict | RequestInFlight => {
+            | InsufficientTender | DependencyFailed | DependencyMissing | CursorReset | Conflict | RequestInFlight
+            | ConfirmationRequired => {
                 409
             }
             BadRequest | IdempotencyKeyMissing => 400,
@@ -210,5 +214,6 @@ fn title_for(code: ErrorCode) -> &'static str {
         ServiceUnavailable => "Service unavailable",
         Internal => "Internal server error",
         CacheMissing => "Terminal cache incomplete",
+        ConfirmationRequired => "Confirmation required",
     }
 }

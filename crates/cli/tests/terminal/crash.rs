@@ -36,8 +36,10 @@ struct Disk {
     next_device_seq: i64,
     next_receipt_no: i64,
     code: String,
-    /// `cash_sales_cents` of the open local cash session.
+    /// Dollars of sales (tendered − change) in the open local cash session.
     cash_sales_cents: i64,
+    /// Riel of sales (tendered − change) in the open local cash session.
+    cash_sales_khr: i64,
     stock_pending: HashMap<Uuid, i64>,
 }
 
@@ -46,8 +48,15 @@ impl Disk {
         self.ops.iter().filter(|o| o.op.op_type == "sale.finalize")
     }
 
+    /// Σ of one currency's cash of the queued sales: tender in, change out.
+    fn sales_net(&self, tender: &str, change: &str) -> i64 {
+        let n = |v: &Value| v.as_i64().unwrap();
+        self.sales().map(|o| n(&o.op.payload["tender"][tender]) - n(&o.op.payload["change"][change])).sum()
+    }
+
+    /// Dollars the queued sales put into the drawer, net of change.
     fn sales_total(&self) -> i64 {
-        self.sales().map(|o| o.op.payload["totals"]["total_cents"].as_i64().unwrap()).sum()
+        self.sales_net("cash_usd_cents", "usd_cents")
     }
 
     /// Lattes sold by the queued sales (every sale in these tests is lattes only).
@@ -81,17 +90,20 @@ async fn read_disk(data: &Path) -> Disk {
         })
         .collect();
     let dev = sqlx::query("SELECT next_device_seq, next_receipt_no, code FROM device WHERE id = 1").fetch_one(&mut c).await.unwrap();
-    let cash: Option<i64> = sqlx::query_scalar("SELECT cash_sales_cents FROM local_cash_session WHERE open = 1")
-        .fetch_optional(&mut c)
-        .await
-        .unwrap();
+    let cash: Option<(i64, i64)> =
+        sqlx::query_as("SELECT tendered_cents - change_cents, tendered_khr - change_khr FROM local_cash_session WHERE open = 1")
+            .fetch_optional(&mut c)
+            .await
+            .unwrap();
+    let (cash, cash_khr) = cash.expect("an open local cash session");
     let stock = sqlx::query("SELECT stock_item_id, qty FROM local_stock_pending").fetch_all(&mut c).await.unwrap();
     let disk = Disk {
         ops,
         next_device_seq: dev.get("next_device_seq"),
         next_receipt_no: dev.get("next_receipt_no"),
         code: dev.get("code"),
-        cash_sales_cents: cash.expect("an open local cash session"),
+        cash_sales_cents: cash,
+        cash_sales_khr: cash_khr,
         stock_pending: stock.iter().map(|r| (r.get::<String, _>("stock_item_id").parse().unwrap(), r.get("qty"))).collect(),
     };
     c.close().await.unwrap();
@@ -126,6 +138,7 @@ fn assert_whole(shop: &Shop, d: &Disk) {
         assert_eq!(stock, want, "stock_json of sale #{}", s.seq);
     }
     assert_eq!(d.cash_sales_cents, d.sales_total(), "local cash session = sum of the queued sales");
+    assert_eq!(d.cash_sales_khr, d.sales_net("cash_khr", "khr"), "the same in riel");
     let mut pending: HashMap<Uuid, i64> = HashMap::new();
     for o in d.ops.iter().filter(|o| o.status == "PENDING") {
         for (item, q) in o.stock.iter().flatten() {

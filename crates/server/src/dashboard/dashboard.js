@@ -45,6 +45,28 @@
   }
 
   /** A difference: "+$0.50", "-$0.50", "$0.00". */
+  function riel(khr) {
+    if (khr === null || khr === undefined) return "–";
+    return `${khr < 0 ? "-" : ""}៛${Math.abs(Number(khr)).toLocaleString("en-US")}`;
+  }
+
+  function signedRiel(khr) {
+    if (khr === null || khr === undefined) return "–";
+    return khr > 0 ? `+${riel(khr)}` : riel(khr);
+  }
+
+  /** A cell with a dollar amount over a riel amount (one per currency of the drawer). */
+  function twoCurrencies(cents, khr, signed, extraClass) {
+    const fmtUsd = signed ? signedMoney : money;
+    const fmtKhr = signed ? signedRiel : riel;
+    return el(
+      "td",
+      { class: `num ${extraClass || ""}`.trim() },
+      el("div", { class: "usd" }, fmtUsd(cents)),
+      el("div", { class: "khr" }, fmtKhr(khr)),
+    );
+  }
+
   function signedMoney(cents) {
     if (cents === null || cents === undefined) return "–";
     return cents > 0 ? `+${money(cents)}` : money(cents);
@@ -344,24 +366,28 @@
     fill("sales", rows, 5, "No sales today yet.");
   }
 
+  function varianceClass(v) {
+    return v === null || v === undefined ? "" : v < 0 ? "neg" : v > 0 ? "pos" : "";
+  }
+
   function renderCashSessions(sessions) {
     const rows = sessions.map((c) => {
-      const v = c.variance_cents;
-      const vClass = v === null || v === undefined ? "num" : v < 0 ? "num neg" : v > 0 ? "num pos" : "num";
+      const total = c.variance_total_cents;
       return el(
         "tr",
         { "data-session-id": c.id, "data-status": c.status },
         el("td", {}, deviceName(c.device_id)),
         el("td", {}, el("span", { class: c.status === "open" ? "tag ok" : "tag" }, c.status)),
         el("td", {}, when(c.opened_at)),
-        el("td", { class: "num" }, money(c.opening_float_cents)),
-        el("td", { class: "num" }, money(c.expected_cash_cents)),
-        el("td", { class: "num" }, money(c.counted_cash_cents)),
-        el("td", { class: vClass }, signedMoney(v)),
+        twoCurrencies(c.opening_float_cents, c.opening_float_khr),
+        twoCurrencies(c.expected_cash_cents, c.expected_khr),
+        twoCurrencies(c.counted_cash_cents, c.counted_khr),
+        twoCurrencies(c.variance_cents, c.variance_khr, true, varianceClass(c.variance_cents || c.variance_khr)),
+        el("td", { class: `num ${varianceClass(total)}`.trim(), "data-field": "variance-total" }, signedMoney(total)),
         el("td", {}, c.closed_at ? when(c.closed_at) : "–"),
       );
     });
-    fill("cash-sessions", rows, 8, "No cash sessions.");
+    fill("cash-sessions", rows, 9, "No cash sessions.");
   }
 
   function resetAudit() {

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use modula_rules::caps::{self, OverCap};
 use modula_rules::{attendance, cash, pricing, Rejection};
 use modula_store::{CashMovementRecord, CashSessionRecord, OpAudit, SaleRecord, ShiftRecord, StaffRecord, Tx};
 use modula_wire::op::{
-    CashSessionClose, CashSessionMovement, CashSessionOpen, ChangeGiven, Fx, Payload, SaleFinalize, SaleLine, SaleTotals,
+    Cash, CashSessionClose, CashSessionMovement, CashSessionOpen, ChangeGiven, Fx, Payload, SaleFinalize, SaleLine, SaleTotals,
     ShiftPayload, Tender,
 };
 use modula_wire::{ErrorCode, JsonText, Op};
@@ -16,7 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::push::OpContext;
-use super::views::{self, json_text, totals_of};
+use super::views::{self, json_text};
 use crate::error::{ApiError, ApiResult};
 
 type Outcome = ApiResult<Result<JsonText, Rejection>>;
@@ -122,8 +123,11 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     for (stock_item_id, delta) in &stock_deltas {
         ctx.add_stock(*stock_item_id, *delta);
     }
-    session.cash_sales_cents += p.totals.total_cents;
-    let expected_cash_cents = cash::expected_cash_cents(&totals_of(&session));
+    let sale_cash = cash::sale_cash(p.totals.total_cents, &p.tender, p.change.as_ref());
+    cash::apply_sale(&mut session.drawer, &sale_cash, 1);
+    let expected_cash_cents = cash::expected(&session.drawer.usd);
+    let expected_khr = cash::expected(&session.drawer.khr);
+    let over_cap = caps::tender_over_cap(&p.tender, &fx, &ctx.policy);
     ctx.put_session(session);
     let result = SaleResult {
         cash_session_id: p.cash_session_id,
@@ -131,6 +135,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         change_cents: change_due.change_cents,
         change_khr: change_due.change_khr,
         expected_cash_cents,
+        expected_khr,
         fx: p.fx,
         fx_drift,
         items_not_on_menu: &not_on_menu,
@@ -171,6 +176,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
     let draft = SaleAuditDraft {
         clock_skew_s: clock_skew_s(op.occurred_at, chrono::Utc::now()),
         fx_drift,
+        over_cap,
         stock_deltas: stock_deltas.into_iter().collect(),
         items_not_on_menu: not_on_menu,
         price_drift_cents,
@@ -194,6 +200,7 @@ struct SaleResult<'a> {
     change_cents: i64,
     change_khr: i64,
     expected_cash_cents: i64,
+    expected_khr: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     fx: Option<Fx>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -231,6 +238,8 @@ struct SaleAudit<'a> {
     fx_drift: Option<FxDrift>,
     items_not_on_menu: &'a [Uuid],
     negative_stock: &'a [NegativeStock],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    over_cap: Option<OverCap>,
     price_drift_cents: i64,
     receipt_no: &'a str,
     total_cents: i64,
@@ -283,6 +292,7 @@ async fn reprice(
 pub struct SaleAuditDraft {
     clock_skew_s: Option<i64>,
     fx_drift: Option<FxDrift>,
+    over_cap: Option<OverCap>,
     stock_deltas: Vec<(Uuid, i64)>,
     items_not_on_menu: Vec<Uuid>,
     price_drift_cents: i64,
@@ -310,6 +320,7 @@ impl SaleAuditDraft {
             fx_drift: self.fx_drift,
             items_not_on_menu: &self.items_not_on_menu,
             negative_stock: &negative_stock,
+            over_cap: self.over_cap,
             price_drift_cents: self.price_drift_cents,
             receipt_no: &self.receipt_no,
             total_cents: self.total_cents,
@@ -330,6 +341,8 @@ async fn open_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSess
     if ctx.session(tx, p.cash_session_id).await?.is_some() || tx.cash_session_exists(p.cash_session_id).await? {
         return Ok(Err(Rejection::validation("cash_session_id", "this cash session id was already used")));
     }
+    // No riel float (a first-release op): 0 riel in the drawer (SPEC §4).
+    let float_khr = p.opening_float_khr.unwrap_or(0);
     let session = CashSessionRecord {
         id: p.cash_session_id,
         tenant_id: ctx.tenant_id,
@@ -337,19 +350,23 @@ async fn open_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSess
         device_id,
         opened_by: op.actor_id,
         open: true,
-        opening_float_cents: p.opening_float_cents,
-        cash_sales_cents: 0,
-        paid_in_cents: 0,
-        paid_out_cents: 0,
-        adjustments_cents: 0,
+        drawer: cash::opened(p.opening_float_cents, float_khr),
         counted_cash_cents: None,
+        counted_khr: None,
+        close_khr_per_usd: None,
         opened_at: op.occurred_at,
         closed_at: None,
     };
     ctx.insert_session(tx, session).await?;
-    audit(ctx, "cashSession", "open", json!({"opening_float_cents": p.opening_float_cents}).into());
+    let over_cap = caps::float_over_cap(p.opening_float_cents, float_khr, &ctx.policy);
+    let mut details = json!({"opening_float_cents": p.opening_float_cents, "opening_float_khr": float_khr});
+    if let Some(over) = over_cap {
+        details["over_cap"] = json!(over);
+    }
+    audit(ctx, "cashSession", "open", details.into());
     Ok(Ok(json!({"cash_session_id": p.cash_session_id, "opening_float_cents": p.opening_float_cents,
-                 "expected_cash_cents": p.opening_float_cents}).into()))
+                 "opening_float_khr": float_khr, "expected_cash_cents": p.opening_float_cents,
+                 "expected_khr": float_khr}).into()))
 }
 
 async fn movement(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionMovement) -> Outcome {
@@ -360,28 +377,35 @@ async fn movement(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionM
     if tx.cash_movement_exists(p.movement_id).await? {
         return Ok(Err(Rejection::validation("movement_id", "this movement id was already used")));
     }
-    let mut totals = totals_of(&session);
-    cash::apply_movement(&mut totals, p.kind, p.amount_cents);
-    session.paid_in_cents = totals.paid_in_cents;
-    session.paid_out_cents = totals.paid_out_cents;
-    session.adjustments_cents = totals.adjustments_cents;
+    let amount = p.amount();
+    cash::apply_movement(&mut session.drawer, p.kind, amount, 1);
+    let (amount_cents, amount_khr) = match amount {
+        Cash::Usd(cents) => (cents, 0),
+        Cash::Khr(khr) => (0, khr),
+    };
     let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     tx.insert_cash_movement(&CashMovementRecord {
         id: p.movement_id,
         cash_session_id: session.id,
         kind: kind.clone(),
-        amount_cents: p.amount_cents,
+        amount_cents,
+        amount_khr,
         reason: p.reason.clone(),
         actor_id: op.actor_id,
         occurred_at: op.occurred_at,
     })
     .await?;
-    let session_id = session.id;
+    let (session_id, drawer) = (session.id, session.drawer);
     ctx.put_session(session);
-    let details = json!({"movement_id": p.movement_id, "kind": kind, "amount_cents": p.amount_cents, "reason": p.reason});
+    let mut details = json!({"movement_id": p.movement_id, "kind": kind, "reason": p.reason});
+    match amount {
+        Cash::Usd(cents) => details["amount_cents"] = json!(cents),
+        Cash::Khr(khr) => details["amount_khr"] = json!(khr),
+    }
     audit(ctx, "cashSession", "movement", details.into());
     Ok(Ok(json!({"cash_session_id": session_id, "movement_id": p.movement_id,
-                 "expected_cash_cents": cash::expected_cash_cents(&totals)}).into()))
+                 "expected_cash_cents": cash::expected(&drawer.usd),
+                 "expected_khr": cash::expected(&drawer.khr)}).into()))
 }
 
 async fn close_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSessionClose) -> Outcome {
@@ -389,18 +413,34 @@ async fn close_session(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: CashSes
         Ok(s) => s,
         Err(r) => return Ok(Err(r)),
     };
-    let expected_cash_cents = cash::expected_cash_cents(&totals_of(&session));
-    let variance_cents = cash::variance_cents(p.counted_cash_cents, expected_cash_cents);
     session.open = false;
     session.counted_cash_cents = Some(p.counted_cash_cents);
+    // No riel count (a first-release op): riel was not counted, its variance unknown.
+    session.counted_khr = p.counted_khr;
+    session.close_khr_per_usd = Some(ctx.policy.khr_per_usd);
     session.closed_at = Some(op.occurred_at);
-    let session_id = session.id;
+    let result = close_result(&session);
     ctx.put_session(session);
-    let result = json!({"cash_session_id": session_id, "expected_cash_cents": expected_cash_cents,
-                        "counted_cash_cents": p.counted_cash_cents, "variance_cents": variance_cents});
     let result = JsonText::from(result);
     audit(ctx, "cashSession", "close", result.clone());
     Ok(Ok(result))
+}
+
+/// A close's result and audit details: expected, counted and variance per currency and
+/// the total variance in cents.
+fn close_result(s: &CashSessionRecord) -> serde_json::Value {
+    let (expected_usd, expected_khr) = (cash::expected(&s.drawer.usd), cash::expected(&s.drawer.khr));
+    json!({
+        "cash_session_id": s.id,
+        "expected_cash_cents": expected_usd,
+        "counted_cash_cents": s.counted_cash_cents,
+        "variance_cents": s.counted_cash_cents.map(|c| cash::variance(c, expected_usd)),
+        "expected_khr": expected_khr,
+        "counted_khr": s.counted_khr,
+        "variance_khr": s.counted_khr.map(|c| cash::variance(c, expected_khr)),
+        "variance_total_cents": views::variance_total_cents(s),
+        "close_khr_per_usd": s.close_khr_per_usd,
+    })
 }
 
 // ---------------------------------------------------------------- attendance

@@ -61,29 +61,54 @@ fn at(t: modula_store::Timestamp) -> modula_store::Timestamp {
     t.trunc_subsecs(6)
 }
 
-/// A session's running totals, as the shared cash rules take them.
-pub fn totals_of(s: &modula_store::CashSessionRecord) -> modula_rules::cash::SessionTotals {
-    modula_rules::cash::SessionTotals {
-        opening_float_cents: s.opening_float_cents,
-        cash_sales_cents: s.cash_sales_cents,
-        paid_in_cents: s.paid_in_cents,
-        paid_out_cents: s.paid_out_cents,
-        adjustments_cents: s.adjustments_cents,
-    }
+/// One currency of a drawer as views and reports show it: its flows, `expected`, and
+/// `counted` and `variance` (null until counted).
+pub fn drawer_currency(f: &modula_wire::CashFlows, counted: Option<i64>) -> serde_json::Value {
+    let expected = modula_rules::cash::expected(f);
+    serde_json::json!({
+        "float": f.float, "tendered": f.tendered, "change": f.change, "paid_in": f.paid_in,
+        "paid_out": f.paid_out, "adjustments": f.adjustments, "refunds": f.refunds,
+        "expected": expected, "counted": counted,
+        "variance": counted.map(|c| modula_rules::cash::variance(c, expected)),
+    })
 }
 
-/// A cash session as sent by `GET /v1/cash-sessions/{id}` and the change feed.
+/// A closed session's total variance in cents: dollars plus riel at the rate of the
+/// policy when it closed (riel not counted adds nothing). `None` while open.
+pub fn variance_total_cents(s: &modula_store::CashSessionRecord) -> Option<i64> {
+    use modula_rules::cash;
+    let variance_cents = cash::variance(s.counted_cash_cents?, cash::expected(&s.drawer.usd));
+    let variance_khr = s.counted_khr.map(|c| cash::variance(c, cash::expected(&s.drawer.khr)));
+    let rate = s.close_khr_per_usd.unwrap_or(0);
+    Some(cash::variance_total_cents(variance_cents, variance_khr, rate))
+}
+
+/// A cash session as sent by `GET /v1/cash-sessions/{id}` and the change feed: the
+/// fields SPEC §5.6 names, each currency's flows under `usd` and `khr`, and the
+/// first release's fields (`cash_sales_cents`: dollars of sales, net of change), which
+/// tills of that release read.
 pub fn cash_session(s: &modula_store::CashSessionRecord) -> serde_json::Value {
-    let expected = modula_rules::cash::expected_cash_cents(&totals_of(s));
+    use modula_rules::cash;
+    let (usd, khr) = (&s.drawer.usd, &s.drawer.khr);
+    let (expected_usd, expected_khr) = (cash::expected(usd), cash::expected(khr));
     serde_json::json!({
         "id": s.id, "device_id": s.device_id, "branch_id": s.branch_id,
         "status": if s.open { "open" } else { "closed" },
-        "opening_float_cents": s.opening_float_cents,
-        "cash_sales_cents": s.cash_sales_cents, "paid_in_cents": s.paid_in_cents,
-        "paid_out_cents": s.paid_out_cents, "adjustments_cents": s.adjustments_cents,
-        "expected_cash_cents": expected,
+        "opening_float_cents": usd.float,
+        "expected_cash_cents": expected_usd,
         "counted_cash_cents": s.counted_cash_cents,
-        "variance_cents": s.counted_cash_cents.map(|c| modula_rules::cash::variance_cents(c, expected)),
+        "variance_cents": s.counted_cash_cents.map(|c| cash::variance(c, expected_usd)),
+        "opening_float_khr": khr.float,
+        "expected_khr": expected_khr,
+        "counted_khr": s.counted_khr,
+        "variance_khr": s.counted_khr.map(|c| cash::variance(c, expected_khr)),
+        "variance_total_cents": variance_total_cents(s),
+        "close_khr_per_usd": s.close_khr_per_usd,
+        "usd": drawer_currency(usd, s.counted_cash_cents),
+        "khr": drawer_currency(khr, s.counted_khr),
+        "cash_sales_cents": cash::net_sales(usd), "paid_in_cents": usd.paid_in,
+        "paid_out_cents": usd.paid_out, "adjustments_cents": usd.adjustments,
+        "opened_by": s.opened_by,
         "opened_at": at(s.opened_at), "closed_at": s.closed_at.map(at),
     })
 }

@@ -74,7 +74,10 @@ async fn the_change_given_and_the_rate_are_checked() {
         let msg = rejected(&res[0], "VALIDATION_FAILED");
         assert!(msg.contains(field), "{field}: {msg}");
     }
-    assert_eq!(f.session(s).await["expected_cash_cents"], 3 * LATTE_PRICE, "only the good sales count");
+    // Only the good sales count, each with its tender in and its change out: $15 in,
+    // $2 + $1 out; 8,200 ៛ + 4,100 ៛ out.
+    let session = f.session(s).await;
+    assert_eq!((session["expected_cash_cents"].clone(), session["expected_khr"].clone()), (json!(1200), json!(-12_300)), "{session}");
 }
 
 /// Ops recorded in the first release's shape (every op type; `first_release/ops.json`,
@@ -98,6 +101,13 @@ async fn first_release_ops_of_every_type_still_apply() {
     assert_eq!(session["expected_cash_cents"], 1000 + 300 + 200 - 100, "{session}");
     assert_eq!(session["variance_cents"], 0, "{session}");
     assert_eq!(session["status"], "closed");
+    // No riel float, no riel count: riel was not counted, the total is the dollar variance.
+    for (field, want) in [("opening_float_khr", json!(0)), ("expected_khr", json!(0)), ("counted_khr", Value::Null),
+                          ("variance_khr", Value::Null), ("variance_total_cents", json!(0))] {
+        assert_eq!(session[field], want, "{field} in {session}");
+    }
+    // The riel-paid sale counts its total as dollars (its first meaning), no riel.
+    assert_eq!((session["usd"]["tendered"].clone(), session["khr"]["tendered"].clone()), (json!(300), json!(0)), "{session}");
     let sales = f.sales().await;
     assert_eq!(sales.len(), 1);
     assert_eq!(sales[0]["total_cents"], 300);

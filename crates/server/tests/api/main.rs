@@ -11,6 +11,7 @@ mod auth_login;
 mod branch_lock;
 mod dashboard;
 mod device_events;
+mod drawer;
 mod errors;
 mod faults;
 mod fx;

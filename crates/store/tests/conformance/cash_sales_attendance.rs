@@ -12,7 +12,9 @@ async fn cash_sales_shifts_and_audit_round_trip(b: &Backend) {
     let mut tx = store.begin_write().await.unwrap();
     let cashier = staff_rec(w.tenant.id, "Cam", vec![w.branch.id]);
     tx.insert_staff(&cashier).await.unwrap();
-    let mut session = CashSessionRecord { opening_float_cents: 1000, ..session_rec(&w, cashier.id, t(60)) };
+    let mut session = CashSessionRecord { drawer: modula_wire::CashDrawer::default(), ..session_rec(&w, cashier.id, t(60)) };
+    session.drawer.usd.float = 1000;
+    session.drawer.khr.float = 41_000;
     tx.insert_cash_session(&session).await.unwrap();
     assert_eq!(tx.open_cash_session_of_device(w.device.id).await.unwrap(), Some(session.clone()));
     let movement = CashMovementRecord {
@@ -20,6 +22,7 @@ async fn cash_sales_shifts_and_audit_round_trip(b: &Backend) {
         cash_session_id: session.id,
         kind: "paid_in".into(),
         amount_cents: 500,
+        amount_khr: 0,
         reason: "change".into(),
         actor_id: cashier.id,
         occurred_at: t(61),
@@ -54,9 +57,13 @@ async fn cash_sales_shifts_and_audit_round_trip(b: &Backend) {
     assert_eq!(tx.list_sales(w.tenant.id, w.branch.id, 2).await.unwrap(), vec![sales[2].clone(), sales[1].clone()]);
 
     session.open = false;
-    session.cash_sales_cents = 1500;
-    session.paid_in_cents = 500;
+    // Every column of both currencies round-trips, each with its own value.
+    let (usd, khr) = (&mut session.drawer.usd, &mut session.drawer.khr);
+    (usd.tendered, usd.change, usd.paid_in, usd.paid_out, usd.adjustments, usd.refunds) = (1500, 100, 500, 20, -3, 250);
+    (khr.tendered, khr.change, khr.paid_in, khr.paid_out, khr.adjustments, khr.refunds) = (10_300, 2_100, 4_000, 8_000, -100, 900);
     session.counted_cash_cents = Some(3000);
+    session.counted_khr = Some(45_000);
+    session.close_khr_per_usd = Some(4_100);
     session.closed_at = Some(t(90));
     tx.update_cash_session(&session).await.unwrap();
     assert_eq!(tx.cash_session(w.tenant.id, session.id).await.unwrap(), Some(session.clone()));

@@ -57,11 +57,12 @@ impl Terminal {
     /// commits: the op is durable when this returns.
     pub(super) async fn finish(&self, c: Action<'_>, d: Decision) -> TerminalResult<(Op, Queued)> {
         let Action { mut tx, dev, actor, policy } = c;
-        access::check_actor(actor.staff_id, actor.role, &d.payload, &policy.unwrap_or_default())?;
+        let policy = policy.unwrap_or_default();
+        access::check_actor(actor.staff_id, actor.role, &d.payload, &policy)?;
         let op = build_op(&dev, actor.staff_id, &d)?;
         let stock_json = (!d.stock.is_empty()).then(|| serde_json::to_string(&d.stock).map_err(internal)).transpose()?;
         db::insert_op(&mut tx, &op, stock_json.as_deref()).await?;
-        local::apply(&mut tx, op.client_op_id, &d.payload, op.occurred_at, 1).await?;
+        local::apply(&mut tx, op.client_op_id, &d.payload, op.occurred_at, 1, Some(policy.khr_per_usd)).await?;
         local::add_stock_pending(&mut tx, &d.stock, 1).await?;
         db::set_counters(&mut tx, dev.next_device_seq + 1, d.next_receipt_no).await?;
         let session = session_view(&mut tx, &d.payload).await?;

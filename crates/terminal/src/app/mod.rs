@@ -31,7 +31,7 @@ use crate::error::{TerminalError, TerminalResult};
 use crate::remote::Remote;
 
 pub use cache::{branch_status, cached_menu, cached_policy, cached_staff, CachedMenuItem, CachedStaff};
-pub use cash::{session_json, MovementRequest};
+pub use cash::{session_json, CloseRequest, MovementRequest, OpenRequest};
 pub use enqueue::payload_json;
 pub use sales::{PricedCart, Quote, Receipt, ReceiptLine, SaleRequest, SaleRequestLine};
 pub use signin::{PIN_ATTEMPTS_MAX, PIN_LOCKOUT_MS};

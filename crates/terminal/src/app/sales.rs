@@ -1,6 +1,6 @@
 //! Selling: the sale and the quote, a cart priced from the cache, and the receipt.
 
-use modula_rules::{pricing, validate};
+use modula_rules::{caps, pricing, validate};
 use modula_wire::op::{ChangeGiven, Fx, Payload, SaleFinalize, SaleLine, Tender};
 use modula_wire::{ErrorCode, Policy};
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,9 @@ pub struct SaleRequest {
     /// USD, the rest in riel).
     #[serde(default)]
     pub change: Option<ChangeGiven>,
+    /// The cashier confirmed a tender above the policy's `max_tender_cents`.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 /// One line of `POST /api/sales`.
@@ -94,6 +97,7 @@ impl Terminal {
         let policy = check_cart(policy.as_ref(), &menu, &req)?;
         let cart = price_cart(&menu, policy, &req)?;
         let total = cart.totals.total_cents;
+        let fx = Fx::of(policy);
         let (change_cents, change_khr, short_cents) = match pricing::change(total, &req.tender, policy) {
             Ok(c) => (c.change_cents, c.change_khr, 0),
             Err(r) if r.code == ErrorCode::InsufficientTender => {
@@ -115,6 +119,18 @@ impl Terminal {
             change: req.change,
         };
         validate::parse_payload(modula_wire::OpType::SaleFinalize, &payload_json(&Payload::SaleFinalize(would_be))?)?;
+        // The change to give: the cashier's split if valid, else the default; and the
+        // all-riel split the page offers as the alternative.
+        let owed = change_cents.max(0);
+        let default_split = pricing::default_change_split(owed, &fx);
+        let all_khr = ChangeGiven { usd_cents: 0, khr: change_khr };
+        let change_given = match req.change {
+            Some(chosen) if short_cents == 0 => {
+                pricing::check_change_split(&chosen, owed, &fx)?;
+                chosen
+            }
+            _ => default_split,
+        };
         let nothing = Tender { cash_usd_cents: 0, cash_khr: 0 };
         Ok(Quote {
             short_khr: riel_to_cover(total, &req.tender, policy),
@@ -128,6 +144,10 @@ impl Terminal {
             change_khr,
             short_cents,
             enough: short_cents == 0,
+            change_given,
+            change_default: default_split,
+            change_all_khr: all_khr,
+            over_cap: caps::tender_over_cap(&req.tender, &fx, policy).map(|o| o.cap_cents),
         })
     }
 }
@@ -141,6 +161,9 @@ async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Dec
     // The rate the sale is priced and judged at, recorded with it (SPEC §3.1, §4).
     let fx = Fx::of(policy);
     let change = pricing::change_at(cart.totals.total_cents, &req.tender, &fx)?;
+    if let (Some(over), false) = (caps::tender_over_cap(&req.tender, &fx, policy), req.confirm) {
+        return Err(super::cash::confirm_first("cash handed over", &over));
+    }
     let given = match req.change {
         Some(chosen) => {
             pricing::check_change_split(&chosen, change.change_cents, &fx)?;
@@ -261,6 +284,16 @@ pub struct Quote {
     pub total_khr: i64,
     /// Would `POST /api/sales` accept this tender?
     pub enough: bool,
+    /// The change to give as a split: the request's `change` when valid, else
+    /// [`Quote::change_default`].
+    pub change_given: ChangeGiven,
+    /// The default split: whole dollars in dollars, the rest in riel.
+    pub change_default: ChangeGiven,
+    /// All the change in riel (rounded by policy).
+    pub change_all_khr: ChangeGiven,
+    /// The policy's tender cap in cents when this tender is above it (the sale then
+    /// needs `"confirm": true`); null otherwise.
+    pub over_cap: Option<i64>,
 }
 
 /// The least extra riel, in multiples of the policy's riel step, that makes `tender`

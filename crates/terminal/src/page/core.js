@@ -75,6 +75,31 @@ window.ModulaTill = (function () {
     return (riel < 0 ? '-' : '') + '៛' + Math.abs(riel).toLocaleString('en-US');
   }
 
+  // A split of change as the cashier hands it over: "$4.00 + ៛3,000".
+  function splitText(split) {
+    if (!split) return '—';
+    return usd(split.usd_cents) + ' + ' + khr(split.khr);
+  }
+
+  // Asks a yes/no question in the page (never a browser dialog, which would block the
+  // till's timers); resolves true on yes.
+  function confirmInPage(text) {
+    return new Promise((resolve) => {
+      const box = $('confirm');
+      $('confirm-text').textContent = text;
+      box.hidden = false;
+      const done = (answer) => {
+        box.hidden = true;
+        $('confirm-yes').onclick = null;
+        $('confirm-no').onclick = null;
+        resolve(answer);
+      };
+      $('confirm-yes').onclick = () => done(true);
+      $('confirm-no').onclick = () => done(false);
+      $('confirm-yes').focus();
+    });
+  }
+
   // Cents as what a cashier types into a $ field ("12.50").
   function dollarsInput(cents) {
     return String(Math.floor(cents / 100)) + '.' + String(cents % 100).padStart(2, '0');
@@ -202,6 +227,8 @@ window.ModulaTill = (function () {
     usd,
     khr,
     dollarsInput,
+    splitText,
+    confirmInPage,
     parseDollars,
     MONEY_HELP,
     parseRiel,

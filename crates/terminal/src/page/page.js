@@ -23,6 +23,8 @@
     usd,
     khr,
     dollarsInput,
+    splitText,
+    confirmInPage,
     parseDollars,
     MONEY_HELP,
     parseRiel,
@@ -357,7 +359,12 @@
     $('cart-empty').hidden = state.cart.length > 0;
   }
 
-  $('cart-clear').addEventListener('click', () => { state.cart = []; state.checkoutKey = null; cartChanged(); });
+  $('cart-clear').addEventListener('click', () => {
+    state.cart = [];
+    state.checkoutKey = null;
+    state.changeAllRiel = false;
+    cartChanged();
+  });
 
   // ------------------------------------------------------------------ tender & quote
 
@@ -367,12 +374,29 @@
     return { usdC, riel };
   }
 
-  function saleBody() {
+  // The sale as the page sends it: the cart, the tender and, when the cashier chose to
+  // give all the change in riel, that split (else the till gives its default split).
+  function saleBody(confirm) {
     const t = tender();
-    return {
+    const body = {
       lines: state.cart.map((l) => ({ menu_item_id: l.id, qty: l.qty })),
       tender: { cash_usd_cents: t.usdC, cash_khr: t.riel },
     };
+    if (state.changeAllRiel && state.quote && state.quote.enough) body.change = state.quote.change_all_khr;
+    if (confirm) body.confirm = true;
+    return body;
+  }
+
+  // Sends a write; when the till asks for a confirmation (an amount above the policy's
+  // cap), asks the cashier in the page and, on yes, sends it again confirmed.
+  async function withConfirmation(send) {
+    let res = await send(false);
+    if (!res.ok && res.data && res.data.code === 'CONFIRMATION_REQUIRED') {
+      const yes = await confirmInPage('Please check: ' + res.data.detail + '.');
+      if (!yes) return { ok: false, cancelled: true, status: 0, data: null };
+      res = await send(true);
+    }
+    return res;
   }
 
   function scheduleQuote() {
@@ -381,7 +405,12 @@
   }
 
   function renderTotals(q) {
-    const inclusive = !state.ctx || !state.ctx.policy || state.ctx.policy.prices_include_vat !== false;
+    const policy = state.ctx && state.ctx.policy;
+    $('khr-note').textContent = policy
+      ? 'The riel total is rounded up to the next ' + khr(policy.khr_rounding) + ' at ' + khr(policy.khr_per_usd) +
+        ' per dollar, so that riel alone always pays it.'
+      : '';
+    const inclusive = !policy || policy.prices_include_vat !== false;
     $('vat-label').textContent = inclusive ? 'VAT (included)' : 'VAT';
     $('subtotal').textContent = q ? usd(q.subtotal_cents) : '—';
     $('vat').textContent = q ? usd(q.vat_cents) : '—';
@@ -402,6 +431,7 @@
       state.quote = null;
       renderTotals(null);
       setChange('none', 'Change —');
+      $('change-switch').hidden = true;
       $('charge').disabled = true;
       return;
     }
@@ -424,11 +454,33 @@
     const q = res.data;
     state.quote = q;
     renderTotals(q);
-    if (q.tendered_cents === 0) setChange('none', 'Enter the cash received');
-    else if (q.enough) setChange('', 'Change ' + usd(q.change_cents) + ' · ' + khr(q.change_khr));
-    else setChange('short', 'Short by ' + usd(q.short_cents) + ' · ' + khr(q.short_khr));
+    renderChange(q);
     $('charge').disabled = !q.enough;
   }
+
+  // The change to hand over, as a split ("Give $4.00 + ៛3,000"), and the switch between
+  // the default split and all in riel (shown only when they differ).
+  function renderChange(q) {
+    const sw = $('change-switch');
+    sw.hidden = true;
+    if (q.tendered_cents === 0) { setChange('none', 'Enter the cash received'); return; }
+    if (!q.enough) { setChange('short', 'Short by ' + usd(q.short_cents) + ' · ' + khr(q.short_khr)); return; }
+    const d = q.change_default;
+    const r = q.change_all_khr;
+    const differ = d.usd_cents !== r.usd_cents || d.khr !== r.khr;
+    if (!differ) state.changeAllRiel = false;
+    const split = state.changeAllRiel ? r : d;
+    setChange('', 'Give ' + splitText(split) + ' (change owed ' + usd(q.change_cents) + ')');
+    if (differ) {
+      sw.hidden = false;
+      sw.textContent = state.changeAllRiel ? 'Give dollars + riel instead' : 'Give all the change in riel';
+    }
+  }
+
+  $('change-switch').addEventListener('click', () => {
+    state.changeAllRiel = !state.changeAllRiel;
+    if (state.quote) renderChange(state.quote);
+  });
 
   $('tender-usd').addEventListener('input', scheduleQuote);
   $('tender-khr').addEventListener('input', scheduleQuote);
@@ -467,11 +519,12 @@
     const b = $('charge');
     b.disabled = true; b.textContent = 'Saving…';
     const key = checkoutKey();
-    const res = await api('POST', '/api/sales', saleBody(), ACTION_TIMEOUT_MS, { 'Idempotency-Key': key });
+    const res = await withConfirmation((confirm) =>
+      api('POST', '/api/sales', saleBody(confirm), ACTION_TIMEOUT_MS, { 'Idempotency-Key': key }));
     b.textContent = 'Charge';
     if (!res.ok) {
       b.disabled = false;
-      showProblem(res, 'Sale refused');
+      if (!res.cancelled) showProblem(res, 'Sale refused');
       return;
     }
     if (state.checkoutKey !== key) return; // a repeat of a checkout already shown
@@ -480,8 +533,9 @@
     renderReceipt();
     const r = res.data.receipt;
     showMessage(res.data.status === 'FAILED' ? 'error' : 'ok',
-      'Sale ' + r.receipt_no + ': give change ' + usd(r.change_cents) + ' or ' + khr(r.change_khr) + '. ' + syncWord(res.data));
+      'Sale ' + r.receipt_no + ': give change ' + splitText(r.change_given) + '. ' + syncWord(res.data));
     state.cart = [];
+    state.changeAllRiel = false;
     $('tender-usd').value = '';
     $('tender-khr').value = '';
     cartChanged();
@@ -506,8 +560,8 @@
       row('TOTAL', usd(r.total_cents), 'big-line'),
       row('Cash $', usd(r.tender.cash_usd_cents), 'sep'),
       row('Cash ៛', khr(r.tender.cash_khr)),
-      row('Change $', usd(r.change_cents), 'big-line'),
-      row('Change ៛', khr(r.change_khr), 'big-line'));
+      el('tr', { class: 'big-line' }, el('td', { text: 'Change given' }),
+        el('td', { class: 'r', id: 'receipt-change', text: splitText(r.change_given) })));
     const sync = el('span', { id: 'receipt-sync', class: 'sync-state', 'data-status': q.status, text: q.status });
     const note = el('div', { id: 'receipt-sync-note', class: 'hint', text: syncWord(q) });
     const print = el('button', { type: 'button', class: 'btn small', text: 'Print' });
@@ -541,12 +595,46 @@
 
   // ------------------------------------------------------------------ cash drawer
 
+  // One table, a column per currency: the rows `[label, usd, khr, class, id]`.
+  function drawerTable(rows) {
+    const table = el('table', { class: 'drawer-table' },
+      el('tr', {}, el('th', { text: '' }), el('th', { text: 'Dollars $' }), el('th', { text: 'Riel ៛' })));
+    for (const [label, a, b, cls, id] of rows) {
+      table.append(el('tr', { class: cls || '' }, el('td', { text: label }),
+        el('td', { text: a === null ? '' : usd(a), id: id ? id : null }),
+        el('td', { text: b === null ? '' : khr(b), id: id ? id + '-khr' : null })));
+    }
+    return table;
+  }
+
+  function varianceWord(v) {
+    return v > 0 ? 'over' : v < 0 ? 'short' : 'exact';
+  }
+
+  // The counted, expected and variance rows of a closed (or previewed) session, and its
+  // total variance in dollars.
+  function countRows(s) {
+    return [
+      ['Expected', s.expected_cash_cents, s.expected_khr, 'grand', 'session-expected'],
+      ['Counted', s.counted_cash_cents, s.counted_khr, '', 'session-counted'],
+      ['Variance', s.variance_cents, s.variance_khr, 'grand', 'session-variance'],
+    ];
+  }
+
+  function totalVariance(s) {
+    const v = s.variance_total_cents;
+    return el('p', { id: 'session-variance-total', class: v > 0 ? 'variance-over' : v < 0 ? 'variance-short' : 'variance-zero',
+      text: 'Total variance: ' + usd(v) + ' (' + varianceWord(v) + '; riel counted at ' + khr(s.close_khr_per_usd) + ' per dollar)' });
+  }
+
   function renderSession() {
     const s = state.ctx.cash_session;
     const open = !!(s && s.status === 'open');
+    const blind = !state.ctx.policy || state.ctx.policy.blind_close !== false;
     $('open-form').hidden = open;
     $('movement-form').hidden = !open;
     $('close-form').hidden = !open;
+    if (!open) { $('close-review').hidden = true; state.closeCounts = null; }
     const box = $('session');
     box.replaceChildren();
     box.dataset.status = s ? s.status : 'none';
@@ -554,54 +642,100 @@
       box.append(el('p', { class: 'hint', text: 'No cash session yet. Count the float into the drawer and open it to start selling.' }));
       return;
     }
-    const dl = el('dl', {});
-    const add = (k, v, cls, id) => dl.append(el('dt', { text: k }), el('dd', { class: cls || '', text: v, id: id || null }));
-    add('Opened', when(s.opened_at));
-    add('Opening float', usd(s.opening_float_cents));
-    add('Cash sales', usd(s.cash_sales_cents));
-    add('Paid in', usd(s.paid_in_cents));
-    add('Paid out', usd(s.paid_out_cents));
-    if (s.adjustments_cents) add('Adjustments', usd(s.adjustments_cents));
-    add('Expected cash', usd(s.expected_cash_cents), 'grand', 'session-expected');
-    if (!open) {
-      add('Closed', when(s.closed_at));
-      add('Counted cash', usd(s.counted_cash_cents), '', 'session-counted');
-      const v = s.variance_cents;
-      const word = v > 0 ? ' over' : v < 0 ? ' short' : ' (exact)';
-      add('Variance', usd(v) + word, v > 0 ? 'variance-over' : v < 0 ? 'variance-short' : 'variance-zero', 'session-variance');
-    }
-    box.append(el('p', { class: 'status', text: open ? 'Drawer open' : 'Drawer closed — open a new session to sell again' }), dl);
+    const rows = [
+      ['Opening float', s.usd.float, s.khr.float],
+      ['Cash received', s.usd.tendered, s.khr.tendered],
+      ['Change given', -s.usd.change, -s.khr.change],
+      ['Paid in', s.usd.paid_in, s.khr.paid_in],
+      ['Paid out', -s.usd.paid_out, -s.khr.paid_out],
+    ];
+    if (s.usd.adjustments || s.khr.adjustments) rows.push(['Adjustments', s.usd.adjustments, s.khr.adjustments]);
+    if (open && !blind) rows.push(['Expected', s.expected_cash_cents, s.expected_khr, 'grand', 'session-expected']);
+    if (!open) rows.push(...countRows(s));
+    const status = open ? 'Drawer open — opened ' + when(s.opened_at) : 'Drawer closed ' + when(s.closed_at) + ' — open a new session to sell again';
+    box.append(el('p', { class: 'status', text: status }), drawerTable(rows));
+    if (open && blind) box.append(el('p', { class: 'hint', text: 'What the drawer should hold is shown after you count it (blind close).' }));
+    if (!open) box.append(totalVariance(s));
   }
 
   $('open-session').addEventListener('click', async () => {
     const cents = parseDollars($('open-float').value, null, false);
-    if (cents === null) { showMessage('error', 'The opening float cannot be read: ' + MONEY_HELP + '.'); return; }
-    const res = await act($('open-session'), 'Opening…', 'POST', '/api/cash-sessions/open', { opening_float_cents: cents }, 'Open drawer');
-    if (res.ok) { $('open-float').value = ''; showDone(res.data, 'Drawer opened with ' + usd(cents) + '.'); }
+    const riel = parseRiel($('open-float-khr').value, 0);
+    if (cents === null) { showMessage('error', 'The dollar float cannot be read: ' + MONEY_HELP + '.'); return; }
+    if (riel === null) { showMessage('error', 'The riel float cannot be read: whole riel, like 40000 or 40,000.'); return; }
+    const b = $('open-session');
+    b.disabled = true;
+    const res = await withConfirmation((confirm) => api('POST', '/api/cash-sessions/open',
+      { opening_float_cents: cents, opening_float_khr: riel, confirm }, ACTION_TIMEOUT_MS));
+    b.disabled = false;
+    if (res.ok) {
+      $('open-float').value = ''; $('open-float-khr').value = '';
+      showDone(res.data, 'Drawer opened with ' + usd(cents) + ' and ' + khr(riel) + '.');
+    } else if (!res.cancelled) {
+      showProblem(res, 'Open drawer');
+    }
+    await refreshContext();
+    pollStatus(true);
   });
 
   $('movement-submit').addEventListener('click', async () => {
     const kind = $('movement-kind').value;
-    const cents = parseDollars($('movement-amount').value, null, kind === 'adjustment');
-    if (cents === null) { showMessage('error', 'The amount cannot be read: ' + MONEY_HELP + '.'); return; }
+    const inRiel = $('movement-currency').value === 'khr';
+    const text = $('movement-amount').value;
+    const amount = inRiel ? parseRielSigned(text, kind === 'adjustment') : parseDollars(text, null, kind === 'adjustment');
+    if (amount === null) {
+      showMessage('error', 'The amount cannot be read: ' + (inRiel ? 'whole riel, like 8000 or 8,000' : MONEY_HELP) + '.');
+      return;
+    }
     const reason = $('movement-reason').value.trim();
-    const res = await act($('movement-submit'), 'Saving…', 'POST', '/api/cash-sessions/movement',
-      { kind, amount_cents: cents, reason }, 'Cash in/out');
+    const body = inRiel ? { kind, amount_khr: amount, reason } : { kind, amount_cents: amount, reason };
+    const res = await act($('movement-submit'), 'Saving…', 'POST', '/api/cash-sessions/movement', body, 'Cash in/out');
     if (res.ok) {
       $('movement-amount').value = ''; $('movement-reason').value = '';
-      showDone(res.data, $('movement-kind').selectedOptions[0].textContent + ' ' + usd(cents) + ' recorded.');
+      showDone(res.data, $('movement-kind').selectedOptions[0].textContent + ' ' + (inRiel ? khr(amount) : usd(amount)) + ' recorded.');
     }
   });
 
-  $('close-session').addEventListener('click', async () => {
+  // Riel typed for a movement: an adjustment may be negative ("-500").
+  function parseRielSigned(text, allowNegative) {
+    const t = String(text || '').trim();
+    const neg = t.startsWith('-');
+    if (neg && !allowNegative) return null;
+    const v = parseRiel(neg ? t.slice(1) : t, null);
+    return v === null ? null : (neg ? -v : v);
+  }
+
+  // Closing is two steps: the cashier counts both currencies (without seeing what was
+  // expected under a blind close), then sees the variance and closes, or counts again.
+  $('close-count').addEventListener('click', async () => {
     const cents = parseDollars($('close-counted').value, null, false);
-    if (cents === null) { showMessage('error', 'The counted cash cannot be read: ' + MONEY_HELP + '.'); return; }
-    const res = await act($('close-session'), 'Closing…', 'POST', '/api/cash-sessions/close', { counted_cash_cents: cents }, 'Close drawer');
+    const riel = parseRiel($('close-counted-khr').value, null);
+    if (cents === null) { showMessage('error', 'The counted dollars cannot be read: ' + MONEY_HELP + '.'); return; }
+    if (riel === null) { showMessage('error', 'The counted riel cannot be read: whole riel, like 52000 or 52,000 (0 if none).'); return; }
+    const counts = { counted_cash_cents: cents, counted_khr: riel };
+    const res = await api('POST', '/api/cash-sessions/close/preview', counts, ACTION_TIMEOUT_MS);
+    if (!res.ok) { showProblem(res, 'Close drawer'); return; }
+    state.closeCounts = counts;
+    $('close-review-table').replaceChildren(drawerTable(countRows(res.data)), totalVariance(res.data));
+    $('close-review').hidden = false;
+  });
+
+  $('close-recount').addEventListener('click', () => {
+    state.closeCounts = null;
+    $('close-review').hidden = true;
+  });
+
+  $('close-session').addEventListener('click', async () => {
+    const counts = state.closeCounts;
+    if (!counts) { showMessage('error', 'Count the drawer first, then check the count.'); return; }
+    const res = await act($('close-session'), 'Closing…', 'POST', '/api/cash-sessions/close', counts, 'Close drawer');
     if (res.ok) {
-      $('close-counted').value = '';
+      $('close-counted').value = ''; $('close-counted-khr').value = '';
+      $('close-review').hidden = true;
+      state.closeCounts = null;
       const s = res.data.cash_session || {};
-      showDone(res.data, 'Drawer closed. Expected ' + usd(s.expected_cash_cents) + ', counted ' + usd(s.counted_cash_cents) +
-        ', variance ' + usd(s.variance_cents) + '.');
+      showDone(res.data, 'Drawer closed. Variance ' + usd(s.variance_cents) + ' and ' + khr(s.variance_khr) +
+        ', in all ' + usd(s.variance_total_cents) + '.');
     }
   });
 
