@@ -1,8 +1,8 @@
 //! Cash-session arithmetic (spec §3): a drawer that holds dollars and riel.
 //!
-//! Per currency: expected = float + cash tendered − change given + paid in − paid out
-//! + adjustments − refunds; variance = counted − expected. The session also reports
-//! its total variance in cents at the policy's rate when it closed.
+//! Per currency: expected = float + cash tendered − change given + paid in − paid out +
+//! adjustments − refunds; variance = counted − expected. The session also reports its
+//! total variance in cents at the policy's rate when it closed.
 //!
 //! Each currency keeps its own [`CashFlows`], in that currency's unit: cents for dollars,
 //! whole riel for riel. Nothing here converts between them except
@@ -147,7 +147,7 @@ pub fn khr_text(khr: i64) -> String {
     let digits = khr.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 4);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

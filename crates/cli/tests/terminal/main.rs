@@ -7,6 +7,7 @@ mod webdriver;
 mod browser;
 mod checkout;
 mod crash;
+mod drawer;
 mod frozen;
 mod guard;
 mod lanes;

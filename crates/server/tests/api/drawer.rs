@@ -161,7 +161,7 @@ async fn amounts_above_the_caps_are_applied_and_flagged_in_the_audit() {
     assert_eq!((policy["max_tender_cents"].clone(), policy["max_float_cents"].clone(), policy["blind_close"].clone()),
                (json!(50_000), json!(50_000), json!(false)), "{policy}");
     let again = sale(&mut ops, &f, s, (f.latte, LATTE_PRICE), 30_000, 0, (29_700, 0));
-    applied(&f.push(&[again.clone()]).await[0]);
+    applied(&f.push(std::slice::from_ref(&again)).await[0]);
     let audit = f.app.get(&format!("/v1/audit?branch_id={}", f.branch), &f.owner_token).await;
     let events = audit.ok(200)["events"].as_array().unwrap().clone();
     let event = events.iter().find(|e| e["client_op_id"] == again["client_op_id"]).expect("an event");

@@ -150,7 +150,7 @@ impl Terminal {
 /// amount and sends it again with `"confirm": true`.
 pub(super) fn confirm_first(what: &str, over: &caps::OverCap) -> TerminalError {
     let msg = format!(
-        "the {what} of {} is more than the usual most of {}; check the amount and confirm it if it is right",
+        "the {what} is worth {} (riel at the shop's rate), above the shop's cap of {}; check the amount, and confirm it only if it is right",
         cash::usd_text(over.amount_cents),
         cash::usd_text(over.cap_cents)
     );
