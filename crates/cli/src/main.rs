@@ -8,8 +8,11 @@
 //!   from MODULA_NEW_PASSWORD or --password-file) resets a manager's or owner's sign-in.
 //! - `modula demo` starts a server with a seeded demo café on SQLite.
 //! - `modula terminal enroll | run | status` is the POS terminal agent.
+//! - `modula sim --seed N --tills T --branches B --minutes M [--postgres URL]` runs the
+//!   swarm simulation and fails if any invariant breaks.
 
 mod demo;
+mod sim;
 mod terminal;
 
 use std::net::SocketAddr;
@@ -38,6 +41,9 @@ enum Command {
     /// The POS terminal agent: enroll, run, status.
     #[command(subcommand)]
     Terminal(terminal::TerminalCommand),
+    /// The swarm simulation: real tills and servers under faults, checked for lost or
+    /// doubled money.
+    Sim(sim::SimArgs),
 }
 
 #[derive(Args)]
@@ -177,6 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(AdminCommand::SetPassword(args)) => run_set_password(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Terminal(cmd) => terminal::run(cmd).await,
+        Command::Sim(args) => sim::run(args).await,
     }
 }
 

@@ -148,12 +148,19 @@ impl Browser {
         assert_eq!(got, json!(value), "select {css}");
     }
 
-    /// The visible text of an element ("" when it is missing).
+    /// The visible text of an element ("" when it is missing). An element the page
+    /// redraws between the find and the read (a stale reference) is found again.
     pub async fn text(&self, css: &str) -> String {
-        match self.try_find(css).await {
-            Some(id) => self.cmd(reqwest::Method::GET, &format!("/element/{id}/text"), None).await.as_str().unwrap_or("").to_string(),
-            None => String::new(),
+        for _ in 0..50 {
+            let Some(id) = self.try_find(css).await else { return String::new() };
+            let r = self.http.get(format!("{}/element/{id}/text", self.base)).send().await.expect("webdriver request");
+            if r.status().is_success() {
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                return v["value"].as_str().unwrap_or("").to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        panic!("{css} kept going stale while its text was read");
     }
 
     /// Waits (up to `secs`) until the element's text satisfies `pred`; returns it.
