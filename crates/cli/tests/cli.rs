@@ -360,3 +360,44 @@ async fn admin_set_password_gives_and_resets_a_sign_in() {
     let out = set(cashier["id"].as_str().unwrap(), &["--login", "dara"], Some("cashier password"));
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cashiers have no server sign-in"));
 }
+
+/// `modula sim` (issue 22): a short seeded run on SQLite holds every invariant and sums
+/// up what it did on its last line.
+#[test]
+fn sim_runs_a_seed_and_every_invariant_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["sim", "--seed", "11", "--tills", "3", "--branches", "2", "--max-steps", "160", "--minutes", "5"])
+        .arg("--dir")
+        .arg(dir.path().join("run"))
+        .env_remove("MODULA_SIM_PG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let last = stdout.lines().last().unwrap_or("");
+    assert!(last.starts_with("sim seed=11 tills=3 branches=2 backend=sqlite: 160 steps"), "{last}");
+    assert!(last.contains("quiet points 2") && last.ends_with("every invariant held"), "{last}");
+}
+
+/// The checks can fail: a sale copied behind the server's back (MODULA_SIM_SABOTAGE) is
+/// caught, the run exits non-zero and prints the command that replays it.
+#[test]
+fn sim_catches_a_doubled_sale_and_prints_how_to_replay_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["sim", "--seed", "12", "--tills", "2", "--branches", "1", "--max-steps", "160", "--minutes", "5"])
+        .arg("--dir")
+        .arg(dir.path().join("run"))
+        .env("MODULA_SIM_SABOTAGE", "extra-sale")
+        .env_remove("MODULA_SIM_PG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("invariant sales-once broken at step 150"), "{stderr}");
+    assert!(stderr.contains("replay: modula sim --seed 12 --tills 2 --branches 1 --max-steps 150"), "{stderr}");
+    assert!(stdout.lines().last().unwrap_or("").contains("FAILED: invariant sales-once"), "{stdout}");
+}

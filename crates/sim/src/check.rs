@@ -92,6 +92,9 @@ pub async fn quiet(d: &mut Driver, store: &dyn Store) -> Result<(), Violation> {
         }
     }
     drained(&d.world).await?;
+    if d.stats.quiet_points == 1 {
+        sabotage(&d.world, store).await?;
+    }
     let mut all_ops = Vec::new();
     for t in 0..d.world.tills.len() {
         let ops = till_ops(&d.world.tills[t].dir).await?;
@@ -123,6 +126,25 @@ pub async fn quiet(d: &mut Driver, store: &dyn Store) -> Result<(), Violation> {
     feed_replays_to_the_state(&d.world, store).await?;
     d.stats.checks += 1;
     Ok(())
+}
+
+/// The environment variable that makes a run break its own database on purpose, to show
+/// that the checks catch it: `extra-sale` copies a sale at the first quiet point.
+pub const SABOTAGE_ENV: &str = "MODULA_SIM_SABOTAGE";
+
+async fn sabotage(w: &World, store: &dyn Store) -> Result<(), Violation> {
+    if std::env::var(SABOTAGE_ENV).as_deref() != Ok("extra-sale") {
+        return Ok(());
+    }
+    let mut tx = store.begin_write().await.map_err(store_err)?;
+    for branch in &w.branches {
+        if let Some(sale) = tx.list_sales(w.tenant_id, *branch, 1).await.map_err(store_err)?.pop() {
+            let copy = modula_store::SaleRecord { id: Uuid::now_v7(), client_op_id: Uuid::now_v7(), ..sale };
+            tx.insert_sales(&[copy]).await.map_err(store_err)?;
+            break;
+        }
+    }
+    tx.commit().await.map_err(store_err)
 }
 
 /// No op stays PENDING once the links are up (revoked tills aside: they cannot sync).
