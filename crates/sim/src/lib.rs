@@ -8,12 +8,14 @@
 //! point it checks that nothing was lost or doubled ([`check`]).
 //!
 //! Code map: [`schedule`] draws the steps, [`world`] builds the chain, [`link`] is the
-//! faulty proxy, [`procs`] the processes, [`driver`] runs steps, [`check`] the invariants.
+//! faulty proxy, [`procs`] the processes, [`driver`] runs steps, [`check`] the invariants;
+//! [`herd`] is the city-wide reconnect benchmark (`modula sim --herd`).
 
 #![warn(missing_docs)]
 
 pub mod check;
 pub mod driver;
+pub mod herd;
 pub mod link;
 pub mod procs;
 pub mod schedule;
@@ -157,7 +159,7 @@ fn summary(cfg: &Config, d: &driver::Driver, took: Duration, violation: Option<&
 }
 
 /// The run's database URL, and what drops it afterwards.
-async fn database(cfg: &Config) -> anyhow::Result<(String, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>)> {
+pub(crate) async fn database(cfg: &Config) -> anyhow::Result<(String, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>)> {
     let Some(pg) = &cfg.postgres else {
         let url = format!("sqlite://{}", cfg.dir.join("server.db").display());
         return Ok((url, Box::pin(async {})));

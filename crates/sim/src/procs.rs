@@ -65,6 +65,11 @@ impl Proc {
         self.spawn()
     }
 
+    /// Its process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
     /// Fails when the process has exited (it should run until killed).
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(c) = self.child.as_mut() {
