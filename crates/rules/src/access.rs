@@ -9,7 +9,7 @@ use crate::Rejection;
 
 /// The least role that may perform `payload`: cashier for every offline op, except
 /// a cash adjustment and a paid-out above `policy.paid_out_limit_cents`, which need
-/// a manager. (Acting on someone else's shift is checked by [`check_actor`].)
+/// a manager; a void needs a manager. (Acting on someone else's shift is checked by [`check_actor`].)
 pub fn required_role(payload: &Payload, policy: &Policy) -> Role {
     match payload {
         Payload::CashSessionMovement(m) => match m.kind {
@@ -17,6 +17,7 @@ pub fn required_role(payload: &Payload, policy: &Policy) -> Role {
             MovementKind::PaidOut if paid_out_cents(m, policy) > policy.paid_out_limit_cents => Role::Manager,
             MovementKind::PaidIn | MovementKind::PaidOut => Role::Cashier,
         },
+        Payload::SaleVoid(_) => Role::Manager,
         _ => Role::Cashier,
     }
 }
@@ -56,6 +57,7 @@ fn role_message(payload: &Payload, policy: &Policy, actor_role: Role) -> String 
         Payload::CashSessionMovement(m) if m.kind == MovementKind::Adjustment => {
             "a cash adjustment".to_string()
         }
+        Payload::SaleVoid(_) => "a void".to_string(),
         Payload::CashSessionMovement(_) => {
             format!(
                 "a paid-out above the limit of {} (riel counted at {} ៛ per dollar)",

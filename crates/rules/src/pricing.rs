@@ -210,6 +210,17 @@ pub fn check_change_split(given: &ChangeGiven, change_cents: i64, fx: &Fx) -> Re
     Ok(())
 }
 
+/// Checks a void's refund (SPEC §4 `sale.void`): like change, both parts ≥ 0 and worth
+/// the sale's total within one riel rounding step, never more than half a step over, at
+/// the rate the sale was priced with. `VALIDATION_FAILED` naming `refund`.
+pub fn check_refund(refund: &ChangeGiven, total_cents: i64, fx: &Fx) -> Result<(), Rejection> {
+    check_change_split(refund, total_cents, fx).map_err(|r| {
+        let message = r.message.replace("change given", "refund").replace("cents are owed", "cents were paid").replace("cents owed", "cents paid");
+        let message = message.strip_prefix("change: ").unwrap_or(&message).to_string();
+        Rejection::validation("refund", message)
+    })
+}
+
 /// The exchange fields must be positive for any riel arithmetic.
 fn check_exchange(policy: &Fx) -> Result<(), Rejection> {
     if policy.khr_per_usd <= 0 {
@@ -407,6 +418,18 @@ mod tests {
                 change_khr: 1_800
             }
         );
+    }
+
+    #[test]
+    fn refunds_are_the_total_within_a_step() {
+        let fx = Fx { khr_per_usd: 4100, khr_rounding: 100 };
+        assert!(check_refund(&ChangeGiven { usd_cents: 300, khr: 0 }, 300, &fx).is_ok());
+        assert!(check_refund(&ChangeGiven { usd_cents: 0, khr: 12_300 }, 300, &fx).is_ok());
+        let short = check_refund(&ChangeGiven { usd_cents: 200, khr: 0 }, 300, &fx).unwrap_err();
+        assert_eq!(short.field.as_deref(), Some("refund"));
+        assert!(short.message.starts_with("refund: the refund is short: 300 cents were paid"), "{}", short.message);
+        let over = check_refund(&ChangeGiven { usd_cents: 400, khr: 0 }, 300, &fx).unwrap_err();
+        assert!(over.message.contains("more than the 300 cents paid"), "{}", over.message);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use modula_wire::limits::{
 };
 use modula_wire::op::{
     CashSessionClose, CashSessionMovement, CashSessionOpen, MovementKind, Payload, SaleFinalize,
-    SaleLine, ShiftPayload,
+    SaleLine, SaleVoid, ShiftPayload,
 };
 use modula_wire::{OpType, Policy, PolicyPatch};
 use serde::de::DeserializeOwned;
@@ -51,6 +51,7 @@ pub fn parse_payload(op_type: OpType, payload: &Value) -> Result<Payload, Reject
             typed::<ShiftPayload>(payload).map(Payload::AttendanceStartWork)
         }
         OpType::AttendanceEndWork => typed::<ShiftPayload>(payload).map(Payload::AttendanceEndWork),
+        OpType::SaleVoid => typed(payload).and_then(sale_void).map(Payload::SaleVoid),
     }
 }
 
@@ -190,6 +191,14 @@ fn session_close(p: CashSessionClose) -> Result<CashSessionClose, Rejection> {
     if let Some(khr) = p.counted_khr {
         in_range("counted_khr", khr, 0, KHR_MAX)?;
     }
+    Ok(p)
+}
+
+/// A void: a reason, and a refund of 0..=the limits in each currency, not nothing.
+fn sale_void(p: SaleVoid) -> Result<SaleVoid, Rejection> {
+    text("reason", &p.reason, true)?;
+    in_range("refund.usd_cents", p.refund.usd_cents, 0, MONEY_MAX_CENTS)?;
+    in_range("refund.khr", p.refund.khr, 0, KHR_MAX)?;
     Ok(p)
 }
 
@@ -739,6 +748,22 @@ mod tests {
         assert!(close(json!({"cash_session_id": ID1, "counted_cash_cents": 0, "counted_khr": 0})).is_ok());
         assert_field(close(json!({"cash_session_id": ID1, "counted_cash_cents": 0, "counted_khr": -5})), "counted_khr");
         assert_field(close(json!({"cash_session_id": ID1, "counted_cash_cents": 0, "counted_khr": "5"})), "counted_khr");
+    }
+
+    #[test]
+    fn void_payloads() {
+        let ok = |v: Value| parse_payload(OpType::SaleVoid, &v);
+        let void = json!({"sale_id": ID1, "cash_session_id": ID2, "reason": "wrong drink", "refund": {"usd_cents": 300, "khr": 0}});
+        assert!(matches!(ok(void.clone()), Ok(Payload::SaleVoid(_))));
+        let mut blank = void.clone();
+        blank["reason"] = json!("  ");
+        assert_field(ok(blank), "reason");
+        let mut negative = void.clone();
+        negative["refund"]["khr"] = json!(-1);
+        assert_field(ok(negative), "refund.khr");
+        let mut missing = void;
+        missing.as_object_mut().unwrap().remove("refund");
+        assert_field(ok(missing), "refund");
     }
 
     #[test]

@@ -102,11 +102,11 @@ impl BatchTx for PgTx {
                      WHERE id = $35 AND m.top IS NOT NULL), \
                    o AS (INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, \
                      payload_hash, device_seq, lane, status, code, message, result, occurred_at, recorded_at, field, \
-                     audit_module, audit_action, audit_details) \
+                     audit_module, audit_action, audit_details, payload) \
                      SELECT * FROM UNNEST($37::uuid[], $38::uuid[], $39::uuid[], $40::uuid[], $41::uuid[], \
                      $42::text[], $43::text[], $44::int8[], $45::text[], $46::text[], $47::text[], $48::text[], \
                      $49::text[], $50::timestamptz[], $51::timestamptz[], $52::text[], $53::text[], $54::text[], \
-                     $55::text[])) \
+                     $55::text[], $60::text[])) \
                    SELECT head FROM h";
         let n = count(b.changes.len())?;
         // Placed as if the head were at 0: `off` is the position relative to the old head.
@@ -135,6 +135,7 @@ impl BatchTx for PgTx {
         let q = q.bind(placed.iter().map(|r| r.change.new_entity).collect::<Vec<_>>());
         let (froms, tos): (Vec<i64>, Vec<i64>) = ranges.upserts.iter().copied().unzip();
         let q = q.bind(&ranges.delete_froms).bind(froms).bind(tos);
+        let q = q.bind(crate::oplog::payloads(b.ops));
         let row = self.one(q).await?;
         let head: Option<i64> = row.as_ref().map(|r| get(r, "head")).transpose()?;
         if n > 0 && head.is_none() {

@@ -30,11 +30,11 @@ impl OpLogTx for PgTx {
         }
         let sql = "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
                    device_seq, lane, status, code, message, result, occurred_at, recorded_at, field, audit_module, \
-                   audit_action, audit_details) \
+                   audit_action, audit_details, payload) \
                    SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
                    $7::text[], $8::int8[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
-                   $14::timestamptz[], $15::timestamptz[], $16::text[], $17::text[], $18::text[], $19::text[])";
-        let q = bind_op_arrays(sqlx::query(sql), ops)?;
+                   $14::timestamptz[], $15::timestamptz[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])";
+        let q = bind_op_arrays(sqlx::query(sql), ops)?.bind(payloads(ops));
         self.exec(q).await?;
         Ok(())
     }
@@ -60,6 +60,28 @@ impl OpLogTx for PgTx {
         let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(limit)).await?;
         rows.iter().map(|r| OpRecord::from_row(&Cols(r))).collect()
     }
+
+    async fn resolutions(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<ResolutionRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = "SELECT * FROM op_resolutions WHERE tenant_id = $1 AND client_op_id = ANY($2)";
+        let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(ids)).await?;
+        rows.iter().map(|r| ResolutionRecord::from_row(&Cols(r))).collect()
+    }
+
+    async fn insert_resolution(&mut self, r: &ResolutionRecord) -> StoreResult<bool> {
+        let sql = "INSERT INTO op_resolutions (tenant_id, client_op_id, branch_id, action, actor_id, note, at, result) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, client_op_id) DO NOTHING";
+        let q = sqlx::query(sql).bind(r.tenant_id).bind(r.client_op_id).bind(r.branch_id).bind(&r.action);
+        let q = q.bind(r.actor_id).bind(&r.note).bind(r.at).bind(r.result.as_ref().map(|t| t.as_str()));
+        Ok(self.exec(q).await? == 1)
+    }
+}
+
+/// The kept payloads of `ops` (rejected ops' only), as an array for an `UNNEST` insert.
+pub(crate) fn payloads(ops: &[OpRecord]) -> Vec<Option<&str>> {
+    ops.iter().map(|o| o.payload.as_ref().map(|p| p.as_str())).collect()
 }
 
 

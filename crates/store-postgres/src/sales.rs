@@ -38,6 +38,20 @@ impl SalesTx for PgTx {
         let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(limit)).await?;
         rows.iter().map(|r| SaleRecord::from_row(&Cols(r))).collect()
     }
+
+    async fn sale(&mut self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<SaleRecord>> {
+        let row = self.one(sqlx::query("SELECT * FROM sales WHERE tenant_id = $1 AND id = $2").bind(tenant_id).bind(id)).await?;
+        row.as_ref().map(|r| SaleRecord::from_row(&Cols(r))).transpose()
+    }
+
+    async fn void_sale(&mut self, tenant_id: Uuid, id: Uuid, v: &SaleVoidRecord) -> StoreResult<bool> {
+        let sql = "UPDATE sales SET voided_at = $1, void_actor_id = $2, void_reason = $3, void_refund_cents = $4, \
+                   void_refund_khr = $5, void_cash_session_id = $6, void_op_id = $7 \
+                   WHERE tenant_id = $8 AND id = $9 AND voided_at IS NULL";
+        let q = sqlx::query(sql).bind(v.at).bind(v.actor_id).bind(&v.reason).bind(v.refund_cents).bind(v.refund_khr);
+        let q = q.bind(v.cash_session_id).bind(v.client_op_id).bind(tenant_id).bind(id);
+        Ok(self.exec(q).await? == 1)
+    }
 }
 
 /// Binds the 13 columns of `sales` as arrays, in the column order of `insert_sales`

@@ -35,7 +35,7 @@ impl OpLogTx for SqliteTx {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO ops (tenant_id, client_op_id, branch_id, device_id, actor_id, op_type, payload_hash, \
                  device_seq, lane, status, code, message, result, occurred_at, recorded_at, field, audit_module, \
-                 audit_action, audit_details) ",
+                 audit_action, audit_details, payload) ",
             );
             q.push_values(chunk, |mut b, op| {
                 let (status, code, message, result, field) = match &op.outcome {
@@ -62,7 +62,8 @@ impl OpLogTx for SqliteTx {
                     .push_bind(field)
                     .push_bind(op.audit.as_ref().map(|a| a.module.clone()))
                     .push_bind(op.audit.as_ref().map(|a| a.action.clone()))
-                    .push_bind(op.audit.as_ref().map(|a| a.details.as_str().to_owned()));
+                    .push_bind(op.audit.as_ref().map(|a| a.details.as_str().to_owned()))
+                    .push_bind(op.payload.as_ref().map(|p| p.as_str().to_owned()));
             });
             q.build().execute(&mut *self.tx).await.map_err(store_error)?;
         }
@@ -98,6 +99,44 @@ impl OpLogTx for SqliteTx {
         .await
         .map_err(store_error)?;
         rows.iter().map(|r| OpRecord::from_row(&Cols(r))).collect()
+    }
+
+    async fn resolutions(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<ResolutionRecord>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IN_LIST_MAX) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM op_resolutions WHERE tenant_id = ");
+            q.push_bind(tenant_id).push(" AND client_op_id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
+            for row in &rows {
+                out.push(ResolutionRecord::from_row(&Cols(row))?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn insert_resolution(&mut self, r: &ResolutionRecord) -> StoreResult<bool> {
+        self.require_write("insert_resolution")?;
+        let done = sqlx::query(
+            "INSERT INTO op_resolutions (tenant_id, client_op_id, branch_id, action, actor_id, note, at, result) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, client_op_id) DO NOTHING",
+        )
+        .bind(r.tenant_id)
+        .bind(r.client_op_id)
+        .bind(r.branch_id)
+        .bind(&r.action)
+        .bind(r.actor_id)
+        .bind(&r.note)
+        .bind(ts(r.at))
+        .bind(r.result.as_ref().map(|t| t.as_str().to_owned()))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

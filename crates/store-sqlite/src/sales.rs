@@ -64,5 +64,36 @@ impl SalesTx for SqliteTx {
             .map_err(store_error)?;
         rows.iter().map(|r| SaleRecord::from_row(&Cols(r))).collect()
     }
+
+    async fn sale(&mut self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<SaleRecord>> {
+        let row = sqlx::query("SELECT * FROM sales WHERE tenant_id = ? AND id = ?")
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(|r| SaleRecord::from_row(&Cols(r))).transpose()
+    }
+
+    async fn void_sale(&mut self, tenant_id: Uuid, id: Uuid, v: &SaleVoidRecord) -> StoreResult<bool> {
+        self.require_write("void_sale")?;
+        let done = sqlx::query(
+            "UPDATE sales SET voided_at = ?, void_actor_id = ?, void_reason = ?, void_refund_cents = ?, void_refund_khr = ?, \
+             void_cash_session_id = ?, void_op_id = ? WHERE tenant_id = ? AND id = ? AND voided_at IS NULL",
+        )
+        .bind(ts(v.at))
+        .bind(v.actor_id)
+        .bind(&v.reason)
+        .bind(v.refund_cents)
+        .bind(v.refund_khr)
+        .bind(v.cash_session_id)
+        .bind(v.client_op_id)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 

@@ -21,6 +21,50 @@ pub trait OpLogTx: Send {
 
     /// Rejected ops of a branch, newest first, at most `limit`.
     async fn rejected_ops(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<OpRecord>>;
+
+    /// The resolutions of rejected ops among `client_op_ids` (SPEC §5.6).
+    async fn resolutions(&mut self, tenant_id: Uuid, client_op_ids: &[Uuid]) -> StoreResult<Vec<ResolutionRecord>>;
+
+    /// Records a resolution, unless the op has one: `false` then (nothing changed).
+    async fn insert_resolution(&mut self, r: &ResolutionRecord) -> StoreResult<bool>;
+}
+
+/// How a manager resolved a rejected op: `accept` (a sale applied now, as the till
+/// recorded it) or `dismiss` (handled otherwise).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolutionRecord {
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// The rejected op.
+    pub client_op_id: Uuid,
+    /// Its branch.
+    pub branch_id: Uuid,
+    /// `accept` or `dismiss`.
+    pub action: String,
+    /// The manager.
+    pub actor_id: Uuid,
+    /// Their note.
+    pub note: String,
+    /// When.
+    pub at: Timestamp,
+    /// What accepting applied (the sale's result); `None` for a dismissal.
+    pub result: Option<modula_wire::JsonText>,
+}
+
+impl ResolutionRecord {
+    /// Decodes an `op_resolutions` row.
+    pub fn from_row(row: &impl Columns) -> StoreResult<Self> {
+        Ok(ResolutionRecord {
+            tenant_id: row.uuid("tenant_id")?,
+            client_op_id: row.uuid("client_op_id")?,
+            branch_id: row.uuid("branch_id")?,
+            action: row.text("action")?,
+            actor_id: row.uuid("actor_id")?,
+            note: row.text("note")?,
+            at: row.instant("at")?,
+            result: row.opt_text("result")?.map(|t| from_json("op_resolutions.result", &t)).transpose()?,
+        })
+    }
 }
 
 /// Which lane an op came through.
@@ -79,6 +123,9 @@ pub struct OpRecord {
     /// audit trail of ops; [`crate::AuditTx::list_audit`] reads it back as an [`AuditRecord`] with
     /// `applied_at = recorded_at`). Written, never read back by op lookups (`None` there).
     pub audit: Option<OpAudit>,
+    /// The payload of a rejected op, kept so a manager can accept it later (SPEC §5.6);
+    /// `None` for applied ops and for rejections recorded before it was kept.
+    pub payload: Option<modula_wire::JsonText>,
 }
 
 /// What an applied op's audit event adds to its op record.
@@ -143,6 +190,7 @@ impl OpRecord {
             occurred_at: row.instant("occurred_at")?,
             recorded_at: row.instant("recorded_at")?,
             audit: None,
+            payload: row.opt_text("payload")?.map(|t| from_json("ops.payload", &t)).transpose()?,
         })
     }
 }

@@ -16,6 +16,31 @@ pub trait SalesTx: Send {
 
     /// Sales of a branch, newest first, at most `limit`.
     async fn list_sales(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<SaleRecord>>;
+
+    /// One sale of the tenant.
+    async fn sale(&mut self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<SaleRecord>>;
+
+    /// Marks a sale voided, unless it already is: `false` then (nothing changed).
+    async fn void_sale(&mut self, tenant_id: Uuid, id: Uuid, void: &SaleVoidRecord) -> StoreResult<bool>;
+}
+
+/// The void of a sale (SPEC §4 `sale.void`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleVoidRecord {
+    /// When it was voided.
+    pub at: Timestamp,
+    /// The manager who voided it.
+    pub actor_id: Uuid,
+    /// Why.
+    pub reason: String,
+    /// Dollars paid back, in cents.
+    pub refund_cents: i64,
+    /// Riel paid back.
+    pub refund_khr: i64,
+    /// The session the refund left.
+    pub cash_session_id: Uuid,
+    /// The `sale.void` op.
+    pub client_op_id: Uuid,
 }
 
 /// A finalized cash sale.
@@ -47,6 +72,8 @@ pub struct SaleRecord {
     pub occurred_at: Timestamp,
     /// When applied.
     pub applied_at: Timestamp,
+    /// Its void, if it was voided.
+    pub void: Option<SaleVoidRecord>,
 }
 
 impl SaleRecord {
@@ -66,6 +93,18 @@ impl SaleRecord {
             details: from_json("sales.details", &row.text("details")?)?,
             occurred_at: row.instant("occurred_at")?,
             applied_at: row.instant("applied_at")?,
+            void: match row.opt_instant("voided_at")? {
+                None => None,
+                Some(at) => Some(SaleVoidRecord {
+                    at,
+                    actor_id: row.uuid("void_actor_id")?,
+                    reason: row.text("void_reason")?,
+                    refund_cents: row.int("void_refund_cents")?,
+                    refund_khr: row.int("void_refund_khr")?,
+                    cash_session_id: row.uuid("void_cash_session_id")?,
+                    client_op_id: row.uuid("void_op_id")?,
+                }),
+            },
         })
     }
 }

@@ -273,6 +273,9 @@ pub async fn apply(
                 .await?;
             Ok(())
         }
+        // A void is online only, never queued: its refund is applied when the server
+        // answers it (see `app::void`).
+        Payload::SaleVoid(_) => Ok(()),
         Payload::AttendanceEndWork(s) => {
             let (open, ended) = if sign == 1 { (0, Some(ts(at))) } else { (1, None) };
             sqlx::query("UPDATE local_shift SET open = ?, ended_at = ? WHERE shift_id = ?")

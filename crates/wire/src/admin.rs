@@ -293,3 +293,33 @@ pub struct MenuItemsView {
     /// Live (not deleted) items.
     pub items: Vec<MenuItemView>,
 }
+
+/// What a manager does with a failure (SPEC §5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolveAction {
+    /// Apply the refused sale now, as the till recorded it.
+    Accept,
+    /// Record that it was handled otherwise.
+    Dismiss,
+}
+
+impl ResolveAction {
+    /// `accept` or `dismiss`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolveAction::Accept => "accept",
+            ResolveAction::Dismiss => "dismiss",
+        }
+    }
+}
+
+/// Body of `POST /v1/sync/failures/{client_op_id}/resolve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveFailure {
+    /// Accept or dismiss.
+    pub action: ResolveAction,
+    /// The manager's note (required to dismiss).
+    #[serde(default)]
+    pub note: String,
+}

@@ -21,6 +21,8 @@ pub enum OpType {
     AttendanceStartWork,
     /// `attendance.endWork`
     AttendanceEndWork,
+    /// `sale.void` (online only: the direct lane, never a push)
+    SaleVoid,
 }
 
 /// Op types that exist but may only be performed through the online admin API.
@@ -30,7 +32,6 @@ pub const ONLINE_ONLY_OP_TYPES: &[&str] = &[
     "menu.delete",
     "inventory.restock",
     "policy.update",
-    "sale.void",
     "sale.voidApprove",
 ];
 
@@ -54,12 +55,26 @@ impl OpType {
             OpType::CashSessionClose => "cashSession.close",
             OpType::AttendanceStartWork => "attendance.startWork",
             OpType::AttendanceEndWork => "attendance.endWork",
+            OpType::SaleVoid => "sale.void",
         }
     }
 
-    /// Parses a wire name; `None` for online-only and unknown types.
+    /// The op types of the direct lane only (a push of one is `NOT_ALLOWED_OFFLINE`).
+    pub const ONLINE: [OpType; 1] = [OpType::SaleVoid];
+
+    /// Whether this type may only be sent online.
+    pub fn online_only(self) -> bool {
+        OpType::ONLINE.contains(&self)
+    }
+
+    /// Parses the wire name of an offline type; `None` for online-only and unknown types.
     pub fn parse(s: &str) -> Option<OpType> {
         OpType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Parses the wire name of any type with a payload, the online-only ones included.
+    pub fn parse_any(s: &str) -> Option<OpType> {
+        OpType::ALL.into_iter().chain(OpType::ONLINE).find(|t| t.as_str() == s)
     }
 }
 
@@ -335,6 +350,20 @@ pub struct ShiftPayload {
     pub staff_id: Uuid,
 }
 
+/// Payload of `sale.void` (online only, manager+ of the branch): the sale, the open cash
+/// session the refund leaves, why, and the refund as handed back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleVoid {
+    /// The sale voided.
+    pub sale_id: Uuid,
+    /// The open cash session of the branch the refund is paid out of.
+    pub cash_session_id: Uuid,
+    /// Why, for the audit trail (required).
+    pub reason: String,
+    /// What goes back to the customer, in dollars and riel.
+    pub refund: ChangeGiven,
+}
+
 /// A parsed, typed payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -350,6 +379,8 @@ pub enum Payload {
     AttendanceStartWork(ShiftPayload),
     /// `attendance.endWork`
     AttendanceEndWork(ShiftPayload),
+    /// `sale.void`
+    SaleVoid(SaleVoid),
 }
 
 impl Payload {
@@ -362,6 +393,7 @@ impl Payload {
             Payload::CashSessionClose(_) => OpType::CashSessionClose,
             Payload::AttendanceStartWork(_) => OpType::AttendanceStartWork,
             Payload::AttendanceEndWork(_) => OpType::AttendanceEndWork,
+            Payload::SaleVoid(_) => OpType::SaleVoid,
         }
     }
 }

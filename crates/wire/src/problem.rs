@@ -76,6 +76,8 @@ pub enum ErrorCode {
     /// Terminal only: the branch's menu or policy is not in the terminal's cache yet,
     /// so a sale cannot be priced offline.
     CacheMissing,
+    /// The sale was voided already (SPEC §5.1 rule 8).
+    SaleAlreadyVoided,
     /// Terminal only: an amount is above one of the policy's caps (`max_tender_cents`,
     /// `max_float_cents`); send it again with `"confirm": true` if it is right.
     ConfirmationRequired,
@@ -92,7 +94,7 @@ impl ErrorCode {
             ValidationFailed | PayloadMismatch | HashMismatch | NotAllowedOffline | UnknownOpType => 422,
             NoOpenCashSession | CashSessionAlreadyOpen | CashSessionClosed | ShiftAlreadyOpen | NoOpenShift
             | InsufficientTender | DependencyFailed | DependencyMissing | CursorReset | Conflict | RequestInFlight
-            | ConfirmationRequired => {
+            | ConfirmationRequired | SaleAlreadyVoided => {
                 409
             }
             BadRequest | IdempotencyKeyMissing => 400,
@@ -215,5 +217,6 @@ fn title_for(code: ErrorCode) -> &'static str {
         Internal => "Internal server error",
         CacheMissing => "Terminal cache incomplete",
         ConfirmationRequired => "Confirmation required",
+        SaleAlreadyVoided => "Sale already voided",
     }
 }

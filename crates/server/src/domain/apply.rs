@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use modula_rules::caps::{self, OverCap};
 use modula_rules::{attendance, cash, pricing, Rejection};
-use modula_store::{CashMovementRecord, CashSessionRecord, OpAudit, SaleRecord, ShiftRecord, StaffRecord, Tx};
+use modula_store::{CashMovementRecord, CashSessionRecord, OpAudit, SaleRecord, SaleVoidRecord, ShiftRecord, StaffRecord, Tx};
 use modula_wire::op::{
-    Cash, CashSessionClose, CashSessionMovement, CashSessionOpen, ChangeGiven, Fx, Payload, SaleFinalize, SaleLine, SaleTotals,
+    Cash, CashSessionClose, CashSessionMovement, CashSessionOpen, ChangeGiven, Fx, Payload, SaleFinalize, SaleLine, SaleTotals, SaleVoid,
     ShiftPayload, Tender,
 };
 use modula_wire::{ErrorCode, JsonText, Op};
@@ -31,6 +31,7 @@ pub async fn apply(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &StaffR
         Payload::CashSessionClose(p) => close_session(tx, ctx, op, p).await,
         Payload::AttendanceStartWork(p) => start_work(tx, ctx, op, actor, p).await,
         Payload::AttendanceEndWork(p) => end_work(tx, ctx, op, p).await,
+        Payload::SaleVoid(p) => void_sale(tx, ctx, op, p).await,
     }
 }
 
@@ -146,6 +147,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         total_cents: p.totals.total_cents,
         vat_cents: p.totals.vat_cents,
     };
+    let stock: Vec<(Uuid, i64)> = stock_deltas.iter().map(|(k, v)| (*k, *v)).collect();
     let details = SaleDetails {
         change: change_due.change_cents,
         change_given: p.change,
@@ -153,6 +155,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         fx: p.fx,
         items_not_on_menu: &not_on_menu,
         lines: &p.lines,
+        stock: &stock,
         tender: &p.tender,
         totals: &p.totals,
     };
@@ -170,6 +173,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         details: json_text(&details)?,
         occurred_at: op.occurred_at,
         applied_at: chrono::Utc::now(),
+        void: None,
     };
     let result = json_text(&result)?;
     ctx.add_sale(record)?;
@@ -225,6 +229,8 @@ struct SaleDetails<'a> {
     fx: Option<Fx>,
     items_not_on_menu: &'a [Uuid],
     lines: &'a [SaleLine],
+    /// What the sale took from stock, `(stock item, −qty)`: a void puts it back.
+    stock: &'a [(Uuid, i64)],
     tender: &'a Tender,
     totals: &'a SaleTotals,
 }
@@ -261,7 +267,7 @@ struct NegativeStock {
 
 /// Lines at current menu prices (charged price kept for items no longer sellable), the
 /// ids no longer on the menu, and the stock used by recipe × qty.
-async fn reprice(
+pub(super) async fn reprice(
     tx: &mut dyn Tx,
     ctx: &mut OpContext,
     lines: &[SaleLine],
@@ -441,6 +447,89 @@ fn close_result(s: &CashSessionRecord) -> serde_json::Value {
         "variance_total_cents": views::variance_total_cents(s),
         "close_khr_per_usd": s.close_khr_per_usd,
     })
+}
+
+// ---------------------------------------------------------------- sale.void
+
+/// A void (online only, manager+): the sale must be this branch's and not voided yet, the
+/// refund's session open and this branch's, the refund worth the sale's total at its
+/// rate. Then the sale is marked voided, its stock comes back, the refund leaves the
+/// session, and the feed tells the branch's tills.
+async fn void_sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleVoid) -> Outcome {
+    let Some(sale) = tx.sale(ctx.tenant_id, p.sale_id).await? else {
+        return Ok(Err(Rejection::validation("sale_id", "there is no sale with this id")));
+    };
+    if sale.branch_id != ctx.branch.id {
+        return Ok(Err(other_branch("sale", p.sale_id)));
+    }
+    if let Some(v) = &sale.void {
+        let msg = format!("sale {} was already voided at {}", sale.receipt_no, v.at.to_rfc3339());
+        return Ok(Err(Rejection::new(ErrorCode::SaleAlreadyVoided, msg)));
+    }
+    let mut session = match branch_open_session(tx, ctx, p.cash_session_id).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(Err(r)),
+    };
+    let details: serde_json::Value = serde_json::from_str(sale.details.as_str()).unwrap_or_default();
+    let fx = serde_json::from_value::<Fx>(details["fx"].clone()).unwrap_or_else(|_| Fx::of(&ctx.policy));
+    if let Err(r) = pricing::check_refund(&p.refund, sale.total_cents, &fx) {
+        return Ok(Err(r));
+    }
+    let stock_back = stock_of_sale(tx, ctx, &details).await?;
+    // ---- effects from here on (the sale row first: a concurrent void loses here)
+    let void = SaleVoidRecord {
+        at: op.occurred_at,
+        actor_id: op.actor_id,
+        reason: p.reason.clone(),
+        refund_cents: p.refund.usd_cents,
+        refund_khr: p.refund.khr,
+        cash_session_id: session.id,
+        client_op_id: op.client_op_id,
+    };
+    if !tx.void_sale(ctx.tenant_id, sale.id, &void).await? {
+        return Err(ApiError::Internal(format!("sale {} was voided by another request under the branch lock", sale.id)));
+    }
+    for (item, qty) in &stock_back {
+        ctx.add_stock(*item, *qty);
+    }
+    cash::apply_refund(&mut session.drawer, &p.refund);
+    let (session_id, drawer) = (session.id, session.drawer);
+    ctx.put_branch_session(session);
+    let voided = SaleRecord { void: Some(void), ..sale };
+    ctx.change("sales", "sale", voided.id, json_text(&views::sale(&voided))?);
+    ctx.change("voids", "sale_void", voided.id, json_text(&views::sale_void(&voided))?);
+    let result = json!({
+        "sale_id": voided.id, "receipt_no": voided.receipt_no, "voided_at": op.occurred_at, "refund": p.refund,
+        "cash_session_id": session_id, "expected_cash_cents": cash::expected(&drawer.usd),
+        "expected_khr": cash::expected(&drawer.khr),
+    });
+    let stock: Vec<serde_json::Value> = stock_back.iter().map(|(i, q)| json!({"stock_item_id": i, "qty": q})).collect();
+    let audit_details = json!({"sale_id": voided.id, "receipt_no": voided.receipt_no, "total_cents": voided.total_cents,
+                               "refund": p.refund, "reason": p.reason, "cash_session_id": session_id, "stock_returned": stock});
+    audit(ctx, "sale", "void", audit_details.into());
+    Ok(Ok(result.into()))
+}
+
+/// An open cash session of this branch, of any device (a manager at the dashboard pays a
+/// refund out of a till's drawer).
+async fn branch_open_session(tx: &mut dyn Tx, ctx: &mut OpContext, id: Uuid) -> ApiResult<Result<CashSessionRecord, Rejection>> {
+    Ok(match ctx.session(tx, id).await? {
+        None => Err(Rejection::new(ErrorCode::NoOpenCashSession, format!("there is no cash session {id} to pay the refund from"))),
+        Some(s) if s.branch_id != ctx.branch.id => Err(other_branch("cash session", id)),
+        Some(s) if !s.open => Err(Rejection::new(ErrorCode::CashSessionClosed, format!("cash session {id} is closed; pay the refund from an open one"))),
+        Some(s) => Ok(s),
+    })
+}
+
+/// What a sale took from stock, to put back: `(stock item, +qty)`. A sale applied
+/// before the sale kept it (no `stock` in its details) gives back by today's recipes.
+pub(super) async fn stock_of_sale(tx: &mut dyn Tx, ctx: &mut OpContext, details: &serde_json::Value) -> ApiResult<Vec<(Uuid, i64)>> {
+    if let Ok(kept) = serde_json::from_value::<Vec<(Uuid, i64)>>(details["stock"].clone()) {
+        return Ok(kept.into_iter().map(|(item, delta)| (item, -delta)).collect());
+    }
+    let lines: Vec<SaleLine> = serde_json::from_value(details["lines"].clone()).unwrap_or_default();
+    let (_, _, used) = reprice(tx, ctx, &lines).await?;
+    Ok(used.into_iter().map(|(item, delta)| (item, -delta)).collect())
 }
 
 // ---------------------------------------------------------------- attendance

@@ -281,6 +281,20 @@ impl OpContext {
         self.sessions.insert(s.id, Some(s));
     }
 
+    /// Records the new state of a session of any device of the branch (a void's refund,
+    /// an accepted failure's sale), written at flush; the request's own device's open
+    /// session is not affected by it.
+    pub fn put_branch_session(&mut self, s: CashSessionRecord) {
+        debug_assert_eq!(s.branch_id, self.branch.id, "only the branch's sessions change");
+        if Some(s.device_id) == self.device_id {
+            return self.put_session(s);
+        }
+        if !self.dirty_sessions.contains(&s.id) {
+            self.dirty_sessions.push(s.id);
+        }
+        self.sessions.insert(s.id, Some(s));
+    }
+
     /// Adds `delta` to an item's on-hand at this branch, written at flush. (No decision
     /// reads a stock level: a sale may take stock below zero, and its audit event, which
     /// flags that, is finished at flush from the level under the row lock.)

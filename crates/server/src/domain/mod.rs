@@ -9,6 +9,7 @@ pub mod feed;
 pub mod pull;
 pub mod push;
 pub mod reports;
+pub mod resolve;
 pub mod bootstrap;
 pub mod device_events;
 pub mod login;

@@ -19,7 +19,10 @@ use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 
 /// Every scope of the feed, in canonical order.
-pub const SCOPES: [&str; 8] = ["menu", "policy", "staff", "branch", "inventory", "cash_sessions", "attendance", "sales"];
+/// (`voids` and `resolutions` came after the first release: a pull that names no scopes
+/// gets them too, so its older cursors are reset once.)
+pub const SCOPES: [&str; 10] =
+    ["menu", "policy", "staff", "branch", "inventory", "cash_sessions", "attendance", "sales", "voids", "resolutions"];
 /// Page size when none is asked for.
 pub const PULL_LIMIT_DEFAULT: i64 = 500;
 /// Largest page.

@@ -160,7 +160,7 @@ impl Prepared {
     pub fn of(op: &Op) -> Self {
         Prepared {
             hash: hash::payload_hash(&op.op_type, op.tenant_id, op.branch_id, op.actor_id, &op.payload),
-            payload: OpType::parse(&op.op_type).map(|t| validate::parse_payload(t, &op.payload)),
+            payload: OpType::parse_any(&op.op_type).map(|t| validate::parse_payload(t, &op.payload)),
         }
     }
 }
@@ -196,9 +196,11 @@ pub async fn process_prepared(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, pre
         payload_hash: hash,
         device_seq: (op.device_seq >= 1).then_some(op.device_seq),
         lane: ctx.lane,
-        outcome,
         occurred_at: op.occurred_at,
         recorded_at: now,
+        // A rejected op keeps its payload: a manager may accept it later (SPEC §5.6).
+        payload: matches!(outcome, OpOutcome::Rejected { .. }).then(|| modula_wire::JsonText::from(op.payload.clone())),
+        outcome,
         audit,
     };
     let result = fresh_result(&record);
@@ -276,7 +278,11 @@ async fn decide_and_apply(
     if ctx.branch.status == modula_wire::BranchStatus::Frozen {
         return Ok(Err(Rejection::new(ErrorCode::BranchFrozen, "the branch is frozen; writes are refused")));
     }
-    // Rule 7: type and payload.
+    // Rule 7: type and payload. An online-only type (a void) never comes by push.
+    if ctx.lane == Lane::Offline && OpType::parse_any(&op.op_type).is_some_and(OpType::online_only) {
+        let msg = format!("{} is done online only (POST /v1/sales/{{id}}/void), never replayed from a queue", op.op_type);
+        return Ok(Err(Rejection::new(ErrorCode::NotAllowedOffline, msg)));
+    }
     let payload = match payload {
         None if ONLINE_ONLY_OP_TYPES.contains(&op.op_type.as_str()) => {
             let msg = format!("{} may only be done online through the admin API", op.op_type);

@@ -1,7 +1,9 @@
 //! Reads of what the sync lanes produced (SPEC §5.5, §5.6): sales, cash sessions,
 //! shifts, failures, device bookkeeping and the audit trail. Every list is bounded.
 
-use modula_store::{OpOutcome, Store};
+use std::collections::HashMap;
+
+use modula_store::{OpOutcome, OpRecord, ResolutionRecord, Store};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -45,23 +47,65 @@ pub async fn attendance(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiR
     Ok(json!({ "shifts": rows.iter().map(views::shift).collect::<Vec<_>>() }))
 }
 
-/// `GET /v1/sync/failures?branch_id=`: every rejected op of both lanes, newest first.
+/// `GET /v1/sync/failures?branch_id=`: every rejected op of both lanes, newest first,
+/// with what a manager needs to recognise it (a sale's receipt number and amount, the
+/// cashier's name) and its resolution, if any.
 pub async fn failures(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiResult<Value> {
     let mut tx = store.begin_read().await?;
     branch_for_admin(tx.as_mut(), auth, branch_id).await?;
     let rows = tx.rejected_ops(auth.tenant_id, branch_id, REPORT_ROWS_MAX).await?;
-    let failures: Vec<Value> = rows
-        .iter()
-        .filter_map(|op| match &op.outcome {
-            OpOutcome::Rejected { code, message, .. } => Some(json!({
-                "client_op_id": op.client_op_id, "device_id": op.device_id, "actor_id": op.actor_id,
-                "type": op.op_type, "code": code, "message": message, "lane": op.lane.as_str(),
-                "occurred_at": op.occurred_at, "recorded_at": op.recorded_at,
-            })),
-            OpOutcome::Applied(_) => None,
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.client_op_id).collect();
+    let resolutions: HashMap<Uuid, ResolutionRecord> =
+        tx.resolutions(auth.tenant_id, &ids).await?.into_iter().map(|r| (r.client_op_id, r)).collect();
+    let names: HashMap<Uuid, String> = tx.list_staff(auth.tenant_id).await?.into_iter().map(|s| (s.id, s.name)).collect();
+    let failures: Vec<Value> = rows.iter().filter_map(|op| failure_view(op, resolutions.get(&op.client_op_id), &names)).collect();
+    Ok(json!({ "failures": failures }))
+}
+
+/// One failure as listed (`None` for an applied op).
+pub fn failure_view(op: &OpRecord, resolution: Option<&ResolutionRecord>, names: &HashMap<Uuid, String>) -> Option<Value> {
+    let OpOutcome::Rejected { code, message, .. } = &op.outcome else { return None };
+    let payload: Value = op.payload.as_ref().and_then(|p| serde_json::from_str(p.as_str()).ok()).unwrap_or(Value::Null);
+    Some(json!({
+        "client_op_id": op.client_op_id, "device_id": op.device_id, "actor_id": op.actor_id,
+        "actor_name": names.get(&op.actor_id), "type": op.op_type, "code": code, "message": message,
+        "lane": op.lane.as_str(), "occurred_at": op.occurred_at, "recorded_at": op.recorded_at,
+        "receipt_no": payload["receipt_no"].as_str(), "total_cents": payload["totals"]["total_cents"].as_i64(),
+        "sale_id": payload["sale_id"].as_str(), "resolution": resolution.map(views::resolution),
+    }))
+}
+
+/// `GET /v1/sales/{id}`: the sale with its lines (named from the menu), totals, tender,
+/// change, rate, session and void (SPEC §5.6).
+pub async fn sale(store: &dyn Store, auth: &Auth, id: Uuid) -> ApiResult<Value> {
+    let mut tx = store.begin_read().await?;
+    let sale = tx.sale(auth.tenant_id, id).await?.ok_or_else(|| not_found("sale", id))?;
+    branch_for_read(tx.as_mut(), auth, sale.branch_id).await?;
+    let details: Value = serde_json::from_str(sale.details.as_str()).unwrap_or(Value::Null);
+    let menu: HashMap<Uuid, String> = tx.list_menu_items(auth.tenant_id).await?.into_iter().map(|m| (m.id, m.name)).collect();
+    let lines: Vec<Value> = details["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let id = l["menu_item_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).unwrap_or_default();
+            let (qty, unit) = (l["qty"].as_i64().unwrap_or(0), l["unit_price_cents"].as_i64().unwrap_or(0));
+            json!({"menu_item_id": id, "name": menu.get(&id), "qty": qty, "unit_price_cents": unit,
+                   "line_total_cents": qty.saturating_mul(unit)})
         })
         .collect();
-    Ok(json!({ "failures": failures }))
+    let void = sale.void.as_ref().map(|v| {
+        json!({"at": v.at, "actor_id": v.actor_id, "reason": v.reason,
+               "refund": {"usd_cents": v.refund_cents, "khr": v.refund_khr}, "cash_session_id": v.cash_session_id})
+    });
+    Ok(json!({
+        "sale_id": sale.id, "receipt_no": sale.receipt_no, "branch_id": sale.branch_id, "device_id": sale.device_id,
+        "actor_id": sale.actor_id, "cash_session_id": sale.cash_session_id, "occurred_at": sale.occurred_at,
+        "applied_at": sale.applied_at, "lines": lines, "subtotal_cents": details["totals"]["subtotal_cents"],
+        "vat_cents": details["totals"]["vat_cents"], "total_cents": sale.total_cents, "tender": details["tender"],
+        "change": details["change_given"], "fx": details["fx"], "price_drift_cents": sale.price_drift_cents,
+        "voided": sale.void.is_some(), "void": void,
+    }))
 }
 
 /// `GET /v1/sync/devices?branch_id=`: last seen, last `device_seq`, and the gaps.

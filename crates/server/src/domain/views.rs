@@ -125,6 +125,20 @@ pub fn sale(s: &modula_store::SaleRecord) -> SaleView<'_> {
         receipt_no: &s.receipt_no,
         sale_id: s.id,
         total_cents: s.total_cents,
+        voided: s.void.is_some(),
+    }
+}
+
+/// A sale's void as the `voids` scope of the feed carries it (what a till needs to mark
+/// its receipt VOID).
+pub fn sale_void(s: &modula_store::SaleRecord) -> serde_json::Value {
+    match &s.void {
+        None => serde_json::Value::Null,
+        Some(v) => serde_json::json!({
+            "sale_id": s.id, "receipt_no": s.receipt_no, "device_id": s.device_id, "total_cents": s.total_cents,
+            "voided_at": at(v.at), "actor_id": v.actor_id, "reason": v.reason,
+            "refund": {"usd_cents": v.refund_cents, "khr": v.refund_khr}, "cash_session_id": v.cash_session_id,
+        }),
     }
 }
 
@@ -149,6 +163,8 @@ pub struct SaleView<'a> {
     pub sale_id: uuid::Uuid,
     /// Charged total.
     pub total_cents: i64,
+    /// Whether a manager voided it.
+    pub voided: bool,
 }
 
 /// A shift as listed by `GET /v1/attendance` and the change feed.
@@ -156,5 +172,14 @@ pub fn shift(s: &modula_store::ShiftRecord) -> serde_json::Value {
     serde_json::json!({
         "shift_id": s.id, "staff_id": s.staff_id, "status": if s.open { "open" } else { "closed" },
         "started_at": at(s.started_at), "ended_at": s.ended_at.map(at),
+    })
+}
+
+/// A failure's resolution as listed and fed (`resolutions` scope).
+pub fn resolution(r: &modula_store::ResolutionRecord) -> serde_json::Value {
+    let result: serde_json::Value = r.result.as_ref().and_then(|t| serde_json::from_str(t.as_str()).ok()).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "client_op_id": r.client_op_id, "action": r.action, "actor_id": r.actor_id, "at": at(r.at),
+        "note": r.note, "result": result,
     })
 }

@@ -85,3 +85,24 @@ pub async fn start_work(State(s): State<AppState>, auth: Auth, headers: HeaderMa
 pub async fn end_work(State(s): State<AppState>, auth: Auth, headers: HeaderMap, ApiJson(b): ApiJson<OnlineOp>) -> ApiResult<Response> {
     submit(s, auth, headers, OpType::AttendanceEndWork, b).await
 }
+
+/// `POST /v1/sales/{id}/void`: the path's sale id goes into the payload.
+pub async fn void_sale(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    ApiJson(mut b): ApiJson<OnlineOp>,
+) -> ApiResult<Response> {
+    let Some(payload) = b.payload.as_object_mut() else {
+        return Err(ApiError::bad_field("payload", "payload must be a JSON object"));
+    };
+    match payload.get("sale_id") {
+        None => {
+            payload.insert("sale_id".into(), serde_json::json!(id));
+        }
+        Some(v) if v.as_str().and_then(|s| s.parse::<Uuid>().ok()) == Some(id) => {}
+        Some(_) => return Err(ApiError::bad_field("payload.sale_id", "payload.sale_id differs from the path's id")),
+    }
+    submit(s, auth, headers, OpType::SaleVoid, b).await
+}

@@ -30,6 +30,19 @@ pub async fn sales(State(s): State<AppState>, auth: Auth, Query(q): Query<Branch
     Ok(Json(reports::sales(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
+pub async fn sale(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+    Ok(Json(reports::sale(s.store.as_ref(), &auth, id).await?))
+}
+
+pub async fn resolve(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    ApiJson(req): ApiJson<modula_wire::admin::ResolveFailure>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(crate::domain::resolve::resolve(s.store.as_ref(), &auth, id, req).await?))
+}
+
 pub async fn cash_session(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::cash_session(s.store.as_ref(), &auth, id).await?))
 }

@@ -279,6 +279,7 @@ async fn the_store_rewrites_the_audit_details_of_an_op_it_holds_and_refuses_an_u
         occurred_at: chrono::Utc::now(),
         recorded_at: chrono::Utc::now(),
         audit: Some(OpAudit { module: "sale".into(), action: "finalize".into(), details: details(json!({"negative_stock": []})) }),
+        payload: None,
     };
     let flagged = details(json!({"negative_stock": [{"on_hand": -1, "stock_item_id": fx.beans}]}));
     let mut tx = fx.app.store.begin_write().await.expect("begin");

@@ -21,3 +21,4 @@ mod online;
 mod privilege;
 mod pull;
 mod push;
+mod voids;

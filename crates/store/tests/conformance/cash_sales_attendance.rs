@@ -45,6 +45,7 @@ async fn cash_sales_shifts_and_audit_round_trip(b: &Backend) {
         details: json!({"lines": [{"qty": n}], "note": "ünïcode"}).into(),
         occurred_at: t(70 + n),
         applied_at: t(80 + n),
+        void: None,
     };
     let sales = vec![sale(1), sale(2), sale(3)];
     tx.insert_sales(&sales).await.unwrap();
@@ -55,6 +56,23 @@ async fn cash_sales_shifts_and_audit_round_trip(b: &Backend) {
     assert_eq!(taken, want);
     assert!(tx.existing_sale_ids(&[]).await.unwrap().is_empty());
     assert_eq!(tx.list_sales(w.tenant.id, w.branch.id, 2).await.unwrap(), vec![sales[2].clone(), sales[1].clone()]);
+    // A void marks the sale once; a second void changes nothing; another tenant sees nothing.
+    let void = SaleVoidRecord {
+        at: t(85),
+        actor_id: cashier.id,
+        reason: "wrong drink".into(),
+        refund_cents: 250,
+        refund_khr: 4100,
+        cash_session_id: session.id,
+        client_op_id: id(),
+    };
+    assert!(tx.void_sale(w.tenant.id, sales[0].id, &void).await.unwrap());
+    assert!(!tx.void_sale(w.tenant.id, sales[0].id, &SaleVoidRecord { reason: "again".into(), ..void.clone() }).await.unwrap());
+    assert!(!tx.void_sale(id(), sales[1].id, &void).await.unwrap());
+    let voided = tx.sale(w.tenant.id, sales[0].id).await.unwrap().unwrap();
+    assert_eq!(voided, SaleRecord { void: Some(void), ..sales[0].clone() });
+    assert_eq!(tx.sale(w.tenant.id, sales[1].id).await.unwrap(), Some(sales[1].clone()));
+    assert_eq!(tx.sale(id(), sales[1].id).await.unwrap(), None);
 
     session.open = false;
     // Every column of both currencies round-trips, each with its own value.

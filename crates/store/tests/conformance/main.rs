@@ -315,6 +315,7 @@ pub fn op_rec(w: &World, seq: i64, outcome: OpOutcome, recorded_at: Timestamp) -
         occurred_at: t(seq),
         recorded_at,
         audit: None,
+        payload: None,
     }
 }
 

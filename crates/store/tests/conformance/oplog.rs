@@ -11,7 +11,8 @@ async fn the_op_log_round_trips_and_lists_rejections_newest_first(b: &Backend) {
     let store = b.store();
     let w = world(store).await;
     let applied = op_rec(&w, 1, OpOutcome::Applied(json!({"sale_id": "x", "n": 1.5}).into()), t(100));
-    let old = op_rec(&w, 2, rejected(Some("lines[0].qty")), t(101));
+    let mut old = op_rec(&w, 2, rejected(Some("lines[0].qty")), t(101));
+    old.payload = Some(json!({"sale_id": "kept", "receipt_no": "ñ-1", "lines": []}).into());
     let new = op_rec(&w, 3, rejected(None), t(102));
     let mut online = op_rec(&w, 4, rejected(None), t(103));
     online.lane = Lane::Online;
@@ -42,6 +43,33 @@ async fn the_op_log_round_trips_and_lists_rejections_newest_first(b: &Backend) {
     let mut tx = store.begin_write().await.unwrap();
     let again = tx.insert_ops(&[applied]).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "keys are unique: {again:?}");
+}
+
+conformance!(a_rejected_op_has_one_resolution);
+async fn a_rejected_op_has_one_resolution(b: &Backend) {
+    let store = b.store();
+    let w = world(store).await;
+    let op = op_rec(&w, 1, rejected(None), t(100));
+    let first = ResolutionRecord {
+        tenant_id: w.tenant.id,
+        client_op_id: op.client_op_id,
+        branch_id: w.branch.id,
+        action: "accept".into(),
+        actor_id: id(),
+        note: "the money was in the drawer".into(),
+        at: t(200),
+        result: Some(json!({"sale_id": "s"}).into()),
+    };
+    let mut tx = store.begin_write().await.unwrap();
+    tx.insert_ops(std::slice::from_ref(&op)).await.unwrap();
+    assert!(tx.insert_resolution(&first).await.unwrap());
+    let second = ResolutionRecord { action: "dismiss".into(), result: None, note: "no".into(), ..first.clone() };
+    assert!(!tx.insert_resolution(&second).await.unwrap(), "one resolution per op");
+    tx.commit().await.unwrap();
+    let mut tx = store.begin_read().await.unwrap();
+    assert_eq!(tx.resolutions(w.tenant.id, &[op.client_op_id, id()]).await.unwrap(), vec![first.clone()]);
+    assert!(tx.resolutions(id(), &[op.client_op_id]).await.unwrap().is_empty(), "tenant-scoped");
+    assert!(tx.resolutions(w.tenant.id, &[]).await.unwrap().is_empty());
 }
 
 conformance!(device_seqs_are_noted_and_gaps_reported);

@@ -180,6 +180,7 @@ pub fn payload_json(p: &Payload) -> TerminalResult<serde_json::Value> {
         Payload::CashSessionMovement(x) => serde_json::to_value(x),
         Payload::CashSessionClose(x) => serde_json::to_value(x),
         Payload::AttendanceStartWork(x) | Payload::AttendanceEndWork(x) => serde_json::to_value(x),
+        Payload::SaleVoid(x) => serde_json::to_value(x),
     };
     v.map_err(internal)
 }
