@@ -20,7 +20,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a till's cache may take to equal a fresh hydration.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(45);
 /// The scopes a till pulls (`modula_terminal::engine::PULL_SCOPES`).
-const SCOPES: &str = "menu,policy,staff,branch,inventory,cash_sessions,attendance";
+const SCOPES: &str = "menu,policy,staff,branch,inventory,cash_sessions,attendance,voids,resolutions";
 /// Ops asked of the store at once.
 const OPS_PER_READ: usize = 500;
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -39,6 +39,7 @@ pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
         .route("/api/attendance/start", post(start_work))
         .route("/api/attendance/end", post(end_work))
         .route("/api/inventory/restock", post(restock))
+        .route("/api/sales/{sale_id}/void", post(void_sale))
         .route_layer(axum::middleware::from_fn_with_state(t.clone(), crate::idempotency::idempotent));
     Router::new()
         .route("/", get(page_html))
@@ -199,18 +200,34 @@ async fn ops(
     let limit = q.limit.unwrap_or(OPS_PAGE_DEFAULT);
     let mut conn = t.db.reader().acquire().await?;
     let rows = db::ops_by_status(&mut conn, status, q.after.unwrap_or(0), limit).await?;
-    let ops: Vec<Value> = rows
-        .iter()
-        .map(|o| {
-            json!({
-                "client_op_id": o.client_op_id, "type": o.op_type, "device_seq": o.device_seq,
-                "status": o.status, "code": o.code, "message": o.message, "occurred_at": o.occurred_at,
-                "settled_at": o.settled_at,
-            })
-        })
+    let names: std::collections::HashMap<String, String> = db::cached_scope(&mut conn, "staff")
+        .await?
+        .into_iter()
+        .filter_map(|s| Some((s["id"].as_str()?.to_string(), s["name"].as_str()?.to_string())))
         .collect();
+    let mut ops = Vec::with_capacity(rows.len());
+    for o in &rows {
+        // What people recognise a refused op by (issue 23): a sale's receipt number and
+        // amount, who did it, and whether a manager has resolved it since.
+        let op: Value = serde_json::from_str(&o.op_json).unwrap_or(Value::Null);
+        let resolution = match o.status {
+            QueueStatus::Failed => db::cached_entity(&mut conn, "resolutions", o.client_op_id).await?,
+            _ => None,
+        };
+        ops.push(json!({
+            "client_op_id": o.client_op_id, "type": o.op_type, "device_seq": o.device_seq,
+            "status": o.status, "code": o.code, "message": o.message, "occurred_at": o.occurred_at,
+            "settled_at": o.settled_at, "receipt_no": op["payload"]["receipt_no"].as_str(),
+            "total_cents": op["payload"]["totals"]["total_cents"].as_i64(),
+            "actor_name": op["actor_id"].as_str().and_then(|id| names.get(id)),
+            "sale_id": op["payload"]["sale_id"].as_str(), "resolution": resolution,
+        }));
+    }
     Ok(Json(json!({ "ops": ops })))
 }
+
+/// The most recent voids the page is told about (to mark a receipt VOID).
+const VOIDED_SHOWN_MAX: i64 = 500;
 
 /// Everything the cashier's page draws besides the status bar.
 async fn context(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
@@ -246,9 +263,10 @@ async fn context(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
         })
         .collect();
     stock.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let voided: Vec<String> = db::recent_ids(&mut conn, "voids", VOIDED_SHOWN_MAX).await?;
     Ok(Json(json!({
         "signed_in": signed_in, "policy": policy, "menu": menu, "cash_session": session,
-        "open_shifts": open_shifts, "staff": staff, "stock": stock,
+        "open_shifts": open_shifts, "staff": staff, "stock": stock, "voided_sale_ids": voided,
     })))
 }
 
@@ -335,6 +353,16 @@ async fn start_work(State(t): State<Shared>, RawBody(bytes): RawBody) -> Termina
 async fn end_work(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: ShiftRequest = body(&bytes)?;
     Ok(created(t.end_work(req.staff_id).await?))
+}
+
+async fn void_sale(
+    State(t): State<Shared>,
+    sale_id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
+    RawBody(bytes): RawBody,
+) -> TerminalResult<Json<Value>> {
+    let Path(sale_id) = sale_id.map_err(|_| TerminalError::invalid("sale_id", "the path must name a sale by its UUID"))?;
+    let req: app::VoidRequest = body(&bytes)?;
+    Ok(Json(t.void_sale(sale_id, req).await?))
 }
 
 async fn restock(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {

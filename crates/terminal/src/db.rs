@@ -480,6 +480,25 @@ pub async fn cached_scope(conn: &mut SqliteConnection, scope: &str) -> TerminalR
         .collect()
 }
 
+/// One cached entity's data, if the cache holds it.
+pub async fn cached_entity(conn: &mut SqliteConnection, scope: &str, id: Uuid) -> TerminalResult<Option<serde_json::Value>> {
+    let row: Option<String> = sqlx::query_scalar("SELECT data FROM cache WHERE scope = ? AND id = ?")
+        .bind(scope)
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|s| serde_json::from_str(&s).map_err(|e| TerminalError::Internal(format!("bad cached {scope}: {e}")))).transpose()
+}
+
+/// The ids of a scope's most recently changed entities, at most `limit`.
+pub async fn recent_ids(conn: &mut SqliteConnection, scope: &str, limit: i64) -> TerminalResult<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM cache WHERE scope = ? ORDER BY version DESC LIMIT ?")
+        .bind(scope)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
 /// Writes one pulled change into the cache (a tombstone removes the entity).
 pub async fn apply_change(conn: &mut SqliteConnection, c: &modula_wire::sync::Change) -> TerminalResult<()> {
     match (&c.data, c.deleted) {

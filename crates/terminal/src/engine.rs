@@ -26,7 +26,7 @@ use crate::remote::RemoteError;
 use crate::settle;
 
 /// Scopes the terminal keeps (it has no use for the branch's sales list).
-pub const PULL_SCOPES: &str = "menu,policy,staff,branch,inventory,cash_sessions,attendance";
+pub const PULL_SCOPES: &str = "menu,policy,staff,branch,inventory,cash_sessions,attendance,voids,resolutions";
 /// Changes per pull page.
 pub const PULL_PAGE_LIMIT: u32 = 500;
 /// Most pages one pull round reads before yielding (the next round goes on).
@@ -320,6 +320,7 @@ async fn apply_page(t: &Terminal, page: &modula_wire::sync::PullPage, hydration:
             ("cash_sessions", Some(d)) if d["device_id"].as_str() == Some(&t.device.device_id.to_string()) => {
                 local::merge_pulled_session(&mut tx, d).await?
             }
+            ("voids", Some(d)) => local::merge_pulled_void(&mut tx, d).await?,
             _ => {}
         }
     }

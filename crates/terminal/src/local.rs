@@ -289,6 +289,31 @@ pub async fn apply(
     }
 }
 
+/// Applies a void's refund to this till's session once (by sale id): `true` if it was
+/// new. A refund out of a session this till does not hold is only noted.
+pub async fn apply_refund(conn: &mut SqliteConnection, sale_id: Uuid, session_id: Uuid, refund: &modula_wire::op::ChangeGiven) -> TerminalResult<bool> {
+    let done = sqlx::query("INSERT INTO local_refunds (sale_id, cash_session_id, usd_cents, khr) VALUES (?, ?, ?, ?) ON CONFLICT (sale_id) DO NOTHING")
+        .bind(sale_id.to_string())
+        .bind(session_id.to_string())
+        .bind(refund.usd_cents)
+        .bind(refund.khr)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    update_drawer(conn, session_id, |d| cash::apply_refund(d, refund)).await?;
+    Ok(true)
+}
+
+/// Merges a pulled void: its refund, if it left this till's drawer.
+pub async fn merge_pulled_void(conn: &mut SqliteConnection, data: &serde_json::Value) -> TerminalResult<()> {
+    let id = |k: &str| data[k].as_str().and_then(|s| Uuid::parse_str(s).ok());
+    let (Some(sale), Some(session)) = (id("sale_id"), id("cash_session_id")) else { return Ok(()) };
+    let Ok(refund) = serde_json::from_value::<modula_wire::op::ChangeGiven>(data["refund"].clone()) else { return Ok(()) };
+    apply_refund(conn, sale, session, &refund).await.map(|_| ())
+}
+
 /// Merges a pulled shift into the local view. A shift only ever goes open → closed, so
 /// a pull may close a shift or add one this terminal did not know, never reopen one.
 pub async fn merge_pulled_shift(conn: &mut SqliteConnection, data: &serde_json::Value) -> TerminalResult<()> {

@@ -202,6 +202,13 @@ impl Remote {
         }
     }
 
+    /// `GET /v1/sales/{id}` with the device token (a sale of its branch).
+    pub async fn sale(&self, sale_id: Uuid) -> Result<serde_json::Value, RemoteError> {
+        let r = self.http.get(self.url(&format!("/v1/sales/{sale_id}"))).bearer_auth(&self.token);
+        let r = r.timeout(Duration::from_millis(QUICK_TIMEOUT_MS)).send().await.map_err(transport)?;
+        json(check(r).await?).await
+    }
+
     /// `POST /v1/devices/me/events`: till events for the server's audit trail.
     pub async fn device_events(&self, events: &[serde_json::Value]) -> Result<(), RemoteError> {
         let body = serde_json::json!({ "events": events });
@@ -229,6 +236,7 @@ fn direct_path(op: &modula_wire::Op) -> Result<String, RemoteError> {
         "cashSession.close" => format!("/v1/cash-sessions/{}/close", session()),
         "attendance.startWork" => "/v1/attendance/start".into(),
         "attendance.endWork" => "/v1/attendance/end".into(),
+        "sale.void" => format!("/v1/sales/{}/void", op.payload["sale_id"].as_str().unwrap_or_default()),
         other => return Err(RemoteError::Protocol(format!("no direct endpoint for {other}"))),
     })
 }

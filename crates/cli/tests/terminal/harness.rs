@@ -449,6 +449,19 @@ impl Term {
         }
     }
 
+    /// Polls `/api/context` until `pred` holds (panics after `secs`).
+    pub async fn wait_for_context(&self, what: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (_, c) = self.get("/api/context").await;
+            if pred(&c) {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; context {c}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until the cache is hydrated and the terminal is online.
     pub async fn ready(&self) -> Value {
         self.wait_for("hydrated and online", 30, |s| s["hydrated"] == json!(true) && s["online"] == json!(true)).await

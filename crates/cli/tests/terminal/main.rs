@@ -20,3 +20,4 @@ mod riel;
 mod secrets;
 mod signout;
 mod tls;
+mod voids;

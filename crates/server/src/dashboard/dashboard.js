@@ -17,6 +17,8 @@
   const state = {
     token: sessionStorage.getItem(TOKEN_KEY),
     role: sessionStorage.getItem(ROLE_KEY),
+    staffId: sessionStorage.getItem("modula.dashboard.staff"),
+    tenantId: sessionStorage.getItem("modula.dashboard.tenant"),
     branchId: sessionStorage.getItem(BRANCH_KEY),
     branches: [],
     branchesKey: "",
@@ -227,6 +229,10 @@
       const answer = await api("POST", "/v1/auth/login", { tenant, login, password });
       state.token = answer.token;
       state.role = answer.role;
+      state.staffId = answer.staff_id;
+      state.tenantId = answer.tenant_id;
+      sessionStorage.setItem("modula.dashboard.staff", answer.staff_id);
+      sessionStorage.setItem("modula.dashboard.tenant", answer.tenant_id);
       sessionStorage.setItem(TOKEN_KEY, answer.token);
       sessionStorage.setItem(ROLE_KEY, answer.role);
       localStorage.setItem(SHOP_KEY, tenant);
@@ -324,21 +330,56 @@
 
   function renderFailures(failures) {
     const count = $("failures-count");
-    count.textContent = String(failures.length);
-    count.classList.toggle("has", failures.length > 0);
-    const rows = failures.map((f) =>
-      el(
+    const open = failures.filter((f) => !f.resolution);
+    count.textContent = String(open.length);
+    count.classList.toggle("has", open.length > 0);
+    const rows = failures.map((f) => {
+      // What a manager recognises: a sale's receipt number and amount, the cashier.
+      const what = f.receipt_no ? `Sale ${f.receipt_no}${f.total_cents != null ? " · " + money(f.total_cents) : ""}` : f.type;
+      return el(
         "tr",
-        { "data-client-op-id": f.client_op_id },
-        el("td", { title: f.occurred_at }, when(f.recorded_at || f.occurred_at)),
+        { "data-client-op-id": f.client_op_id, "data-resolved": f.resolution ? f.resolution.action : "" },
+        el("td", { title: f.occurred_at }, when(f.occurred_at || f.recorded_at)),
         el("td", {}, deviceName(f.device_id)),
-        el("td", { class: "mono" }, f.type),
+        el("td", {}, what),
+        el("td", {}, f.actor_name || staffName(f.actor_id)),
         el("td", {}, el("span", { class: "tag bad", "data-code": f.code }, f.code)),
         el("td", {}, f.message),
-        el("td", {}, f.lane ?? ""),
-      ),
-    );
-    fill("failures", rows, 6, "No failed operations.");
+        el("td", {}, resolutionCell(f)),
+      );
+    });
+    fill("failures", rows, 7, "No failed operations.");
+  }
+
+  /** A failure's resolution, or the note and buttons to resolve it. */
+  function resolutionCell(f) {
+    const r = f.resolution;
+    if (r) {
+      const word = r.action === "accept" ? "Accepted" : "Dismissed";
+      return el("span", { class: "resolution", "data-action": r.action }, `${word} by ${staffName(r.actor_id)} ${when(r.at)}${r.note ? " — " + r.note : ""}`);
+    }
+    const note = el("input", { type: "text", class: "note", placeholder: "Note (why)", maxlength: "200" });
+    const buttons = [];
+    if (f.type === "sale.finalize") buttons.push(resolveButton(f, "accept", "Accept", note));
+    buttons.push(resolveButton(f, "dismiss", "Dismiss", note));
+    return el("span", { class: "resolve" }, note, ...buttons);
+  }
+
+  function resolveButton(f, action, label, note) {
+    const b = el("button", { type: "button", class: action === "accept" ? "primary small" : "small", "data-action": action }, label);
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await api("POST", `/v1/sync/failures/${encodeURIComponent(f.client_op_id)}/resolve`, { action, note: note.value.trim() });
+        showMessage(null);
+        refresh();
+      } catch (e) {
+        showMessage(e);
+      } finally {
+        b.disabled = false;
+      }
+    });
+    return b;
   }
 
   function renderSales(sales) {
@@ -361,16 +402,85 @@
         ),
         el("td", {}, deviceName(s.device_id)),
         el("td", { title: s.applied_at ? `applied ${s.applied_at}` : "" }, when(s.occurred_at)),
+        el("td", {}, s.voided ? el("span", { class: "tag bad" }, "VOID") : detailButton(s)),
       ),
     );
-    fill("sales", rows, 5, "No sales today yet.");
+    fill("sales", rows, 6, "No sales today yet.");
   }
 
   function varianceClass(v) {
     return v === null || v === undefined ? "" : v < 0 ? "neg" : v > 0 ? "pos" : "";
   }
 
+  /** Opens a sale's detail (lines, tender, change) with the form to void it. */
+  function detailButton(s) {
+    const b = el("button", { type: "button", class: "small", "data-sale-id": s.sale_id }, "Details");
+    b.addEventListener("click", () => showSale(s.sale_id));
+    return b;
+  }
+
+  async function showSale(saleId) {
+    const box = $("sale-detail");
+    try {
+      const d = await api("GET", `/v1/sales/${encodeURIComponent(saleId)}`);
+      const lines = d.lines.map((l) => el("li", {}, `${l.qty} × ${l.name || "item"} @ ${money(l.unit_price_cents)} = ${money(l.line_total_cents)}`));
+      const parts = [
+        el("h3", {}, `Sale ${d.receipt_no} · ${money(d.total_cents)}${d.voided ? " · VOID" : ""}`),
+        el("ul", {}, ...lines),
+        el("p", { class: "muted" }, `Cashier ${staffName(d.actor_id)} · ${when(d.occurred_at)} · paid ${money(d.tender && d.tender.cash_usd_cents)} + ${riel(d.tender && d.tender.cash_khr)}`),
+      ];
+      if (d.void) {
+        parts.push(el("p", { id: "sale-void-info" }, `Voided by ${staffName(d.void.actor_id)} ${when(d.void.at)}: ${d.void.reason}`));
+      } else {
+        parts.push(voidForm(d));
+      }
+      box.replaceChildren(...parts);
+      box.hidden = false;
+    } catch (e) {
+      showMessage(e);
+    }
+  }
+
+  /** The void: a reason and the drawer the refund (the sale's total, in dollars) leaves. */
+  function voidForm(d) {
+    const open = state.openSessions || [];
+    if (!open.length) return el("p", { class: "muted" }, "To void it, a drawer of this branch must be open: the refund is paid out of it.");
+    const reason = el("input", { type: "text", id: "void-reason", placeholder: "Why void it?", maxlength: "200" });
+    const session = el("select", { id: "void-session" }, ...open.map((c) => el("option", { value: c.id }, `${deviceName(c.device_id)} drawer`)));
+    const go = el("button", { type: "button", id: "void-confirm", class: "danger" }, `Void and refund ${money(d.total_cents)}`);
+    go.addEventListener("click", async () => {
+      if (!reason.value.trim()) return showMessage(new ApiError(0, null, "Say why the sale is voided."));
+      go.disabled = true;
+      try {
+        const body = {
+          tenant_id: state.tenantId, branch_id: state.branchId, actor_id: state.staffId, occurred_at: new Date().toISOString(),
+          payload: { cash_session_id: session.value, reason: reason.value.trim(), refund: { usd_cents: d.total_cents, khr: 0 } },
+        };
+        await apiKeyed("POST", `/v1/sales/${encodeURIComponent(d.sale_id)}/void`, body);
+        showMessage(null);
+        await showSale(d.sale_id);
+        refresh();
+      } catch (e) {
+        showMessage(e);
+      } finally {
+        go.disabled = false;
+      }
+    });
+    return el("div", { class: "void-form" }, reason, session, go);
+  }
+
+  /** [`api`] with a fresh Idempotency-Key (the direct lane needs one). */
+  async function apiKeyed(method, path, body) {
+    const headers = { Accept: "application/json", "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() };
+    if (state.token) headers.Authorization = `Bearer ${state.token}`;
+    const resp = await fetch(path, { method, headers, body: JSON.stringify(body) });
+    const json = await resp.json().catch(() => null);
+    if (!resp.ok) throw new ApiError(resp.status, json && json.code, (json && json.detail) || `${resp.status}`);
+    return json;
+  }
+
   function renderCashSessions(sessions) {
+    state.openSessions = sessions.filter((c) => c.status === "open");
     const rows = sessions.map((c) => {
       const total = c.variance_total_cents;
       return el(

@@ -18,6 +18,7 @@ mod enqueue;
 mod online;
 mod sales;
 mod signin;
+mod void;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -32,6 +33,7 @@ use crate::remote::Remote;
 
 pub use cache::{branch_status, cached_menu, cached_policy, cached_staff, CachedMenuItem, CachedStaff};
 pub use cash::{session_json, CloseRequest, MovementRequest, OpenRequest};
+pub use void::VoidRequest;
 pub use enqueue::payload_json;
 pub use sales::{PricedCart, Quote, Receipt, ReceiptLine, SaleRequest, SaleRequestLine};
 pub use signin::{PIN_ATTEMPTS_MAX, PIN_LOCKOUT_MS};

@@ -77,7 +77,7 @@
       refreshContext();
       refreshReceiptSync();
     }
-    const fkey = String(s.failed);
+    const fkey = String(s.failed) + '|' + (s.last_pull_at || '');
     if (fkey !== state.failedKey) {
       state.failedKey = fkey;
       refreshFailed();
@@ -176,6 +176,7 @@
     renderShifts();
     renderStock();
     renderOnlineOnly();
+    if (state.receipt && !$('receipt').hidden) renderReceipt(); // a void may have arrived
   }
 
   // ------------------------------------------------------------------ sign-in
@@ -562,6 +563,8 @@
       row('Cash ៛', khr(r.tender.cash_khr)),
       el('tr', { class: 'big-line' }, el('td', { text: 'Change given' }),
         el('td', { class: 'r', id: 'receipt-change', text: splitText(r.change_given) })));
+    const voided = isVoided(r.sale_id);
+    if (voided) table.append(el('tr', { class: 'big-line void-line' }, el('td', { id: 'receipt-void', text: 'VOID' }), el('td', { text: '' })));
     const sync = el('span', { id: 'receipt-sync', class: 'sync-state', 'data-status': q.status, text: q.status });
     const note = el('div', { id: 'receipt-sync-note', class: 'hint', text: syncWord(q) });
     const print = el('button', { type: 'button', class: 'btn small', text: 'Print' });
@@ -571,8 +574,37 @@
     box.replaceChildren(
       el('div', { class: 'head' }, el('span', { id: 'receipt-no', text: 'Receipt ' + r.receipt_no }), sync),
       el('div', { class: 'hint', text: (state.status && state.status.device ? state.status.device.name + ' · ' : '') + new Date().toLocaleString() }),
-      table, note, el('div', { class: 'actions' }, print, done));
+      table, note, el('div', { class: 'actions' }, print, done, voidControls(r, voided)));
     box.hidden = false;
+  }
+
+  function isVoided(saleId) {
+    const ids = (state.ctx && state.ctx.voided_sale_ids) || [];
+    return ids.indexOf(saleId) >= 0;
+  }
+
+  // A void (online, a manager signed in): a reason, then the till asks the server; the
+  // refund (the sale's total, whole dollars and the rest in riel) leaves this drawer.
+  function voidControls(r, voided) {
+    const me = state.ctx && state.ctx.signed_in;
+    const manager = me && (me.role === 'manager' || me.role === 'owner');
+    const online = state.status && state.status.online;
+    if (voided || !manager || !online || state.receipt.status !== 'SYNCED') return null;
+    const reason = el('input', { id: 'void-reason', type: 'text', class: 'small', maxLength: 200, placeholder: 'Why void it?' });
+    const button = el('button', { id: 'void-sale', type: 'button', class: 'btn small danger', text: 'Void' });
+    button.addEventListener('click', async () => {
+      if (!reason.value.trim()) { showMessage('error', 'Say why the sale is voided (e.g. wrong drink).'); return; }
+      button.disabled = true;
+      const res = await api('POST', '/api/sales/' + r.sale_id + '/void', { reason: reason.value.trim() }, ACTION_TIMEOUT_MS,
+        { 'Idempotency-Key': crypto.randomUUID() });
+      button.disabled = false;
+      if (!res.ok) { showProblem(res, 'Void refused'); return; }
+      showMessage('ok', 'Sale ' + r.receipt_no + ' voided: give back ' + splitText(res.data.refund) + '.');
+      await refreshContext();
+      renderReceipt();
+      pollStatus(true);
+    });
+    return el('span', { class: 'void-controls' }, reason, button);
   }
 
   // Follows the last receipt's op until the server settles it.
@@ -816,11 +848,23 @@
       return;
     }
     for (const o of ops) {
+      // What a person recognises it by: a sale's receipt number and amount, who, when.
+      const what = o.receipt_no
+        ? 'Sale ' + o.receipt_no + (o.total_cents !== null && o.total_cents !== undefined ? ' · ' + usd(o.total_cents) : '')
+        : (OP_NAMES[o.type] || o.type);
+      const who = o.actor_name ? ' · ' + o.actor_name : '';
+      const r = o.resolution;
+      const resolved = r
+        ? el('span', { class: 'resolution', 'data-action': r.action,
+          text: (r.action === 'accept' ? 'Resolved: accepted by a manager ' : 'Resolved: dismissed by a manager ') +
+            when(r.at) + (r.note ? ' — ' + r.note : '') })
+        : null;
       ul.append(el('li', { class: 'failed-op', 'data-op-id': o.client_op_id, 'data-code': o.code || '' },
         el('span', { class: 'code', text: o.code || 'REFUSED' }),
-        el('strong', { text: OP_NAMES[o.type] || o.type }),
-        el('span', { class: 'meta', text: '  #' + o.device_seq + ' · ' + when(o.occurred_at) }),
-        el('span', { class: 'msg', text: o.message || '' })));
+        el('strong', { text: what }),
+        el('span', { class: 'meta', text: who + ' · ' + when(o.occurred_at) }),
+        el('span', { class: 'msg', text: o.message || '' }),
+        resolved));
     }
   }
 
