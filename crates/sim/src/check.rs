@@ -112,9 +112,10 @@ pub async fn quiet(d: &mut Driver, store: &dyn Store) -> Result<(), Violation> {
     ops_match_the_server(&d.world, &all_ops, &records)?;
     one_audit_event_per_applied_op(&d.world, store, &records).await?;
     d.stats.checks += 4;
-    sales_once(&d.world, store, &all_ops, &records).await?;
-    drawers_add_up(&d.world, store, &all_ops, &records).await?;
-    stock_adds_up(&d.world, store, &all_ops, &records).await?;
+    let books = Books::read(&d.world, store, &records).await?;
+    sales_once(&d.world, &all_ops, &books)?;
+    drawers_add_up(&d.world, store, &all_ops, &books).await?;
+    stock_adds_up(&d.world, store, &all_ops, &books).await?;
     no_seq_gaps(&d.world, &all_ops).await?;
     d.stats.checks += 4;
     for t in 0..d.world.tills.len() {
@@ -221,7 +222,10 @@ fn ops_match_the_server(w: &World, all: &[Vec<TillOp>], recs: &BTreeMap<Uuid, Op
                         return bad(format!("FAILED {:?} at the till, rejected {code} on the server", o.code));
                     }
                 }
-                ("PENDING", None) if w.tills[t].retired => {}
+                // A revoked till cannot learn outcomes: its PENDING op may never have
+                // reached the server, or reached it and lost its answer before the
+                // revocation. Either is consistent; the op is stranded, not lost or doubled.
+                ("PENDING", _) if w.tills[t].retired => {}
                 (status, server) => return bad(format!("{status} at the till, {server:?} on the server")),
             }
         }
@@ -252,31 +256,60 @@ async fn one_audit_event_per_applied_op(w: &World, store: &dyn Store, recs: &BTr
     Ok(())
 }
 
-fn applied<'a>(all: &'a [Vec<TillOp>], recs: &'a BTreeMap<Uuid, OpRecord>) -> impl Iterator<Item = (usize, &'a TillOp)> {
+/// What is in the books: the tills' ops the server applied or a manager accepted, and
+/// every branch's sales with their voids, read from the database.
+struct Books {
+    /// Ops applied, or refused and then accepted.
+    counted: BTreeSet<Uuid>,
+    /// Each branch's sales.
+    sales: Vec<Vec<modula_store::SaleRecord>>,
+}
+
+impl Books {
+    async fn read(w: &World, store: &dyn Store, recs: &BTreeMap<Uuid, OpRecord>) -> Result<Books, Violation> {
+        let mut counted: BTreeSet<Uuid> =
+            recs.values().filter(|r| matches!(r.outcome, OpOutcome::Applied(_))).map(|r| r.client_op_id).collect();
+        let mut tx = store.begin_read().await.map_err(store_err)?;
+        let refused: Vec<Uuid> = recs.values().filter(|r| !counted.contains(&r.client_op_id)).map(|r| r.client_op_id).collect();
+        for r in tx.resolutions(w.tenant_id, &refused).await.map_err(store_err)? {
+            if r.action == "accept" {
+                counted.insert(r.client_op_id);
+            }
+        }
+        let mut sales = Vec::new();
+        for branch in &w.branches {
+            sales.push(tx.list_sales(w.tenant_id, *branch, i64::MAX).await.map_err(store_err)?);
+        }
+        Ok(Books { counted, sales })
+    }
+
+    fn voided(&self) -> impl Iterator<Item = (usize, &modula_store::SaleRecord)> {
+        self.sales.iter().enumerate().flat_map(|(b, s)| s.iter().filter(|s| s.void.is_some()).map(move |s| (b, s)))
+    }
+}
+
+/// The tills' ops in the books (applied, or accepted later).
+fn applied<'a>(all: &'a [Vec<TillOp>], books: &'a Books) -> impl Iterator<Item = (usize, &'a TillOp)> {
     all.iter().enumerate().flat_map(move |(t, ops)| {
-        ops.iter().filter(move |o| {
-            let id = o.op["client_op_id"].as_str().and_then(|s| Uuid::parse_str(s).ok());
-            id.and_then(|id| recs.get(&id)).is_some_and(|r| matches!(r.outcome, OpOutcome::Applied(_)))
-        })
-        .map(move |o| (t, o))
+        ops.iter()
+            .filter(move |o| o.op["client_op_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).is_some_and(|id| books.counted.contains(&id)))
+            .map(move |o| (t, o))
     })
 }
 
-/// Each branch's sales are its applied sale ops, each once.
-async fn sales_once(w: &World, store: &dyn Store, all: &[Vec<TillOp>], recs: &BTreeMap<Uuid, OpRecord>) -> Result<(), Violation> {
-    let mut tx = store.begin_read().await.map_err(store_err)?;
-    for (b, branch) in w.branches.iter().enumerate() {
-        let sales = tx.list_sales(w.tenant_id, *branch, i64::MAX).await.map_err(store_err)?;
+/// Each branch's sales are its sale ops in the books (applied, or accepted), each once.
+fn sales_once(w: &World, all: &[Vec<TillOp>], books: &Books) -> Result<(), Violation> {
+    for (b, sales) in books.sales.iter().enumerate() {
         let ids: BTreeSet<Uuid> = sales.iter().map(|s| s.id).collect();
         if ids.len() != sales.len() {
             return Err(Violation::new("sales-once", format!("branch {b}: a sale id twice among {} sales", sales.len())));
         }
-        let want: BTreeSet<Uuid> = applied(all, recs)
+        let want: BTreeSet<Uuid> = applied(all, books)
             .filter(|(t, o)| w.tills[*t].branch == b && o.op["type"] == "sale.finalize")
             .filter_map(|(_, o)| o.op["payload"]["sale_id"].as_str().and_then(|s| s.parse().ok()))
             .collect();
         if want != ids {
-            let msg = format!("branch {b}: {} sales on the server, {} applied sale ops (differ: {:?})", ids.len(), want.len(),
+            let msg = format!("branch {b}: {} sales on the server, {} sale ops in the books (differ: {:?})", ids.len(), want.len(),
                               want.symmetric_difference(&ids).take(3).collect::<Vec<_>>());
             return Err(Violation::new("sales-once", msg));
         }
@@ -287,8 +320,8 @@ async fn sales_once(w: &World, store: &dyn Store, all: &[Vec<TillOp>], recs: &BT
 /// A session's flows as its applied ops say, worked out here independently of the rules.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Flows {
-    usd: [i64; 6],
-    khr: [i64; 6],
+    usd: [i64; 7],
+    khr: [i64; 7],
     counted: (Option<i64>, Option<i64>),
 }
 
@@ -324,18 +357,25 @@ fn add_op(f: &mut Flows, op: &Value) {
 }
 
 fn flows_of(s: &CashSessionRecord) -> Flows {
-    let row = |c: &modula_wire::CashFlows| [c.float, c.tendered, c.change, c.paid_in, c.paid_out, c.adjustments];
+    let row = |c: &modula_wire::CashFlows| [c.float, c.tendered, c.change, c.paid_in, c.paid_out, c.adjustments, c.refunds];
     Flows { usd: row(&s.drawer.usd), khr: row(&s.drawer.khr), counted: (s.counted_cash_cents, s.counted_khr) }
 }
 
-/// Per session and currency, the server's flows are the sum of the session's applied
-/// ops (float, tender in, change out, movements, counts), and expected cash follows.
-async fn drawers_add_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], recs: &BTreeMap<Uuid, OpRecord>) -> Result<(), Violation> {
+/// Per session and currency, the server's flows are the sum of the session's ops in the
+/// books (float, tender in, change out, movements, counts) and of the refunds of the
+/// voids paid out of it, each once; expected cash follows.
+async fn drawers_add_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], books: &Books) -> Result<(), Violation> {
     let mut want: BTreeMap<Uuid, Flows> = BTreeMap::new();
-    for (_, o) in applied(all, recs) {
+    for (_, o) in applied(all, books) {
         if let Some(s) = o.op["payload"]["cash_session_id"].as_str().and_then(|s| s.parse().ok()) {
             add_op(want.entry(s).or_default(), &o.op);
         }
+    }
+    for (_, sale) in books.voided() {
+        let v = sale.void.as_ref().expect("voided");
+        let f = want.entry(v.cash_session_id).or_default();
+        f.usd[6] += v.refund_cents;
+        f.khr[6] += v.refund_khr;
     }
     let mut tx = store.begin_read().await.map_err(store_err)?;
     for (id, flows) in &want {
@@ -345,8 +385,8 @@ async fn drawers_add_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], recs:
         if &got != flows {
             return Err(Violation::new("drawer", format!("session {id}: the server holds {got:?}, its applied ops add up to {flows:?}")));
         }
-        let expected_usd = got.usd[0] + got.usd[1] - got.usd[2] + got.usd[3] - got.usd[4] + got.usd[5];
-        let expected_khr = got.khr[0] + got.khr[1] - got.khr[2] + got.khr[3] - got.khr[4] + got.khr[5];
+        let expected_usd = got.usd[0] + got.usd[1] - got.usd[2] + got.usd[3] - got.usd[4] + got.usd[5] - got.usd[6];
+        let expected_khr = got.khr[0] + got.khr[1] - got.khr[2] + got.khr[3] - got.khr[4] + got.khr[5] - got.khr[6];
         let view = (modula_server_expected(&s.drawer.usd), modula_server_expected(&s.drawer.khr));
         if view != (expected_usd, expected_khr) {
             return Err(Violation::new("drawer", format!("session {id}: expected {view:?}, its flows give {:?}", (expected_usd, expected_khr))));
@@ -360,17 +400,25 @@ fn modula_server_expected(f: &modula_wire::CashFlows) -> i64 {
     f.float + f.tendered - f.change + f.paid_in - f.paid_out + f.adjustments - f.refunds
 }
 
-/// Stock per branch = start + restocks − Σ applied sales by their (fixed) recipes.
-async fn stock_adds_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], recs: &BTreeMap<Uuid, OpRecord>) -> Result<(), Violation> {
+/// Stock per branch = start + restocks − Σ sales in the books + Σ voided sales, by their
+/// (fixed) recipes.
+async fn stock_adds_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], books: &Books) -> Result<(), Violation> {
     let mut used: BTreeMap<(usize, usize), i64> = BTreeMap::new();
-    for (t, o) in applied(all, recs).filter(|(_, o)| o.op["type"] == "sale.finalize") {
-        for line in o.op["payload"]["lines"].as_array().into_iter().flatten() {
+    let mut take = |branch: usize, lines: &Value, sign: i64| {
+        for line in lines.as_array().into_iter().flatten() {
             let item = line["menu_item_id"].as_str().and_then(|s| Uuid::parse_str(s).ok());
             let Some(i) = item.and_then(|id| w.items.iter().position(|x| *x == id)) else { continue };
             for (s, qty) in MENU[i].2 {
-                *used.entry((w.tills[t].branch, *s)).or_default() += qty * n(&line["qty"]);
+                *used.entry((branch, *s)).or_default() += sign * qty * n(&line["qty"]);
             }
         }
+    };
+    for (t, o) in applied(all, books).filter(|(_, o)| o.op["type"] == "sale.finalize") {
+        take(w.tills[t].branch, &o.op["payload"]["lines"], 1);
+    }
+    for (b, sale) in books.voided() {
+        let details: Value = serde_json::from_str(sale.details.as_str()).unwrap_or(Value::Null);
+        take(b, &details["lines"], -1);
     }
     let mut tx = store.begin_read().await.map_err(store_err)?;
     for (b, branch) in w.branches.iter().enumerate() {

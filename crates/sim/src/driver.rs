@@ -37,6 +37,12 @@ pub struct Stats {
     pub quiet_points: u64,
     /// Invariant checks passed.
     pub checks: u64,
+    /// Voids asked for at a till.
+    pub voids_tried: u64,
+    /// Voids the server applied (as the till answered).
+    pub voided: u64,
+    /// Failures resolved, by action.
+    pub resolved: BTreeMap<String, u64>,
     /// At the last quiet point: the tills' ops the server applied.
     pub applied: u64,
     /// At the last quiet point: the tills' ops the server refused, by code.
@@ -91,6 +97,8 @@ impl Driver {
             Step::CrashTill { till } => self.crash_till(n, *till).await,
             Step::KillServer { server } => self.kill_server(*server).await,
             Step::Restock { branch, stock_item, qty } => self.restock(*branch, *stock_item, *qty).await,
+            Step::Void { till, pick } => self.void(*till, *pick).await,
+            Step::Resolve { branch, accept } => self.resolve(*branch, *accept).await,
             admin => self.admin(admin).await,
         };
         r.map_err(|e| e.at(n))
@@ -310,6 +318,56 @@ impl Driver {
         self.world.kill_server(s).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.world.restart_server(s).await.map_err(|e| Violation::new("process", format!("{e:#}")))
+    }
+
+    /// A manager signs in at the till and voids one of its synced sales; whatever the
+    /// outcome, the checks read voids from the server's sales.
+    async fn void(&mut self, till: usize, pick: u64) -> Result<(), Violation> {
+        if !self.live(till) {
+            return Ok(());
+        }
+        let ops = crate::check::till_ops(&self.world.tills[till].dir).await?;
+        let mut sales = ops.iter().rev().filter(|o| o.status == "SYNCED" && o.op["type"] == "sale.finalize");
+        let Some(sale) = sales.nth(pick as usize) else { return Ok(()) };
+        let Some(sale_id) = sale.op["payload"]["sale_id"].as_str().map(str::to_string) else { return Ok(()) };
+        self.sign_in(till, true).await?;
+        self.stats.voids_tried += 1;
+        let path = format!("/api/sales/{sale_id}/void");
+        let (status, v) = self.till_post(till, &path, &json!({"reason": "sim void"})).await?;
+        match status {
+            200 => self.stats.voided += 1,
+            s if s >= 500 && v["code"] != "SERVICE_UNAVAILABLE" => {
+                return Err(Violation::new("till-api", format!("till {till} answered {s} to a void: {v}")));
+            }
+            _ => *self.stats.refused.entry(format!("void:{}", v["code"].as_str().unwrap_or("?"))).or_default() += 1,
+        }
+        Ok(())
+    }
+
+    /// A manager resolves the oldest open failure of a branch (accepting a sale when
+    /// asked and possible, else dismissing it).
+    async fn resolve(&mut self, branch: usize, accept: bool) -> Result<(), Violation> {
+        let path = format!("/v1/sync/failures?branch_id={}", self.world.branches[branch]);
+        let (status, v) = self.world.admin("GET", &path, Value::Null).await.map_err(|e| Violation::new("admin", format!("{e:#}")))?;
+        if status != 200 {
+            return Err(Violation::new("admin", format!("GET {path} answered {status}: {v}")));
+        }
+        let open = v["failures"].as_array().into_iter().flatten().rev().find(|f| f["resolution"].is_null()).cloned();
+        let Some(f) = open else { return Ok(()) };
+        let id = f["client_op_id"].as_str().unwrap_or_default();
+        let action = if accept && f["type"] == "sale.finalize" { "accept" } else { "dismiss" };
+        let url = format!("/v1/sync/failures/{id}/resolve");
+        let (mut status, mut answer) = self.world.admin("POST", &url, json!({"action": action, "note": "sim"})).await.map_err(|e| Violation::new("admin", format!("{e:#}")))?;
+        if status == 409 && action == "accept" {
+            // Not acceptable (its session never reached the server): dismissed instead.
+            (status, answer) = self.world.admin("POST", &url, json!({"action": "dismiss", "note": "sim"})).await.map_err(|e| Violation::new("admin", format!("{e:#}")))?;
+        }
+        if status != 200 {
+            return Err(Violation::new("admin", format!("resolving {id} answered {status}: {answer}")));
+        }
+        self.stats.admin += 1;
+        *self.stats.resolved.entry(answer["resolution"]["action"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+        Ok(())
     }
 
     /// A restock is not idempotent: it is sent once, and a lost answer makes the branch's

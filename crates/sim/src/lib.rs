@@ -149,10 +149,12 @@ fn summary(cfg: &Config, d: &driver::Driver, took: Duration, violation: Option<&
     };
     format!(
         "sim seed={} tills={} branches={} backend={}: {} steps in {:.0} s; ops answered {} (server: applied {}, rejected {:?}), refused at the till {} {:?}, confirmed over a cap {}; \
+         voids {} of {} asked, failures resolved {:?}; \
          faults {} (links {:?}, answers lost {}, duplicates {}, till kill -9 {}, server kill -9 {}), admin changes {}; \
          quiet points {}, checks {}; {}",
         cfg.seed, cfg.tills, cfg.branches, if cfg.postgres.is_some() { "postgres x2" } else { "sqlite" },
         s.steps, took.as_secs_f64(), s.answered, s.applied, s.rejected, refused, s.refused, s.confirmed,
+        s.voided, s.voids_tried, s.resolved,
         faults, s.faults, lost, s.duplicates, s.till_crashes, s.server_kills, s.admin,
         s.quiet_points, s.checks, verdict,
     )

@@ -88,6 +88,11 @@ pub enum Step {
     Revoke { till: usize },
     /// A restock of a stock item in a branch.
     Restock { branch: usize, stock_item: usize, qty: i64 },
+    /// A manager at the till voids one of its synced sales (the `pick`-th newest).
+    Void { till: usize, pick: u64 },
+    /// A manager resolves the oldest open failure of a branch: accepts it (a sale, when
+    /// it can be) or dismisses it.
+    Resolve { branch: usize, accept: bool },
 }
 
 /// The generator of a seed's steps.
@@ -180,6 +185,8 @@ impl Schedule {
                 self.revoked[till] = true;
                 Step::Revoke { till }
             }
+            480..=499 => Step::Void { till: self.till(), pick: self.rng.gen_range(0..5u64) },
+            500..=514 => Step::Resolve { branch: self.rng.gen_range(0..self.shape.branches), accept: self.rng.gen_ratio(2, 3) },
             444..=479 => Step::Restock {
                 branch: self.rng.gen_range(0..self.shape.branches),
                 stock_item: self.rng.gen_range(0..self.shape.stock_items),
@@ -260,6 +267,7 @@ mod tests {
                 | Step::SignIn { till, .. }
                 | Step::Link { till, .. }
                 | Step::Duplicate { till }
+                | Step::Void { till, .. }
                 | Step::CrashTill { till } => Some(*till),
                 _ => None,
             };
@@ -271,7 +279,7 @@ mod tests {
             }
             kinds.insert(format!("{step:?}").split([' ', '{']).next().unwrap().to_string());
         }
-        assert_eq!(kinds.len(), 17, "{kinds:?}");
+        assert_eq!(kinds.len(), 19, "{kinds:?}");
         assert_eq!(revoked.iter().filter(|r| **r).count(), 2, "a quarter of 8 tills");
     }
 }

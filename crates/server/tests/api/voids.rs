@@ -135,7 +135,7 @@ async fn an_accepted_failure_fixes_the_closed_drawer_once() {
     applied(&f.push(&[open(&mut ops, f.cashier, s)]).await[0]);
     f.app.patch(&format!("/v1/staff/{}", f.cashier), &f.owner_token, json!({"active": false})).await.ok(200);
     let sale = latte_sale(&f, &mut ops, f.cashier, s);
-    rejected(&f.push(&[sale.clone()]).await[0], "FORBIDDEN");
+    rejected(&f.push(std::slice::from_ref(&sale)).await[0], "FORBIDDEN");
     // The manager closes the drawer with the sale's $3 in it.
     let close = ops.raw("cashSession.close", f.manager, json!({"cash_session_id": s, "counted_cash_cents": 2300, "counted_khr": 40_000}));
     applied(&f.push(&[close]).await[0]);
@@ -179,12 +179,12 @@ async fn dismissals_and_what_cannot_be_accepted() {
     let s = Uuid::now_v7();
     let sale = latte_sale(&f, &mut ops, f.cashier, s);
     // A sale before any session: NO_OPEN_CASH_SESSION, and its session never exists.
-    rejected(&f.push(&[sale.clone()]).await[0], "NO_OPEN_CASH_SESSION");
+    rejected(&f.push(std::slice::from_ref(&sale)).await[0], "NO_OPEN_CASH_SESSION");
     // A refused movement (no session either).
     let movement = ops.movement(f.cashier, s, "paid_in", 100);
-    rejected(&f.push(&[movement.clone()]).await[0], "NO_OPEN_CASH_SESSION");
+    rejected(&f.push(std::slice::from_ref(&movement)).await[0], "NO_OPEN_CASH_SESSION");
     let applied_open = open(&mut ops, f.cashier, Uuid::now_v7());
-    applied(&f.push(&[applied_open.clone()]).await[0]);
+    applied(&f.push(std::slice::from_ref(&applied_open)).await[0]);
     let mt = manager_token(&f).await;
     let resolve = |op: &Value, body: Value| {
         let path = format!("/v1/sync/failures/{}/resolve", op["client_op_id"].as_str().unwrap());
