@@ -73,6 +73,14 @@ struct ServeArgs {
     /// database counts against one budget: with N processes, give each about 1/N of it.
     #[arg(long, env = "MODULA_DB_POOL_MAX", value_parser = clap::value_parser!(u32).range(1..=1000))]
     db_pool_max: Option<u32>,
+    /// Pushes this process decides at once; more wait up to --push-wait-ms for a place,
+    /// then get 503 with Retry-After (nothing applied; the till sends them again).
+    #[arg(long, env = "MODULA_PUSH_SLOTS", default_value_t = modula_server::push_gate::PUSH_SLOTS_DEFAULT as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    push_slots: u64,
+    /// How long a push waits for a place, in milliseconds.
+    #[arg(long, env = "MODULA_PUSH_WAIT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    push_wait_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -195,6 +203,8 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         tombstone_retention: std::time::Duration::from_secs(args.tombstone_retention_days.max(1) * 24 * 3600),
         sse_subscribers_max: args.sse_max.max(1),
         sse_tenant_share_percent: args.sse_tenant_share.into(),
+        push_slots: usize::try_from(args.push_slots).unwrap_or(modula_server::push_gate::PUSH_SLOTS_DEFAULT),
+        push_wait: std::time::Duration::from_millis(args.push_wait_ms),
         ..ServerConfig::default()
     };
     let tls = match (&args.tls_cert, &args.tls_key) {

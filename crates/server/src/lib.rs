@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod in_flight;
 pub mod login_gate;
+pub mod push_gate;
 pub mod metrics;
 pub mod routes;
 pub mod sse_slots;

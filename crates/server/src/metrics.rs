@@ -30,6 +30,8 @@ pub struct Metrics {
     /// Pushes decided again with their branch locked first, by what made the first
     /// decision unusable (a closed set of reasons, so the series stay bounded).
     push_retries: Mutex<BTreeMap<&'static str, u64>>,
+    /// Pushes answered `503` at the push gate (no place within its wait).
+    push_shed: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -50,6 +52,11 @@ impl Metrics {
     pub fn count_push_retry(&self, reason: &'static str) {
         let mut m = self.push_retries.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry(reason).or_default() += 1;
+    }
+
+    /// Counts a push answered `503` at the push gate.
+    pub fn count_push_shed(&self) {
+        self.push_shed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Records one finished request.
@@ -105,6 +112,10 @@ impl Metrics {
         for (reason, n) in self.push_retries.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             out.push_str(&format!("modula_push_retries_total{{reason=\"{reason}\"}} {n}\n"));
         }
+        out.push_str("# HELP modula_push_shed_total Pushes answered 503 at the push gate (busy; sent again later).\n");
+        out.push_str("# TYPE modula_push_shed_total counter\n");
+        let shed = self.push_shed.load(std::sync::atomic::Ordering::Relaxed);
+        out.push_str(&format!("modula_push_shed_total {shed}\n"));
         out
     }
 }

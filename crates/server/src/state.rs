@@ -24,6 +24,10 @@ pub struct ServerConfig {
     pub sse_heartbeat: Duration,
     /// How long the first lock of a sign-in account lasts (later ones double).
     pub login_lock_base: Duration,
+    /// Pushes this process decides at once (see `push_gate`).
+    pub push_slots: usize,
+    /// How long a push waits for a place before it is answered `503`.
+    pub push_wait: Duration,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +38,8 @@ impl Default for ServerConfig {
             sse_tenant_share_percent: 50,
             sse_heartbeat: Duration::from_secs(15),
             login_lock_base: Duration::from_secs(5 * 60),
+            push_slots: crate::push_gate::PUSH_SLOTS_DEFAULT,
+            push_wait: crate::push_gate::PUSH_WAIT_DEFAULT,
         }
     }
 }
@@ -53,6 +59,8 @@ pub struct AppState {
     pub in_flight: Arc<InFlight>,
     /// Places at the credential check, and the sign-in lock periods.
     pub login_gate: Arc<LoginGate>,
+    /// Places of the push lane.
+    pub push_gate: Arc<crate::push_gate::PushGate>,
     /// The cursor HMAC key once loaded (`domain::pull::cursor_key`; loaded on first use,
     /// then the same for the life of the process).
     pub cursor_key: Arc<OnceCell<Vec<u8>>>,
@@ -74,6 +82,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             sse_slots: Arc::new(SseSlots::new(config.sse_subscribers_max.max(1), config.sse_tenant_share_percent)),
             in_flight: Arc::new(Default::default()),
+            push_gate: Arc::new(crate::push_gate::PushGate::new(config.push_slots, config.push_wait)),
             login_gate: Arc::new(LoginGate::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
                 config.login_lock_base,

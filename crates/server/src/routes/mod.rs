@@ -45,6 +45,25 @@ async fn run_to_completion(req: axum::extract::Request, next: middleware::Next) 
     }
 }
 
+/// Middleware of the push route: a place in the push lane (`push_gate`) before the body
+/// is read, or `503` with `Retry-After`.
+async fn admit_push(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let gate = state.push_gate.clone();
+    let place = gate.enter().await;
+    let resp = match place {
+        Ok(_) => next.run(req).await,
+        Err(busy) => {
+            state.metrics.count_push_shed();
+            busy.into_response()
+        }
+    };
+    resp
+}
+
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
@@ -69,7 +88,7 @@ pub fn router(state: AppState) -> Router {
             put(admin::put_menu_item).delete(admin::delete_menu_item).get(admin::get_menu_item),
         )
         .route("/policy", put(admin::put_tenant_policy).get(admin::tenant_policy))
-        .route("/sync/push", post(sync::push))
+        .route("/sync/push", post(sync::push).layer(middleware::from_fn_with_state(state.clone(), admit_push)))
         .route("/sync/pull", get(feed::pull))
         .route("/sync/events", get(feed::events))
         .route("/sync/failures", get(sync::failures))

@@ -136,7 +136,14 @@ impl Resp {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         // Heartbeats every second, so the SSE tests need not wait the default 15 s.
-        TestApp::spawn_with(ServerConfig { sse_heartbeat: std::time::Duration::from_secs(1), ..ServerConfig::default() }).await
+        // Pushes wait for a place as long as a test may take: a loaded CI machine must not
+        // turn a test's burst of pushes into 503s (`push_lane_sheds…` tests the gate).
+        let config = ServerConfig {
+            sse_heartbeat: std::time::Duration::from_secs(1),
+            push_wait: std::time::Duration::from_secs(60),
+            ..ServerConfig::default()
+        };
+        TestApp::spawn_with(config).await
     }
 
     /// An app with its own configuration.

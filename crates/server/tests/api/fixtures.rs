@@ -64,7 +64,11 @@ pub struct Device {
 
 impl Fx {
     pub async fn new() -> Fx {
-        let app = TestApp::spawn().await;
+        Fx::on(TestApp::spawn().await).await
+    }
+
+    /// The seeded shop on an app of the caller's configuration.
+    pub async fn on(app: TestApp) -> Fx {
         let t = app.a.token.clone();
         let branch = app.branch(&t, "Main").await;
         let other_branch = app.branch(&t, "Other").await;

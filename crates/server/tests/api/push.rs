@@ -828,6 +828,48 @@ async fn same_batch_pushed_twice_is_applied_once() {
     assert_effect_batch_applied_once(&fx, s).await;
 }
 
+/// The push gate: with one place and no patience, a burst of pushes is partly answered
+/// `503` with `Retry-After`, before anything of those is applied; what got in applied
+/// each op once, and sending the refused ones again answers them as the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_push_lane_sheds_pushes_with_retry_after_and_applies_nothing_of_them() {
+    let config = modula_server::state::ServerConfig {
+        push_slots: 1,
+        push_wait: std::time::Duration::from_millis(1),
+        ..Default::default()
+    };
+    let fx = Fx::on(TestApp::spawn_with(config).await).await;
+    let mut ops = fx.ops();
+    let s = Uuid::now_v7();
+    let batch = effect_batch(&fx, &mut ops, s);
+    let body = json!({"device_id": fx.device, "operations": batch});
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (client, url, token, body) = (fx.app.client.clone(), format!("{}/v1/sync/push", fx.app.base), fx.device_token.clone(), body.clone());
+        tasks.push(tokio::spawn(async move { TestApp::read(client.post(url).bearer_auth(token).json(&body).send().await.expect("send")).await }));
+    }
+    let (mut shed, mut served) = (0, 0);
+    for t in tasks {
+        let r = t.await.expect("task");
+        if r.status.as_u16() == 503 {
+            r.problem(503, "SERVICE_UNAVAILABLE");
+            assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"), "{}", r.text);
+            shed += 1;
+        } else {
+            check_push(&r, &batch);
+            served += 1;
+        }
+    }
+    assert!(shed > 0 && served > 0, "{shed} shed, {served} served");
+    let again = fx.push(&batch).await;
+    assert!(again.iter().all(|r| r["replayed"] == json!(true)), "{again:?}");
+    let applied_sales = batch.iter().zip(&again).filter(|(o, r)| o["type"] == "sale.finalize" && r["status"] == "DUPLICATE").count();
+    assert!(applied_sales > 0);
+    assert_eq!(fx.sales().await.len(), applied_sales, "each op applied once");
+    let metrics = fx.app.call(reqwest::Method::GET, "/metrics", None, None).await;
+    assert!(metrics.text.contains(&format!("modula_push_shed_total {shed}")), "{}", metrics.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_concurrent_pushes_of_one_batch_apply_each_op_once() {
     let fx = Fx::new().await;
