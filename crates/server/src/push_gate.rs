@@ -53,7 +53,7 @@ mod tests {
         let gate = PushGate::new(1, Duration::from_millis(50));
         let first = gate.enter().await.expect("a free place");
         let started = std::time::Instant::now();
-        let refused = gate.enter().await.err().expect("no place");
+        let refused = gate.enter().await.expect_err("no place");
         assert!(started.elapsed() >= Duration::from_millis(50));
         assert!(matches!(refused, ApiError::Busy { retry_after_s: PUSH_RETRY_AFTER_S, .. }));
         drop(first);
