@@ -481,3 +481,47 @@ async fn a_stopping_server_ends_its_streams_keeps_its_answers_and_exits_in_time(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Two managers void the same sale at the same moment through two server processes: one
+/// void applies (stock back once, one refund), the other is `SALE_ALREADY_VOIDED`.
+#[tokio::test]
+async fn concurrent_voids_of_one_sale_on_two_servers_apply_once() {
+    let Some(admin) = pg_url() else { return };
+    let db = fresh_db(&admin);
+    let (a, b) = (start(&db).await, start(&db).await);
+    let shop = seed(&db, &a.base).await;
+    let c = reqwest::Client::new();
+    let staff = json!({"name": "M", "role": "manager", "pin": "5555", "branch_ids": [shop.branch]});
+    let manager: Uuid = post(&c, format!("{}/v1/staff", a.base), &shop.owner_token, staff).await["id"].as_str().unwrap().parse().unwrap();
+    const SALES: usize = 5;
+    let (session, batches) = batches(&shop, SALES);
+    let bases = vec![a.base.clone(), b.base.clone()];
+    for batch in &batches {
+        push(&c, &shop, &bases, 0, batch).await;
+    }
+    let sale_ids: Vec<String> = batches.concat().iter().filter(|o| o["type"] == "sale.finalize").map(|o| o["payload"]["sale_id"].as_str().unwrap().to_string()).collect();
+    for sale in &sale_ids {
+        let void = |base: String| {
+            let body = json!({"tenant_id": shop.tenant, "branch_id": shop.branch, "actor_id": manager, "occurred_at": chrono::Utc::now(),
+                              "payload": {"cash_session_id": session, "reason": "twice?", "refund": {"usd_cents": 300, "khr": 0}}});
+            let req = c.post(format!("{base}/v1/sales/{sale}/void")).bearer_auth(&shop.device_token).json(&body);
+            let req = req.header("Idempotency-Key", Uuid::now_v7().to_string());
+            async move {
+                let r = req.send().await.expect("void");
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let ((sa, va), (sb, vb)) = tokio::join!(void(a.base.clone()), void(b.base.clone()));
+        let mut statuses = [sa, sb];
+        statuses.sort();
+        assert_eq!(statuses, [201, 409], "{va} {vb}");
+        let refused = if sa == 409 { &va } else { &vb };
+        assert_eq!(refused["code"], "SALE_ALREADY_VOIDED", "{refused}");
+    }
+    let inv = get(&c, format!("{}/v1/inventory?branch_id={}", b.base, shop.branch), &shop.owner_token).await;
+    let beans = inv["items"].as_array().unwrap().iter().find(|i| i["stock_item_id"] == shop.beans.to_string()).unwrap().clone();
+    assert_eq!(beans["on_hand"], 100000, "every sale's stock came back once");
+    let cs = get(&c, format!("{}/v1/cash-sessions/{session}", b.base), &shop.owner_token).await;
+    assert_eq!((cs["usd"]["refunds"].clone(), cs["expected_cash_cents"].clone()), (json!(300 * SALES as i64), json!(1000)), "{cs}");
+}

@@ -86,6 +86,17 @@ fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
     Ok((field("VmRSS:").unwrap_or(0), field("VmHWM:").unwrap_or(0)))
 }
 
+/// A process's CPU time so far (user + system), from `/proc/PID/stat`, in seconds.
+fn cpu_s(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name; 100 ticks/s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// The shop: branches, one cashier each, a menu item, and `devices` devices spread over
 /// the branches: `(tenant, owner token, branch ids, cashier ids, latte id, [(device, token, branch index)])`.
 struct Shop {
@@ -289,6 +300,9 @@ async fn reconnect(cfg: &HerdConfig, http: &reqwest::Client, servers: &Servers, 
     let bodies: Vec<Vec<String>> = (0..shop.devices.len()).map(|d| queue_bodies(cfg, shop, d)).collect();
     let ops: usize = cfg.devices * (cfg.sales_per_device + 1);
     let tally = Arc::new(Mutex::new(Tally::default()));
+    let pids: Vec<String> = servers.procs.iter().filter_map(|p| p.pid()).map(|p| p.to_string()).collect();
+    let cpu_before: Vec<f64> = pids.iter().map(|p| cpu_s(p)).collect();
+    let me_before = cpu_s("self");
     let origin = Instant::now();
     let mut tasks = Vec::new();
     let mut streams = Vec::new();
@@ -319,6 +333,8 @@ async fn reconnect(cfg: &HerdConfig, http: &reqwest::Client, servers: &Servers, 
         }
     }
     let all_done = origin.elapsed();
+    let server_cpu: Vec<f64> = pids.iter().zip(&cpu_before).map(|(p, b)| cpu_s(p) - b).collect();
+    let bench_cpu = cpu_s("self") - me_before;
     for s in streams {
         s.abort();
     }
@@ -334,7 +350,7 @@ async fn reconnect(cfg: &HerdConfig, http: &reqwest::Client, servers: &Servers, 
          all reconnecting within 1 s\n  every queue empty after {:.2} s ({:.0} ops/s); with every hydration done {:.2} s\n  \
          push latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} pushes; hydration p50 {:.0} ms, p99 {:.0} ms\n  \
          answers other than 200: {:?} (503 retried after Retry-After: {}); ops not APPLIED: {}; devices that gave up: {}{}\n  \
-         server peak RSS: {}",
+         server peak RSS: {}\n  CPU over the {:.1} s: server(s) {} s, this benchmark's devices {:.1} s (of {} cores × {:.1} s)",
         cfg.devices, cfg.branches, ops, cfg.sales_per_device, cfg.batch,
         drained.as_secs_f64(), ops as f64 / drained.as_secs_f64().max(1e-9), all_done.as_secs_f64(),
         percentile(&push, 0.5), percentile(&push, 0.99), push.last().copied().unwrap_or(0.0), push.len(),
@@ -342,6 +358,11 @@ async fn reconnect(cfg: &HerdConfig, http: &reqwest::Client, servers: &Servers, 
         t.other_answers, t.retried_503, t.not_applied, failures.len(),
         failures.first().map(|f| format!(" (first: {f})")).unwrap_or_default(),
         peak_mib.join(" + "),
+        all_done.as_secs_f64(),
+        server_cpu.iter().map(|c| format!("{c:.1}")).collect::<Vec<_>>().join(" + "),
+        bench_cpu,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        all_done.as_secs_f64(),
     ))
 }
 
