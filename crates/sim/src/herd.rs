@@ -286,8 +286,9 @@ pub async fn run(cfg: &HerdConfig) -> anyhow::Result<String> {
         let servers = start_servers(&one, &db_url, &http, cfg.subscribers + 100).await?;
         let devices = cfg.subscribers.div_ceil(2);
         let shop = make_shop(&one, &db_url, &servers.bases[0], &http, devices).await?;
+        let idle_kib = idle_connection_kib(cfg, &http).await?;
         report.push('\n');
-        report.push_str(&nudges(cfg, &http, &servers, &shop).await?);
+        report.push_str(&nudges(cfg, &http, &servers, &shop).await?.replace("{idle}", &format!("{idle_kib:.1}")));
         drop(servers);
         drop_db.await;
     }
@@ -366,6 +367,28 @@ async fn reconnect(cfg: &HerdConfig, http: &reqwest::Client, servers: &Servers, 
     ))
 }
 
+/// What one bare connection costs the server: a fresh process, as many idle TCP
+/// connections as subscribers (no request sent), its RSS before and after.
+async fn idle_connection_kib(cfg: &HerdConfig, http: &reqwest::Client) -> anyhow::Result<f64> {
+    let sim_cfg = crate::Config { seed: 2, tills: 1, branches: 1, minutes: 0.0, max_steps: None, postgres: None, exe: cfg.exe.clone(), dir: cfg.dir.join("idle") };
+    std::fs::create_dir_all(&sim_cfg.dir)?;
+    let (db_url, _) = crate::database(&sim_cfg).await?;
+    let one = HerdConfig { servers: 1, postgres: None, ..cfg.clone() };
+    let servers = start_servers(&one, &db_url, http, cfg.subscribers + 100).await?;
+    let pid = servers.procs[0].pid().ok_or_else(|| anyhow!("the server is not running"))?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (before, _) = memory_kib(pid)?;
+    let addr = servers.bases[0].trim_start_matches("http://").to_string();
+    let mut idle = Vec::with_capacity(cfg.subscribers);
+    for _ in 0..cfg.subscribers {
+        idle.push(tokio::net::TcpStream::connect(&addr).await?);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (after, _) = memory_kib(pid)?;
+    drop(idle);
+    Ok(after.saturating_sub(before) as f64 / cfg.subscribers.max(1) as f64)
+}
+
 /// Nudge fan-out: `subscribers` streams (two per device) on one process; a tenant-wide
 /// menu edit nudges every branch stream. Memory per subscriber from the server's RSS
 /// before and after they connect; per commit, the time from sending it to each
@@ -424,7 +447,8 @@ async fn nudges(cfg: &HerdConfig, http: &reqwest::Client, servers: &Servers, sho
     each_ms.sort_by(f64::total_cmp);
     last_ms.sort_by(f64::total_cmp);
     Ok(format!(
-        "nudges on one process: {} subscribers ({} devices, 2 streams each, {} branches)\n  server RSS {:.0} MiB before, {:.0} MiB with them: {:.1} KiB per subscriber\n  \
+        "nudges on one process: {} subscribers ({} devices, 2 streams each, {} branches)\n  server RSS {:.0} MiB before, {:.0} MiB with them: {:.1} KiB per subscriber \
+         (as many idle TCP connections that send nothing, on a fresh process: {{idle}} KiB each)\n  \
          over {} tenant-wide commits: commit → a subscriber's nudge p50 {:.0} ms, p99 {:.0} ms; commit → the last subscriber's nudge p50 {:.0} ms, p99 {:.0} ms",
         cfg.subscribers, cfg.subscribers.div_ceil(2), cfg.branches,
         rss_before as f64 / 1024.0, rss_after as f64 / 1024.0, per_sub_kib,
