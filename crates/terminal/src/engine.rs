@@ -92,7 +92,7 @@ async fn push_loop(t: Arc<Terminal>) {
                 }
             }
             Err(e) => {
-                let delay = backoff.next_delay();
+                let delay = retry_delay(&e, &mut backoff, t.config.backoff_cap_ms);
                 tracing::info!(error = %e, delay_ms = delay.as_millis() as u64, "sync failed; retrying later");
                 note_error(&t, &e.to_string()).await;
                 tokio::select! {
@@ -101,6 +101,16 @@ async fn push_loop(t: Arc<Terminal>) {
                 }
             }
         }
+    }
+}
+
+/// How long to wait after a failed push: what a busy server asked for (`503` with
+/// `Retry-After`, plus up to half a second of jitter so a city's tills do not come back
+/// in the same millisecond), without growing the backoff; else the next backoff delay.
+pub fn retry_delay(e: &RemoteError, backoff: &mut Backoff, cap_ms: u64) -> Duration {
+    match e.retry_after(Duration::from_millis(cap_ms)) {
+        Some(d) => d + Duration::from_millis(rand::thread_rng().gen_range(0..=500)),
+        None => backoff.next_delay(),
     }
 }
 
@@ -383,6 +393,23 @@ async fn listen(t: &Terminal) -> Result<(), RemoteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A busy server's `Retry-After` is waited as asked (plus jitter) and does not grow the
+    /// backoff; any other failure takes the next backoff step.
+    #[test]
+    fn a_busy_server_is_called_back_when_it_asked() {
+        let mut b = Backoff::new(1_000, 30_000);
+        let busy = RemoteError::Server { status: 503, detail: "busy".into(), retry_after_s: Some(1) };
+        for _ in 0..10 {
+            let d = retry_delay(&busy, &mut b, 30_000).as_millis() as u64;
+            assert!((1_000..=1_500).contains(&d), "{d}");
+        }
+        let failing = RemoteError::Server { status: 500, detail: "bug".into(), retry_after_s: Some(1) };
+        let d = retry_delay(&failing, &mut b, 30_000).as_millis() as u64;
+        assert!((500..=1_000).contains(&d), "the first backoff step, unchanged by the busy answers: {d}");
+        let long = RemoteError::Server { status: 503, detail: "busy".into(), retry_after_s: Some(3_600) };
+        assert!(retry_delay(&long, &mut b, 30_000) <= Duration::from_millis(30_500), "capped");
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap_and_resets() {

@@ -27,13 +27,15 @@ pub enum RemoteError {
     /// No answer at all: connection refused, reset or timed out. The link is down.
     #[error("server unreachable: {0}")]
     Transport(String),
-    /// The server answered with a 5xx: up, but failing; retry later.
+    /// The server answered with a 5xx: up, but failing or busy; retry later.
     #[error("server error {status}: {detail}")]
     Server {
         /// The status.
         status: u16,
         /// Its detail, when the body had one.
         detail: String,
+        /// Its `Retry-After`, in seconds, when it said when to come back (a busy `503`).
+        retry_after_s: Option<u64>,
     },
     /// The server refused the request with a 4xx problem document.
     #[error("refused ({}): {}", .0.code, .0.detail)]
@@ -47,6 +49,15 @@ impl RemoteError {
     /// Is the link itself down (as opposed to the server answering)?
     pub fn is_transport(&self) -> bool {
         matches!(self, RemoteError::Transport(_))
+    }
+
+    /// When a busy server asked to be called again (`503` with `Retry-After`), at most
+    /// `cap`: the link is fine, so this is no reason to back off further.
+    pub fn retry_after(&self, cap: Duration) -> Option<Duration> {
+        match self {
+            RemoteError::Server { status: 503, retry_after_s: Some(s), .. } => Some(Duration::from_secs(*s).min(cap)),
+            _ => None,
+        }
     }
 }
 
@@ -280,16 +291,22 @@ async fn check(r: reqwest::Response) -> Result<reqwest::Response, RemoteError> {
     if r.status().is_success() {
         return Ok(r);
     }
+    let retry_after_s = retry_after_s(r.headers());
     let body = read_capped(r, ERROR_BODY_MAX_BYTES).await?;
     let problem: Option<Problem> = serde_json::from_slice(&body).ok();
     if status >= 500 {
         let detail = problem.map(|p| p.detail).unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-        return Err(RemoteError::Server { status, detail });
+        return Err(RemoteError::Server { status, detail, retry_after_s });
     }
     match problem {
         Some(p) => Err(RemoteError::Refused(Box::new(p))),
         None => Err(RemoteError::Protocol(format!("{status} without a problem document"))),
     }
+}
+
+/// A `Retry-After` given in seconds (the server's form; an HTTP date is ignored).
+fn retry_after_s(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }
 
 async fn json<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, RemoteError> {
