@@ -387,7 +387,7 @@ async fn drawers_add_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], books
         }
         let expected_usd = got.usd[0] + got.usd[1] - got.usd[2] + got.usd[3] - got.usd[4] + got.usd[5] - got.usd[6];
         let expected_khr = got.khr[0] + got.khr[1] - got.khr[2] + got.khr[3] - got.khr[4] + got.khr[5] - got.khr[6];
-        let view = (modula_server_expected(&s.drawer.usd), modula_server_expected(&s.drawer.khr));
+        let view = (modula_rules::cash::expected(&s.drawer.usd), modula_rules::cash::expected(&s.drawer.khr));
         if view != (expected_usd, expected_khr) {
             return Err(Violation::new("drawer", format!("session {id}: expected {view:?}, its flows give {:?}", (expected_usd, expected_khr))));
         }
@@ -395,10 +395,6 @@ async fn drawers_add_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], books
     Ok(())
 }
 
-/// Expected cash as the server reports it (the shared rules' function).
-fn modula_server_expected(f: &modula_wire::CashFlows) -> i64 {
-    f.float + f.tendered - f.change + f.paid_in - f.paid_out + f.adjustments - f.refunds
-}
 
 /// Stock per branch = start + restocks − Σ sales in the books + Σ voided sales, by their
 /// (fixed) recipes.
@@ -541,7 +537,7 @@ async fn feed_replays_to_the_state(w: &World, store: &dyn Store) -> Result<(), V
         for ((scope, id), (_, data)) in big.iter().filter(|(k, _)| k.0 == "cash_sessions") {
             let s = tx.cash_session(w.tenant_id, id.parse().unwrap_or_default()).await.map_err(store_err)?;
             let Some(s) = s else { return Err(Violation::new("feed", format!("{scope} {id} is fed but not in the database"))) };
-            let db = (modula_server_expected(&s.drawer.usd), modula_server_expected(&s.drawer.khr));
+            let db = (modula_rules::cash::expected(&s.drawer.usd), modula_rules::cash::expected(&s.drawer.khr));
             if (n(&data["expected_cash_cents"]), n(&data["expected_khr"])) != db {
                 return Err(Violation::new("feed", format!("session {id}: fed {data}, the database gives {db:?}")));
             }

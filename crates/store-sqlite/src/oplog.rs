@@ -12,21 +12,8 @@ use crate::tx::{SqliteTx, IN_LIST_MAX, INSERT_ROWS_MAX};
 #[async_trait]
 impl OpLogTx for SqliteTx {
     async fn ops_by_ids(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<OpRecord>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_LIST_MAX) {
-            let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM ops WHERE tenant_id = ");
-            q.push_bind(tenant_id).push(" AND client_op_id IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(")");
-            let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
-            for row in &rows {
-                out.push(OpRecord::from_row(&Cols(row))?);
-            }
-        }
-        Ok(out)
+        let rows = rows_by_op_ids(self, "ops", tenant_id, ids).await?;
+        rows.iter().map(|r| OpRecord::from_row(&Cols(r))).collect()
     }
 
     async fn insert_ops(&mut self, ops: &[OpRecord]) -> StoreResult<()> {
@@ -102,21 +89,8 @@ impl OpLogTx for SqliteTx {
     }
 
     async fn resolutions(&mut self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<ResolutionRecord>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(IN_LIST_MAX) {
-            let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM op_resolutions WHERE tenant_id = ");
-            q.push_bind(tenant_id).push(" AND client_op_id IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            q.push(")");
-            let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
-            for row in &rows {
-                out.push(ResolutionRecord::from_row(&Cols(row))?);
-            }
-        }
-        Ok(out)
+        let rows = rows_by_op_ids(self, "op_resolutions", tenant_id, ids).await?;
+        rows.iter().map(|r| ResolutionRecord::from_row(&Cols(r))).collect()
     }
 
     async fn insert_resolution(&mut self, r: &ResolutionRecord) -> StoreResult<bool> {
@@ -140,3 +114,19 @@ impl OpLogTx for SqliteTx {
     }
 }
 
+
+/// The rows of `table` (keyed by tenant and op id) with these op ids, `IN_LIST_MAX` at a time.
+async fn rows_by_op_ids(t: &mut SqliteTx, table: &'static str, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<sqlx::sqlite::SqliteRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST_MAX) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT * FROM {table} WHERE tenant_id = "));
+        q.push_bind(tenant_id).push(" AND client_op_id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        out.extend(q.build().fetch_all(&mut *t.tx).await.map_err(store_error)?);
+    }
+    Ok(out)
+}

@@ -67,6 +67,8 @@ async fn a_void_returns_stock_and_cash_exactly_once() {
     let listed = f.sales().await;
     assert_eq!(listed.iter().find(|x| x["sale_id"] == sale_id).unwrap()["voided"], true);
     let detail = f.app.get(&format!("/v1/sales/{sale_id}"), &mt).await.ok(200).clone();
+    let other = f.app.other_tenant("Elsewhere Café").await;
+    f.app.get(&format!("/v1/sales/{sale_id}"), &other.token).await.problem(404, "NOT_FOUND");
     assert_eq!(detail["void"]["refund"], json!({"usd_cents": 300, "khr": 0}), "{detail}");
     assert_eq!((detail["void"]["reason"].clone(), detail["void"]["actor_id"].clone()), (json!("wrong drink"), json!(f.manager)));
     assert_eq!(detail["lines"], json!([{"menu_item_id": f.latte, "name": "Latte", "qty": 1, "unit_price_cents": 300, "line_total_cents": 300}]));
@@ -201,6 +203,12 @@ async fn dismissals_and_what_cannot_be_accepted() {
     assert_eq!((done["resolution"]["action"].clone(), done["resolution"]["note"].clone()),
                (json!("dismiss"), json!("customer left without the drink")));
     assert!(f.sales().await.is_empty());
+    // Another tenant's owner sees neither the failure nor any sale of this one.
+    let other = f.app.other_tenant("Elsewhere Café").await;
+    f.app.post(&format!("/v1/sync/failures/{}/resolve", movement["client_op_id"].as_str().unwrap()), &other.token,
+               json!({"action": "dismiss", "note": "x"})).await.problem(404, "NOT_FOUND");
+    let refused_sale = sale["payload"]["sale_id"].as_str().unwrap();
+    f.app.get(&format!("/v1/sales/{refused_sale}"), &other.token).await.problem(404, "NOT_FOUND");
     // A cashier's till token cannot resolve; an unknown id is 404.
     f.app.post(&format!("/v1/sync/failures/{}/resolve", movement["client_op_id"].as_str().unwrap()), &f.device_token,
                json!({"action": "dismiss", "note": "x"})).await.problem(403, "FORBIDDEN");
