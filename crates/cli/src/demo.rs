@@ -141,7 +141,13 @@ async fn seed(store: &dyn Store) -> anyhow::Result<DemoInfo> {
     };
     let init = bootstrap::init(store, &req).await.map_err(err)?;
     let owner = authenticate(store, &init.token).await.map_err(err)?;
-    admin::put_tenant_policy(store, &owner, PolicyPatch { paid_out_limit_cents: Some(2500), ..Default::default() })
+    let policy = PolicyPatch {
+        paid_out_limit_cents: Some(2500),
+        vat_tin: Some("K009-902104567".into()),
+        receipt_footer: Some("Thank you! អរគុណ!\nWi-Fi: mekongbean / coffee2468".into()),
+        ..Default::default()
+    };
+    admin::put_tenant_policy(store, &owner, policy)
         .await
         .map_err(err)?;
     let stock = seed_stock(store, &owner).await?;
@@ -212,7 +218,9 @@ async fn seed_menu(store: &dyn Store, owner: &Auth, stock: &[Uuid]) -> anyhow::R
 }
 
 async fn seed_branch(store: &dyn Store, owner: &Auth, name: &str, i: usize, stock: &[Uuid]) -> anyhow::Result<DemoBranch> {
-    let branch = admin::create_branch(store, owner, CreateBranch { name: name.into() }).await.map_err(err)?;
+    let address = ["No. 41, Street 278, Boeng Keng Kang 1, Phnom Penh", "No. 7, Preah Sisowath Quay, Daun Penh, Phnom Penh"][i];
+    let req = CreateBranch { name: name.into(), address: Some(address.into()), timezone: Some("Asia/Phnom_Penh".into()) };
+    let branch = admin::create_branch(store, owner, req).await.map_err(err)?;
     for (stock_item_id, qty) in stock.iter().zip([5000, 20000, 8000, 3000, 500]) {
         let req = Restock { branch_id: branch.id, stock_item_id: *stock_item_id, qty, actor_id: None };
         admin::restock(store, owner, req).await.map_err(err)?;

@@ -7,6 +7,7 @@
 //! - [`validate`]: typed parsing and semantic checks of op payloads and admin input.
 //! - [`cash`]: the two-currency drawer: expected cash and variance per currency.
 //! - [`caps`]: the policy's confirmation caps on tender and float.
+//! - [`day`]: a branch's local day in UTC instants, from its IANA time zone.
 //! - [`attendance`]: one open shift per staff member.
 //! - [`access`]: which role an op needs and who may grant which role.
 //! - [`credential`]: argon2id hashing and verification of PINs and passwords.
@@ -22,6 +23,7 @@ pub mod attendance;
 pub mod caps;
 pub mod cash;
 pub mod credential;
+pub mod day;
 pub mod hash;
 pub mod pricing;
 pub mod validate;

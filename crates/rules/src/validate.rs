@@ -402,7 +402,47 @@ pub fn policy(p: &Policy) -> Result<(), Rejection> {
     )?;
     in_range("idle_signout_minutes", p.idle_signout_minutes, 0, IDLE_SIGNOUT_MINUTES_MAX)?;
     in_range("max_tender_cents", p.max_tender_cents, 1, MONEY_MAX_CENTS)?;
-    in_range("max_float_cents", p.max_float_cents, 1, MONEY_MAX_CENTS)
+    in_range("max_float_cents", p.max_float_cents, 1, MONEY_MAX_CENTS)?;
+    optional_line("vat_tin", &p.vat_tin, VAT_TIN_MAX_CHARS)?;
+    receipt_footer(&p.receipt_footer)?;
+    Ok(())
+}
+
+/// Longest `vat_tin`, in characters.
+pub const VAT_TIN_MAX_CHARS: usize = 40;
+/// Longest `receipt_footer`, in characters.
+pub const RECEIPT_FOOTER_MAX_CHARS: usize = 300;
+/// Most lines in a `receipt_footer`.
+pub const RECEIPT_FOOTER_MAX_LINES: usize = 4;
+/// Longest branch address, in characters.
+pub const ADDRESS_MAX_CHARS: usize = 200;
+
+/// A receipt footer: at most [`RECEIPT_FOOTER_MAX_LINES`] lines and
+/// [`RECEIPT_FOOTER_MAX_CHARS`] characters, no control characters but line breaks.
+fn receipt_footer(value: &str) -> Result<(), Rejection> {
+    let field = "receipt_footer";
+    max_chars(field, value, RECEIPT_FOOTER_MAX_CHARS)?;
+    if value.lines().count() > RECEIPT_FOOTER_MAX_LINES {
+        return Err(Rejection::validation(field, format!("at most {RECEIPT_FOOTER_MAX_LINES} lines")));
+    }
+    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r')) {
+        return Err(Rejection::validation(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// A branch's address: one line of at most [`ADDRESS_MAX_CHARS`] characters, trimmed;
+/// empty means none.
+pub fn address(value: &str) -> Result<String, Rejection> {
+    optional_line("address", value, ADDRESS_MAX_CHARS)
+}
+
+/// An optional one-line text of at most `limit_chars` characters, trimmed (may be empty).
+fn optional_line(field: &str, value: &str, limit_chars: usize) -> Result<String, Rejection> {
+    let trimmed = value.trim();
+    max_chars(field, trimmed, limit_chars)?;
+    no_control_chars(field, trimmed)?;
+    Ok(trimmed.to_string())
 }
 
 /// Longest idle sign-out a policy may set: a day, in minutes (0 = never).

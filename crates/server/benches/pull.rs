@@ -101,7 +101,7 @@ async fn fan_out_cost(branches: usize) -> f64 {
     let init = bootstrap::init_tenant(&store, "Chain", "Owner", "1234").await.unwrap();
     let owner = authenticate(&store, &init.token).await.unwrap();
     for i in 0..branches {
-        admin::create_branch(&store, &owner, CreateBranch { name: format!("B{i}") }).await.unwrap();
+        admin::create_branch(&store, &owner, CreateBranch::named(format!("B{i}"))).await.unwrap();
     }
     let id = Uuid::now_v7();
     menu_item(&store, &owner, id, 100).await;
@@ -126,7 +126,7 @@ fn main() {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let init = bootstrap::init_tenant(s, "Bench", "Owner", "1234").await.unwrap();
         let owner = authenticate(s, &init.token).await.unwrap();
-        let branch = admin::create_branch(s, &owner, CreateBranch { name: "Main".into() }).await.unwrap().id;
+        let branch = admin::create_branch(s, &owner, CreateBranch::named("Main")).await.unwrap().id;
         let cashier = admin::create_staff(s, &owner, CreateStaff { name: "C".into(), role: Role::Cashier, pin: "1111".into(), branch_ids: vec![branch], login: None, password: None })
             .await
             .unwrap()

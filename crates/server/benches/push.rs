@@ -65,7 +65,7 @@ async fn setup(store: Arc<SqliteStore>) -> Setup {
     let s = store.as_ref();
     let init = bootstrap::init_tenant(s, "Bench", "Owner", "1234").await.unwrap();
     let owner = authenticate(s, &init.token).await.unwrap();
-    let branch = admin::create_branch(s, &owner, CreateBranch { name: "Main".into() }).await.unwrap().id;
+    let branch = admin::create_branch(s, &owner, CreateBranch::named("Main")).await.unwrap().id;
     let cashier = admin::create_staff(s, &owner, CreateStaff { name: "C".into(), role: Role::Cashier, pin: "1111".into(), branch_ids: vec![branch], login: None, password: None })
         .await
         .unwrap()

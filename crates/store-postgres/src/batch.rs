@@ -11,7 +11,7 @@ use crate::convert::{count, Cols};
 use crate::feed::place;
 use crate::nudge::NUDGE_CHANNEL;
 use crate::oplog::bind_op_arrays;
-use crate::sales::bind_sale_arrays;
+use crate::sales::{bind_sale_arrays, bind_sale_line_arrays, sale_vats};
 use crate::tx::{get, PgTx};
 
 #[async_trait]
@@ -82,10 +82,12 @@ impl BatchTx for PgTx {
                      SELECT $1, r.scope, r.entity, r.entity_id, h.head - $3 + r.off, r.deleted, r.data, $2 \
                      FROM h, r WHERE r.new_entity), \
                    s AS (INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, \
-                     receipt_no, actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at) \
+                     receipt_no, actor_id, total_cents, price_drift_cents, details, occurred_at, applied_at, vat_cents) \
                      SELECT * FROM UNNEST($11::uuid[], $12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[], \
                      $16::uuid[], $17::text[], $18::uuid[], $19::int8[], $20::int8[], $21::text[], \
-                     $22::timestamptz[], $23::timestamptz[])), \
+                     $22::timestamptz[], $23::timestamptz[], $61::int8[])), \
+                   sl AS (INSERT INTO sale_lines (sale_id, line_no, menu_item_id, qty, unit_price_cents) \
+                     SELECT * FROM UNNEST($62::uuid[], $63::int4[], $64::uuid[], $65::int8[], $66::int8[])), \
                    a AS (INSERT INTO audit_events (tenant_id, branch_id, module, action, actor_id, device_id, \
                      client_op_id, lane, occurred_at, applied_at, details) \
                      SELECT tenant_id, branch_id, module, action, actor_id, device_id, client_op_id, lane, \
@@ -136,6 +138,7 @@ impl BatchTx for PgTx {
         let (froms, tos): (Vec<i64>, Vec<i64>) = ranges.upserts.iter().copied().unzip();
         let q = q.bind(&ranges.delete_froms).bind(froms).bind(tos);
         let q = q.bind(crate::oplog::payloads(b.ops));
+        let q = bind_sale_line_arrays(q.bind(sale_vats(b.sales)), b.sale_lines);
         let row = self.one(q).await?;
         let head: Option<i64> = row.as_ref().map(|r| get(r, "head")).transpose()?;
         if n > 0 && head.is_none() {

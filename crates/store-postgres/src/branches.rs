@@ -11,10 +11,11 @@ use crate::tx::PgTx;
 #[async_trait]
 impl BranchTx for PgTx {
     async fn insert_branch(&mut self, b: &BranchRecord) -> StoreResult<()> {
-        let sql = "INSERT INTO branches (id, tenant_id, name, status, policy_override, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6)";
+        let sql = "INSERT INTO branches (id, tenant_id, name, status, policy_override, created_at, address, timezone) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         let q = sqlx::query(sql).bind(b.id).bind(b.tenant_id).bind(&b.name).bind(b.status.as_str());
-        self.exec(q.bind(to_json(&b.policy_override)?).bind(b.created_at)).await?;
+        let q = q.bind(to_json(&b.policy_override)?).bind(b.created_at).bind(&b.address).bind(&b.timezone);
+        self.exec(q).await?;
         Ok(())
     }
 
@@ -40,9 +41,10 @@ impl BranchTx for PgTx {
     }
 
     async fn update_branch(&mut self, b: &BranchRecord) -> StoreResult<()> {
-        let sql = "UPDATE branches SET name = $1, status = $2, policy_override = $3 WHERE tenant_id = $4 AND id = $5";
+        let sql = "UPDATE branches SET name = $1, status = $2, policy_override = $3, address = $4, timezone = $5 \
+                   WHERE tenant_id = $6 AND id = $7";
         let q = sqlx::query(sql).bind(&b.name).bind(b.status.as_str()).bind(to_json(&b.policy_override)?);
-        self.exec(q.bind(b.tenant_id).bind(b.id)).await?;
+        self.exec(q.bind(&b.address).bind(&b.timezone).bind(b.tenant_id).bind(b.id)).await?;
         Ok(())
     }
 

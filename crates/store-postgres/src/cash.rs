@@ -80,5 +80,19 @@ impl CashTx for PgTx {
         let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(limit)).await?;
         rows.iter().map(|r| CashSessionRecord::from_row(&Cols(r))).collect()
     }
-}
 
+    async fn cash_sessions_opened(
+        &mut self,
+        tenant_id: Uuid,
+        branch_id: Uuid,
+        from: Timestamp,
+        to: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<CashSessionRecord>> {
+        // The predicate of the partial index `cash_sessions_branch` (0007), as in the listing.
+        let sql = "SELECT * FROM cash_sessions WHERE tenant_id = $1 AND branch_id = $2 \
+                   AND opened_at > '-infinity' AND opened_at >= $3 AND opened_at < $4 ORDER BY opened_at, id LIMIT $5";
+        let rows = self.all(sqlx::query(sql).bind(tenant_id).bind(branch_id).bind(from).bind(to).bind(limit)).await?;
+        rows.iter().map(|r| CashSessionRecord::from_row(&Cols(r))).collect()
+    }
+}

@@ -119,6 +119,8 @@ async fn world(store: &PgStore) -> World {
         id: id(),
         tenant_id: tenant.id,
         name: "Riverside".into(),
+        address: "No. 7, Street 278".into(),
+        timezone: "Asia/Phnom_Penh".into(),
         status: BranchStatus::Active,
         policy_override: PolicyPatch::default(),
         created_at: t(1),
@@ -379,5 +381,56 @@ async fn pin_born_tokens_are_revoked_when_passwords_arrive() {
         .await
         .unwrap();
     assert_eq!(cleared, 2, "PIN failure counts and locks are cleared");
+    pool.close().await;
+}
+
+/// Migration 0017 on sales kept before it: each gets its VAT as a column and its lines
+/// as rows, so reports sum them in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_kept_before_reports_get_their_vat_and_lines() {
+    let Some(db) = TestDb::create().await else { return };
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut older = sqlx::migrate!("./migrations");
+    let before: Vec<_> = older.migrations.iter().filter(|m| m.version < 17).cloned().collect();
+    older.migrations = std::borrow::Cow::Owned(before);
+    older.run(&pool).await.unwrap();
+    let (sale, latte, muffin) = (id(), id(), id());
+    let details = serde_json::json!({
+        "lines": [{"menu_item_id": latte, "qty": 2, "unit_price_cents": 275},
+                  {"menu_item_id": muffin, "qty": 1, "unit_price_cents": 300}],
+        "totals": {"subtotal_cents": 850, "vat_cents": 77, "total_cents": 850},
+    });
+    // The sale alone, without its tenant, branch and session rows: foreign keys off for
+    // this one connection (the test database's superuser).
+    let mut c = pool.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica").execute(&mut *c).await.unwrap();
+    sqlx::query(
+        "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, actor_id, \
+         total_cents, price_drift_cents, details, occurred_at, applied_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'A-1', $7, 850, 0, $8, now(), now())",
+    )
+    .bind(sale)
+    .bind(id())
+    .bind(id())
+    .bind(id())
+    .bind(id())
+    .bind(id())
+    .bind(id())
+    .bind(details.to_string())
+    .execute(&mut *c)
+    .await
+    .unwrap();
+    sqlx::query("SET session_replication_role = DEFAULT").execute(&mut *c).await.unwrap();
+    drop(c);
+    sqlx::migrate!("./migrations").run(&pool).await.unwrap();
+    let vat: i64 = sqlx::query_scalar("SELECT vat_cents FROM sales WHERE id = $1").bind(sale).fetch_one(&pool).await.unwrap();
+    assert_eq!(vat, 77);
+    let lines: Vec<(i32, Uuid, i64, i64)> =
+        sqlx::query_as("SELECT line_no, menu_item_id, qty, unit_price_cents FROM sale_lines WHERE sale_id = $1 ORDER BY line_no")
+            .bind(sale)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(lines, vec![(0, latte, 2, 275), (1, muffin, 1, 300)]);
     pool.close().await;
 }

@@ -12,7 +12,8 @@ impl BranchTx for SqliteTx {
     async fn insert_branch(&mut self, b: &BranchRecord) -> StoreResult<()> {
         self.require_write("insert_branch")?;
         sqlx::query(
-            "INSERT INTO branches (id, tenant_id, name, status, policy_override, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO branches (id, tenant_id, name, status, policy_override, created_at, address, timezone) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(b.id)
         .bind(b.tenant_id)
@@ -20,6 +21,8 @@ impl BranchTx for SqliteTx {
         .bind(b.status.as_str())
         .bind(to_json(&b.policy_override)?)
         .bind(ts(b.created_at))
+        .bind(&b.address)
+        .bind(&b.timezone)
         .execute(&mut *self.tx)
         .await
         .map_err(store_error)?;
@@ -53,10 +56,15 @@ impl BranchTx for SqliteTx {
 
     async fn update_branch(&mut self, b: &BranchRecord) -> StoreResult<()> {
         self.require_write("update_branch")?;
-        sqlx::query("UPDATE branches SET name = ?, status = ?, policy_override = ? WHERE tenant_id = ? AND id = ?")
+        sqlx::query(
+            "UPDATE branches SET name = ?, status = ?, policy_override = ?, address = ?, timezone = ? \
+             WHERE tenant_id = ? AND id = ?",
+        )
             .bind(&b.name)
             .bind(b.status.as_str())
             .bind(to_json(&b.policy_override)?)
+            .bind(&b.address)
+            .bind(&b.timezone)
             .bind(b.tenant_id)
             .bind(b.id)
             .execute(&mut *self.tx)

@@ -110,5 +110,27 @@ impl CashTx for SqliteTx {
         .map_err(store_error)?;
         rows.iter().map(|r| CashSessionRecord::from_row(&Cols(r))).collect()
     }
-}
 
+    async fn cash_sessions_opened(
+        &mut self,
+        tenant_id: Uuid,
+        branch_id: Uuid,
+        from: Timestamp,
+        to: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<CashSessionRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM cash_sessions WHERE tenant_id = ? AND branch_id = ? AND opened_at >= ? AND opened_at < ? \
+             ORDER BY opened_at, id LIMIT ?",
+        )
+        .bind(tenant_id)
+        .bind(branch_id)
+        .bind(ts(from))
+        .bind(ts(to))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(|r| CashSessionRecord::from_row(&Cols(r))).collect()
+    }
+}

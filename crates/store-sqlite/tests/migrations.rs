@@ -103,3 +103,47 @@ async fn pin_born_tokens_are_revoked_when_passwords_arrive() {
         assert_eq!(row.get::<Option<String>, _>(3), None);
     }
 }
+
+/// Migration 0017 on sales kept before it: each gets its VAT as a column and its lines
+/// as rows (ids from hyphenated text to 16 bytes), so reports sum them in the database.
+#[tokio::test]
+async fn sales_kept_before_reports_get_their_vat_and_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteConnectOptions::new()
+        .filename(dir.path().join("old.db"))
+        .create_if_missing(true)
+        .foreign_keys(false); // the sale alone, without its tenant, branch and session rows
+    let pool = SqlitePool::connect_with(options).await.unwrap();
+    migrations_before(17).run(&pool).await.unwrap();
+    let (sale, latte, muffin) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let details = serde_json::json!({
+        "lines": [{"menu_item_id": latte, "qty": 2, "unit_price_cents": 275},
+                  {"menu_item_id": muffin, "qty": 1, "unit_price_cents": 300}],
+        "totals": {"subtotal_cents": 850, "vat_cents": 77, "total_cents": 850},
+    });
+    sqlx::query(
+        "INSERT INTO sales (id, tenant_id, branch_id, device_id, cash_session_id, client_op_id, receipt_no, actor_id, \
+         total_cents, price_drift_cents, details, occurred_at, applied_at) VALUES (?, ?, ?, ?, ?, ?, 'A-1', ?, 850, 0, ?, 0, 0)",
+    )
+    .bind(sale)
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind(details.to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::migrate!("./migrations").run(&pool).await.unwrap();
+    let vat: i64 = sqlx::query("SELECT vat_cents FROM sales WHERE id = ?").bind(sale).fetch_one(&pool).await.unwrap().get(0);
+    assert_eq!(vat, 77);
+    let rows = sqlx::query("SELECT line_no, menu_item_id, qty, unit_price_cents FROM sale_lines WHERE sale_id = ? ORDER BY line_no")
+        .bind(sale)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let lines: Vec<(i64, Uuid, i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+    assert_eq!(lines, vec![(0, latte, 2, 275), (1, muffin, 1, 300)]);
+}

@@ -39,6 +39,7 @@ pub trait BatchTx: BranchTx + CatalogTx + DeviceTx + OpLogTx + SalesTx + AuditTx
             Some(self.record_changes(batch.branch_id, batch.changes).await?)
         };
         self.insert_sales(batch.sales).await?;
+        self.insert_sale_lines(batch.sale_lines).await?;
         self.insert_audits(batch.audits).await?;
         if let Some(device_id) = batch.device_id {
             self.note_device_seqs(device_id, batch.device_seqs, batch.at).await?;
@@ -68,6 +69,8 @@ pub struct WriteBatch<'a> {
     pub changes: &'a [ChangeRecord],
     /// New sales.
     pub sales: &'a [SaleRecord],
+    /// The new sales' lines.
+    pub sale_lines: &'a [SaleLineRecord],
     /// Audit events that belong to no op, in order (an applied op's event travels in its
     /// record, [`OpRecord::audit`]; the op lanes write none of these today).
     pub audits: &'a [AuditRecord],

@@ -22,7 +22,7 @@ pub trait BranchTx: Send {
     /// Every branch of the tenant, by name.
     async fn list_branches(&mut self, tenant_id: Uuid) -> StoreResult<Vec<BranchRecord>>;
 
-    /// Replaces a branch's status and policy override.
+    /// Replaces a branch's name, address, time zone, status and policy override.
     async fn update_branch(&mut self, branch: &BranchRecord) -> StoreResult<()>;
 
     /// Moves the branch's [`BranchRecord::admin_version`]: the admin API wrote to its
@@ -41,6 +41,10 @@ pub struct BranchRecord {
     pub name: String,
     /// Active or frozen.
     pub status: BranchStatus,
+    /// Street address, printed on receipts (`""`: none).
+    pub address: String,
+    /// IANA time zone that decides the branch's day in reports.
+    pub timezone: String,
     /// Fields overriding the tenant policy.
     pub policy_override: PolicyPatch,
     /// When it was created.
@@ -60,6 +64,8 @@ impl BranchRecord {
             id: row.uuid("id")?,
             tenant_id: row.uuid("tenant_id")?,
             name: row.text("name")?,
+            address: row.text("address")?,
+            timezone: row.text("timezone")?,
             status: BranchStatus::parse(&status)
                 .ok_or_else(|| StoreError::Internal(format!("stored branch status {status:?} is unknown")))?,
             policy_override: from_json("branches.policy_override", &row.text("policy_override")?)?,

@@ -32,6 +32,16 @@ pub trait CashTx: Send {
 
     /// Cash sessions of a branch, newest (by `opened_at`) first, at most `limit`.
     async fn list_cash_sessions(&mut self, tenant_id: Uuid, branch_id: Uuid, limit: i64) -> StoreResult<Vec<CashSessionRecord>>;
+
+    /// A branch's sessions opened in `[from, to)`, oldest first, at most `limit`.
+    async fn cash_sessions_opened(
+        &mut self,
+        tenant_id: Uuid,
+        branch_id: Uuid,
+        from: Timestamp,
+        to: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<CashSessionRecord>>;
 }
 
 /// A cash drawer session of one device.

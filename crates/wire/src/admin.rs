@@ -49,6 +49,37 @@ pub struct LoginResponse {
 pub struct CreateBranch {
     /// Display name.
     pub name: String,
+    /// Street address, printed on receipts (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// IANA time zone that decides what "a day" is in reports (absent:
+    /// [`DEFAULT_TIMEZONE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+impl CreateBranch {
+    /// A branch of this name, with no address, in the default time zone.
+    pub fn named(name: impl Into<String>) -> Self {
+        CreateBranch { name: name.into(), address: None, timezone: None }
+    }
+}
+
+/// The time zone of a branch that names none (SPEC §3).
+pub const DEFAULT_TIMEZONE: &str = "Asia/Phnom_Penh";
+
+/// `PATCH /v1/branches/{id}`: the fields to change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateBranch {
+    /// New display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New address (`""` clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// New IANA time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// A branch.
@@ -60,6 +91,18 @@ pub struct BranchView {
     pub name: String,
     /// `active` or `frozen`.
     pub status: BranchStatus,
+    /// Street address, printed on receipts (`""`: none). (Absent from a first-release
+    /// server's feed.)
+    #[serde(default)]
+    pub address: String,
+    /// IANA time zone of the branch's day. (Absent from a first-release server's feed:
+    /// [`DEFAULT_TIMEZONE`].)
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+fn default_timezone() -> String {
+    DEFAULT_TIMEZONE.to_string()
 }
 
 /// Answer of freeze/unfreeze.

@@ -94,6 +94,12 @@ pub struct Policy {
     /// The till asks for the drawer's counts before it shows what it expected.
     #[serde(default = "default_blind_close")]
     pub blind_close: bool,
+    /// The shop's VAT registration number (TIN), printed on receipts; `""` = none.
+    #[serde(default)]
+    pub vat_tin: String,
+    /// A line or a few printed at the foot of every receipt; `""` = none.
+    #[serde(default)]
+    pub receipt_footer: String,
 }
 
 fn default_idle_signout_minutes() -> i64 {
@@ -127,6 +133,8 @@ impl Default for Policy {
             max_tender_cents: default_max_tender_cents(),
             max_float_cents: default_max_float_cents(),
             blind_close: default_blind_close(),
+            vat_tin: String::new(),
+            receipt_footer: String::new(),
         }
     }
 }
@@ -164,6 +172,12 @@ pub struct PolicyPatch {
     /// See [`Policy::blind_close`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blind_close: Option<bool>,
+    /// See [`Policy::vat_tin`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vat_tin: Option<String>,
+    /// See [`Policy::receipt_footer`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_footer: Option<String>,
 }
 
 impl PolicyPatch {
@@ -180,6 +194,8 @@ impl PolicyPatch {
             max_tender_cents: self.max_tender_cents.unwrap_or(base.max_tender_cents),
             max_float_cents: self.max_float_cents.unwrap_or(base.max_float_cents),
             blind_close: self.blind_close.unwrap_or(base.blind_close),
+            vat_tin: self.vat_tin.clone().unwrap_or_else(|| base.vat_tin.clone()),
+            receipt_footer: self.receipt_footer.clone().unwrap_or_else(|| base.receipt_footer.clone()),
         }
     }
 
@@ -196,6 +212,8 @@ impl PolicyPatch {
             max_tender_cents: other.max_tender_cents.or(self.max_tender_cents),
             max_float_cents: other.max_float_cents.or(self.max_float_cents),
             blind_close: other.blind_close.or(self.blind_close),
+            vat_tin: other.vat_tin.clone().or_else(|| self.vat_tin.clone()),
+            receipt_footer: other.receipt_footer.clone().or_else(|| self.receipt_footer.clone()),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The admin API (§5.5, §5.6): branches, staff, devices, stock, menu and policy.
 //! Every function takes the caller, checks its rights, and runs in one transaction.
 
-use modula_rules::{access, validate};
+use modula_rules::{access, day, validate};
 use modula_store::{
     BranchRecord, DeviceRecord, MenuItemRecord, StaffRecord, StockItemRecord, Store, TokenSubject, Tx,
 };
@@ -23,10 +23,15 @@ fn now() -> chrono::DateTime<chrono::Utc> {
 pub async fn create_branch(store: &dyn Store, auth: &Auth, req: CreateBranch) -> ApiResult<BranchView> {
     auth.require_owner()?;
     let name = validate::name("name", &req.name)?;
+    let address = validate::address(req.address.as_deref().unwrap_or(""))?;
+    let timezone = req.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE);
+    day::timezone("timezone", timezone)?;
     let branch = BranchRecord {
         id: Uuid::now_v7(),
         tenant_id: auth.tenant_id,
         name,
+        address,
+        timezone: timezone.to_string(),
         status: BranchStatus::Active,
         policy_override: PolicyPatch::default(),
         created_at: now(),
@@ -35,7 +40,7 @@ pub async fn create_branch(store: &dyn Store, auth: &Auth, req: CreateBranch) ->
     let mut tx = store.begin_write().await?;
     let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
     tx.insert_branch(&branch).await?;
-    feed::seed_branch(tx.as_mut(), &branch, &tenant.policy).await?;
+    feed::seed_branch(tx.as_mut(), &branch, &tenant).await?;
     tx.commit().await?;
     Ok(views::branch(&branch))
 }
@@ -45,6 +50,31 @@ pub async fn list_branches(store: &dyn Store, auth: &Auth) -> ApiResult<Vec<Bran
     let mut tx = store.begin_read().await?;
     let all = tx.list_branches(auth.tenant_id).await?;
     Ok(all.iter().filter(|b| auth.sees_branch(b.id)).map(views::branch).collect())
+}
+
+/// `PATCH /v1/branches/{id}`: name, address, time zone (a manager+ of the branch). The
+/// branch's tills learn the change from its stream, for their receipts.
+pub async fn update_branch(store: &dyn Store, auth: &Auth, branch_id: Uuid, req: UpdateBranch) -> ApiResult<BranchView> {
+    auth.require_admin_of(branch_id)?;
+    let name = req.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+    let address = req.address.as_deref().map(validate::address).transpose()?;
+    if let Some(tz) = &req.timezone {
+        day::timezone("timezone", tz)?;
+    }
+    let mut tx = store.begin_write().await?;
+    tx.lock_branch(auth.tenant_id, branch_id).await?;
+    let mut branch = branch_for_admin(tx.as_mut(), auth, branch_id).await?;
+    let before = serde_json::json!({"name": branch.name, "address": branch.address, "timezone": branch.timezone});
+    branch.name = name.unwrap_or(branch.name);
+    branch.address = address.unwrap_or(branch.address);
+    branch.timezone = req.timezone.unwrap_or(branch.timezone);
+    tx.update_branch(&branch).await?;
+    let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
+    feed::to_branch(tx.as_mut(), branch.id, vec![feed::branch(&branch, &tenant.name)]).await?;
+    let after = serde_json::json!({"name": branch.name, "address": branch.address, "timezone": branch.timezone});
+    audit_admin(tx.as_mut(), auth, branch.id, "branch", "update", serde_json::json!({"before": before, "after": after})).await?;
+    tx.commit().await?;
+    Ok(views::branch(&branch))
 }
 
 /// `POST /v1/branches/{id}/freeze` and `/unfreeze`.
@@ -61,7 +91,8 @@ pub async fn set_branch_status(
     let previous = branch.status;
     branch.status = status;
     tx.update_branch(&branch).await?;
-    feed::to_branch(tx.as_mut(), branch.id, vec![feed::branch(&branch)]).await?;
+    let tenant = tx.tenant(auth.tenant_id).await?.ok_or_else(|| not_found("tenant", auth.tenant_id))?;
+    feed::to_branch(tx.as_mut(), branch.id, vec![feed::branch(&branch, &tenant.name)]).await?;
     let action = if status == BranchStatus::Frozen { "freeze" } else { "unfreeze" };
     let details = serde_json::json!({"status": status.as_str(), "previous_status": previous.as_str()});
     audit_admin(tx.as_mut(), auth, branch.id, "branch", action, details).await?;

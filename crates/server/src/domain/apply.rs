@@ -169,6 +169,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         receipt_no: p.receipt_no.clone(),
         actor_id: op.actor_id,
         total_cents: p.totals.total_cents,
+        vat_cents: p.totals.vat_cents,
         price_drift_cents,
         details: json_text(&details)?,
         occurred_at: op.occurred_at,
@@ -176,7 +177,7 @@ async fn sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: SaleFinalize) ->
         void: None,
     };
     let result = json_text(&result)?;
-    ctx.add_sale(record)?;
+    ctx.add_sale(record, &p.lines)?;
     let draft = SaleAuditDraft {
         clock_skew_s: clock_skew_s(op.occurred_at, chrono::Utc::now()),
         fx_drift,

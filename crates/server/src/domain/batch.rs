@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use modula_store::{
-    BranchRecord, CashSessionRecord, ChangeRecord, Lane, MenuItemRecord, OpAudit, OpRecord, SaleRecord, StaffRecord,
+    BranchRecord, CashSessionRecord, ChangeRecord, Lane, MenuItemRecord, OpAudit, OpRecord, SaleLineRecord, SaleRecord, StaffRecord,
     StockItemRecord, Tx, WriteBatch,
 };
 use modula_wire::op::OpType;
@@ -101,6 +101,7 @@ pub struct OpContext {
     /// Sales' audit events to finish at flush, by op key, in the order the ops ran.
     sale_audits: Vec<(Uuid, SaleAuditDraft)>,
     sales: Vec<SaleRecord>,
+    sale_lines: Vec<SaleLineRecord>,
     changes: Vec<ChangeRecord>,
     change_index: HashMap<(&'static str, Uuid), usize>,
 }
@@ -150,6 +151,7 @@ impl OpContext {
             pending_audit: None,
             sale_audits: Vec::new(),
             sales: Vec::new(),
+            sale_lines: Vec::new(),
             changes: Vec::new(),
             change_index: HashMap::new(),
         };
@@ -303,8 +305,8 @@ impl OpContext {
         *total = total.saturating_add(delta);
     }
 
-    /// Buffers a sale.
-    pub fn add_sale(&mut self, sale: SaleRecord) -> ApiResult<()> {
+    /// Buffers a sale and its lines (as the till priced them).
+    pub fn add_sale(&mut self, sale: SaleRecord, lines: &[modula_wire::op::SaleLine]) -> ApiResult<()> {
         // The sale id was free (checked before apply), so its feed row is a new entity.
         debug_assert!(!self.change_index.contains_key(&("sales", sale.id)), "a sale is added once");
         self.taken_sale_ids.insert(sale.id);
@@ -317,6 +319,15 @@ impl OpContext {
             data: Some(views::json_text(&views::sale(&sale))?),
             new_entity: true,
         });
+        for (line_no, line) in lines.iter().enumerate() {
+            self.sale_lines.push(SaleLineRecord {
+                sale_id: sale.id,
+                line_no: line_no as i64,
+                menu_item_id: line.menu_item_id,
+                qty: line.qty,
+                unit_price_cents: line.unit_price_cents,
+            });
+        }
         self.sales.push(sale);
         Ok(())
     }
@@ -446,6 +457,7 @@ impl OpContext {
             branch_id: self.branch.id,
             changes: if branch { &self.changes } else { &[] },
             sales: if device { &self.sales } else { &[] },
+            sale_lines: if device { &self.sale_lines } else { &[] },
             audits: &[],
             device_id: if device { self.device_id } else { None },
             device_seqs: if device { &self.device_seqs } else { &[] },

@@ -4,7 +4,7 @@
 //! stock items, the tenant policy) are fanned out to every branch stream of the tenant:
 //! one head move and one row per branch, so a menu edit costs O(branches).
 
-use modula_store::{BranchRecord, ChangeRecord, MenuItemRecord, StaffRecord, StockItemRecord, Tx};
+use modula_store::{BranchRecord, ChangeRecord, MenuItemRecord, StaffRecord, StockItemRecord, TenantRecord, Tx};
 use modula_wire::Policy;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -66,8 +66,11 @@ pub fn stock_level(item: &StockItemRecord, on_hand: i64) -> Change {
 }
 
 /// The feed form of a branch.
-pub fn branch(b: &BranchRecord) -> Change {
-    Change { scope: "branch", entity: "branch", id: b.id, data: Some(json!(views::branch(b))) }
+pub fn branch(b: &BranchRecord, tenant_name: &str) -> Change {
+    let mut data = json!(views::branch(b));
+    // What a till prints at the head of a receipt (SPEC §6), with the branch's own.
+    data["tenant_name"] = json!(tenant_name);
+    Change { scope: "branch", entity: "branch", id: b.id, data: Some(data) }
 }
 
 /// The feed form of a branch's effective policy (entity id = branch id).
@@ -111,8 +114,8 @@ pub async fn policy_to_every_branch(tx: &mut dyn Tx, tenant_id: Uuid, tenant_pol
 
 /// Seeds a new branch's stream with the tenant's current menu, staff, stock items (on
 /// hand 0), the branch's policy and the branch itself.
-pub async fn seed_branch(tx: &mut dyn Tx, b: &BranchRecord, tenant_policy: &Policy) -> ApiResult<()> {
-    let mut changes = vec![branch(b), policy(b.id, &b.policy_override.apply_to(tenant_policy))];
+pub async fn seed_branch(tx: &mut dyn Tx, b: &BranchRecord, tenant: &TenantRecord) -> ApiResult<()> {
+    let mut changes = vec![branch(b, &tenant.name), policy(b.id, &b.policy_override.apply_to(&tenant.policy))];
     changes.extend(tx.list_menu_items(b.tenant_id).await?.iter().map(menu_item));
     changes.extend(tx.list_staff(b.tenant_id).await?.iter().map(|s| staff(s, b.id)));
     changes.extend(tx.list_stock_items(b.tenant_id).await?.iter().map(|i| stock_level(i, 0)));

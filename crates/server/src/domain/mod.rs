@@ -5,6 +5,7 @@ pub mod actor;
 pub mod admin;
 pub mod apply;
 pub mod batch;
+pub mod closing;
 pub mod feed;
 pub mod pull;
 pub mod push;

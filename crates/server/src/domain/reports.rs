@@ -1,5 +1,6 @@
-//! Reads of what the sync lanes produced (SPEC §5.5, §5.6): sales, cash sessions,
-//! shifts, failures, device bookkeeping and the audit trail. Every list is bounded.
+//! Reads of what the sync lanes produced (SPEC §5.5, §5.6): a sale, cash sessions,
+//! shifts, failures, device bookkeeping and the audit trail. Every list is bounded. (The
+//! sales history and the day's reports are `closing`'s.)
 
 use std::collections::HashMap;
 
@@ -13,14 +14,6 @@ use crate::error::ApiResult;
 
 /// Most rows any report returns.
 pub const REPORT_ROWS_MAX: i64 = 1000;
-
-/// `GET /v1/sales?branch_id=`: newest first.
-pub async fn sales(store: &dyn Store, auth: &Auth, branch_id: Uuid) -> ApiResult<Value> {
-    let mut tx = store.begin_read().await?;
-    branch_for_read(tx.as_mut(), auth, branch_id).await?;
-    let rows = tx.list_sales(auth.tenant_id, branch_id, REPORT_ROWS_MAX).await?;
-    Ok(json!({ "sales": rows.iter().map(views::sale).collect::<Vec<_>>() }))
-}
 
 /// `GET /v1/cash-sessions/{id}`.
 pub async fn cash_session(store: &dyn Store, auth: &Auth, id: Uuid) -> ApiResult<Value> {

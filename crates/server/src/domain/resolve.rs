@@ -108,7 +108,7 @@ async fn accept_sale(tx: &mut dyn Tx, ctx: &mut OpContext, op: &OpRecord, manage
     let details = json!({"accepted_by": manager, "change": due.change_cents, "change_given": p.change, "change_khr": due.change_khr,
                          "fx": p.fx, "items_not_on_menu": not_on_menu, "lines": p.lines, "stock": stock,
                          "tender": p.tender, "totals": p.totals});
-    ctx.add_sale(sale_record(ctx, op, &p, device_id, current_total - total, details)?)?;
+    ctx.add_sale(sale_record(ctx, op, &p, device_id, current_total - total, details)?, &p.lines)?;
     let result = json!({"sale_id": p.sale_id, "receipt_no": p.receipt_no, "total_cents": total, "cash_session_id": session_id,
                         "expected_cash_cents": cash::expected(&drawer.usd), "expected_khr": cash::expected(&drawer.khr),
                         "price_drift_cents": current_total - total});
@@ -126,6 +126,7 @@ fn sale_record(ctx: &OpContext, op: &OpRecord, p: &SaleFinalize, device_id: Uuid
         receipt_no: p.receipt_no.clone(),
         actor_id: op.actor_id,
         total_cents: p.totals.total_cents,
+        vat_cents: p.totals.vat_cents,
         price_drift_cents: drift,
         details: views::json_text(&details)?,
         occurred_at: op.occurred_at,

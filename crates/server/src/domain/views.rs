@@ -5,7 +5,7 @@ use modula_wire::admin::{BranchView, DeviceView, MenuItemView, StaffView, StockI
 
 /// A branch as sent.
 pub fn branch(b: &BranchRecord) -> BranchView {
-    BranchView { id: b.id, name: b.name.clone(), status: b.status }
+    BranchView { id: b.id, name: b.name.clone(), status: b.status, address: b.address.clone(), timezone: b.timezone.clone() }
 }
 
 /// A staff member as sent (never the PIN hash).
@@ -56,7 +56,7 @@ pub fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> crate::error::ApiRe
 
 /// An instant at the storage precision (microseconds), so an entity renders the same
 /// whether it is built from a fresh record or read back from the database.
-fn at(t: modula_store::Timestamp) -> modula_store::Timestamp {
+pub fn at(t: modula_store::Timestamp) -> modula_store::Timestamp {
     use chrono::SubsecRound;
     t.trunc_subsecs(6)
 }
@@ -125,6 +125,7 @@ pub fn sale(s: &modula_store::SaleRecord) -> SaleView<'_> {
         receipt_no: &s.receipt_no,
         sale_id: s.id,
         total_cents: s.total_cents,
+        vat_cents: s.vat_cents,
         voided: s.void.is_some(),
     }
 }
@@ -163,6 +164,8 @@ pub struct SaleView<'a> {
     pub sale_id: uuid::Uuid,
     /// Charged total.
     pub total_cents: i64,
+    /// The VAT in the total.
+    pub vat_cents: i64,
     /// Whether a manager voided it.
     pub voided: bool,
 }

@@ -51,6 +51,15 @@ pub async fn list_branches(State(s): State<AppState>, auth: Auth) -> ApiResult<J
     Ok(Json(json!({ "branches": admin::list_branches(s.store.as_ref(), &auth).await? })))
 }
 
+pub async fn update_branch(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    ApiJson(req): ApiJson<UpdateBranch>,
+) -> ApiResult<Json<BranchView>> {
+    Ok(Json(admin::update_branch(s.store.as_ref(), &auth, id, req).await?))
+}
+
 pub async fn freeze_branch(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<BranchStatusView>> {
     Ok(Json(admin::set_branch_status(s.store.as_ref(), &auth, id, BranchStatus::Frozen).await?))
 }

@@ -1,6 +1,9 @@
 //! Handlers of the push lane and the reports it feeds (§5.1, §5.5, §5.6).
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use modula_wire::{PushRequest, PushResponse};
 use serde::Deserialize;
@@ -9,6 +12,7 @@ use uuid::Uuid;
 
 use super::admin::BranchQuery;
 use crate::auth::Auth;
+use crate::domain::closing::{self, SalesQuery};
 use crate::domain::{push, reports};
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
@@ -26,8 +30,63 @@ pub async fn push(State(s): State<AppState>, auth: Auth, ApiJson(req): ApiJson<P
     Ok(Json(push::push(s.store.as_ref(), &s.metrics, &auth, req).await?))
 }
 
-pub async fn sales(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
-    Ok(Json(reports::sales(s.store.as_ref(), &auth, q.branch_id).await?))
+/// `GET /v1/sales`: a page of JSON, or with `Accept: text/csv` or `format=csv` every
+/// matching row as CSV, streamed a page at a time.
+pub async fn sales(State(s): State<AppState>, auth: Auth, headers: HeaderMap, Query(q): Query<SalesQuery>) -> ApiResult<Response> {
+    if !(q.wants_csv() || accepts_csv(&headers)) {
+        return Ok(Json(closing::sales(s.store.as_ref(), &auth, &q).await?).into_response());
+    }
+    let export = closing::sales_csv(s.store.as_ref(), &auth, &q).await?;
+    let store = s.store.clone();
+    let chunks = futures_util::stream::unfold(Some(export), move |state| {
+        let store = store.clone();
+        async move {
+            let mut export = state?;
+            match export.next_chunk(store.as_ref()).await {
+                Ok(Some(bytes)) => Some((Ok(bytes::Bytes::from(bytes)), Some(export))),
+                Ok(None) => None,
+                Err(e) => {
+                    // The status line is sent: ending the body with an error makes the
+                    // client see a broken transfer, never a short file that looks whole.
+                    tracing::error!(error = %e, "sales CSV export stopped");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
+            }
+        }
+    });
+    let headers = [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+        (header::CONTENT_DISPOSITION, "attachment; filename=\"sales.csv\""),
+    ];
+    Ok((headers, Body::from_stream(chunks)).into_response())
+}
+
+/// Whether the `Accept` header names `text/csv`.
+fn accepts_csv(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|part| part.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv")))
+    })
+}
+
+/// `?cash_session_id=` of the Z report.
+#[derive(Debug, Deserialize)]
+pub struct ZQuery {
+    cash_session_id: Uuid,
+}
+
+/// `?branch_id=&date=` of the daily report.
+#[derive(Debug, Deserialize)]
+pub struct DailyQuery {
+    branch_id: Uuid,
+    date: String,
+}
+
+pub async fn z_report(State(s): State<AppState>, auth: Auth, Query(q): Query<ZQuery>) -> ApiResult<Json<Value>> {
+    Ok(Json(closing::z_report(s.store.as_ref(), &auth, q.cash_session_id).await?))
+}
+
+pub async fn daily_report(State(s): State<AppState>, auth: Auth, Query(q): Query<DailyQuery>) -> ApiResult<Json<Value>> {
+    Ok(Json(closing::daily_report(s.store.as_ref(), &auth, q.branch_id, &q.date).await?))
 }
 
 pub async fn sale(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {

@@ -41,6 +41,7 @@ async fn cash_sales_shifts_and_audit_round_trip(b: &Backend) {
         receipt_no: format!("A-{n}"),
         actor_id: cashier.id,
         total_cents: 250 * n,
+        vat_cents: 23 * n,
         price_drift_cents: 0,
         details: json!({"lines": [{"qty": n}], "note": "ünïcode"}).into(),
         occurred_at: t(70 + n),

@@ -51,6 +51,7 @@ mod cash_sales_attendance;
 mod catalog;
 mod feed;
 mod oplog;
+mod reports;
 mod tenancy;
 mod transactions;
 
@@ -226,6 +227,8 @@ pub fn branch_rec(tenant_id: Uuid, name: &str) -> BranchRecord {
         id: id(),
         tenant_id,
         name: name.into(),
+        address: "No. 7, Street 278".into(),
+        timezone: "Asia/Phnom_Penh".into(),
         status: BranchStatus::Active,
         policy_override: PolicyPatch::default(),
         created_at: t(1),
