@@ -73,7 +73,8 @@ async fn tenant_policy_and_branch_override() {
         r.ok(200),
         &json!({"currency": "USD", "vat_bps": 1000, "prices_include_vat": true, "khr_per_usd": 4100,
                 "khr_rounding": 100, "paid_out_limit_cents": 2000, "idle_signout_minutes": 30,
-                "max_tender_cents": 20000, "max_float_cents": 50000, "blind_close": true})
+                "max_tender_cents": 20000, "max_float_cents": 50000, "blind_close": true, "vat_tin": "",
+                "receipt_footer": ""})
     );
     let r = app.put("/v1/policy", t, json!({"khr_per_usd": 4050})).await;
     assert_eq!(r.ok(200)["khr_per_usd"], 4050);

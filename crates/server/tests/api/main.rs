@@ -9,6 +9,7 @@ mod admin_catalog;
 mod admin_staff_devices;
 mod auth_login;
 mod branch_lock;
+mod closing;
 mod dashboard;
 mod device_events;
 mod drawer;

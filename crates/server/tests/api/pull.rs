@@ -443,8 +443,14 @@ async fn hydration_of_admin_scopes_equals_the_servers_state() {
     let h = hydrate(&fx.app, &t, fx.branch, Some("branch")).await;
     assert_eq!(h.changes.len(), 1, "a branch stream has its own branch only: {:?}", h.changes);
     assert_eq!(h.changes[0]["id"], fx.branch.to_string());
-    assert_eq!(h.changes[0]["data"], json!({"id": fx.branch, "name": "Main", "status": "frozen"}));
-    assert_eq!(h.changes[0]["data"], branch_view(&fx, fx.branch).await);
+    let mut data = h.changes[0]["data"].clone();
+    assert_eq!(data["tenant_name"], "Tenant A", "the shop's name, for receipts");
+    data.as_object_mut().unwrap().remove("tenant_name");
+    assert_eq!(
+        data,
+        json!({"id": fx.branch, "name": "Main", "status": "frozen", "address": "", "timezone": "Asia/Phnom_Penh"})
+    );
+    assert_eq!(data, branch_view(&fx, fx.branch).await);
 
     // inventory: every stock item of the tenant
     let h = hydrate(&fx.app, &t, fx.branch, Some("inventory")).await;
@@ -578,7 +584,11 @@ async fn a_new_branch_stream_starts_with_the_tenant_state_and_itself() {
     assert!(staff.values().all(|d| d.get("pin_hash").is_none()), "nobody works at Fresh yet: no hashes");
     assert_eq!(h.cache[&k("policy", fresh)], policy_view(&fx, fresh).await);
     assert_eq!(h.cache[&k("policy", fresh)]["khr_rounding"], 500);
-    assert_eq!(h.cache[&k("branch", fresh)], json!({"id": fresh, "name": "Fresh", "status": "active"}));
+    assert_eq!(
+        h.cache[&k("branch", fresh)],
+        json!({"id": fresh, "name": "Fresh", "status": "active", "address": "", "timezone": "Asia/Phnom_Penh",
+               "tenant_name": "Tenant A"})
+    );
     assert_eq!(h.cache[&k("inventory", fx.beans)], inv(fx.beans, "Beans", 0));
     assert_eq!(h.cache[&k("inventory", fx.milk)], inv(fx.milk, "Milk", 0));
 }
