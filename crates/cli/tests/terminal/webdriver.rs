@@ -191,6 +191,22 @@ impl Browser {
         self.cmd(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": args}))).await
     }
 
+    /// Renders the page as for `media` (`"print"` applies its print stylesheet; `""` goes
+    /// back to the screen), through Chromium's DevTools protocol.
+    pub async fn emulate_media(&self, media: &str) {
+        let body = json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": media}});
+        self.cmd(reqwest::Method::POST, "/goog/cdp/execute", Some(body)).await;
+    }
+
+    /// Whether the element `css` is rendered visible (its computed `visibility` and
+    /// `display`, up its ancestors, and a non-empty box).
+    pub async fn visible(&self, css: &str) -> bool {
+        let js = "const e = document.querySelector(arguments[0]); if (!e) return false; \
+                  const r = e.getBoundingClientRect(); \
+                  return getComputedStyle(e).visibility === 'visible' && r.width > 0 && r.height > 0;";
+        self.script(js, json!([css])).await.as_bool().unwrap_or(false)
+    }
+
     /// Saves a PNG screenshot as `target/browser-screenshots/<name>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine;

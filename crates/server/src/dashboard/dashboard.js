@@ -11,6 +11,8 @@
   const SSE_RETRY_MS = 3000;
   const AUDIT_SHOWN_MAX = 300;
   const REPORT_ROWS_MAX = 1000;
+  const SALES_PAGE = 200;
+  const DEFAULT_ZONE = "Asia/Phnom_Penh";
 
   const $ = (id) => document.getElementById(id);
 
@@ -32,6 +34,9 @@
     sse: null, // AbortController of the event stream
     sseLive: false,
     audit: { branchId: null, since: null, events: [], seen: new Set() },
+    reportDate: null, // "YYYY-MM-DD" picked; null: today in the branch's time zone
+    reportZ: null, // {sessionId, label}: the Z report shown instead of the day's
+    salesShown: SALES_PAGE, // rows of the day's sales listed (More adds a page)
   };
 
   // ---------------------------------------------------------------- formatting
@@ -280,6 +285,8 @@
     const status = $("branch-status");
     status.textContent = branch ? branch.status : "no branch";
     status.dataset.status = branch ? branch.status : "";
+    $("branch-address").textContent = branch && branch.address ? branch.address : "";
+    $("branch-tz").textContent = branch ? branch.timezone || DEFAULT_ZONE : "";
     $("freeze").disabled = !branch || branch.status === "frozen";
     $("unfreeze").disabled = !branch || branch.status !== "frozen";
   }
@@ -301,6 +308,9 @@
   function onBranchChange() {
     state.branchId = $("branch-select").value;
     sessionStorage.setItem(BRANCH_KEY, state.branchId);
+    state.reportDate = null;
+    state.reportZ = null;
+    state.salesShown = SALES_PAGE;
     resetAudit();
     startEvents();
     refresh();
@@ -382,14 +392,9 @@
     return b;
   }
 
-  function renderSales(sales) {
-    const now = new Date();
-    const today = sales.filter((s) => sameDay(new Date(s.occurred_at), now));
-    const total = today.reduce((sum, s) => sum + Number(s.total_cents || 0), 0);
-    const capped = sales.length >= REPORT_ROWS_MAX && today.length === sales.length;
-    $("sales-count").textContent = capped ? `${today.length}+` : String(today.length);
-    $("sales-total").textContent = capped ? `${money(total)}+` : money(total);
-    const rows = today.map((s) =>
+  function renderSales(page) {
+    const sales = page.sales || [];
+    const rows = sales.map((s) =>
       el(
         "tr",
         { "data-sale-id": s.sale_id },
@@ -405,7 +410,150 @@
         el("td", {}, s.voided ? el("span", { class: "tag bad" }, "VOID") : detailButton(s)),
       ),
     );
-    fill("sales", rows, 6, "No sales today yet.");
+    fill("sales", rows, 6, "No sales on this day.");
+    $("sales-more").hidden = !page.next_cursor || state.salesShown >= REPORT_ROWS_MAX;
+  }
+
+  // ---------------------------------------------------------------- the branch's day
+
+  const currentBranch = () => state.branches.find((b) => b.id === state.branchId) || null;
+  const branchZone = () => (currentBranch() && currentBranch().timezone) || DEFAULT_ZONE;
+
+  /** "YYYY-MM-DD" of the instant `date` in `zone`. */
+  function dateIn(zone, date) {
+    const parts = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })
+      .formatToParts(date);
+    const part = (t) => parts.find((p) => p.type === t).value;
+    return `${part("year")}-${part("month")}-${part("day")}`;
+  }
+
+  /** Minutes `zone` is ahead of UTC at the instant `ms`. */
+  function zoneOffsetMinutes(zone, ms) {
+    const opts = { timeZone: zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
+                   hour: "numeric", minute: "numeric", second: "numeric" };
+    const parts = new Intl.DateTimeFormat("en-US", opts).formatToParts(new Date(ms));
+    const n = (t) => Number(parts.find((p) => p.type === t).value);
+    const local = Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second"));
+    return Math.round((local - Math.floor(ms / 1000) * 1000) / 60000);
+  }
+
+  /** The first instant of the local day `ymd` in `zone`, in ms. */
+  function startOfDay(zone, ymd) {
+    const [y, m, d] = ymd.split("-").map(Number);
+    const midnightUtc = Date.UTC(y, m - 1, d);
+    const first = midnightUtc - zoneOffsetMinutes(zone, midnightUtc) * 60000;
+    return midnightUtc - zoneOffsetMinutes(zone, first) * 60000;
+  }
+
+  /** `[from, to)` of the local day `ymd` in `zone`, as RFC 3339 (what the server's day is). */
+  function dayBounds(zone, ymd) {
+    const [y, m, d] = ymd.split("-").map(Number);
+    const next = new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+    return [new Date(startOfDay(zone, ymd)).toISOString(), new Date(startOfDay(zone, next)).toISOString()];
+  }
+
+  /** The day picked, or today in the branch's time zone. */
+  function reportDate() {
+    return state.reportDate || dateIn(branchZone(), new Date());
+  }
+
+  /** The day's sales, newest first: `salesShown` of them. */
+  function loadDaySales(branchId) {
+    const [from, to] = dayBounds(branchZone(), reportDate());
+    const q = new URLSearchParams({ branch_id: branchId, from, to, limit: String(state.salesShown) });
+    return api("GET", `/v1/sales?${q}`);
+  }
+
+  /** The report shown: the day's, or the Z report of a session. */
+  function loadReport(branchId) {
+    if (state.reportZ) return api("GET", `/v1/reports/z?cash_session_id=${encodeURIComponent(state.reportZ.sessionId)}`);
+    const q = new URLSearchParams({ branch_id: branchId, date: reportDate() });
+    return api("GET", `/v1/reports/daily?${q}`);
+  }
+
+  const FLOWS = [
+    ["float", "Opening float"], ["tendered", "Cash taken"], ["change", "Change given"], ["paid_in", "Paid in"],
+    ["paid_out", "Paid out"], ["adjustments", "Adjustments"], ["refunds", "Refunds (voids)"],
+    ["expected", "Expected"], ["counted", "Counted"], ["variance", "Variance"],
+  ];
+
+  function renderReport(r) {
+    const branch = currentBranch();
+    const z = state.reportZ;
+    const title = $("report-title");
+    title.dataset.kind = z ? "z" : "daily";
+    title.textContent = z ? `Z report · ${z.label}` : `Day report · ${reportDate()}`;
+    $("report-back").hidden = !z;
+    $("report-date").value = reportDate();
+    $("report-print-head").textContent = branch
+      ? `${branch.name}${branch.address ? ` · ${branch.address}` : ""} · ${branch.timezone || DEFAULT_ZONE} · printed ${new Date().toLocaleString()}`
+      : "";
+    const kpi = (field, text) => {
+      $("report-kpis").querySelector(`[data-field="${field}"]`).textContent = text;
+    };
+    kpi("sales_count", String(r.sales_count));
+    kpi("gross_cents", money(r.gross_cents));
+    kpi("vat_cents", money(r.vat_cents));
+    kpi("net_cents", money(r.net_cents));
+    kpi("voids", r.voids.count ? `${r.voids.count} · ${money(r.voids.total_cents)}` : "0");
+    const items = (r.by_item || []).map((i) =>
+      el("tr", { "data-menu-item-id": i.menu_item_id }, el("td", {}, i.name || `(off the menu) ${short(i.menu_item_id)}`),
+         el("td", { class: "num" }, String(i.qty)), el("td", { class: "num" }, money(i.total_cents))),
+    );
+    fill("report-items", items, 3, "Nothing sold.");
+    const signed = (f) => f === "variance";
+    const cash = FLOWS.map(([flow, label]) =>
+      el("tr", { "data-flow": flow, class: flow === "expected" || flow === "variance" ? "strong" : "" },
+         el("td", {}, label),
+         el("td", { class: `num usd ${signed(flow) ? varianceClass(r.cash.usd[flow]) : ""}`.trim() },
+            (signed(flow) ? signedMoney : money)(r.cash.usd[flow])),
+         el("td", { class: `num khr ${signed(flow) ? varianceClass(r.cash.khr[flow]) : ""}`.trim() },
+            (signed(flow) ? signedRiel : riel)(r.cash.khr[flow]))),
+    );
+    $("report-cash").replaceChildren(...cash);
+    const total = $("report-variance-total");
+    total.textContent = signedMoney(r.variance_total_cents);
+    total.className = `num ${varianceClass(r.variance_total_cents)}`.trim();
+    if (!z) {
+      $("sales-count").textContent = String(r.sales_count);
+      $("sales-total").textContent = money(r.gross_cents);
+    }
+  }
+
+  function showZ(c) {
+    state.reportZ = { sessionId: c.id, label: `${deviceName(c.device_id)}, opened ${when(c.opened_at)}` };
+    refresh();
+    $("report-card").scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+
+  function onReportDate() {
+    const value = $("report-date").value;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return;
+    state.reportDate = value === dateIn(branchZone(), new Date()) ? null : value;
+    state.reportZ = null;
+    state.salesShown = SALES_PAGE;
+    refresh();
+  }
+
+  /** The day's sales as a CSV file, fetched with the token (a plain link could not send it). */
+  async function downloadCsv() {
+    if (!state.branchId) return;
+    const [from, to] = dayBounds(branchZone(), reportDate());
+    const q = new URLSearchParams({ branch_id: state.branchId, from, to, format: "csv" });
+    try {
+      const resp = await fetch(`/v1/sales?${q}`, { headers: { Authorization: `Bearer ${state.token}` } });
+      if (!resp.ok) {
+        const json = await resp.json().catch(() => null);
+        throw new ApiError(resp.status, json && json.code, (json && json.detail) || `${resp.status} ${resp.statusText}`);
+      }
+      const link = el("a", { href: URL.createObjectURL(await resp.blob()), download: `sales-${reportDate()}.csv` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    } catch (e) {
+      showMessage(e);
+    }
   }
 
   function varianceClass(v) {
@@ -479,6 +627,12 @@
     return json;
   }
 
+  function zButton(c) {
+    const b = el("button", { type: "button", class: "small", "data-z": c.id }, "Z report");
+    b.addEventListener("click", () => showZ(c));
+    return b;
+  }
+
   function renderCashSessions(sessions) {
     state.openSessions = sessions.filter((c) => c.status === "open");
     const rows = sessions.map((c) => {
@@ -495,9 +649,10 @@
         twoCurrencies(c.variance_cents, c.variance_khr, true, varianceClass(c.variance_cents || c.variance_khr)),
         el("td", { class: `num ${varianceClass(total)}`.trim(), "data-field": "variance-total" }, signedMoney(total)),
         el("td", {}, c.closed_at ? when(c.closed_at) : "–"),
+        el("td", {}, zButton(c)),
       );
     });
-    fill("cash-sessions", rows, 9, "No cash sessions.");
+    fill("cash-sessions", rows, 10, "No cash sessions.");
   }
 
   function resetAudit() {
@@ -589,20 +744,23 @@
           .catch(() => {});
       }
       state.ticks += 1;
-      const [devices, failures, sales, sessions, audit] = await Promise.allSettled([
+      const [devices, failures, sales, sessions, audit, report] = await Promise.allSettled([
         api("GET", `/v1/sync/devices${q}`),
         api("GET", `/v1/sync/failures${q}`),
-        api("GET", `/v1/sales${q}`),
+        loadDaySales(b),
         api("GET", `/v1/cash-sessions${q}`),
         loadAudit(b),
+        loadReport(b),
       ]);
       if (state.branchId !== b) return; // switched meanwhile; the next refresh shows the new one
       if (devices.status === "fulfilled") renderDevices(devices.value.devices || []);
       else note(devices.reason);
       if (failures.status === "fulfilled") renderFailures(failures.value.failures || []);
       else note(failures.reason);
-      if (sales.status === "fulfilled") renderSales(sales.value.sales || []);
+      if (sales.status === "fulfilled") renderSales(sales.value);
       else note(sales.reason);
+      if (report.status === "fulfilled") renderReport(report.value);
+      else note(report.reason);
       if (sessions.status === "fulfilled") renderCashSessions(sessions.value.cash_sessions || []);
       else note(sessions.reason);
       if (audit.status === "fulfilled") renderAudit();
@@ -698,6 +856,17 @@
     $("freeze").addEventListener("click", () => setStatus("freeze"));
     $("unfreeze").addEventListener("click", () => setStatus("unfreeze"));
     $("branch-select").addEventListener("change", onBranchChange);
+    $("report-date").addEventListener("change", onReportDate);
+    $("report-back").addEventListener("click", () => {
+      state.reportZ = null;
+      refresh();
+    });
+    $("report-print").addEventListener("click", () => window.print());
+    $("report-csv").addEventListener("click", downloadCsv);
+    $("sales-more").addEventListener("click", () => {
+      state.salesShown = Math.min(REPORT_ROWS_MAX, state.salesShown + SALES_PAGE);
+      refresh();
+    });
     if (state.token) enter();
     else showLogin("");
   }
