@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use modula_store::{CashSessionRecord, OpOutcome, OpRecord, Store};
+use modula_store::{CashSessionRecord, ItemSalesRecord, OpOutcome, OpRecord, SalesScope, SalesTotalsRecord, Store};
 use serde_json::{json, Value};
 use sqlx::{Connection, Row};
 use uuid::Uuid;
@@ -115,9 +115,10 @@ pub async fn quiet(d: &mut Driver, store: &dyn Store) -> Result<(), Violation> {
     let books = Books::read(&d.world, store, &records).await?;
     sales_once(&d.world, &all_ops, &books)?;
     drawers_add_up(&d.world, store, &all_ops, &books).await?;
+    reports_add_up(&d.world, store, &all_ops, &books).await?;
     stock_adds_up(&d.world, store, &all_ops, &books).await?;
     no_seq_gaps(&d.world, &all_ops).await?;
-    d.stats.checks += 4;
+    d.stats.checks += 5;
     for t in 0..d.world.tills.len() {
         if !d.world.tills[t].retired {
             cache_converges(&d.world, t).await?;
@@ -395,6 +396,80 @@ async fn drawers_add_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], books
     Ok(())
 }
 
+/// What a report of some sales must say, summed here from the sale ops themselves.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct ReportSums {
+    totals: SalesTotalsRecord,
+    /// menu item → (qty, qty × unit price)
+    items: BTreeMap<Uuid, (i64, i64)>,
+}
+
+impl ReportSums {
+    fn add(&mut self, op: &Value, voided: bool) {
+        let total = n(&op["payload"]["totals"]["total_cents"]);
+        if voided {
+            self.totals.voids_count += 1;
+            self.totals.voids_total_cents += total;
+            return;
+        }
+        self.totals.sales_count += 1;
+        self.totals.gross_cents += total;
+        self.totals.vat_cents += n(&op["payload"]["totals"]["vat_cents"]);
+        for line in op["payload"]["lines"].as_array().into_iter().flatten() {
+            let Some(item) = line["menu_item_id"].as_str().and_then(|s| s.parse().ok()) else { continue };
+            let (qty, unit) = (n(&line["qty"]), n(&line["unit_price_cents"]));
+            let e = self.items.entry(item).or_default();
+            e.0 += qty;
+            e.1 += qty * unit;
+        }
+    }
+
+    fn of_server(totals: SalesTotalsRecord, items: Vec<ItemSalesRecord>) -> ReportSums {
+        ReportSums { totals, items: items.into_iter().map(|i| (i.menu_item_id, (i.qty, i.total_cents))).collect() }
+    }
+}
+
+/// Every session's Z figures and every branch's whole-history figures, as the database
+/// sums them for the reports (sales, VAT, voids apart, quantity and amount per item),
+/// equal the sums of the sale ops in the books: each sale's lines and VAT were written
+/// once, with it, whatever the faults.
+async fn reports_add_up(w: &World, store: &dyn Store, all: &[Vec<TillOp>], books: &Books) -> Result<(), Violation> {
+    let voided: BTreeSet<Uuid> = books.voided().map(|(_, s)| s.id).collect();
+    let mut per_session: BTreeMap<Uuid, ReportSums> = BTreeMap::new();
+    let mut per_branch: Vec<ReportSums> = vec![ReportSums::default(); w.branches.len()];
+    for (t, o) in applied(all, books) {
+        if o.op["type"] != "sale.finalize" {
+            continue;
+        }
+        let p = &o.op["payload"];
+        let (Ok(session), Ok(sale)) = (uuid_of(&p["cash_session_id"]), uuid_of(&p["sale_id"])) else { continue };
+        per_session.entry(session).or_default().add(&o.op, voided.contains(&sale));
+        per_branch[w.tills[t].branch].add(&o.op, voided.contains(&sale));
+    }
+    let mut tx = store.begin_read().await.map_err(store_err)?;
+    for (id, want) in &per_session {
+        let scope = SalesScope::Session(*id);
+        let got = ReportSums::of_server(
+            tx.sales_totals(w.tenant_id, &scope).await.map_err(store_err)?,
+            tx.sales_by_item(w.tenant_id, &scope).await.map_err(store_err)?,
+        );
+        if &got != want {
+            return Err(Violation::new("reports", format!("session {id}: the Z sums are {got:?}, its sale ops add up to {want:?}")));
+        }
+    }
+    let (from, to) = (chrono::DateTime::<chrono::Utc>::UNIX_EPOCH, chrono::Utc::now() + chrono::Duration::days(3650));
+    for (b, want) in per_branch.iter().enumerate() {
+        let scope = SalesScope::Branch { branch_id: w.branches[b], from, to };
+        let got = ReportSums::of_server(
+            tx.sales_totals(w.tenant_id, &scope).await.map_err(store_err)?,
+            tx.sales_by_item(w.tenant_id, &scope).await.map_err(store_err)?,
+        );
+        if &got != want {
+            return Err(Violation::new("reports", format!("branch {b}: the sums are {got:?}, its sale ops add up to {want:?}")));
+        }
+    }
+    Ok(())
+}
 
 /// Stock per branch = start + restocks − Σ sales in the books + Σ voided sales, by their
 /// (fixed) recipes.
