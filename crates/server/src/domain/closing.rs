@@ -189,7 +189,7 @@ fn csv_fields(r: &SaleRowRecord) -> [String; 11] {
     let time = |t: Timestamp| views::at(t).to_rfc3339_opts(SecondsFormat::AutoSi, true);
     [
         r.id.to_string(),
-        r.receipt_no.clone(),
+        spreadsheet_safe(&r.receipt_no),
         r.total_cents.to_string(),
         r.vat_cents.to_string(),
         r.price_drift_cents.to_string(),
@@ -200,6 +200,16 @@ fn csv_fields(r: &SaleRowRecord) -> [String; 11] {
         time(r.applied_at),
         r.voided.to_string(),
     ]
+}
+
+/// A text field a till chose (the receipt number), made inert for spreadsheets: one that
+/// starts like a formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
+/// `'`, so opening the export cannot run what a forged till wrote (CSV injection, OWASP).
+fn spreadsheet_safe(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
 }
 
 /// `GET /v1/reports/z?cash_session_id=`: one drawer session's sales and cash.
@@ -297,6 +307,17 @@ fn add(a: CashFlows, b: CashFlows) -> CashFlows {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_made_inert_and_plain_text_is_kept() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"http://evil\")"), "'=HYPERLINK(\"http://evil\")");
+        for bad in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(spreadsheet_safe(bad).starts_with('\''), "{bad}");
+        }
+        for fine in ["D001-42", "", "ក-1", "A=B"] {
+            assert_eq!(spreadsheet_safe(fine), fine);
+        }
+    }
 
     #[test]
     fn a_cursor_reads_back_and_a_forged_one_is_a_400() {

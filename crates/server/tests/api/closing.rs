@@ -331,11 +331,22 @@ async fn csv_streams_every_row_and_matches_the_json() {
         }
         assert_eq!(records.iter().filter(|r| &r[10] == "true").count(), 1, "the void is marked");
     }
+    // A receipt number a forged till wrote like a formula is inert in the export.
+    let formula = edit(ops.sale(f.cashier, s, &[(f.muffin, 1, MUFFIN_PRICE)], 200, 0), |p| {
+        p["receipt_no"] = json!("=HYPERLINK(\"http://evil.example\")");
+    });
+    applied(&f.push(&[formula]).await[0]);
+    let url = format!("{}/v1/sales?branch_id={}&format=csv", f.app.base, f.branch);
+    let text = f.app.client.get(url).bearer_auth(&f.owner_token).send().await.unwrap().text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let forged: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).filter(|r| r[1].contains("HYPERLINK")).collect();
+    assert_eq!(forged.len(), 1);
+    assert_eq!(&forged[0][1], "'=HYPERLINK(\"http://evil.example\")", "starts with a quote, not =");
     // A span and the CSV agree too.
     let from = pp(day, 0, 0).to_rfc3339();
     let url = format!("{}/v1/sales?branch_id={}&format=csv&from={}", f.app.base, f.branch, urlenc(&from));
     let text = f.app.client.get(url).bearer_auth(&f.owner_token).send().await.unwrap().text().await.unwrap();
-    assert_eq!(csv::Reader::from_reader(text.as_bytes()).records().count(), 1506);
+    assert_eq!(csv::Reader::from_reader(text.as_bytes()).records().count(), 1507);
     let to = pp(day, 10, 0).to_rfc3339();
     let url = format!("{}/v1/sales?branch_id={}&format=csv&to={}", f.app.base, f.branch, urlenc(&to));
     let text = f.app.client.get(url).bearer_auth(&f.owner_token).send().await.unwrap().text().await.unwrap();
