@@ -51,8 +51,8 @@ pub struct SalesQuery {
     pub to: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Rows per page, 1..=[`SALES_PAGE_MAX`].
-    pub limit: Option<i64>,
+    /// Rows per page, 1..=[`SALES_PAGE_MAX`] (text, so a bad one is a 400 naming it).
+    pub limit: Option<String>,
     /// `csv`: the whole history as CSV (as `Accept: text/csv`).
     pub format: Option<String>,
 }
@@ -113,10 +113,12 @@ fn parse_cursor(text: &str) -> ApiResult<(Timestamp, Uuid)> {
 /// `GET /v1/sales`: one page, newest first, with `next_cursor` when more follow.
 pub async fn sales(store: &dyn Store, auth: &Auth, q: &SalesQuery) -> ApiResult<Value> {
     let filter = q.filter()?;
-    let limit = q.limit.unwrap_or(SALES_PAGE_DEFAULT);
-    if !(1..=SALES_PAGE_MAX).contains(&limit) {
-        return Err(ApiError::bad_field("limit", format!("limit must be 1 to {SALES_PAGE_MAX}")));
-    }
+    let limit = match q.limit.as_deref() {
+        None => SALES_PAGE_DEFAULT,
+        Some(text) => text.parse::<i64>().ok().filter(|n| (1..=SALES_PAGE_MAX).contains(n)).ok_or_else(|| {
+            ApiError::bad_field("limit", format!("limit must be a whole number from 1 to {SALES_PAGE_MAX}"))
+        })?,
+    };
     let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let mut tx = store.begin_read().await?;
     branch_for_read(tx.as_mut(), auth, filter.branch_id).await?;

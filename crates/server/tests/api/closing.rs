@@ -192,7 +192,7 @@ async fn reports_refuse_bad_input_and_the_wrong_caller() {
     let r = f.app.call(reqwest::Method::GET, &format!("/v1/reports/z?cash_session_id={s}"), None, None).await;
     r.problem(401, "UNAUTHORIZED");
     // The listing's own limits.
-    for (q, field) in [("limit=0", "limit"), ("limit=1001", "limit"), ("cursor=s1.x.y", "cursor"), ("from=yesterday", "from"),
+    for (q, field) in [("limit=0", "limit"), ("limit=1001", "limit"), ("limit=ten", "limit"), ("limit=99999999999999999999", "limit"), ("cursor=s1.x.y", "cursor"), ("from=yesterday", "from"),
                        ("to=2026-13-01T00:00:00Z", "to")] {
         let r = f.app.get(&format!("/v1/sales?branch_id={}&{q}", f.branch), &f.owner_token).await;
         assert_eq!(r.problem(400, "BAD_REQUEST")["field"], field, "{q}: {}", r.text);
