@@ -235,6 +235,12 @@ async fn run(backend: &str, db: &str, sales: usize) {
         let store: Arc<dyn Store> = open_store(db).await.expect("store");
         seed(store.as_ref(), sales).await
     };
+    if db.starts_with("postgres") {
+        // What autovacuum does within a minute of such a load: statistics and the
+        // visibility map, without which the planner guesses one row per table.
+        let mut c = sqlx::PgConnection::connect(db).await.expect("connect");
+        c.execute("VACUUM ANALYZE").await.expect("vacuum analyze");
+    }
     println!("{backend}: seeded 2 × {sales} sales in {:.1} s", t.elapsed().as_secs_f64());
     let server = serve(db).await;
     let pid = server.0.id();
@@ -285,7 +291,12 @@ async fn main() {
     let sales: usize = std::env::var("BENCH_SALES").ok().and_then(|v| v.parse().ok()).unwrap_or(SALES_DEFAULT);
     assert!(sales >= DAYS && sales.is_multiple_of(DAYS), "BENCH_SALES must be a multiple of {DAYS}");
     let dir = tempfile::tempdir().unwrap();
-    run("SQLite", &format!("sqlite://{}", dir.path().join("bench.db").display()), sales).await;
+    // BENCH_KEEP=DIR keeps the SQLite file there (and the PostgreSQL database), to look into afterwards.
+    let db_dir = std::env::var("BENCH_KEEP").map(std::path::PathBuf::from).unwrap_or_else(|_| dir.path().to_path_buf());
+    run("SQLite", &format!("sqlite://{}", db_dir.join("bench.db").display()), sales).await;
+    if std::env::var("BENCH_SQLITE_ONLY").is_ok() {
+        return;
+    }
     let admin = std::env::var("MODULA_BENCH_PG").or_else(|_| std::env::var("MODULA_TEST_PG")).ok();
     let Some(admin) = admin else {
         println!("PostgreSQL: skipped (set MODULA_TEST_PG or MODULA_BENCH_PG)");
@@ -299,5 +310,9 @@ async fn main() {
     conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     run("PostgreSQL", &format!("{base}/{name}"), sales).await;
-    conn.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.ok();
+    if std::env::var("BENCH_KEEP").is_ok() {
+        println!("PostgreSQL: kept the database {name}");
+    } else {
+        conn.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await.ok();
+    }
 }

@@ -83,12 +83,12 @@ impl SalesTx for PgTx {
 
     async fn sales_by_item(&mut self, tenant_id: Uuid, scope: &SalesScope) -> StoreResult<Vec<ItemSalesRecord>> {
         let sql = format!(
-            "SELECT l.menu_item_id, MIN(m.name) AS name, SUM(l.qty)::int8 AS qty, \
+            "SELECT g.menu_item_id, m.name, g.qty, g.total_cents FROM (SELECT l.menu_item_id, SUM(l.qty)::int8 AS qty, \
              SUM(l.qty * l.unit_price_cents)::int8 AS total_cents \
              FROM sales s JOIN sale_lines l ON l.sale_id = s.id \
-             LEFT JOIN menu_items m ON m.id = l.menu_item_id AND m.tenant_id = s.tenant_id \
-             WHERE s.voided_at IS NULL AND s.tenant_id = $1{} \
-             GROUP BY l.menu_item_id ORDER BY total_cents DESC, l.menu_item_id",
+             WHERE s.voided_at IS NULL AND s.tenant_id = $1{} GROUP BY l.menu_item_id) g \
+             LEFT JOIN menu_items m ON m.id = g.menu_item_id AND m.tenant_id = $1 \
+             ORDER BY g.total_cents DESC, g.menu_item_id",
             scope_sql(scope)
         );
         let rows = self.all(bind_scope(sqlx::query(&sql).bind(tenant_id), scope)).await?;

@@ -107,15 +107,18 @@ impl SalesTx for SqliteTx {
     }
 
     async fn sales_by_item(&mut self, tenant_id: Uuid, scope: &SalesScope) -> StoreResult<Vec<ItemSalesRecord>> {
+        // Grouped first, then named: one menu lookup per item, not per line.
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT l.menu_item_id, m.name, SUM(l.qty) AS qty, SUM(l.qty * l.unit_price_cents) AS total_cents \
+            "SELECT g.menu_item_id, m.name, g.qty, g.total_cents FROM (SELECT l.menu_item_id, SUM(l.qty) AS qty, \
+             SUM(l.qty * l.unit_price_cents) AS total_cents \
              FROM sales s JOIN sale_lines l ON l.sale_id = s.id \
-             LEFT JOIN menu_items m ON m.id = l.menu_item_id AND m.tenant_id = s.tenant_id \
              WHERE s.voided_at IS NULL AND s.tenant_id = ",
         );
         q.push_bind(tenant_id);
         push_scope(&mut q, scope);
-        q.push(" GROUP BY l.menu_item_id ORDER BY total_cents DESC, l.menu_item_id");
+        q.push(" GROUP BY l.menu_item_id) g LEFT JOIN menu_items m ON m.id = g.menu_item_id AND m.tenant_id = ");
+        q.push_bind(tenant_id);
+        q.push(" ORDER BY g.total_cents DESC, g.menu_item_id");
         let rows = q.build().fetch_all(&mut *self.tx).await.map_err(store_error)?;
         rows.iter().map(|r| ItemSalesRecord::from_row(&Cols(r))).collect()
     }

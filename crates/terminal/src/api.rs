@@ -49,6 +49,8 @@ pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
         .route("/api/status", get(status))
         .route("/api/ops", get(ops))
         .route("/api/context", get(context))
+        .route("/api/receipts", get(receipts))
+        .route("/api/receipts/{sale_id}", get(receipt))
         .route("/api/signin", post(sign_in))
         .route("/api/signout", post(sign_out))
         .route("/api/quote", post(quote))
@@ -268,6 +270,47 @@ async fn context(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
         "signed_in": signed_in, "policy": policy, "menu": menu, "cash_session": session,
         "open_shifts": open_shifts, "staff": staff, "stock": stock, "voided_sale_ids": voided,
     })))
+}
+
+// ------------------------------------------------------------------ receipts
+
+#[derive(Debug, Deserialize)]
+struct ReceiptsQuery {
+    limit: Option<String>,
+}
+
+/// A `limit` that is not a whole number in 1 ..= [`crate::receipts::RECEIPTS_PAGE_MAX`]:
+/// `400` naming it.
+fn bad_limit() -> TerminalError {
+    TerminalError::Rejected(modula_rules::Rejection {
+        code: ErrorCode::BadRequest,
+        message: format!("limit must be a whole number from 1 to {}", crate::receipts::RECEIPTS_PAGE_MAX),
+        field: Some("limit".into()),
+    })
+}
+
+/// `GET /api/receipts?limit=`: this till's receipts, newest first.
+async fn receipts(
+    State(t): State<Shared>,
+    q: Result<Query<ReceiptsQuery>, axum::extract::rejection::QueryRejection>,
+) -> TerminalResult<Json<Value>> {
+    let Query(q) = q.map_err(|_| bad_limit())?;
+    let limit = match q.limit.as_deref() {
+        None => crate::receipts::RECEIPTS_PAGE_DEFAULT,
+        Some(s) => s.parse::<i64>().ok().filter(|n| (1..=crate::receipts::RECEIPTS_PAGE_MAX).contains(n)).ok_or_else(bad_limit)?,
+    };
+    let mut conn = t.db.reader().acquire().await?;
+    let list = crate::receipts::list(&mut conn, t.device.branch_id, limit).await?;
+    Ok(Json(json!({ "receipts": list })))
+}
+
+/// `GET /api/receipts/{sale_id}`: one receipt of this till (`404` for any other id).
+async fn receipt(State(t): State<Shared>, Path(sale_id): Path<String>) -> TerminalResult<Json<Value>> {
+    let unknown = || TerminalError::refuse(ErrorCode::NotFound, "this till has no receipt of that sale");
+    let sale_id = Uuid::parse_str(&sale_id).map_err(|_| unknown())?;
+    let mut conn = t.db.reader().acquire().await?;
+    let found = crate::receipts::one(&mut conn, t.device.branch_id, sale_id).await?;
+    Ok(Json(found.ok_or_else(unknown)?))
 }
 
 // ------------------------------------------------------------------ sign-in

@@ -6,6 +6,7 @@
 //!
 //! Code map: [`db`] the SQLite file ([`at_rest`]: its folder `0700`, files `0600`); [`local`] local effects (own cash sessions, shifts,
 //! stock estimate); [`app`] the cashier's actions, decided offline with the shared rules;
+//! [`receipts`] every sale of this till kept for the receipts list and reprints;
 //! [`settle`] what the server's answers do to the queue; [`engine`] the sync loops;
 //! [`remote`] the HTTP client to the server; [`outage`] the simulated-outage proxy;
 //! [`api`] the local HTTP API and the cashier's page (`src/page/`), behind [`guard`]
@@ -23,6 +24,7 @@ pub mod guard;
 pub mod idempotency;
 pub mod local;
 pub mod outage;
+pub mod receipts;
 pub mod remote;
 pub mod settle;
 

@@ -306,8 +306,10 @@ pub async fn apply_refund(conn: &mut SqliteConnection, sale_id: Uuid, session_id
     Ok(true)
 }
 
-/// Merges a pulled void: its refund, if it left this till's drawer.
+/// Merges a pulled void: onto this till's receipt of the sale, and its refund, if it
+/// left this till's drawer.
 pub async fn merge_pulled_void(conn: &mut SqliteConnection, data: &serde_json::Value) -> TerminalResult<()> {
+    crate::receipts::merge_pulled_void(conn, data).await?;
     let id = |k: &str| data[k].as_str().and_then(|s| Uuid::parse_str(s).ok());
     let (Some(sale), Some(session)) = (id("sale_id"), id("cash_session_id")) else { return Ok(()) };
     let Ok(refund) = serde_json::from_value::<modula_wire::op::ChangeGiven>(data["refund"].clone()) else { return Ok(()) };

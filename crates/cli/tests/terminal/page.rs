@@ -17,6 +17,7 @@ const PAGE_IDS: &[&str] = &[
     "session", "open-float", "open-session", "movement-kind", "movement-amount", "movement-reason",
     "movement-submit", "close-counted", "close-session", "start-work", "end-work", "open-shifts",
     "failed-list", "restock-item", "restock-qty", "restock-submit", "restock-reason",
+    "receipts", "receipts-list", "receipts-count", "receipt-detail", "print-view", "print-paper", "print-close",
 ];
 
 fn problem(what: &str, got: (u16, String, Value), status: u16, code: &str) -> Value {
@@ -67,7 +68,7 @@ async fn page_is_served_from_the_binary_with_its_ids() {
     let (_, _, core) = term.get_text("/assets/core.js").await;
     let (_, _, page) = term.get_text("/assets/page.js").await;
     let js = core + &page;
-    for endpoint in ["/api/status", "/api/context", "/api/quote", "/api/sales", "/api/outage", "/api/ops?status=FAILED"] {
+    for endpoint in ["/api/status", "/api/context", "/api/quote", "/api/sales", "/api/outage", "/api/ops?status=FAILED", "/api/receipts"] {
         assert!(js.contains(endpoint), "the page never calls {endpoint}");
     }
     assert!(js.contains("AbortController"), "every fetch has a timeout");

@@ -207,6 +207,12 @@ impl Browser {
         self.script(js, json!([css])).await.as_bool().unwrap_or(false)
     }
 
+    /// Runs a Chrome DevTools Protocol command through ChromeDriver (e.g.
+    /// `Emulation.setEmulatedMedia` to lay the page out as it prints).
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.cmd(reqwest::Method::POST, "/goog/cdp/execute", Some(json!({"cmd": cmd, "params": params}))).await
+    }
+
     /// Saves a PNG screenshot as `target/browser-screenshots/<name>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine;

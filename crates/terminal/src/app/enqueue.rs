@@ -62,6 +62,12 @@ impl Terminal {
         let op = build_op(&dev, actor.staff_id, &d)?;
         let stock_json = (!d.stock.is_empty()).then(|| serde_json::to_string(&d.stock).map_err(internal)).transpose()?;
         db::insert_op(&mut tx, &op, stock_json.as_deref()).await?;
+        // A sale's receipt is kept with its op (SPEC §6), at the op's own time.
+        let mut receipt = d.receipt;
+        if let (Payload::SaleFinalize(sale), Some(r)) = (&d.payload, receipt.as_mut()) {
+            r.occurred_at = db::ts(op.occurred_at);
+            crate::receipts::insert(&mut tx, &op, sale, r).await?;
+        }
         local::apply(&mut tx, op.client_op_id, &d.payload, op.occurred_at, 1, Some(policy.khr_per_usd)).await?;
         local::add_stock_pending(&mut tx, &d.stock, 1).await?;
         db::set_counters(&mut tx, dev.next_device_seq + 1, d.next_receipt_no).await?;
@@ -74,7 +80,7 @@ impl Terminal {
             status: QueueStatus::Pending,
             code: None,
             message: None,
-            receipt: d.receipt,
+            receipt,
             cash_session: session,
             shift_id: shift_of(&d.payload),
         };

@@ -35,7 +35,8 @@ pub use cache::{branch_status, cached_menu, cached_policy, cached_staff, CachedM
 pub use cash::{session_json, CloseRequest, MovementRequest, OpenRequest};
 pub use void::VoidRequest;
 pub use enqueue::payload_json;
-pub use sales::{PricedCart, Quote, Receipt, ReceiptLine, SaleRequest, SaleRequestLine};
+pub(crate) use sales::riel_to_cover;
+pub use sales::{PricedCart, Quote, Receipt, ReceiptCashier, ReceiptLine, SaleRequest, SaleRequestLine};
 pub use signin::{PIN_ATTEMPTS_MAX, PIN_LOCKOUT_MS};
 
 

@@ -43,6 +43,11 @@ pub struct Receipt {
     pub sale_id: Uuid,
     /// `<device code>-<counter>`.
     pub receipt_no: String,
+    /// The sale's own time (its op's `occurred_at`, as `GET /api/ops` and
+    /// `GET /api/receipts` give it): what the receipt prints, then and at every reprint.
+    pub occurred_at: String,
+    /// Who sold it, named as at the sale.
+    pub cashier: ReceiptCashier,
     /// Lines with names and prices from the cache.
     pub lines: Vec<ReceiptLine>,
     /// Sum of the lines.
@@ -72,6 +77,17 @@ pub struct ReceiptLine {
     pub qty: i64,
     /// Price each.
     pub unit_price_cents: i64,
+    /// `qty × unit_price_cents`.
+    pub line_total_cents: i64,
+}
+
+/// The cashier on a receipt.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptCashier {
+    /// Staff id.
+    pub id: Uuid,
+    /// Name as at the sale.
+    pub name: String,
 }
 
 impl Terminal {
@@ -133,8 +149,8 @@ impl Terminal {
         };
         let nothing = Tender { cash_usd_cents: 0, cash_khr: 0 };
         Ok(Quote {
-            short_khr: riel_to_cover(total, &req.tender, policy),
-            total_khr: riel_to_cover(total, &nothing, policy),
+            short_khr: riel_to_cover(total, &req.tender, &fx),
+            total_khr: riel_to_cover(total, &nothing, &fx),
             lines: cart.receipt_lines,
             subtotal_cents: cart.totals.subtotal_cents,
             vat_cents: cart.totals.vat_cents,
@@ -186,6 +202,9 @@ async fn decide_sale(c: &mut Action<'_>, req: SaleRequest) -> TerminalResult<Dec
     let receipt = Receipt {
         sale_id: sale.sale_id,
         receipt_no: sale.receipt_no.clone(),
+        // The op's own time, once it is built (`enqueue::finish`).
+        occurred_at: String::new(),
+        cashier: ReceiptCashier { id: c.actor.staff_id, name: c.actor.name.clone() },
         lines: cart.receipt_lines,
         subtotal_cents: totals.subtotal_cents,
         vat_cents: totals.vat_cents,
@@ -248,7 +267,13 @@ fn price_cart(menu: &[CachedMenuItem], policy: &Policy, req: &SaleRequest) -> Te
             TerminalError::invalid(format!("lines[{i}].menu_item_id"), "this item is not on the menu (or not on sale)")
         })?;
         lines.push(SaleLine { menu_item_id: item.id, qty: l.qty, unit_price_cents: item.price_cents });
-        receipt_lines.push(ReceiptLine { menu_item_id: item.id, name: item.name.clone(), qty: l.qty, unit_price_cents: item.price_cents });
+        receipt_lines.push(ReceiptLine {
+            menu_item_id: item.id,
+            name: item.name.clone(),
+            qty: l.qty,
+            unit_price_cents: item.price_cents,
+            line_total_cents: l.qty.saturating_mul(item.price_cents),
+        });
         for r in &item.recipe {
             add_stock(&mut stock, r.stock_item_id, r.qty.saturating_mul(l.qty));
         }
@@ -296,16 +321,19 @@ pub struct Quote {
     pub over_cap: Option<i64>,
 }
 
-/// The least extra riel, in multiples of the policy's riel step, that makes `tender`
-/// cover `total_cents` by the shared tender rule (0 when it already does). Only for a
-/// policy whose exchange fields [`pricing::change`] accepted.
-fn riel_to_cover(total_cents: i64, tender: &Tender, policy: &Policy) -> i64 {
-    let short = i128::from(total_cents) - i128::from(pricing::tendered_cents(tender, policy));
+/// The least extra riel, in multiples of the exchange's riel step, that makes `tender`
+/// cover `total_cents` by the shared tender rule (0 when it already does). Only for an
+/// exchange whose rate is positive (one [`pricing::change`] accepted, or a sale's `fx`).
+pub(crate) fn riel_to_cover(total_cents: i64, tender: &Tender, fx: &Fx) -> i64 {
+    if fx.khr_per_usd <= 0 {
+        return 0;
+    }
+    let short = i128::from(total_cents) - i128::from(pricing::tendered_cents_at(tender, fx));
     if short <= 0 {
         return 0;
     }
-    let step = i128::from(policy.khr_rounding.max(1));
-    let rate = i128::from(policy.khr_per_usd.max(1));
+    let step = i128::from(fx.khr_rounding.max(1));
+    let rate = i128::from(fx.khr_per_usd.max(1));
     // ceil(short × rate / 100) rounded up to the step; floor(a + b) ≥ floor(a) + floor(b)
     // makes it enough, the loop only guards that reasoning.
     let unit = 100 * step;
@@ -315,7 +343,7 @@ fn riel_to_cover(total_cents: i64, tender: &Tender, policy: &Policy) -> i64 {
             cash_usd_cents: tender.cash_usd_cents,
             cash_khr: (i128::from(tender.cash_khr) + extra).clamp(0, i128::from(i64::MAX)) as i64,
         };
-        if pricing::tendered_cents(&more, policy) >= total_cents {
+        if pricing::tendered_cents_at(&more, fx) >= total_cents {
             break;
         }
         extra += step;

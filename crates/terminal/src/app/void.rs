@@ -63,6 +63,7 @@ impl Terminal {
         let total = sale["total_cents"].as_i64().ok_or_else(|| internal("the server's sale has no total"))?;
         let fx = serde_json::from_value::<Fx>(sale["fx"].clone()).unwrap_or_else(|_| Fx::of(&policy.unwrap_or_default()));
         let refund = req.refund.unwrap_or_else(|| pricing::default_change_split(total, &fx));
+        let reason = req.reason.clone();
         let payload = SaleVoid { sale_id, cash_session_id: session.id, reason: req.reason, refund };
         let payload = serde_json::to_value(&payload).map_err(internal)?;
         modula_rules::validate::parse_payload(OpType::SaleVoid, &payload)?;
@@ -86,6 +87,8 @@ impl Terminal {
             let mut w = self.db.writer().await;
             let mut tx = sqlx::Connection::begin(&mut *w).await?;
             local::apply_refund(&mut tx, sale_id, session.id, &refund).await?;
+            // This till's receipt of the sale (if it is one of its own) shows VOID at once.
+            crate::receipts::set_own_void(&mut tx, sale_id, op.occurred_at, &reason, &refund, actor.staff_id, session.id).await?;
             crate::db::touch_action(&mut tx, chrono::Utc::now()).await?;
             tx.commit().await?;
         }

@@ -26,7 +26,10 @@ window.ModulaTill = (function () {
     quote: null,
     quoteSeq: 0,
     quoteTimer: null,
-    receipt: null, // the last sale's answer (queued op with receipt)
+    receipt: null, // the last sale's receipt, as GET /api/receipts/{sale_id} answers it
+    receipts: [], // today's receipts (newest first)
+    receiptsKey: '',
+    openReceipt: null, // the receipt opened from the list
     misses: 0,
     messageTimer: null,
   };
@@ -159,6 +162,80 @@ window.ModulaTill = (function () {
     return isNaN(d) ? String(ts) : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
   }
 
+  // ------------------------------------------------------------------ receipts
+
+  // A receipt's time as printed: the sale's own `occurred_at` in the branch's time zone
+  // ("Mar 1, 2026, 2:20:20 PM"), never the time it is drawn or synced.
+  function saleTime(ts, timeZone) {
+    if (!ts) return '';
+    const d = new Date(ts);
+    if (isNaN(d)) return String(ts);
+    const opts = { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', second: '2-digit' };
+    try { return d.toLocaleString('en-US', Object.assign({ timeZone }, opts)); }
+    catch (_) { return d.toLocaleString('en-US', opts); } // a zone this browser does not know
+  }
+
+  // Only the clock of a sale's time in the branch's zone ("2:20:20 PM").
+  function saleClock(ts, timeZone) {
+    if (!ts) return '';
+    const d = new Date(ts);
+    if (isNaN(d)) return String(ts);
+    const opts = { hour: 'numeric', minute: '2-digit', second: '2-digit' };
+    try { return d.toLocaleTimeString('en-US', Object.assign({ timeZone }, opts)); }
+    catch (_) { return d.toLocaleTimeString('en-US', opts); }
+  }
+
+  // The calendar day ("2026-03-01") of an instant in the branch's time zone.
+  function dayKey(ts, timeZone) {
+    const d = ts instanceof Date ? ts : new Date(ts);
+    const opts = { year: 'numeric', month: '2-digit', day: '2-digit' };
+    try { return new Intl.DateTimeFormat('en-CA', Object.assign({ timeZone }, opts)).format(d); }
+    catch (_) { return new Intl.DateTimeFormat('en-CA', opts).format(d); }
+  }
+
+  // One receipt laid out as the 80 mm paper prints it, from a receipt of
+  // GET /api/receipts (the same drawing for the receipt after a sale, an opened one and
+  // the print view). `prefix` names the parts that carry ids (`<prefix>-no`, `-time`,
+  // `-change`, `-void`); `inclusive` says whether prices include VAT.
+  function receiptPaper(r, prefix, inclusive) {
+    const h = r.header || {};
+    const id = (part) => (prefix ? prefix + '-' + part : null);
+    const row = (a, b, cls, bId) => el('tr', { class: cls || '' }, el('td', { text: a }), el('td', { class: 'r', text: b, id: bId || null }));
+    const head = el('div', { class: 'paper-head' },
+      el('div', { class: 'shop', id: id('shop'), text: h.tenant_name || '' }),
+      h.branch_name ? el('div', { class: 'branch', text: h.branch_name }) : null,
+      h.address ? el('div', { class: 'address', text: h.address }) : null,
+      h.vat_tin ? el('div', { class: 'tin', id: id('tin'), text: 'VAT TIN: ' + h.vat_tin }) : null);
+    const meta = el('div', { class: 'paper-meta' },
+      el('div', { id: id('no'), class: 'no', text: 'Receipt ' + r.receipt_no }),
+      el('div', { id: id('time'), class: 'time', text: saleTime(r.occurred_at, h.timezone) }),
+      el('div', { class: 'cashier', text: 'Cashier: ' + ((r.cashier && r.cashier.name) || '—') }));
+    const lines = el('table', { class: 'paper-lines' });
+    for (const l of r.lines || []) {
+      lines.append(el('tr', {}, el('td', { text: l.qty + ' × ' + (l.name || 'Item') }), el('td', { class: 'r', text: usd(l.line_total_cents) })));
+      if (l.qty !== 1) lines.append(el('tr', { class: 'each' }, el('td', { text: '  @ ' + usd(l.unit_price_cents) }), el('td', { text: '' })));
+    }
+    const sums = el('table', { class: 'paper-sums' },
+      row('Subtotal', usd(r.subtotal_cents)),
+      row(inclusive ? 'VAT (included)' : 'VAT', usd(r.vat_cents)),
+      row('TOTAL', usd(r.total_cents), 'big-line', id('total')),
+      r.total_khr !== null && r.total_khr !== undefined ? row('Total in riel', khr(r.total_khr), '', id('total-khr')) : null,
+      row('Cash $', usd(r.tender.cash_usd_cents), 'sep'),
+      row('Cash ៛', khr(r.tender.cash_khr)),
+      el('tr', { class: 'big-line' }, el('td', { text: 'Change given' }),
+        el('td', { class: 'r', id: id('change'), text: r.change ? splitText(r.change) : '—' })),
+      r.fx ? row('Rate', khr(r.fx.khr_per_usd) + ' = $1', 'fx') : null);
+    const parts = [head, meta, lines, sums];
+    if (r.voided) {
+      const v = r.void || {};
+      parts.push(el('div', { class: 'paper-void' }, el('div', { id: id('void'), class: 'void-word', text: 'VOID' }),
+        v.reason ? el('div', { text: v.reason }) : null,
+        v.refund ? el('div', { text: 'Refunded ' + splitText(v.refund) }) : null));
+    }
+    if (h.receipt_footer) parts.push(el('div', { class: 'paper-footer', id: id('footer'), text: h.receipt_footer }));
+    return el('div', { class: 'paper' + (r.voided ? ' voided' : '') }, ...parts);
+  }
+
   const OP_NAMES = {
     'sale.finalize': 'Sale',
     'cashSession.open': 'Drawer opened',
@@ -234,6 +311,10 @@ window.ModulaTill = (function () {
     parseRiel,
     ago,
     clock,
+    saleTime,
+    saleClock,
+    dayKey,
+    receiptPaper,
     when,
     OP_NAMES,
     el,

@@ -12,6 +12,9 @@
 // - Never swallow a refusal: every problem+json `detail` is shown in #message.
 'use strict';
 (function () {
+  // Receipts the page reads for today's list (the local API's most).
+  const RECEIPTS_READ = 500;
+
   const {
     $,
     STATUS_EVERY_MS,
@@ -31,6 +34,9 @@
     ago,
     clock,
     when,
+    saleClock,
+    dayKey,
+    receiptPaper,
     OP_NAMES,
     el,
     showMessage,
@@ -75,7 +81,13 @@
     if (key !== state.statusKey) {
       state.statusKey = key;
       refreshContext();
-      refreshReceiptSync();
+      refreshLastReceipt();
+      refreshReceipts();
+    }
+    // A new day in the branch's zone starts an empty list of today's receipts.
+    if (state.receiptsDay && dayKey(new Date(), state.header && state.header.timezone) !== state.receiptsDay) {
+      state.receiptsDay = '';
+      refreshReceipts();
     }
     const fkey = String(s.failed) + '|' + (s.last_pull_at || '');
     if (fkey !== state.failedKey) {
@@ -176,7 +188,7 @@
     renderShifts();
     renderStock();
     renderOnlineOnly();
-    if (state.receipt && !$('receipt').hidden) renderReceipt(); // a void may have arrived
+    if (state.receipt && !$('receipt').hidden) renderReceipt(); // who may void, online or not
   }
 
   // ------------------------------------------------------------------ sign-in
@@ -530,9 +542,12 @@
     }
     if (state.checkoutKey !== key) return; // a repeat of a checkout already shown
     state.checkoutKey = null;
-    state.receipt = res.data;
-    renderReceipt();
     const r = res.data.receipt;
+    // The receipt as this till keeps it (the same drawing as a reprint); if that read
+    // fails, the sale's own answer.
+    state.receipt = (await loadReceipt(r.sale_id)) || receiptOfSale(res.data);
+    renderReceipt();
+    refreshReceipts();
     showMessage(res.data.status === 'FAILED' ? 'error' : 'ok',
       'Sale ' + r.receipt_no + ': give change ' + splitText(r.change_given) + '. ' + syncWord(res.data));
     state.cart = [];
@@ -546,50 +561,63 @@
 
   // ------------------------------------------------------------------ receipt
 
-  function renderReceipt() {
-    const box = $('receipt');
-    const q = state.receipt;
-    if (!q || !q.receipt) { box.hidden = true; return; }
-    const r = q.receipt;
-    const row = (a, b, cls) => el('tr', { class: cls || '' }, el('td', { text: a }), el('td', { class: 'r', text: b }));
-    const table = el('table', {});
-    for (const l of r.lines) table.append(row(l.qty + ' × ' + l.name + ' @ ' + usd(l.unit_price_cents), ''));
-    const inclusive = !state.ctx || !state.ctx.policy || state.ctx.policy.prices_include_vat !== false;
-    table.append(
-      row('Subtotal', usd(r.subtotal_cents), 'sep'),
-      row(inclusive ? 'VAT (included)' : 'VAT', usd(r.vat_cents)),
-      row('TOTAL', usd(r.total_cents), 'big-line'),
-      row('Cash $', usd(r.tender.cash_usd_cents), 'sep'),
-      row('Cash ៛', khr(r.tender.cash_khr)),
-      el('tr', { class: 'big-line' }, el('td', { text: 'Change given' }),
-        el('td', { class: 'r', id: 'receipt-change', text: splitText(r.change_given) })));
-    const voided = isVoided(r.sale_id);
-    if (voided) table.append(el('tr', { class: 'big-line void-line' }, el('td', { id: 'receipt-void', text: 'VOID' }), el('td', { text: '' })));
-    const sync = el('span', { id: 'receipt-sync', class: 'sync-state', 'data-status': q.status, text: q.status });
-    const note = el('div', { id: 'receipt-sync-note', class: 'hint', text: syncWord(q) });
-    const print = el('button', { type: 'button', class: 'btn small', text: 'Print' });
-    const done = el('button', { type: 'button', class: 'btn small ghost', text: 'Hide receipt' });
-    print.addEventListener('click', () => window.print());
-    done.addEventListener('click', () => { box.hidden = true; });
-    box.replaceChildren(
-      el('div', { class: 'head' }, el('span', { id: 'receipt-no', text: 'Receipt ' + r.receipt_no }), sync),
-      el('div', { class: 'hint', text: (state.status && state.status.device ? state.status.device.name + ' · ' : '') + new Date().toLocaleString() }),
-      table, note, el('div', { class: 'actions' }, print, done, voidControls(r, voided)));
-    box.hidden = false;
+  function vatIncluded() {
+    const p = state.ctx && state.ctx.policy;
+    return !p || p.prices_include_vat !== false;
   }
 
-  function isVoided(saleId) {
-    const ids = (state.ctx && state.ctx.voided_sale_ids) || [];
-    return ids.indexOf(saleId) >= 0;
+  // One receipt of this till (GET /api/receipts/{sale_id}), or null when it cannot be read.
+  async function loadReceipt(saleId) {
+    const res = await api('GET', '/api/receipts/' + encodeURIComponent(saleId), undefined, READ_TIMEOUT_MS);
+    if (!res.ok) return null;
+    if (res.data && res.data.header) state.header = res.data.header;
+    return res.data;
+  }
+
+  // A sale's answer (POST /api/sales) in the shape of a kept receipt: what the page draws
+  // when the kept one cannot be read at once (it is read again on the next change).
+  function receiptOfSale(q) {
+    const r = q.receipt;
+    return {
+      sale_id: r.sale_id, receipt_no: r.receipt_no, occurred_at: r.occurred_at, cashier: r.cashier, lines: r.lines,
+      subtotal_cents: r.subtotal_cents, vat_cents: r.vat_cents, total_cents: r.total_cents, total_khr: null,
+      tender: r.tender, change: r.change_given, fx: null, cash_session_id: null,
+      sync: { status: q.status, code: q.code || null, message: q.message || null },
+      voided: false, void: null, header: state.header || {},
+    };
+  }
+
+  function syncBadge(r, id) {
+    const s = r.sync || {};
+    return el('span', { id, class: 'sync-state', 'data-status': s.status, text: s.status });
+  }
+
+  // The last sale's receipt, drawn like every receipt (receiptPaper), with its sync state.
+  // `keepHidden`: a redraw does not show a receipt the cashier hid.
+  function renderReceipt(keepHidden) {
+    const box = $('receipt');
+    const r = state.receipt;
+    if (!r) { box.hidden = true; return; }
+    const wasHidden = box.hidden;
+    const note = el('div', { id: 'receipt-sync-note', class: 'hint', text: syncWord(r.sync) });
+    const print = el('button', { id: 'receipt-print', type: 'button', class: 'btn small', text: 'Print' });
+    const done = el('button', { type: 'button', class: 'btn small ghost', text: 'Hide receipt' });
+    print.addEventListener('click', () => openPrintView(state.receipt));
+    done.addEventListener('click', () => { box.hidden = true; });
+    box.replaceChildren(
+      el('div', { class: 'head' }, el('span', { text: 'Last sale' }), syncBadge(r, 'receipt-sync')),
+      receiptPaper(r, 'receipt', vatIncluded()),
+      note, el('div', { class: 'actions' }, print, done, voidControls(r)));
+    box.hidden = keepHidden ? wasHidden : false;
   }
 
   // A void (online, a manager signed in): a reason, then the till asks the server; the
   // refund (the sale's total, whole dollars and the rest in riel) leaves this drawer.
-  function voidControls(r, voided) {
+  function voidControls(r) {
     const me = state.ctx && state.ctx.signed_in;
     const manager = me && (me.role === 'manager' || me.role === 'owner');
     const online = state.status && state.status.online;
-    if (voided || !manager || !online || state.receipt.status !== 'SYNCED') return null;
+    if (r.voided || !manager || !online || !r.sync || r.sync.status !== 'SYNCED') return null;
     const reason = el('input', { id: 'void-reason', type: 'text', class: 'small', maxLength: 200, placeholder: 'Why void it?' });
     const button = el('button', { id: 'void-sale', type: 'button', class: 'btn small danger', text: 'Void' });
     button.addEventListener('click', async () => {
@@ -600,30 +628,131 @@
       button.disabled = false;
       if (!res.ok) { showProblem(res, 'Void refused'); return; }
       showMessage('ok', 'Sale ' + r.receipt_no + ' voided: give back ' + splitText(res.data.refund) + '.');
+      await refreshLastReceipt();
       await refreshContext();
-      renderReceipt();
+      refreshReceipts();
       pollStatus(true);
     });
     return el('span', { class: 'void-controls' }, reason, button);
   }
 
-  // Follows the last receipt's op until the server settles it.
-  async function refreshReceiptSync() {
-    const q = state.receipt;
-    if (!q || q.status !== 'PENDING') return;
-    const res = await api('GET', '/api/ops?after=' + (q.device_seq - 1) + '&limit=1', undefined, READ_TIMEOUT_MS);
-    if (!res.ok || !res.data.ops || !res.data.ops.length) return;
-    const op = res.data.ops[0];
-    if (op.client_op_id !== q.client_op_id || op.status === q.status) return;
-    q.status = op.status;
-    q.code = op.code;
-    q.message = op.message;
-    const box = $('receipt');
-    const wasHidden = box.hidden;
-    renderReceipt();
-    box.hidden = wasHidden;
-    if (op.status === 'FAILED') showMessage('error', 'Sale ' + q.receipt.receipt_no + ' was refused by the server: ' + (op.message || op.code), op.code);
+  // Reads the last receipt again (its sync state moves, a void may arrive) and redraws it
+  // when that changed. Its time never changes: it is the sale's own.
+  async function refreshLastReceipt() {
+    const r = state.receipt;
+    if (!r) return;
+    const fresh = await loadReceipt(r.sale_id);
+    if (!fresh || state.receipt !== r) return;
+    state.receipt = fresh;
+    const was = JSON.stringify([r.sync, r.voided, r.header]);
+    if (JSON.stringify([fresh.sync, fresh.voided, fresh.header]) === was) return;
+    renderReceipt(true);
+    if (fresh.sync.status === 'FAILED' && r.sync.status !== 'FAILED') {
+      showMessage('error', 'Sale ' + fresh.receipt_no + ' was refused by the server: ' + (fresh.sync.message || fresh.sync.code), fresh.sync.code);
+    }
   }
+
+  // ------------------------------------------------------------------ receipts (today's)
+
+  // Today's receipts (today in the branch's time zone), newest first, from this till's
+  // kept receipts: they survive a reload and a restart.
+  async function refreshReceipts() {
+    const res = await api('GET', '/api/receipts?limit=' + RECEIPTS_READ, undefined, READ_TIMEOUT_MS);
+    if (!res.ok) { state.receiptsKey = ''; return; }
+    const all = res.data.receipts || [];
+    if (all.length) state.header = all[0].header;
+    const tz = state.header && state.header.timezone;
+    const today = dayKey(new Date(), tz);
+    const list = all.filter((r) => dayKey(r.occurred_at, tz) === today);
+    state.receipts = list;
+    state.receiptsDay = today;
+    const key = today + JSON.stringify(list.map((r) => [r.sale_id, r.sync.status, r.voided]));
+    if (key !== state.receiptsKey) {
+      state.receiptsKey = key;
+      renderReceipts(list.length === all.length && all.length >= RECEIPTS_READ);
+    }
+    // The receipt open from the list follows its sync state and void too.
+    const open = state.openReceipt && list.find((r) => r.sale_id === state.openReceipt.sale_id);
+    if (open && JSON.stringify([open.sync, open.voided]) !== JSON.stringify([state.openReceipt.sync, state.openReceipt.voided])) {
+      state.openReceipt = open;
+      renderOpenReceipt();
+    }
+  }
+
+  function renderReceipts(truncated) {
+    const list = state.receipts;
+    const tz = state.header && state.header.timezone;
+    const ul = $('receipts-list');
+    ul.replaceChildren();
+    $('receipts-count').textContent = String(list.length);
+    if (!list.length) ul.append(el('li', { class: 'hint none', text: 'No sales yet today.' }));
+    for (const r of list) {
+      const open = el('button', { type: 'button', class: 'receipt-open', title: 'Open receipt ' + r.receipt_no },
+        el('strong', { class: 'no', text: r.receipt_no }),
+        el('span', { class: 'time', text: saleClock(r.occurred_at, tz) }),
+        el('span', { class: 'amount', text: usd(r.total_cents) }),
+        el('span', { class: 'meta', text: (r.cashier && r.cashier.name) || '' }),
+        el('span', { class: 'sync-state', 'data-status': r.sync.status, text: r.sync.status }),
+        r.voided ? el('span', { class: 'void-badge', text: 'VOID' }) : null);
+      open.addEventListener('click', () => openReceipt(r.sale_id));
+      ul.append(el('li', { class: 'receipt-row', 'data-sale-id': r.sale_id }, open));
+    }
+    if (truncated) ul.append(el('li', { class: 'hint', text: 'Showing the latest ' + RECEIPTS_READ + ' receipts.' }));
+  }
+
+  async function openReceipt(saleId) {
+    const r = await loadReceipt(saleId);
+    if (!r) { showMessage('error', 'That receipt cannot be read right now; try again.'); return; }
+    state.openReceipt = r;
+    renderOpenReceipt();
+    $('receipt-detail').scrollIntoView({ block: 'nearest' });
+  }
+
+  function renderOpenReceipt() {
+    const r = state.openReceipt;
+    const box = $('receipt-detail');
+    if (!r) { box.hidden = true; return; }
+    const reprint = el('button', { id: 'receipt-reprint', type: 'button', class: 'btn small primary', text: 'Reprint' });
+    const close = el('button', { id: 'receipt-detail-close', type: 'button', class: 'btn small ghost', text: 'Close' });
+    reprint.addEventListener('click', () => openPrintView(state.openReceipt));
+    close.addEventListener('click', () => { state.openReceipt = null; box.hidden = true; });
+    const parts = [
+      el('div', { class: 'head' }, el('span', { text: 'Sync' }), syncBadge(r, 'detail-sync')),
+      receiptPaper(r, 'detail', vatIncluded()),
+    ];
+    if (r.sync.status === 'FAILED') parts.push(el('div', { class: 'hint', text: syncWord(r.sync) }));
+    parts.push(el('div', { class: 'actions' }, reprint, close));
+    box.replaceChildren(...parts);
+    box.hidden = false;
+  }
+
+  $('receipts-refresh').addEventListener('click', () => { state.receiptsKey = ''; refreshReceipts(); });
+
+  // ------------------------------------------------------------------ print view
+
+  // The receipt as the 80 mm thermal paper prints it: shown over the page (so the
+  // cashier sees what prints), then the browser's print. The print stylesheet prints
+  // this paper alone.
+  function openPrintView(r) {
+    if (!r) return;
+    $('print-paper').replaceChildren(receiptPaper(r, 'print', vatIncluded()));
+    $('print-view').hidden = false;
+    state.printAuto = false;
+    setTimeout(() => window.print(), 50);
+  }
+
+  $('print-now').addEventListener('click', () => window.print());
+  $('print-close').addEventListener('click', () => { $('print-view').hidden = true; });
+  // A print from the browser's menu prints the last receipt, never the whole page.
+  window.addEventListener('beforeprint', () => {
+    if (!$('print-view').hidden || !state.receipt) return;
+    $('print-paper').replaceChildren(receiptPaper(state.receipt, 'print', vatIncluded()));
+    $('print-view').hidden = false;
+    state.printAuto = true;
+  });
+  window.addEventListener('afterprint', () => {
+    if (state.printAuto) { $('print-view').hidden = true; state.printAuto = false; }
+  });
 
   // ------------------------------------------------------------------ cash drawer
 
@@ -877,5 +1006,6 @@
   pollStatus(true);
   refreshContext();
   refreshFailed();
+  refreshReceipts();
   setInterval(() => pollStatus(false), STATUS_EVERY_MS);
 })();
