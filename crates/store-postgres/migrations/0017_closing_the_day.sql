@@ -22,6 +22,9 @@ SELECT s.id, l.ord - 1, (l.value ->> 'menu_item_id')::uuid, (l.value ->> 'qty'):
        (l.value ->> 'unit_price_cents')::bigint
 FROM sales s, jsonb_array_elements(s.details::jsonb -> 'lines') WITH ORDINALITY AS l(value, ord);
 
--- Covering the reports' sums: a day's or a session's totals read the index alone.
-CREATE INDEX sales_by_day ON sales (tenant_id, branch_id, occurred_at, id) INCLUDE (total_cents, vat_cents, voided_at);
-CREATE INDEX sales_by_session ON sales (tenant_id, cash_session_id, id) INCLUDE (total_cents, vat_cents, voided_at);
+-- The history's order and the reports' scopes. Narrow on purpose: every sale writes
+-- them (the push lane's cost), and a report's sums read the rows they point at. The
+-- index of the first release on (branch_id, applied_at) served the listing this replaces.
+DROP INDEX sales_branch;
+CREATE INDEX sales_by_day ON sales (tenant_id, branch_id, occurred_at, id);
+CREATE INDEX sales_by_session ON sales (cash_session_id, id);

@@ -23,6 +23,9 @@ SELECT s.id, l.key, unhex(replace(json_extract(l.value, '$.menu_item_id'), '-', 
        json_extract(l.value, '$.qty'), json_extract(l.value, '$.unit_price_cents')
 FROM sales s, json_each(s.details, '$.lines') l;
 
--- Covering the reports' sums: a day's or a session's totals read the index alone.
-CREATE INDEX sales_by_day ON sales (tenant_id, branch_id, occurred_at, id, total_cents, vat_cents, voided_at);
-CREATE INDEX sales_by_session ON sales (tenant_id, cash_session_id, id, total_cents, vat_cents, voided_at);
+-- The history's order and the reports' scopes. Narrow on purpose: every sale writes
+-- them (the push lane's cost), and a report's sums read the rows they point at. The
+-- index of the first release on (branch_id, applied_at) served the listing this replaces.
+DROP INDEX sales_branch;
+CREATE INDEX sales_by_day ON sales (tenant_id, branch_id, occurred_at, id);
+CREATE INDEX sales_by_session ON sales (cash_session_id, id);
