@@ -97,6 +97,9 @@ pub struct RunArgs {
     /// Seconds between health probes while nothing is pending.
     #[arg(long, default_value_t = 5)]
     pub probe_interval_s: u64,
+    /// Most ops sent in one push (a slow link may want smaller pushes).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub push_batch_max: u64,
     #[command(flatten)]
     pub tls: TlsArgs,
     /// Demo aid: send all server traffic through an in-process proxy that the page's
@@ -130,6 +133,7 @@ pub async fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
                 pull_interval_ms: a.pull_interval_s.max(1) * 1000,
                 backoff_cap_ms: a.backoff_cap_s.max(1) * 1000,
                 probe_interval_ms: a.probe_interval_s.max(1) * 1000,
+                push_batch_max: a.push_batch_max as usize,
                 outage_switch: a.outage_switch,
                 tls: a.tls.options()?,
                 ..TerminalConfig::default()

@@ -401,3 +401,32 @@ fn sim_catches_a_doubled_sale_and_prints_how_to_replay_it() {
     assert!(stderr.contains("replay: modula sim --seed 12 --tills 2 --branches 1 --max-steps 150"), "{stderr}");
     assert!(stdout.lines().last().unwrap_or("").contains("FAILED: invariant sales-once"), "{stdout}");
 }
+
+/// Logs written to a pipe or a file carry no colour codes (only a terminal gets them).
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("server.db").display());
+    let child = Command::new(BIN)
+        .args(["serve", "--db", &db, "--listen", &format!("127.0.0.1:{}", free_port())])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let stderr = child.0.stderr.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stderr).lines().take(20) {
+        let line = line.unwrap();
+        let listening = line.contains("listening");
+        lines.push(line);
+        if listening {
+            break;
+        }
+    }
+    let text = lines.join("\n");
+    assert!(text.contains("listening"), "the server logged that it listens: {text}");
+    assert!(!text.contains('\u{1b}'), "no escape codes in piped logs: {text:?}");
+}

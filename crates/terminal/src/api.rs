@@ -162,8 +162,13 @@ pub async fn status_json(t: &Terminal) -> TerminalResult<Value> {
     let branch = app::branch_status(&mut conn, dev.branch_id).await?;
     let signed_in = t.signed_in(&mut conn).await?;
     let cache_age_s = dev.last_pull_at.map(|at| (Utc::now() - at).num_seconds().max(0));
+    let online = t.link.online();
     Ok(json!({
-        "online": t.link.online(),
+        "online": online,
+        // Offline since the server last answered (durable: a restart offline keeps it).
+        "offline_since": if online { None } else { dev.last_contact_at },
+        // While a backlog drains: how many of its ops are settled, of how many.
+        "sync": if online { t.drain_progress() } else { None },
         "pending": counts.pending, "failed": counts.failed, "synced": counts.synced,
         "last_push_at": dev.last_push_at, "last_pull_at": dev.last_pull_at,
         "cache_age_s": cache_age_s,

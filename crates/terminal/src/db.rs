@@ -395,6 +395,11 @@ pub struct Counts {
     pub synced: i64,
 }
 
+/// Ops still pending (an index range: the pending ones only).
+pub async fn pending_count(conn: &mut SqliteConnection) -> TerminalResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM ops WHERE status = 'PENDING'").fetch_one(&mut *conn).await?)
+}
+
 /// How many ops are in each status.
 pub async fn counts(conn: &mut SqliteConnection) -> TerminalResult<Counts> {
     let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM ops GROUP BY status").fetch_all(&mut *conn).await?;

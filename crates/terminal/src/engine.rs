@@ -118,6 +118,7 @@ pub fn retry_delay(e: &RemoteError, backoff: &mut Backoff, cap_ms: u64) -> Durat
 /// ops may be waiting.
 pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     if pending_batch(t, 1).await?.is_empty() {
+        t.note_drained(0, 0);
         // Probing does not take the send lock: a direct-lane call may go at the same time.
         let probe = t.remote.probe().await;
         t.link.set(probe.as_ref().map_or_else(|e| !e.is_transport(), |_| true));
@@ -171,6 +172,12 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     let (synced, failed) = settle::push_results(&mut tx, &ids, &results).await.map_err(local_err)?;
     db::note_push(&mut tx, Utc::now()).await.map_err(local_err)?;
     tx.commit().await.map_err(|e| local_err(TerminalError::from(e)))?;
+    drop(w);
+    let left = {
+        let mut conn = t.db.reader().acquire().await.map_err(|e| local_err(TerminalError::from(e)))?;
+        db::pending_count(&mut conn).await.map_err(local_err)?
+    };
+    t.note_drained(synced as i64 + failed as i64, left);
     tracing::debug!(synced, failed, "pushed a batch");
     Ok(more)
 }

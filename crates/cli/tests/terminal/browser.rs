@@ -62,6 +62,7 @@ async fn cashier_and_manager_pages_through_an_outage_and_a_freeze() {
     // Cut the link: offline, the sale waits in the queue.
     proxy.set(Mode::Cut);
     till.wait_text("#conn", 20, "offline shown", |t| t == "Offline").await;
+    till.wait_text("#offline-for", 15, "how long offline", |t| t.starts_with("for ") && (t.ends_with(" s") || t.ends_with(" min"))).await;
     assert!(till.text("#restock-reason").await.contains("internet"), "online-only action explains why");
     let offline_receipt = sell(&till, &shop, 1, "3.00").await;
     status_is(&till, "Offline", "1", 15).await;

@@ -5,6 +5,7 @@ mod harness;
 mod webdriver;
 
 mod browser;
+mod backlog;
 mod checkout;
 mod crash;
 mod day_report;

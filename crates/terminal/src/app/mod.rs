@@ -132,6 +132,40 @@ pub struct Terminal {
     signin_lock: tokio::sync::Mutex<()>,
     /// Keyed local writes run one at a time ([`crate::idempotency`]).
     pub idempotency_lock: tokio::sync::Mutex<()>,
+    /// The backlog being sent, while one is (`/api/status` `sync`).
+    pub drain: std::sync::Mutex<Option<DrainProgress>>,
+}
+
+/// How far a backlog of queued ops has been sent (SPEC §6 `sync: {done, total}`): begun
+/// by the first batch a push round settles, `total` = settled so far + still pending,
+/// ended when nothing is pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct DrainProgress {
+    /// Ops settled (synced or failed) since the backlog began to drain.
+    pub done: i64,
+    /// `done` + ops still pending.
+    pub total: i64,
+}
+
+impl Terminal {
+    /// Notes that a push settled `settled` ops and `pending` are left: the drain goes on,
+    /// or ends when none are.
+    pub fn note_drained(&self, settled: i64, pending: i64) {
+        assert!(settled >= 0 && pending >= 0, "counts are never negative");
+        let mut drain = self.drain.lock().unwrap_or_else(|e| e.into_inner());
+        if pending == 0 {
+            *drain = None;
+            return;
+        }
+        let d = drain.get_or_insert_with(DrainProgress::default);
+        d.done += settled;
+        d.total = d.done + pending;
+    }
+
+    /// The backlog being sent, if one is.
+    pub fn drain_progress(&self) -> Option<DrainProgress> {
+        *self.drain.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Who is signed in.
@@ -208,6 +242,7 @@ impl Terminal {
             pull_kick: Notify::new(),
             signin_lock: tokio::sync::Mutex::new(()),
             idempotency_lock: tokio::sync::Mutex::new(()),
+            drain: std::sync::Mutex::new(None),
         })
     }
 }

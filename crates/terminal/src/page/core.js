@@ -150,6 +150,15 @@ window.ModulaTill = (function () {
     return Math.floor(seconds / 86400) + ' d ago';
   }
 
+  /** A span of time: "45 s", "12 min", "2 h 5 min", "3 d 4 h". */
+  function span(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min';
+    if (s < 86400) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+    return Math.floor(s / 86400) + ' d ' + Math.floor((s % 86400) / 3600) + ' h';
+  }
+
   function clock(ts) {
     if (!ts) return '';
     const d = new Date(ts);
@@ -310,6 +319,7 @@ window.ModulaTill = (function () {
     MONEY_HELP,
     parseRiel,
     ago,
+    span,
     clock,
     saleTime,
     saleClock,

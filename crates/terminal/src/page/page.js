@@ -17,6 +17,7 @@
 
   const {
     $,
+    span,
     STATUS_EVERY_MS,
     STATUS_TIMEOUT_MS,
     READ_TIMEOUT_MS,
@@ -106,6 +107,14 @@
 
   function renderStatus(s) {
     setConn(!!s.online);
+    // How long offline (since the server last answered), and a draining backlog's progress.
+    const offFor = $('offline-for');
+    const since = s.offline_since ? Date.parse(s.offline_since) : NaN;
+    offFor.hidden = !!s.online || Number.isNaN(since);
+    offFor.textContent = offFor.hidden ? '' : 'for ' + span((Date.now() - since) / 1000);
+    const progress = $('sync-progress');
+    progress.hidden = !(s.online && s.sync && s.sync.total > 1);
+    progress.textContent = progress.hidden ? '' : 'Syncing ' + s.sync.done + ' of ' + s.sync.total;
     $('pending').textContent = String(s.pending);
     $('pending').classList.toggle('has', s.pending > 0);
     $('failed').textContent = String(s.failed);
