@@ -22,5 +22,6 @@ mod refusals;
 mod riel;
 mod secrets;
 mod signout;
+mod tender;
 mod tls;
 mod voids;

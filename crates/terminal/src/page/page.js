@@ -385,6 +385,8 @@
     state.cart = [];
     state.checkoutKey = null;
     state.changeAllRiel = false;
+    $('tender-usd').value = '';
+    $('tender-khr').value = '';
     cartChanged();
   });
 
@@ -454,7 +456,7 @@
       renderTotals(null);
       setChange('none', 'Change —');
       $('change-switch').hidden = true;
-      $('charge').disabled = true;
+      updateCharge();
       return;
     }
     if (t.usdC === null || t.riel === null) {
@@ -477,7 +479,22 @@
     state.quote = q;
     renderTotals(q);
     renderChange(q);
-    $('charge').disabled = !q.enough;
+    updateCharge();
+  }
+
+  /** Is this till's drawer open (the cache's session)? A sale needs it. */
+  function drawerOpen() {
+    const s = state.ctx && state.ctx.cash_session;
+    return !!(s && s.status === 'open');
+  }
+
+  /** Charge works once the cash covers the total and the drawer is open; else it says why. */
+  function updateCharge() {
+    const open = drawerOpen();
+    $('charge').disabled = !state.quote || !state.quote.enough || !open;
+    const hint = $('charge-hint');
+    hint.hidden = open || !state.cart.length;
+    hint.textContent = hint.hidden ? '' : 'Open the drawer first: count the float under Cash session, then charge.';
   }
 
   // The change to hand over, as a split ("Give $4.00 + ៛3,000"), and the switch between
@@ -506,14 +523,25 @@
 
   $('tender-usd').addEventListener('input', scheduleQuote);
   $('tender-khr').addEventListener('input', scheduleQuote);
+  // A note button adds that note to what is already entered (two $5 notes make $10); an
+  // amount that cannot be read is replaced.
   document.querySelectorAll('.quick [data-usd]').forEach((b) => b.addEventListener('click', () => {
-    $('tender-usd').value = dollarsInput(parseInt(b.dataset.usd, 10));
+    const now = parseDollars($('tender-usd').value, 0, false) || 0;
+    $('tender-usd').value = dollarsInput(now + parseInt(b.dataset.usd, 10));
     scheduleQuote();
   }));
   document.querySelectorAll('.quick [data-khr]').forEach((b) => b.addEventListener('click', () => {
-    $('tender-khr').value = b.dataset.khr;
+    const now = parseRiel($('tender-khr').value, 0) || 0;
+    $('tender-khr').value = String(now + parseInt(b.dataset.khr, 10));
     scheduleQuote();
   }));
+  // The total in riel exactly (as the quote rounds it), with no dollars.
+  $('tender-exact-khr').addEventListener('click', () => {
+    if (!state.quote) return;
+    $('tender-khr').value = String(state.quote.total_khr);
+    $('tender-usd').value = '';
+    scheduleQuote();
+  });
   $('tender-exact').addEventListener('click', () => {
     if (!state.quote) return;
     $('tender-usd').value = dollarsInput(state.quote.total_cents);
@@ -800,6 +828,7 @@
   function renderSession() {
     const s = state.ctx.cash_session;
     const open = !!(s && s.status === 'open');
+    updateCharge();
     const blind = !state.ctx.policy || state.ctx.policy.blind_close !== false;
     $('open-form').hidden = open;
     $('movement-form').hidden = !open;
