@@ -99,6 +99,8 @@ async fn cashier_and_manager_pages_through_an_outage_and_a_freeze() {
     sell(&till, &shop, 1, "5.00").await;
     status_is(&till, "Offline", "1", 15).await;
     board.click("#freeze").await;
+    board.wait_text("#confirm-text", 10, "freezing asks first", |t| t.starts_with("Freeze")).await;
+    board.click("#confirm-yes").await;
     board.wait_text("#branch-status", 15, "frozen on the dashboard", |t| t == "frozen").await;
     proxy.set(Mode::Up);
     till.wait_text("#failed", 30, "failed count", |t| t == "1").await;

@@ -106,3 +106,53 @@ async fn the_dashboard_shows_and_prints_the_day_and_z_reports() {
     board.click("#report-back").await;
     board.wait_text("#report-title", 15, "back to the day", |t| t.starts_with("Day report")).await;
 }
+
+/// The dashboard in plain words: the audit trail as sentences with $ and ៛ and no ids,
+/// each drawer with its cashier; freezing asks first (and Cancel leaves the branch as it
+/// was); a phone's width scrolls nothing sideways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_reads_plainly_and_asks_before_freezing() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, shop, _proxy, term, _device) = rig(dir.path(), &[]).await;
+    term.sign_in(shop.cashier, CASHIER_PIN).await;
+    term.act("/api/cash-sessions/open", json!({"opening_float_cents": 2000, "opening_float_khr": 40_000})).await;
+    term.act("/api/sales", lattes(&shop, 1)).await;
+    term.act("/api/cash-sessions/movement", json!({"kind": "paid_out", "amount_khr": 4000, "reason": "ice"})).await;
+    term.wait_for("synced", 30, |s| s["pending"] == 0).await;
+
+    let board = Browser::start(&driver).await;
+    board.goto(&format!("{}/dashboard", shop.base)).await;
+    board.fill("#login-shop", &shop.slug).await;
+    board.fill("#login-name", MANAGER_LOGIN).await;
+    board.fill("#login-password", MANAGER_PASSWORD).await;
+    board.click("#login-submit").await;
+    board.select("#branch-select", &shop.branch.to_string()).await;
+    let audit = board.wait_text("#audit", 20, "the day's events", |t| t.contains("Paid out")).await;
+    for sentence in ["Opened the drawer with $20.00 + ៛40,000.", "Paid out ៛4,000: ice.", "of $3.00"] {
+        assert!(audit.contains(sentence), "{sentence:?} in {audit}");
+    }
+    let uuid_like = audit.split(|c: char| !c.is_ascii_hexdigit() && c != '-').any(|w| w.len() == 36 && w.matches('-').count() == 4);
+    assert!(!uuid_like, "no ids in the audit trail: {audit}");
+    assert!(!audit.contains("_cents") && !audit.contains('{'), "no raw fields: {audit}");
+    board.wait_text("#cash-sessions", 15, "the drawer's cashier", |t| t.contains("Dara")).await;
+
+    // Freezing asks first; Cancel changes nothing.
+    board.click("#freeze").await;
+    board.wait_text("#confirm-text", 10, "freezing asks first", |t| t.contains("Freeze Riverside?")).await;
+    board.screenshot("25-dashboard-freeze-asks").await;
+    board.click("#confirm-no").await;
+    assert!(!board.visible("#confirm").await, "the question is gone");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(board.text("#branch-status").await, "active", "cancelled: still active");
+    let branches = shop.get("/v1/branches").await;
+    assert!(branches["branches"].as_array().unwrap().iter().all(|b| b["status"] == "active"), "{branches}");
+
+    // A phone's width: the page is no wider than the screen.
+    board.resize(390, 844).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let widths = board.script("return [document.documentElement.scrollWidth, window.innerWidth];", json!([])).await;
+    let (page, screen) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    assert!(page <= screen, "no sideways scroll at 390 px: page {page} px on a {screen} px screen");
+    board.screenshot("25-dashboard-390").await;
+}

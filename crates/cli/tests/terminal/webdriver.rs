@@ -191,6 +191,11 @@ impl Browser {
         self.cmd(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": args}))).await
     }
 
+    /// Sets the window's size in CSS pixels (a phone: 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.cmd(reqwest::Method::POST, "/window/rect", Some(json!({"width": width, "height": height}))).await;
+    }
+
     /// Renders the page as for `media` (`"print"` applies its print stylesheet; `""` goes
     /// back to the screen), through Chromium's DevTools protocol.
     pub async fn emulate_media(&self, media: &str) {

@@ -291,8 +291,35 @@
     $("unfreeze").disabled = !branch || branch.status !== "frozen";
   }
 
+  /** An in-page confirmation: resolves true when the manager confirms. */
+  function confirmInPage(text, yesLabel) {
+    return new Promise((resolve) => {
+      const box = $("confirm");
+      $("confirm-text").textContent = text;
+      $("confirm-yes").textContent = yesLabel;
+      box.hidden = false;
+      const done = (answer) => {
+        box.hidden = true;
+        $("confirm-yes").onclick = null;
+        $("confirm-no").onclick = null;
+        resolve(answer);
+      };
+      $("confirm-yes").onclick = () => done(true);
+      $("confirm-no").onclick = () => done(false);
+      $("confirm-no").focus();
+    });
+  }
+
   async function setStatus(action) {
     if (!state.branchId) return;
+    if (action === "freeze") {
+      const branch = currentBranch();
+      const ok = await confirmInPage(
+        `Freeze ${branch ? branch.name : "this branch"}? Its tills keep selling offline, but the server refuses their queued sales until you unfreeze it.`,
+        "Freeze the branch",
+      );
+      if (!ok) return;
+    }
     const button = $(action);
     button.disabled = true;
     try {
@@ -318,15 +345,32 @@
 
   // ---------------------------------------------------------------- reports
 
+  /** A device quiet for longer than this while another of its branch was heard is flagged. */
+  const QUIET_FLAG_MS = 15 * 60 * 1000;
+
   function renderDevices(devices) {
     state.devices = new Map(devices.map((d) => [d.device_id, d]));
+    const seen = (d) => (d.last_seen_at ? new Date(d.last_seen_at).getTime() : null);
+    const now = Date.now();
+    // The branch had traffic: some device of it was heard within the window.
+    const busy = devices.some((d) => !d.revoked && seen(d) !== null && now - seen(d) <= QUIET_FLAG_MS);
+    const quiet = (d) => busy && !d.revoked && (seen(d) === null || now - seen(d) > QUIET_FLAG_MS);
     const rows = devices.map((d) =>
       el(
         "tr",
-        { "data-device-id": d.device_id },
+        { "data-device-id": d.device_id, "data-quiet": quiet(d) ? "true" : "false" },
         el("td", {}, d.name, d.revoked ? " " : "", d.revoked ? el("span", { class: "tag bad" }, "revoked") : ""),
         el("td", { class: "mono" }, d.code ?? "–"),
-        el("td", { title: d.last_seen_at || "" }, ago(d.last_seen_at)),
+        el(
+          "td",
+          { title: d.last_seen_at || "" },
+          ago(d.last_seen_at),
+          quiet(d)
+            ? el("span", { class: "tag warn quiet" }, seen(d) === null
+              ? " silent while others sync"
+              : ` silent for ${Math.round((now - seen(d)) / 60000)} min while others sync`)
+            : "",
+        ),
         el("td", { class: "num" }, d.last_device_seq ?? 0),
         el(
           "td",
@@ -641,6 +685,7 @@
         "tr",
         { "data-session-id": c.id, "data-status": c.status },
         el("td", {}, deviceName(c.device_id)),
+        el("td", {}, staffName(c.opened_by)),
         el("td", {}, el("span", { class: c.status === "open" ? "tag ok" : "tag" }, c.status)),
         el("td", {}, when(c.opened_at)),
         twoCurrencies(c.opening_float_cents, c.opening_float_khr),
@@ -652,7 +697,7 @@
         el("td", {}, zButton(c)),
       );
     });
-    fill("cash-sessions", rows, 10, "No cash sessions.");
+    fill("cash-sessions", rows, 11, "No cash sessions.");
   }
 
   function resetAudit() {
@@ -685,22 +730,74 @@
     if (a.events.length > AUDIT_SHOWN_MAX) a.events.splice(0, a.events.length - AUDIT_SHOWN_MAX);
   }
 
+  /** Dollars and riel together: "$2.00 + ៛1,800", one of them alone when the other is 0. */
+  function both(cents, khr) {
+    const parts = [];
+    if (cents) parts.push(money(cents));
+    if (khr) parts.push(riel(khr));
+    return parts.length ? parts.join(" + ") : money(0);
+  }
+
+  /** What an audit event says, as a sentence for a manager (no ids, amounts in $ and ៛). */
+  function describeEvent(e) {
+    const d = e.details || {};
+    const kind = { paid_in: "Paid in", paid_out: "Paid out", adjustment: "Adjustment" };
+    switch (`${e.module}.${e.action}`) {
+      case "sale.finalize": {
+        const flags = [];
+        if (d.price_drift_cents) flags.push(`prices changed since the till priced it (${signedMoney(d.price_drift_cents)})`);
+        if (d.over_cap) flags.push("cash over the confirmation cap");
+        if ((d.negative_stock || []).length) flags.push("stock went below zero");
+        if ((d.items_not_on_menu || []).length) flags.push("items no longer on the menu");
+        return `Sale ${d.receipt_no ?? ""} of ${money(d.total_cents)}${flags.length ? ` — ${flags.join("; ")}` : ""}.`;
+      }
+      case "sale.void":
+        return `Voided sale ${d.receipt_no ?? ""} (${money(d.total_cents)}): ${d.reason || "no reason"}; refunded ${both(d.refund && d.refund.usd_cents, d.refund && d.refund.khr)}.`;
+      case "cashSession.open":
+        return `Opened the drawer with ${both(d.opening_float_cents, d.opening_float_khr)}${d.over_cap ? " (over the float cap)" : ""}.`;
+      case "cashSession.movement":
+        return `${kind[d.kind] || "Cash movement"} ${both(d.amount_cents, d.amount_khr)}${d.reason ? `: ${d.reason}` : ""}.`;
+      case "cashSession.close":
+        return `Closed the drawer: counted ${both(d.counted_cash_cents, d.counted_khr)}, expected ${both(d.expected_cash_cents, d.expected_khr)}; variance ${signedMoney(d.variance_total_cents)} in all.`;
+      case "attendance.startWork":
+        return `${staffName(d.staff_id)} started work.`;
+      case "attendance.endWork":
+        return `${staffName(d.staff_id)} ended work.`;
+      case "branch.freeze":
+        return "Froze the branch: tills' queued work will be refused.";
+      case "branch.unfreeze":
+        return "Unfroze the branch.";
+      case "branch.update":
+        return "Changed the branch's name, address or time zone.";
+      case "sync.resolve.accept":
+        return `Accepted a refused sale into its drawer${d.note ? `: ${d.note}` : ""}.`;
+      case "sync.resolve.dismiss":
+        return `Dismissed a refused operation: ${d.note || ""}`;
+      default: {
+        // Unknown events: their plain fields, ids left out.
+        const plain = Object.entries(d)
+          .filter(([k, v]) => !k.endsWith("_id") && (typeof v === "string" || typeof v === "number" || typeof v === "boolean"))
+          .map(([k, v]) => `${k.replace(/_/g, " ")}: ${k.endsWith("_cents") ? money(v) : k.endsWith("_khr") ? riel(v) : v}`);
+        return plain.join(", ");
+      }
+    }
+  }
+
   function renderAudit() {
     const events = state.audit.events.slice().reverse();
     const rows = events.map((e) => {
-      const details = e.details === null || e.details === undefined ? "" : JSON.stringify(e.details);
+      const raw = e.details === null || e.details === undefined ? "" : JSON.stringify(e.details);
       return el(
         "tr",
-        { "data-client-op-id": e.client_op_id || "" },
+        { "data-client-op-id": e.client_op_id || "", "data-event": `${e.module}.${e.action}` },
         el("td", { title: `occurred ${e.occurred_at}` }, when(e.applied_at)),
-        el("td", { class: "mono" }, `${e.module}.${e.action}`),
+        el("td", { class: "details", title: raw }, describeEvent(e)),
         el("td", {}, staffName(e.actor_id)),
         el("td", {}, deviceName(e.device_id)),
-        el("td", {}, e.lane ?? ""),
-        el("td", { class: "details", title: details }, details.length > 160 ? `${details.slice(0, 160)}…` : details),
+        el("td", {}, e.lane === "offline" ? "synced from offline" : e.lane === "online" ? "online" : ""),
       );
     });
-    fill("audit", rows, 6, "No audit events today.");
+    fill("audit", rows, 5, "No audit events today.");
   }
 
   // ---------------------------------------------------------------- refresh loop
