@@ -116,6 +116,7 @@ async fn the_dashboard_reads_plainly_and_asks_before_freezing() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, shop, _proxy, term, _device) = rig(dir.path(), &[]).await;
     term.sign_in(shop.cashier, CASHIER_PIN).await;
+    term.act("/api/attendance/start", json!({})).await;
     term.act("/api/cash-sessions/open", json!({"opening_float_cents": 2000, "opening_float_khr": 40_000})).await;
     term.act("/api/sales", lattes(&shop, 1)).await;
     term.act("/api/cash-sessions/movement", json!({"kind": "paid_out", "amount_khr": 4000, "reason": "ice"})).await;
@@ -136,6 +137,9 @@ async fn the_dashboard_reads_plainly_and_asks_before_freezing() {
     assert!(!uuid_like, "no ids in the audit trail: {audit}");
     assert!(!audit.contains("_cents") && !audit.contains('{'), "no raw fields: {audit}");
     board.wait_text("#cash-sessions", 15, "the drawer's cashier", |t| t.contains("Dara")).await;
+    board.wait_text("#sales", 15, "the sale's cashier", |t| t.contains("Dara")).await;
+    let shifts = board.wait_text("#attendance", 15, "who is working", |t| t.contains("Dara")).await;
+    assert!(shifts.contains("working"), "an open shift: {shifts}");
 
     // Freezing asks first; Cancel changes nothing.
     board.click("#freeze").await;

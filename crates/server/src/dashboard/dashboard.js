@@ -449,12 +449,13 @@
           { class: `num ${s.price_drift_cents ? "neg" : ""}`.trim() },
           s.price_drift_cents ? signedMoney(s.price_drift_cents) : money(0),
         ),
+        el("td", {}, staffName(s.actor_id)),
         el("td", {}, deviceName(s.device_id)),
         el("td", { title: s.applied_at ? `applied ${s.applied_at}` : "" }, when(s.occurred_at)),
         el("td", {}, s.voided ? el("span", { class: "tag bad" }, "VOID") : detailButton(s)),
       ),
     );
-    fill("sales", rows, 6, "No sales on this day.");
+    fill("sales", rows, 7, "No sales on this day.");
     $("sales-more").hidden = !page.next_cursor || state.salesShown >= REPORT_ROWS_MAX;
   }
 
@@ -598,6 +599,23 @@
     } catch (e) {
       showMessage(e);
     }
+  }
+
+  /** Shifts, newest first: who, from when to when, and how long. */
+  function renderAttendance(shifts) {
+    const rows = shifts.map((sh) => {
+      const end = sh.ended_at ? new Date(sh.ended_at).getTime() : Date.now();
+      const hours = Math.max(0, end - new Date(sh.started_at).getTime()) / 3600000;
+      return el(
+        "tr",
+        { "data-shift-id": sh.shift_id, "data-status": sh.status },
+        el("td", {}, staffName(sh.staff_id)),
+        el("td", {}, when(sh.started_at)),
+        el("td", {}, sh.ended_at ? when(sh.ended_at) : el("span", { class: "tag ok" }, "working")),
+        el("td", { class: "num" }, hours.toFixed(1)),
+      );
+    });
+    fill("attendance", rows, 4, "Nobody has started work yet.");
   }
 
   function varianceClass(v) {
@@ -841,13 +859,14 @@
           .catch(() => {});
       }
       state.ticks += 1;
-      const [devices, failures, sales, sessions, audit, report] = await Promise.allSettled([
+      const [devices, failures, sales, sessions, audit, report, shifts] = await Promise.allSettled([
         api("GET", `/v1/sync/devices${q}`),
         api("GET", `/v1/sync/failures${q}`),
         loadDaySales(b),
         api("GET", `/v1/cash-sessions${q}`),
         loadAudit(b),
         loadReport(b),
+        api("GET", `/v1/attendance${q}`),
       ]);
       if (state.branchId !== b) return; // switched meanwhile; the next refresh shows the new one
       if (devices.status === "fulfilled") renderDevices(devices.value.devices || []);
@@ -858,6 +877,8 @@
       else note(sales.reason);
       if (report.status === "fulfilled") renderReport(report.value);
       else note(report.reason);
+      if (shifts.status === "fulfilled") renderAttendance(shifts.value.shifts || []);
+      else note(shifts.reason);
       if (sessions.status === "fulfilled") renderCashSessions(sessions.value.cash_sessions || []);
       else note(sessions.reason);
       if (audit.status === "fulfilled") renderAudit();
