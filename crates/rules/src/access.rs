@@ -52,25 +52,26 @@ pub fn check_actor(
     Ok(())
 }
 
+/// Why a role may not do this, as a sentence a cashier or a manager reads: what needs
+/// whom, with money in dollars and riel, never field names or cents.
 fn role_message(payload: &Payload, policy: &Policy, actor_role: Role) -> String {
     let what = match payload {
-        Payload::CashSessionMovement(m) if m.kind == MovementKind::Adjustment => {
-            "a cash adjustment".to_string()
-        }
-        Payload::SaleVoid(_) => "a void".to_string(),
-        Payload::CashSessionMovement(_) => {
-            format!(
-                "a paid-out above the limit of {} (riel counted at {} ៛ per dollar)",
-                crate::cash::usd_text(policy.paid_out_limit_cents),
-                policy.khr_per_usd
-            )
-        }
-        other => format!("`{}`", other.op_type().as_str()),
+        Payload::CashSessionMovement(m) if m.kind == MovementKind::Adjustment => "A cash adjustment".to_string(),
+        Payload::SaleVoid(_) => "A void".to_string(),
+        Payload::CashSessionMovement(_) => format!(
+            "A paid-out above {} ({} at {} per $1)",
+            crate::cash::usd_text(policy.paid_out_limit_cents),
+            crate::cash::khr_text(policy.paid_out_limit_cents.saturating_mul(policy.khr_per_usd) / 100),
+            crate::cash::khr_text(policy.khr_per_usd),
+        ),
+        other => format!("This ({})", other.op_type().as_str()),
     };
-    format!(
-        "{what} needs a manager or owner; the actor is a {}",
-        actor_role.as_str()
-    )
+    let who = match actor_role {
+        Role::Cashier => "a cashier",
+        Role::Manager => "a manager",
+        Role::Owner => "an owner",
+    };
+    format!("{what} needs a manager or owner, and {who} tried it: ask a manager to sign in at the till.")
 }
 
 fn check_shift_owner(
@@ -191,7 +192,7 @@ mod tests {
         assert_eq!(err.code, ErrorCode::Forbidden);
         assert!(
             err.message
-                .contains("paid-out above the limit of $20.00"),
+                .contains("A paid-out above $20.00 (៛82,000 at ៛4,100 per $1) needs a manager or owner, and a cashier tried it"),
             "{}",
             err.message
         );

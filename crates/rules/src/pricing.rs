@@ -95,7 +95,7 @@ fn money(field: &str, amount_cents: i128) -> Result<i64, Rejection> {
         // In range, hence representable.
         return Ok(amount_cents as i64);
     }
-    let msg = format!("sale total exceeds the limit of {MONEY_MAX_CENTS} cents");
+    let msg = format!("a sale cannot total more than {}", crate::cash::usd_text(MONEY_MAX_CENTS));
     Err(Rejection::validation(field, msg))
 }
 

@@ -60,3 +60,50 @@ async fn notes_add_up_exact_riel_clear_order_and_charge_waits_for_the_drawer() {
     assert!(!charge_enabled(&b).await);
     b.screenshot("25-till-tender").await;
 }
+
+async fn sign_in_on_the_page(b: &Browser, shop: &Shop) {
+    b.select("#signin-staff", &shop.cashier.to_string()).await;
+    b.fill("#signin-pin", CASHIER_PIN).await;
+    b.click("#signin-submit").await;
+    b.wait_text("#signed-in-name", 15, "cashier signed in", |t| t.contains("Dara")).await;
+}
+
+/// The status bar fits a phone (compact, in view), "Simulate outage" stands apart from
+/// "Sign out", and the next person signs in at the top of the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_bar_fits_a_phone_and_sign_in_starts_at_the_top() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, shop, _proxy, term, _device) = rig(dir.path(), &["--outage-switch"]).await;
+    let b = Browser::start(&driver).await;
+    b.resize(1280, 800).await;
+    b.goto(&term.base).await;
+    sign_in_on_the_page(&b, &shop).await;
+    let rect = |id: &str| format!("const r = document.getElementById('{id}').getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom];");
+    let outage = b.script(&rect("outage-toggle"), json!([])).await;
+    let signout = b.script(&rect("signout"), json!([])).await;
+    let gap = signout[0].as_f64().unwrap() - outage[1].as_f64().unwrap();
+    assert!(gap > 200.0, "Simulate outage stands well apart from Sign out: {gap} px between them");
+
+    // Scrolled down, signed out; the next person starts at the top.
+    b.script("document.getElementById('main').scrollTop = 100000;", json!([])).await;
+    let scrolled = b.script("return document.getElementById('main').scrollTop;", json!([])).await;
+    assert!(scrolled.as_f64().unwrap() > 0.0, "the page scrolls at 1280 × 800");
+    b.click("#signout").await;
+    b.wait_text("#signin-error", 15, "the sign-in form", |_| true).await;
+    sign_in_on_the_page(&b, &shop).await;
+    let top = b.script("return document.getElementById('main').scrollTop;", json!([])).await;
+    assert_eq!(top.as_f64().unwrap(), 0.0, "signed in at the top");
+
+    // A phone: the status bar is a strip at the top, not a third of the screen.
+    b.resize(390, 844).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let bar = b.script(&rect("statusbar"), json!([])).await;
+    let inner = b.script("return window.innerHeight;", json!([])).await.as_f64().unwrap();
+    let (top, bottom) = (bar[2].as_f64().unwrap(), bar[3].as_f64().unwrap());
+    assert!(top >= 0.0 && bottom - top <= inner * 0.2, "status bar {} px of a {inner} px screen", bottom - top);
+    for id in ["conn", "pending", "failed", "cache-age"] {
+        assert!(b.visible(&format!("#{id}")).await, "#{id} stays shown on a phone");
+    }
+    b.screenshot("25-till-390").await;
+}

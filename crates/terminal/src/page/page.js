@@ -251,6 +251,9 @@
     }
     $('signin-error').textContent = '';
     showMessage('ok', 'Welcome, ' + res.data.name + '.');
+    // The next person starts at the top of the page, not where the last one left it.
+    $('main').scrollTop = 0;
+    window.scrollTo(0, 0);
     await refreshContext();
     pollStatus(true);
   }
