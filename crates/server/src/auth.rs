@@ -45,6 +45,9 @@ pub struct Auth {
     pub principal: Principal,
     /// The SHA-256 of the bearer token the caller used (what a logout deletes).
     pub token_hash: String,
+    /// A device caller's `last_seen_at` when the request began (`None` for staff, or a
+    /// device never heard from).
+    pub device_seen_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Auth {
@@ -98,6 +101,7 @@ pub async fn authenticate(store: &dyn Store, token: &str) -> ApiResult<Auth> {
     if record.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
         return Err(invalid());
     }
+    let mut device_seen_at = None;
     let principal = match record.subject {
         TokenSubject::Staff(staff_id) => {
             let staff = tx.staff(record.tenant_id, staff_id).await?.ok_or_else(invalid)?;
@@ -111,10 +115,11 @@ pub async fn authenticate(store: &dyn Store, token: &str) -> ApiResult<Auth> {
             if device.revoked_at.is_some() {
                 return Err(ApiError::Unauthorized("this device has been revoked; enroll it again".into()));
             }
+            device_seen_at = device.last_seen_at;
             Principal::Device { device_id, branch_id: device.branch_id }
         }
     };
-    Ok(Auth { tenant_id: record.tenant_id, principal, token_hash: hash })
+    Ok(Auth { tenant_id: record.tenant_id, principal, token_hash: hash, device_seen_at })
 }
 
 /// A fresh random bearer token: `mdl_` + 64 hex digits (256 bits).

@@ -67,6 +67,12 @@ impl DeviceTx for PgTx {
         row.as_ref().map(|r| DeviceRecord::from_row(&Cols(r))).transpose()
     }
 
+    async fn note_device_seen(&mut self, device_id: Uuid, at: Timestamp, not_before: Timestamp) -> StoreResult<()> {
+        let sql = "UPDATE devices SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $3)";
+        self.exec(sqlx::query(sql).bind(at).bind(device_id).bind(not_before)).await?;
+        Ok(())
+    }
+
     async fn note_device_seqs(&mut self, device_id: Uuid, seqs: &[i64], at: Timestamp) -> StoreResult<()> {
         let Some(max) = seqs.iter().copied().max() else {
             return Ok(());

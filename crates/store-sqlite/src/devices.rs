@@ -65,6 +65,18 @@ impl DeviceTx for SqliteTx {
         self.device(tenant_id, device_id).await
     }
 
+    async fn note_device_seen(&mut self, device_id: Uuid, at: Timestamp, not_before: Timestamp) -> StoreResult<()> {
+        self.require_write("note_device_seen")?;
+        sqlx::query("UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)")
+            .bind(ts(at))
+            .bind(device_id)
+            .bind(ts(not_before))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
     async fn note_device_seqs(&mut self, device_id: Uuid, seqs: &[i64], at: Timestamp) -> StoreResult<()> {
         self.require_write("note_device_seqs")?;
         let Some(max) = seqs.iter().copied().max() else {

@@ -24,6 +24,10 @@ pub trait DeviceTx: Send {
     /// pushes across processes) and returns it.
     async fn lock_device(&mut self, tenant_id: Uuid, device_id: Uuid) -> StoreResult<Option<DeviceRecord>>;
 
+    /// Notes that the device was heard at `at` (a pull, an event stream), unless it was
+    /// already noted at `not_before` or later: a write at most that often per device.
+    async fn note_device_seen(&mut self, device_id: Uuid, at: Timestamp, not_before: Timestamp) -> StoreResult<()>;
+
     /// Notes that the device sent these `device_seq`s, last at `at`.
     async fn note_device_seqs(&mut self, device_id: Uuid, device_seqs: &[i64], at: Timestamp) -> StoreResult<()>;
 
@@ -48,6 +52,9 @@ pub struct DeviceRecord {
     pub created_at: Timestamp,
     /// When revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// When last heard from (a push, a pull, an event stream); read back only, never
+    /// written by `insert_device`.
+    pub last_seen_at: Option<Timestamp>,
 }
 
 /// A device's sync bookkeeping.
@@ -74,6 +81,7 @@ impl DeviceRecord {
             code: row.text("code")?,
             created_at: row.instant("created_at")?,
             revoked_at: row.opt_instant("revoked_at")?,
+            last_seen_at: row.opt_instant("last_seen_at")?,
         })
     }
 }

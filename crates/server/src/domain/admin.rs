@@ -401,6 +401,7 @@ pub async fn enroll_device(store: &dyn Store, auth: &Auth, req: EnrollDevice) ->
         code: format!("D{number:03}"),
         created_at: now(),
         revoked_at: None,
+        last_seen_at: None,
     };
     tx.insert_device(&device).await?;
     let token = issue_token(tx.as_mut(), auth.tenant_id, TokenSubject::Device(device.id), None).await?.token;

@@ -198,3 +198,30 @@ fn render(rows: &[StoredChange], cursor: &str, has_more: bool) -> String {
     out.push_str(&format!("],\"next_cursor\":\"{cursor}\",\"has_more\":{has_more}}}"));
     out
 }
+
+/// How stale a device's `last_seen_at` may get while it only pulls and listens before a
+/// pull or an event stream writes it again: a write per device at most this often.
+pub const SEEN_REFRESH_S: i64 = 60;
+
+/// Notes that a device caller was heard (its pull or event stream), so the dashboard's
+/// "last seen" is true of a till that is online with nothing to push. At most one write
+/// per device per [`SEEN_REFRESH_S`]; off the request (a spawned task), best effort: a
+/// busy database delays it, never the pull, and a failure is logged, not answered.
+pub fn note_seen(store: std::sync::Arc<dyn Store>, auth: &Auth) {
+    let crate::auth::Principal::Device { device_id, .. } = auth.principal else { return };
+    let now = chrono::Utc::now();
+    let not_before = now - chrono::Duration::seconds(SEEN_REFRESH_S);
+    if auth.device_seen_at.is_some_and(|seen| seen >= not_before) {
+        return;
+    }
+    tokio::spawn(async move {
+        let write = async {
+            let mut tx = store.begin_write().await?;
+            tx.note_device_seen(device_id, now, not_before).await?;
+            tx.commit().await
+        };
+        if let Err(e) = write.await {
+            tracing::debug!(error = %e, %device_id, "could not note that the device was seen");
+        }
+    });
+}

@@ -32,6 +32,7 @@ pub async fn pull(State(s): State<AppState>, auth: Auth, Query(q): Query<PullQue
     let key = s.cursor_key.get_or_try_init(|| pull::cursor_key(s.store.as_ref())).await?;
     let req = pull::PullRequest { branch_id: q.branch_id, scopes: q.scopes, cursor: q.cursor, limit: q.limit };
     let page = pull::pull(s.store.as_ref(), key, &auth, req).await?;
+    pull::note_seen(s.store.clone(), &auth);
     Ok(([(header::CONTENT_TYPE, "application/json")], page.json).into_response())
 }
 
@@ -58,6 +59,7 @@ pub async fn events(
         branch_for_read(tx.as_mut(), &auth, branch_id).await?;
         tx.stream_position(branch_id).await?.head
     };
+    crate::domain::pull::note_seen(s.store.clone(), &auth);
     let first = tokio_stream::once(nudge(branch_id, head));
     let moves = BroadcastStream::new(receiver).filter_map(move |m| match m {
         Ok(h) if h.branch_id == branch_id => Some(nudge(branch_id, h.head)),

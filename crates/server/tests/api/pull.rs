@@ -1610,3 +1610,30 @@ async fn one_token_cannot_take_every_event_stream() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A till that only pulls (online, nothing to push) is seen: its pull notes `last_seen_at`
+/// for the dashboard (at most once a minute; off the request, so within moments).
+#[tokio::test]
+async fn a_device_that_only_pulls_is_seen() {
+    let fx = Fx::new().await;
+    let devices = fx.devices().await;
+    assert_eq!(devices[0]["last_seen_at"], Value::Null, "never heard: {devices:?}");
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    fx.app.get(&format!("/v1/sync/pull?branch_id={}&scopes=menu", fx.branch), &fx.device_token).await.ok(200);
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = fx.devices().await[0]["last_seen_at"].clone();
+        if !seen.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let at: chrono::DateTime<chrono::Utc> = seen.as_str().expect("seen after a pull").parse().unwrap();
+    assert!(at >= before && at <= chrono::Utc::now(), "{at}");
+    // A staff caller's pull notes no device.
+    let other = fx.enroll(fx.branch, "Quiet").await;
+    fx.app.get(&format!("/v1/sync/pull?branch_id={}&scopes=menu", fx.branch), &fx.owner_token).await.ok(200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let quiet = fx.devices().await.into_iter().find(|d| d["device_id"] == json!(other.id)).unwrap();
+    assert_eq!(quiet["last_seen_at"], Value::Null, "{quiet}");
+}

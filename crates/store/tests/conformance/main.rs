@@ -245,6 +245,7 @@ pub fn device_rec(tenant_id: Uuid, branch_id: Uuid, code: &str) -> DeviceRecord 
         code: code.into(),
         created_at: t(2),
         revoked_at: None,
+        last_seen_at: None,
     }
 }
 

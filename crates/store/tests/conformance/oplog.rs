@@ -83,7 +83,7 @@ async fn device_seqs_are_noted_and_gaps_reported(b: &Backend) {
     tx.note_device_seqs(w.device.id, &[1, 2, 5, 2], t(51)).await.unwrap();
     let info = tx.device_sync_info(w.tenant.id, w.branch.id).await.unwrap();
     assert_eq!(info.len(), 1);
-    assert_eq!(info[0].device, w.device);
+    assert_eq!(info[0].device, DeviceRecord { last_seen_at: Some(t(51)), ..w.device.clone() });
     assert_eq!(info[0].last_seen_at, Some(t(51)));
     assert_eq!(info[0].last_device_seq, 5);
     assert_eq!(info[0].gaps, vec![(3, 4)]);

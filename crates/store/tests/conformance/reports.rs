@@ -147,3 +147,20 @@ async fn a_branch_keeps_its_address_and_time_zone(b: &Backend) {
     assert_eq!(tx.lock_branch(w.tenant.id, w.branch.id).await.unwrap(), Some(branch));
     tx.commit().await.unwrap();
 }
+
+conformance!(a_device_is_noted_seen_at_most_once_a_window);
+async fn a_device_is_noted_seen_at_most_once_a_window(b: &Backend) {
+    let store = b.store();
+    let w = world(store).await;
+    let mut tx = store.begin_write().await.unwrap();
+    assert_eq!(tx.device(w.tenant.id, w.device.id).await.unwrap().unwrap().last_seen_at, None, "never heard yet");
+    tx.note_device_seen(w.device.id, t(100), t(40)).await.unwrap();
+    assert_eq!(tx.device(w.tenant.id, w.device.id).await.unwrap().unwrap().last_seen_at, Some(t(100)));
+    // Within the window: unchanged.
+    tx.note_device_seen(w.device.id, t(130), t(70)).await.unwrap();
+    assert_eq!(tx.device(w.tenant.id, w.device.id).await.unwrap().unwrap().last_seen_at, Some(t(100)));
+    // Past it: moved.
+    tx.note_device_seen(w.device.id, t(200), t(140)).await.unwrap();
+    assert_eq!(tx.device(w.tenant.id, w.device.id).await.unwrap().unwrap().last_seen_at, Some(t(200)));
+    tx.commit().await.unwrap();
+}
