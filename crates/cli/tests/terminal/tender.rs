@@ -83,6 +83,7 @@ async fn the_status_bar_fits_a_phone_and_sign_in_starts_at_the_top() {
     let outage = b.script(&rect("outage-toggle"), json!([])).await;
     let signout = b.script(&rect("signout"), json!([])).await;
     let gap = signout[0].as_f64().unwrap() - outage[1].as_f64().unwrap();
+
     assert!(gap > 200.0, "Simulate outage stands well apart from Sign out: {gap} px between them");
 
     // Scrolled down, signed out; the next person starts at the top.
@@ -106,4 +107,55 @@ async fn the_status_bar_fits_a_phone_and_sign_in_starts_at_the_top() {
         assert!(b.visible(&format!("#{id}")).await, "#{id} stays shown on a phone");
     }
     b.screenshot("25-till-390").await;
+}
+
+/// The sale flow fits the screens cafés use without scrolling: at 1280 × 800 and at an
+/// 800 × 1280 tablet, with a cart of three lines and the tender entered, the Charge button
+/// and the status bar are inside the viewport.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charge_and_the_status_bar_fit_a_laptop_and_a_tablet_without_scrolling() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, shop, _proxy, term, _device) = rig(dir.path(), &[]).await;
+    term.sign_in(shop.cashier, CASHIER_PIN).await;
+    term.act("/api/cash-sessions/open", json!({"opening_float_cents": 2000})).await;
+    let b = Browser::start(&driver).await;
+    for (width, height, name) in [(1280, 800, "25-till-1280x800"), (800, 1280, "25-till-800x1280")] {
+        b.cdp("Emulation.setDeviceMetricsOverride", json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false})).await;
+        b.goto(&term.base).await;
+        b.wait_text("#signed-in-name", 15, "cashier signed in", |t| t.contains("Dara")).await;
+        b.click(&format!("button.menu-item[data-item-id='{}']", shop.latte)).await;
+        b.click(&format!("button.menu-item[data-item-id='{}']", shop.espresso)).await;
+        b.click(&format!("button.menu-item[data-item-id='{}']", shop.latte)).await;
+        b.click(".quick [data-usd='1000']").await;
+        b.wait_text("#change", 15, "change shown", |t| t.contains("Give")).await;
+        // The page as it is, without scrolling: the main area scrolled back to the top.
+        b.script("document.getElementById('main').scrollTop = 0; window.scrollTo(0, 0);", json!([])).await;
+        let inside = "const r = document.getElementById(arguments[0]).getBoundingClientRect(); \
+                      return r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;";
+        let size = b.script("return [window.innerWidth, window.innerHeight];", json!([])).await;
+        assert_eq!(size, json!([width, height]), "the viewport is the screen's");
+        b.screenshot(name).await;
+        for id in ["charge", "statusbar"] {
+            let ok = b.script(inside, json!([id])).await;
+            let rect = b.script("return JSON.stringify(document.getElementById(arguments[0]).getBoundingClientRect());", json!([id])).await;
+            assert_eq!(ok, json!(true), "#{id} inside {width} × {height} without scrolling: {rect}");
+        }
+        if width > height {
+            // After a sale its message floats over the tab row: the next sale still fits,
+            // and the message covers neither Charge nor the menu.
+            b.click("#charge").await;
+            b.wait_text("#message-text", 15, "the sale's message", |t| t.starts_with("Sale ")).await;
+            b.click(&format!("button.menu-item[data-item-id='{}']", shop.latte)).await;
+            let ok = b.script(inside, json!(["charge"])).await;
+            assert_eq!(ok, json!(true), "Charge in view with the message shown");
+            let apart = "const a = document.getElementById('message').getBoundingClientRect(); \
+                         return [...document.querySelectorAll('#charge, .menu-item')].every((e) => { \
+                           const b = e.getBoundingClientRect(); \
+                           return a.bottom <= b.top || b.bottom <= a.top || a.right <= b.left || b.right <= a.left; });";
+            assert_eq!(b.script(apart, json!([])).await, json!(true), "the message covers neither Charge nor the menu");
+            b.screenshot("25-till-1280x800-after-sale").await;
+        }
+        b.click("#cart-clear").await;
+    }
 }
