@@ -160,3 +160,33 @@ async fn the_dashboard_reads_plainly_and_asks_before_freezing() {
     assert!(page <= screen, "no sideways scroll at 390 px: page {page} px on a {screen} px screen");
     board.screenshot("25-dashboard-390").await;
 }
+
+/// Signing into the dashboard takes the shop's slug, a login and a password: a wrong
+/// password is refused with the reason shown, the right one opens the dashboard, and the
+/// shop is remembered on this browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_signs_in_with_shop_login_and_password_and_says_why_not() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let shop = seed(dir.path(), &server).await;
+    let board = Browser::start(&driver).await;
+    board.goto(&format!("{}/dashboard", shop.base)).await;
+    board.fill("#login-shop", &shop.slug).await;
+    board.fill("#login-name", MANAGER_LOGIN).await;
+    board.fill("#login-password", "not the password").await;
+    board.click("#login-submit").await;
+    let why = board.wait_text("#login-error", 15, "the reason", |t| !t.is_empty()).await;
+    assert!(why.contains("UNAUTHORIZED") || why.to_lowercase().contains("password"), "{why}");
+    assert!(!board.visible("#dashboard-view").await, "still signed out");
+    board.screenshot("25-dashboard-sign-in-refused").await;
+    board.fill("#login-password", MANAGER_PASSWORD).await;
+    board.click("#login-submit").await;
+    board.wait_text("#who", 15, "signed in", |t| t.contains("manager")).await;
+    assert!(board.visible("#dashboard-view").await);
+    // The shop is remembered: a new visit has it filled in.
+    board.click("#logout").await;
+    board.wait_text("#login-shop", 15, "the sign-in form", |_| true).await;
+    let remembered = board.script("return document.getElementById('login-shop').value;", json!([])).await;
+    assert_eq!(remembered, json!(shop.slug));
+}
