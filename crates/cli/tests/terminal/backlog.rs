@@ -27,8 +27,9 @@ async fn status_tells_how_long_offline_and_how_far_the_backlog_drained() {
     assert!(since <= Utc::now(), "{offline}");
     assert!(since >= cut_at - chrono::Duration::seconds(30), "the last answer was just before the cut: {offline}");
     assert_eq!(offline["sync"], Value::Null, "nothing drains while offline: {offline}");
-    // A restart offline keeps it: it is the server's last answer, kept on disk.
+    // A restart offline (kill -9, start) keeps it: it is the server's last answer, on disk.
     let mut term = term;
+    term.kill9();
     term.restart().await;
     let again = term.wait_for("offline after a restart", 20, |s| s["online"] == false).await;
     assert_eq!(again["offline_since"], offline["offline_since"], "{again}");

@@ -40,36 +40,49 @@ impl Proc {
     }
 }
 
-async fn wait_ready(url: &str, what: &str) {
+fn log_file(dir: &Path, name: &str) -> Stdio {
+    std::fs::File::create(dir.join(name)).map(Stdio::from).unwrap_or_else(|_| Stdio::null())
+}
+
+/// Waits until `url` answers 200, or the process exits (`false`: it could not start,
+/// e.g. its port was taken between `free_port` and its bind by another test's process).
+async fn ready_or_exited(p: &mut Proc, url: &str, what: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(r) = reqwest::get(url).await {
             if r.status().is_success() {
-                return;
+                return true;
             }
+        }
+        if p.child.try_wait().ok().flatten().is_some() {
+            return false;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("{what} did not become ready at {url}");
 }
 
-fn log_file(dir: &Path, name: &str) -> Stdio {
-    std::fs::File::create(dir.join(name)).map(Stdio::from).unwrap_or_else(|_| Stdio::null())
-}
+/// Most ports tried when a process cannot bind the free port it was given.
+const PORT_TRIES: usize = 5;
 
 /// `modula serve` on a SQLite file in `dir`.
 pub async fn start_server(dir: &Path) -> Proc {
-    let port = free_port();
     let db = format!("sqlite://{}", dir.join("server.db").display());
-    let child = Command::new(BIN)
-        .args(["serve", "--db", &db, "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(log_file(dir, "server.log"))
-        .spawn()
-        .expect("spawn modula serve");
-    let p = Proc { child, base: format!("http://127.0.0.1:{port}") };
-    wait_ready(&format!("{}/readyz", p.base), "server").await;
-    p
+    for _ in 0..PORT_TRIES {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args(["serve", "--db", &db, "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(log_file(dir, "server.log"))
+            .spawn()
+            .expect("spawn modula serve");
+        let mut p = Proc { child, base: format!("http://127.0.0.1:{port}") };
+        let url = format!("{}/readyz", p.base);
+        if ready_or_exited(&mut p, &url, "server").await {
+            return p;
+        }
+    }
+    panic!("the server could not start on {PORT_TRIES} ports; see {}", dir.join("server.log").display());
 }
 
 /// The seeded shop.
@@ -374,21 +387,32 @@ impl Term {
     /// Enrolls and starts a terminal; `extra` are more `terminal run` flags.
     pub async fn start(data: &Path, server_url: &str, token: &str, extra: &[&str]) -> Term {
         enroll(data, server_url, token);
-        let port = free_port();
-        let mut t = Term {
-            proc: None,
-            data: data.to_path_buf(),
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            http: reqwest::Client::new(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        t.restart().await;
-        t
+        for _ in 0..PORT_TRIES {
+            let port = free_port();
+            let mut t = Term {
+                proc: None,
+                data: data.to_path_buf(),
+                base: format!("http://127.0.0.1:{port}"),
+                port,
+                http: reqwest::Client::new(),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
+            };
+            if t.launch().await {
+                return t;
+            }
+        }
+        panic!("the terminal could not start on {PORT_TRIES} ports; see {}", data.join("terminal.log").display());
     }
 
-    /// (Re)starts the process on the same port and data folder.
+    /// (Re)starts the process on the same port and data folder (a running one is killed
+    /// first, with SIGKILL: a restart is a crash and a start).
     pub async fn restart(&mut self) {
+        self.kill9();
+        assert!(self.launch().await, "the terminal restarted on its port {}", self.port);
+    }
+
+    /// Starts the process; `false` if it exited before it was ready.
+    async fn launch(&mut self) -> bool {
         let mut args = vec![
             "terminal".to_string(),
             "run".into(),
@@ -407,8 +431,10 @@ impl Term {
             .stderr(log_file(&self.data, "terminal.log"))
             .spawn()
             .expect("spawn modula terminal run");
-        self.proc = Some(Proc { child, base: self.base.clone() });
-        wait_ready(&format!("{}/api/status", self.base), "terminal").await;
+        let mut proc = Proc { child, base: self.base.clone() };
+        let ready = ready_or_exited(&mut proc, &format!("{}/api/status", self.base), "terminal").await;
+        self.proc = Some(proc);
+        ready
     }
 
     /// `kill -9` the process.
