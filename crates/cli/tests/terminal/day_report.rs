@@ -47,13 +47,7 @@ async fn the_dashboard_shows_and_prints_the_day_and_z_reports() {
     let report: Value = shop.get(&format!("/v1/reports/daily?branch_id={}&date={today}", shop.branch)).await;
     assert_eq!((report["sales_count"].clone(), report["gross_cents"].clone()), (json!(2), json!(800)), "{report}");
 
-    let board = Browser::start(&driver).await;
-    board.goto(&format!("{}/dashboard", shop.base)).await;
-    board.fill("#login-shop", &shop.slug).await;
-    board.fill("#login-name", MANAGER_LOGIN).await;
-    board.fill("#login-password", MANAGER_PASSWORD).await;
-    board.click("#login-submit").await;
-    board.select("#branch-select", &shop.branch.to_string()).await;
+    let board = Browser::dashboard(&driver, &shop).await;
     board.wait_text("#report-kpis [data-field='sales_count']", 20, "the day's sales", |t| t == "2").await;
     assert_eq!(board.text("#report-title").await, format!("Day report · {today}"));
     assert_eq!(kpi(&board, "gross_cents").await, dollars(800));
@@ -122,13 +116,7 @@ async fn the_dashboard_reads_plainly_and_asks_before_freezing() {
     term.act("/api/cash-sessions/movement", json!({"kind": "paid_out", "amount_khr": 4000, "reason": "ice"})).await;
     term.wait_for("synced", 30, |s| s["pending"] == 0).await;
 
-    let board = Browser::start(&driver).await;
-    board.goto(&format!("{}/dashboard", shop.base)).await;
-    board.fill("#login-shop", &shop.slug).await;
-    board.fill("#login-name", MANAGER_LOGIN).await;
-    board.fill("#login-password", MANAGER_PASSWORD).await;
-    board.click("#login-submit").await;
-    board.select("#branch-select", &shop.branch.to_string()).await;
+    let board = Browser::dashboard(&driver, &shop).await;
     let audit = board.wait_text("#audit", 20, "the day's events", |t| t.contains("Paid out")).await;
     for sentence in ["Opened the drawer with $20.00 + ៛40,000.", "Paid out ៛4,000: ice.", "of $3.00"] {
         assert!(audit.contains(sentence), "{sentence:?} in {audit}");

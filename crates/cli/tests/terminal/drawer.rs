@@ -82,13 +82,7 @@ async fn a_day_in_dollars_and_riel_on_the_page() {
     term.wait_for("synced", 30, |s| s["pending"] == serde_json::json!(0) && s["failed"] == serde_json::json!(0)).await;
 
     // The dashboard shows the session per currency.
-    let board = Browser::start(&driver).await;
-    board.goto(&format!("{}/dashboard", shop.base)).await;
-    board.fill("#login-shop", &shop.slug).await;
-    board.fill("#login-name", MANAGER_LOGIN).await;
-    board.fill("#login-password", MANAGER_PASSWORD).await;
-    board.click("#login-submit").await;
-    board.select("#branch-select", &shop.branch.to_string()).await;
+    let board = Browser::dashboard(&driver, &shop).await;
     let row = board.wait_text("#cash-sessions", 20, "the session per currency", |t| t.contains("៛31,900")).await;
     for want in ["$20.00", "៛40,000", "៛32,000", "$25.00", "-៛100", "-$0.02"] {
         assert!(row.contains(want), "{want} in {row}");

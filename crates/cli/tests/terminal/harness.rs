@@ -387,21 +387,7 @@ impl Term {
     /// Enrolls and starts a terminal; `extra` are more `terminal run` flags.
     pub async fn start(data: &Path, server_url: &str, token: &str, extra: &[&str]) -> Term {
         enroll(data, server_url, token);
-        for _ in 0..PORT_TRIES {
-            let port = free_port();
-            let mut t = Term {
-                proc: None,
-                data: data.to_path_buf(),
-                base: format!("http://127.0.0.1:{port}"),
-                port,
-                http: reqwest::Client::new(),
-                extra: extra.iter().map(|s| s.to_string()).collect(),
-            };
-            if t.launch().await {
-                return t;
-            }
-        }
-        panic!("the terminal could not start on {PORT_TRIES} ports; see {}", data.join("terminal.log").display());
+        Term::start_enrolled(data, extra).await
     }
 
     /// (Re)starts the process on the same port and data folder (a running one is killed
@@ -534,17 +520,21 @@ impl Term {
     /// Starts `terminal run` on a data folder that is already enrolled (see [`enroll`]),
     /// e.g. one enrolled while the link was up and run after it was cut.
     pub async fn start_enrolled(data: &Path, extra: &[&str]) -> Term {
-        let port = free_port();
-        let mut t = Term {
-            proc: None,
-            data: data.to_path_buf(),
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            http: reqwest::Client::new(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        t.restart().await;
-        t
+        for _ in 0..PORT_TRIES {
+            let port = free_port();
+            let mut t = Term {
+                proc: None,
+                data: data.to_path_buf(),
+                base: format!("http://127.0.0.1:{port}"),
+                port,
+                http: reqwest::Client::new(),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
+            };
+            if t.launch().await {
+                return t;
+            }
+        }
+        panic!("the terminal could not start on {PORT_TRIES} ports; see {}", data.join("terminal.log").display());
     }
 
     /// A request with a raw body; answers `(status, content-type, parsed body)`.

@@ -61,13 +61,6 @@ async fn notes_add_up_exact_riel_clear_order_and_charge_waits_for_the_drawer() {
     b.screenshot("25-till-tender").await;
 }
 
-async fn sign_in_on_the_page(b: &Browser, shop: &Shop) {
-    b.select("#signin-staff", &shop.cashier.to_string()).await;
-    b.fill("#signin-pin", CASHIER_PIN).await;
-    b.click("#signin-submit").await;
-    b.wait_text("#signed-in-name", 15, "cashier signed in", |t| t.contains("Dara")).await;
-}
-
 /// The status bar fits a phone (compact, in view), "Simulate outage" stands apart from
 /// "Sign out", and the next person signs in at the top of the page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +71,7 @@ async fn the_status_bar_fits_a_phone_and_sign_in_starts_at_the_top() {
     let b = Browser::start(&driver).await;
     b.resize(1280, 800).await;
     b.goto(&term.base).await;
-    sign_in_on_the_page(&b, &shop).await;
+    b.sign_in_cashier(&shop).await;
     let rect = |id: &str| format!("const r = document.getElementById('{id}').getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom];");
     let outage = b.script(&rect("outage-toggle"), json!([])).await;
     let signout = b.script(&rect("signout"), json!([])).await;
@@ -92,7 +85,7 @@ async fn the_status_bar_fits_a_phone_and_sign_in_starts_at_the_top() {
     assert!(scrolled.as_f64().unwrap() > 0.0, "the page scrolls at 1280 × 800");
     b.click("#signout").await;
     b.wait_text("#signin-error", 15, "the sign-in form", |_| true).await;
-    sign_in_on_the_page(&b, &shop).await;
+    b.sign_in_cashier(&shop).await;
     let top = b.script("return document.getElementById('main').scrollTop;", json!([])).await;
     assert_eq!(top.as_f64().unwrap(), 0.0, "signed in at the top");
 

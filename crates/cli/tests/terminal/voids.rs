@@ -97,13 +97,7 @@ async fn a_void_from_the_dashboard_marks_the_tills_receipt() {
     till.wait_text("#receipt-sync", 15, "sale synced", |t| t.to_uppercase().contains("SYNCED")).await;
     let receipt_no = till.text("#receipt-no").await.trim_start_matches("Receipt ").to_string();
 
-    let board = Browser::start(&driver).await;
-    board.goto(&format!("{}/dashboard", shop.base)).await;
-    board.fill("#login-shop", &shop.slug).await;
-    board.fill("#login-name", MANAGER_LOGIN).await;
-    board.fill("#login-password", MANAGER_PASSWORD).await;
-    board.click("#login-submit").await;
-    board.select("#branch-select", &shop.branch.to_string()).await;
+    let board = Browser::dashboard(&driver, &shop).await;
     board.wait_text("#sales", 20, "the sale listed", |t| t.contains(&receipt_no)).await;
     board.wait_text("#cash-sessions", 20, "the open drawer", |t| t.contains("open")).await;
     board.click("#sales button[data-sale-id]").await;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{free_port, Proc};
+use crate::harness::{free_port, Proc, Shop, CASHIER_PIN, MANAGER_LOGIN, MANAGER_PASSWORD};
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -189,6 +189,26 @@ impl Browser {
     /// whose argument is the answer.
     pub async fn script_async(&self, script: &str, args: Value) -> Value {
         self.cmd(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": args}))).await
+    }
+
+    /// A browser on the shop's dashboard, signed in as its manager, the branch chosen.
+    pub async fn dashboard(driver: &Path, shop: &Shop) -> Browser {
+        let board = Browser::start(driver).await;
+        board.goto(&format!("{}/dashboard", shop.base)).await;
+        board.fill("#login-shop", &shop.slug).await;
+        board.fill("#login-name", MANAGER_LOGIN).await;
+        board.fill("#login-password", MANAGER_PASSWORD).await;
+        board.click("#login-submit").await;
+        board.select("#branch-select", &shop.branch.to_string()).await;
+        board
+    }
+
+    /// Signs the shop's cashier in on the till's page, as a person does (name, PIN).
+    pub async fn sign_in_cashier(&self, shop: &Shop) {
+        self.select("#signin-staff", &shop.cashier.to_string()).await;
+        self.fill("#signin-pin", CASHIER_PIN).await;
+        self.click("#signin-submit").await;
+        self.wait_text("#signed-in-name", 15, "cashier signed in", |t| t.contains("Dara")).await;
     }
 
     /// Sets the window's size in CSS pixels (a phone: 390 × 844).
