@@ -156,9 +156,14 @@ fn created(q: app::Queued) -> Created {
 
 /// The `/api/status` document.
 pub async fn status_json(t: &Terminal) -> TerminalResult<Value> {
+    // The drain lock first, then a connection: a push holds it from its commit to its
+    // count of what is left, so these counts and this progress are of the same moment.
+    let drain_guard = t.drain.lock().await;
     let mut conn = t.db.reader().acquire().await?;
-    let dev = db::device(&mut conn).await?.ok_or_else(|| TerminalError::Internal("not enrolled".into()))?;
     let counts = db::counts(&mut conn).await?;
+    let drain = *drain_guard;
+    drop(drain_guard);
+    let dev = db::device(&mut conn).await?.ok_or_else(|| TerminalError::Internal("not enrolled".into()))?;
     let branch = app::branch_status(&mut conn, dev.branch_id).await?;
     let signed_in = t.signed_in(&mut conn).await?;
     let cache_age_s = dev.last_pull_at.map(|at| (Utc::now() - at).num_seconds().max(0));
@@ -168,7 +173,7 @@ pub async fn status_json(t: &Terminal) -> TerminalResult<Value> {
         // Offline since the server last answered (durable: a restart offline keeps it).
         "offline_since": if online { None } else { dev.last_contact_at },
         // While a backlog drains: how many of its ops are settled, of how many.
-        "sync": if online { t.drain_progress() } else { None },
+        "sync": if online { app::DrainProgress::shown(drain, counts.pending) } else { None },
         "pending": counts.pending, "failed": counts.failed, "synced": counts.synced,
         "last_push_at": dev.last_push_at, "last_pull_at": dev.last_pull_at,
         "cache_age_s": cache_age_s,

@@ -18,7 +18,7 @@ use rand::Rng;
 use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::app::Terminal;
+use crate::app::{DrainProgress, Terminal};
 use crate::db;
 use crate::error::{TerminalError, TerminalResult};
 use crate::local;
@@ -118,7 +118,7 @@ pub fn retry_delay(e: &RemoteError, backoff: &mut Backoff, cap_ms: u64) -> Durat
 /// ops may be waiting.
 pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     if pending_batch(t, 1).await?.is_empty() {
-        t.note_drained(0, 0);
+        DrainProgress::note(&mut *t.drain.lock().await, 0, 0);
         // Probing does not take the send lock: a direct-lane call may go at the same time.
         let probe = t.remote.probe().await;
         t.link.set(probe.as_ref().map_or_else(|e| !e.is_transport(), |_| true));
@@ -167,17 +167,16 @@ pub async fn push_round(t: &Terminal) -> Result<bool, RemoteError> {
     t.link.set(true);
     let grown = (limit * 2).min(t.config.push_batch_max.max(1));
     t.push_batch_now.store(grown, Ordering::SeqCst);
+    let mut drain = t.drain.lock().await;
     let mut w = t.db.writer().await;
     let mut tx = w.begin().await.map_err(|e| local_err(TerminalError::from(e)))?;
     let (synced, failed) = settle::push_results(&mut tx, &ids, &results).await.map_err(local_err)?;
     db::note_push(&mut tx, Utc::now()).await.map_err(local_err)?;
+    let left = db::pending_count(&mut tx).await.map_err(local_err)?;
     tx.commit().await.map_err(|e| local_err(TerminalError::from(e)))?;
     drop(w);
-    let left = {
-        let mut conn = t.db.reader().acquire().await.map_err(|e| local_err(TerminalError::from(e)))?;
-        db::pending_count(&mut conn).await.map_err(local_err)?
-    };
-    t.note_drained(synced as i64 + failed as i64, left);
+    DrainProgress::note(&mut drain, synced as i64 + failed as i64, left);
+    drop(drain);
     tracing::debug!(synced, failed, "pushed a batch");
     Ok(more)
 }

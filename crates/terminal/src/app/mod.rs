@@ -133,7 +133,10 @@ pub struct Terminal {
     /// Keyed local writes run one at a time ([`crate::idempotency`]).
     pub idempotency_lock: tokio::sync::Mutex<()>,
     /// The backlog being sent, while one is (`/api/status` `sync`).
-    pub drain: std::sync::Mutex<Option<DrainProgress>>,
+    /// Locked across a push's commit and its count of what is left, and across the
+    /// status read of the counts, so `/api/status` never pairs a count from before a
+    /// push settled with progress from after it.
+    pub drain: tokio::sync::Mutex<Option<DrainProgress>>,
 }
 
 /// How far a backlog of queued ops has been sent (SPEC §6 `sync: {done, total}`): begun
@@ -147,12 +150,11 @@ pub struct DrainProgress {
     pub total: i64,
 }
 
-impl Terminal {
+impl DrainProgress {
     /// Notes that a push settled `settled` ops and `pending` are left: the drain goes on,
     /// or ends when none are.
-    pub fn note_drained(&self, settled: i64, pending: i64) {
+    pub fn note(drain: &mut Option<DrainProgress>, settled: i64, pending: i64) {
         assert!(settled >= 0 && pending >= 0, "counts are never negative");
-        let mut drain = self.drain.lock().unwrap_or_else(|e| e.into_inner());
         if pending == 0 {
             *drain = None;
             return;
@@ -162,9 +164,11 @@ impl Terminal {
         d.total = d.done + pending;
     }
 
-    /// The backlog being sent, if one is.
-    pub fn drain_progress(&self) -> Option<DrainProgress> {
-        *self.drain.lock().unwrap_or_else(|e| e.into_inner())
+    /// The progress as shown beside `pending` ops read now (under the same lock): sales
+    /// queued since the last push grow `total`; none pending means no drain.
+    pub fn shown(drain: Option<DrainProgress>, pending: i64) -> Option<DrainProgress> {
+        let d = drain.filter(|_| pending > 0)?;
+        Some(DrainProgress { done: d.done, total: d.done + pending })
     }
 }
 
@@ -242,7 +246,7 @@ impl Terminal {
             pull_kick: Notify::new(),
             signin_lock: tokio::sync::Mutex::new(()),
             idempotency_lock: tokio::sync::Mutex::new(()),
-            drain: std::sync::Mutex::new(None),
+            drain: tokio::sync::Mutex::new(None),
         })
     }
 }
