@@ -46,6 +46,9 @@ pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
         .route("/assets/page.css", get(page_css))
         .route("/assets/core.js", get(core_js))
         .route("/assets/page.js", get(page_js))
+        .route("/assets/i18n.js", get(i18n_js))
+        .route("/assets/khmer-400.woff2", get(|| font(modula_i18n::FONT_KHMER_400)))
+        .route("/assets/khmer-700.woff2", get(|| font(modula_i18n::FONT_KHMER_700)))
         .route("/api/status", get(status))
         .route("/api/ops", get(ops))
         .route("/api/context", get(context))
@@ -100,6 +103,24 @@ async fn core_js() -> Response {
 
 async fn page_js() -> Response {
     asset("text/javascript; charset=utf-8", PAGE_JS)
+}
+
+/// The page's words in both languages and the script that applies them
+/// (crates/i18n), loaded before [`CORE_JS`].
+async fn i18n_js() -> Response {
+    asset("text/javascript; charset=utf-8", modula_i18n::script(modula_i18n::Page::Till))
+}
+
+/// The Khmer font (crates/i18n), served with the page: a till is often offline.
+async fn font(bytes: &'static [u8]) -> Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("font/woff2"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=86400"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
 }
 
 async fn not_found() -> Response {
@@ -421,4 +442,14 @@ async fn void_sale(
 async fn restock(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
     let req: Value = body(&bytes)?;
     Ok(Json(t.restock(req).await?))
+}
+
+#[cfg(test)]
+mod page_words_tests {
+    /// Every literal string key the cashier's markup and scripts ask for is in its table.
+    #[test]
+    fn every_key_the_page_names_is_in_its_table() {
+        let missing = modula_i18n::missing_keys(modula_i18n::Page::Till, &[super::PAGE_HTML, super::PAGE_JS, super::CORE_JS]);
+        assert!(missing.is_empty(), "keys missing from crates/i18n/tables/till.*.json: {missing:?}");
+    }
 }

@@ -84,6 +84,44 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (the pages' string tables and the OpenAPI
+    /// document list them all; a test keeps this complete).
+    pub const ALL: [ErrorCode; 33] = [
+        ErrorCode::PayloadMismatch,
+        ErrorCode::HashMismatch,
+        ErrorCode::DependencyFailed,
+        ErrorCode::DependencyMissing,
+        ErrorCode::Forbidden,
+        ErrorCode::BranchFrozen,
+        ErrorCode::NotAllowedOffline,
+        ErrorCode::UnknownOpType,
+        ErrorCode::ValidationFailed,
+        ErrorCode::NoOpenCashSession,
+        ErrorCode::CashSessionAlreadyOpen,
+        ErrorCode::CashSessionClosed,
+        ErrorCode::ShiftAlreadyOpen,
+        ErrorCode::NoOpenShift,
+        ErrorCode::InsufficientTender,
+        ErrorCode::CursorReset,
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::PinLocked,
+        ErrorCode::LoginLocked,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::RequestInFlight,
+        ErrorCode::IdempotencyKeyMissing,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::MisdirectedRequest,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::Internal,
+        ErrorCode::CacheMissing,
+        ErrorCode::SaleAlreadyVoided,
+        ErrorCode::ConfirmationRequired
+    ];
+
     /// The HTTP status an answer with this code carries (one table for the server and
     /// the terminal's local API).
     pub fn http_status(self) -> u16 {
@@ -218,5 +256,57 @@ fn title_for(code: ErrorCode) -> &'static str {
         CacheMissing => "Terminal cache incomplete",
         ConfirmationRequired => "Confirmation required",
         SaleAlreadyVoided => "Sale already voided",
+    }
+}
+
+#[cfg(test)]
+mod all_codes_tests {
+    use super::ErrorCode;
+
+    /// Fails to compile when a variant is added without a place here, and fails when
+    /// [`ErrorCode::ALL`] misses one.
+    #[test]
+    fn all_lists_every_code_once() {
+        fn index(c: ErrorCode) -> usize {
+            use ErrorCode::*;
+            match c {
+                PayloadMismatch => 0,
+                HashMismatch => 1,
+                DependencyFailed => 2,
+                DependencyMissing => 3,
+                Forbidden => 4,
+                BranchFrozen => 5,
+                NotAllowedOffline => 6,
+                UnknownOpType => 7,
+                ValidationFailed => 8,
+                NoOpenCashSession => 9,
+                CashSessionAlreadyOpen => 10,
+                CashSessionClosed => 11,
+                ShiftAlreadyOpen => 12,
+                NoOpenShift => 13,
+                InsufficientTender => 14,
+                CursorReset => 15,
+                BadRequest => 16,
+                Unauthorized => 17,
+                PinLocked => 18,
+                LoginLocked => 19,
+                NotFound => 20,
+                Conflict => 21,
+                RequestInFlight => 22,
+                IdempotencyKeyMissing => 23,
+                PayloadTooLarge => 24,
+                MethodNotAllowed => 25,
+                UnsupportedMediaType => 26,
+                MisdirectedRequest => 27,
+                ServiceUnavailable => 28,
+                Internal => 29,
+                CacheMissing => 30,
+                SaleAlreadyVoided => 31,
+                ConfirmationRequired => 32,
+            }
+        }
+        for (i, c) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(index(*c), i, "{c} is in ALL at its declaration place");
+        }
     }
 }

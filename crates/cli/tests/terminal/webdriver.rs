@@ -238,6 +238,23 @@ impl Browser {
         self.cmd(reqwest::Method::POST, "/goog/cdp/execute", Some(json!({"cmd": cmd, "params": params}))).await
     }
 
+    /// The string-table check ([`modula_i18n::TEXT_CHECK_JS`]): every visible text of the
+    /// page outside `[translate="no"]` that is not in `lang`, and every string key the
+    /// page asked for that its table lacks. Empty when the page is all in `lang`.
+    pub async fn foreign_text(&self, lang: &str) -> Vec<String> {
+        let v = self.script(modula_i18n::TEXT_CHECK_JS, json!([lang])).await;
+        v.as_array().unwrap_or_else(|| panic!("the text check answers a list: {v}"))
+            .iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect()
+    }
+
+    /// Picks `lang` (`"en"`, `"km"`) with the page's language switch, as a person does.
+    pub async fn choose_language(&self, lang: &str) {
+        self.click(&format!(".lang-choice[data-lang='{lang}']")).await;
+        let js = "return document.documentElement.lang;";
+        let got = self.script(js, json!([])).await;
+        assert_eq!(got, json!(lang), "the page switched to {lang}");
+    }
+
     /// Saves a PNG screenshot as `target/browser-screenshots/<name>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine;
