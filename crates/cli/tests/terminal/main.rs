@@ -12,6 +12,8 @@ mod day_report;
 mod drawer;
 mod frozen;
 mod guard;
+mod i18n_dashboard;
+mod i18n_till;
 mod lanes;
 mod link;
 mod lockout;

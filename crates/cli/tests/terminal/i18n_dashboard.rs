@@ -1,0 +1,1 @@
+//! Placeholder: filled by the i18n work of issue 25.
