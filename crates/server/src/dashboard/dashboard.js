@@ -1,5 +1,12 @@
 // Modula manager dashboard: vanilla JS, no build step. Element ids are documented at the
 // top of index.html. Reads the JSON API with a staff token kept in sessionStorage.
+//
+// Every word the page shows comes from the string tables (crates/i18n/tables/dashboard.*.json,
+// loaded before this script as window.I18n): markup carries data-i18n attributes, this script
+// writes t() with literal keys. Data (names of people, items, branches,
+// devices; receipt numbers; notes; the server's own details) sits in elements with
+// translate="no". On a change of language (the `modula:lang` event) everything written
+// here is drawn again from the data already loaded.
 "use strict";
 
 (() => {
@@ -12,9 +19,12 @@
   const AUDIT_SHOWN_MAX = 300;
   const REPORT_ROWS_MAX = 1000;
   const SALES_PAGE = 200;
+  const DETAILS_AT_ONCE = 4; // GET /v1/sales/{id} requests in flight at most
   const DEFAULT_ZONE = "Asia/Phnom_Penh";
 
   const $ = (id) => document.getElementById(id);
+  /** The string `key` of the chosen language (crates/i18n), `{name}` filled from `vars`. */
+  const t = (key, vars) => window.I18n.t(key, vars);
 
   const state = {
     token: sessionStorage.getItem(TOKEN_KEY),
@@ -35,13 +45,27 @@
     sseLive: false,
     audit: { branchId: null, since: null, events: [], seen: new Set() },
     reportDate: null, // "YYYY-MM-DD" picked; null: today in the branch's time zone
-    reportZ: null, // {sessionId, label}: the Z report shown instead of the day's
+    reportZ: null, // {sessionId, deviceId, openedAt}: the Z report shown instead of the day's
     salesShown: SALES_PAGE, // rows of the day's sales listed (More adds a page)
+    // What was drawn last, to draw it again in another language.
+    last: {}, // {devices, failures, sales, report, shifts, sessions}
+    live: "polling",
+    lastRefreshAt: null,
+    message: null, // the error shown in #message
+    loginError: null, // the error shown in #login-error
+    saleShown: null, // the sale in #sale-detail
+    confirmDraw: null, // redraws the open confirmation's words
+    // Sales' details (lines, tender) for the rows of the sales list.
+    saleDetails: new Map(), // sale_id -> GET /v1/sales/{id}
+    detailQueue: [],
+    detailWanted: new Set(), // queued or in flight
+    detailActive: 0,
+    salesRedraw: null,
   };
 
   // ---------------------------------------------------------------- formatting
 
-  /** Cents as "$1,234.56" (negative: "-$1.23"). */
+  /** Cents as "$1,234.56" (negative: "-$1.23"); the same in both languages. */
   function money(cents) {
     if (cents === null || cents === undefined) return "–";
     const n = Number(cents);
@@ -51,7 +75,7 @@
     return `${n < 0 ? "-" : ""}$${dollars}.${rest}`;
   }
 
-  /** A difference: "+$0.50", "-$0.50", "$0.00". */
+  /** Riel as "៛4,100" (negative: "-៛100"). */
   function riel(khr) {
     if (khr === null || khr === undefined) return "–";
     return `${khr < 0 ? "-" : ""}៛${Math.abs(Number(khr)).toLocaleString("en-US")}`;
@@ -74,38 +98,44 @@
     );
   }
 
+  /** A difference: "+$0.50", "-$0.50", "$0.00". */
   function signedMoney(cents) {
     if (cents === null || cents === undefined) return "–";
     return cents > 0 ? `+${money(cents)}` : money(cents);
   }
 
-  function sameDay(a, b) {
-    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  /** A date and time in the chosen language, in the branch's time zone (24 h: no AM/PM). */
+  function stamp(date, opts) {
+    const base = { hourCycle: "h23", timeZone: branchZone() };
+    try {
+      return window.I18n.dateTime(date, { ...base, ...opts });
+    } catch (_) {
+      return window.I18n.dateTime(date, { ...base, ...opts, timeZone: DEFAULT_ZONE });
+    }
   }
 
-  const pad = (n) => String(n).padStart(2, "0");
-
-  /** Local time: "14:03:12" today, else "2024-05-01 14:03". */
+  /** The branch's time: "14:03:12" today, else "1 May 2024, 14:03". */
   function when(iso) {
     if (!iso) return "–";
-    const d = new Date(iso);
-    if (Number.isNaN(d.getTime())) return iso;
-    const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-    if (sameDay(d, new Date())) return time;
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time.slice(0, 5)}`;
+    const d = iso instanceof Date ? iso : new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    if (dateIn(branchZone(), d) === dateIn(branchZone(), new Date())) {
+      return stamp(d, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    }
+    return stamp(d, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
   function ago(iso) {
-    if (!iso) return "never";
+    if (!iso) return t("time.never");
     const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
-    if (s < 60) return `${s} s ago`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+    if (s < 60) return t("time.seconds_ago", { n: s });
+    if (s < 3600) return t("time.minutes_ago", { n: Math.floor(s / 60) });
+    if (s < 86400) return t("time.hours_ago", { n: Math.floor(s / 3600) });
     return when(iso);
   }
 
   function gaps(list) {
-    if (!list || list.length === 0) return "none";
+    if (!list || list.length === 0) return t("devices.no_gaps");
     return list.map(([from, to]) => (from === to ? `${from}` : `${from}–${to}`)).join(", ");
   }
 
@@ -128,6 +158,23 @@
     return node;
   }
 
+  /** Data shown as it is, never translated (names, receipt numbers, notes, codes). */
+  const data = (text, cls) => el("span", { translate: "no", class: cls }, text ?? "");
+
+  /** A sentence from the table whose `{name}`s are nodes or strings (`data(name)` for a name). */
+  function say(template, vars) {
+    const out = [];
+    let last = 0;
+    template.replace(/\{(\w+)\}/g, (m, k, at) => {
+      out.push(template.slice(last, at));
+      out.push(k in vars ? vars[k] : m);
+      last = at + m.length;
+      return m;
+    });
+    out.push(template.slice(last));
+    return el("span", {}, ...out.filter((x) => x !== ""));
+  }
+
   function fill(tbodyId, rows, columns, emptyText) {
     const body = $(tbodyId);
     if (rows.length === 0) {
@@ -137,33 +184,55 @@
     }
   }
 
-  function showMessage(err) {
-    const m = $("message");
+  /**
+   * An error as the page says it: a local one by its key; a refusal of the server as the
+   * sentence for its code (crates/i18n errors table) with the server's own detail beneath.
+   */
+  function problemNodes(err) {
+    if (err.key) return [el("span", { class: "problem-sentence" }, t(err.key))];
+    const p = window.I18n.problem({ code: err.code, detail: err.message });
+    const nodes = [el("span", { class: "problem-sentence" }, p.sentence)];
+    if (p.detail) nodes.push(el("span", { class: "problem-detail", translate: "no" }, p.detail));
+    return nodes;
+  }
+
+  function showProblem(box, err) {
     if (!err) {
-      m.textContent = "";
-      m.removeAttribute("data-code");
+      box.replaceChildren();
+      box.removeAttribute("data-code");
       return;
     }
-    m.textContent = err.code ? `${err.message} (${err.code})` : err.message;
-    if (err.code) m.dataset.code = err.code;
-    else m.removeAttribute("data-code");
+    box.replaceChildren(...problemNodes(err));
+    if (err.code) box.dataset.code = err.code;
+    else box.removeAttribute("data-code");
+  }
+
+  function showMessage(err) {
+    state.message = err || null;
+    showProblem($("message"), err);
   }
 
   function setLive(kind) {
+    state.live = kind;
     const live = $("live");
     live.dataset.state = kind;
-    live.textContent = kind;
+    live.textContent = kind === "live" ? t("live.live") : kind === "offline" ? t("live.offline") : t("live.polling");
   }
 
   // ---------------------------------------------------------------- API
 
   class ApiError extends Error {
-    constructor(status, code, detail) {
-      super(detail);
+    /** `key`: a message of the page itself (its table key), shown instead of `detail`. */
+    constructor(status, code, detail, key) {
+      super(detail || key || "");
       this.status = status;
       this.code = code;
+      this.key = key || null;
     }
   }
+
+  /** A message of the page itself (not a refusal of the server). */
+  const localError = (key) => new ApiError(0, null, "", key);
 
   async function api(method, path, body) {
     const headers = { Accept: "application/json" };
@@ -173,7 +242,7 @@
     try {
       resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
-      const err = new ApiError(0, null, "Cannot reach the server; retrying…");
+      const err = localError("msg.network");
       err.network = true;
       throw err;
     }
@@ -193,12 +262,17 @@
 
   // ---------------------------------------------------------------- sign-in
 
+  function showLoginError(err) {
+    state.loginError = err || null;
+    showProblem($("login-error"), err);
+  }
+
   function showLogin(error) {
     stopLoops();
     $("dashboard-view").hidden = true;
     $("session-bar").hidden = true;
     $("login-view").hidden = false;
-    $("login-error").textContent = error || "";
+    showLoginError(error);
     $("login-password").value = "";
     const focus = !$("login-shop").value ? "login-shop" : !$("login-name").value ? "login-name" : "login-password";
     $(focus).focus();
@@ -217,15 +291,16 @@
     showLogin(error);
   }
 
+  const sessionEnded = () => signOut(localError("msg.session_ended"));
+
   async function login(event) {
     event.preventDefault();
     const tenant = $("login-shop").value.trim().toLowerCase();
     const login = $("login-name").value.trim();
     const password = $("login-password").value;
-    const error = $("login-error");
-    error.textContent = "";
+    showLoginError(null);
     if (!tenant || !login || !password) {
-      error.textContent = "Enter your shop, your login and your password.";
+      showLoginError(localError("login.incomplete"));
       return;
     }
     $("login-submit").disabled = true;
@@ -243,18 +318,26 @@
       localStorage.setItem(SHOP_KEY, tenant);
       await enter();
     } catch (e) {
-      error.textContent = e.code ? `${e.message} (${e.code})` : e.message;
+      showLoginError(e);
     } finally {
       $("login-submit").disabled = false;
       $("login-password").value = "";
     }
   }
 
+  /** "Signed in as manager", the role in the chosen language. */
+  function drawWho() {
+    const roles = { owner: t("role.owner"), manager: t("role.manager"), cashier: t("role.cashier") };
+    const role = state.role ? roles[state.role] || data(state.role) : null;
+    $("who").replaceChildren(role ? say(t("who.signed_in_as"), { role }) : t("who.signed_in"));
+  }
+
   async function enter() {
     $("login-view").hidden = true;
     $("dashboard-view").hidden = false;
     $("session-bar").hidden = false;
-    $("who").textContent = state.role ? `Signed in as ${state.role}` : "Signed in";
+    showLoginError(null);
+    drawWho();
     setLive("polling");
     state.staff.clear();
     state.ticks = 0;
@@ -270,20 +353,21 @@
       state.branchId = branches.length ? branches[0].id : null;
       if (state.branchId) sessionStorage.setItem(BRANCH_KEY, state.branchId);
     }
-    const key = JSON.stringify(branches.map((b) => [b.id, b.name, b.status]));
+    const key = JSON.stringify([window.I18n.lang(), branches.map((b) => [b.id, b.name, b.status])]);
     if (key !== state.branchesKey) {
       state.branchesKey = key;
       const select = $("branch-select");
+      // A branch's name is data: the option is not translated (its "(frozen)" is).
       select.replaceChildren(
         ...branches.map((b) =>
-          el("option", { value: b.id }, b.status === "frozen" ? `${b.name} (frozen)` : b.name),
+          el("option", { value: b.id, translate: "no" }, b.status === "frozen" ? t("branch.frozen_option", { name: b.name }) : b.name),
         ),
       );
       if (state.branchId) select.value = state.branchId;
     }
     const branch = branches.find((b) => b.id === state.branchId);
     const status = $("branch-status");
-    status.textContent = branch ? branch.status : "no branch";
+    status.textContent = !branch ? t("branch.none") : branch.status === "frozen" ? t("branch.frozen") : t("branch.active");
     status.dataset.status = branch ? branch.status : "";
     $("branch-address").textContent = branch && branch.address ? branch.address : "";
     $("branch-tz").textContent = branch ? branch.timezone || DEFAULT_ZONE : "";
@@ -291,15 +375,17 @@
     $("unfreeze").disabled = !branch || branch.status !== "frozen";
   }
 
-  /** An in-page confirmation: resolves true when the manager confirms. */
-  function confirmInPage(text, yesLabel) {
+  /** An in-page confirmation: resolves true when the manager confirms. `draw` writes its
+   *  words (again on a change of language). */
+  function confirmInPage(draw) {
     return new Promise((resolve) => {
       const box = $("confirm");
-      $("confirm-text").textContent = text;
-      $("confirm-yes").textContent = yesLabel;
+      state.confirmDraw = draw;
+      draw();
       box.hidden = false;
       const done = (answer) => {
         box.hidden = true;
+        state.confirmDraw = null;
         $("confirm-yes").onclick = null;
         $("confirm-no").onclick = null;
         resolve(answer);
@@ -314,10 +400,12 @@
     if (!state.branchId) return;
     if (action === "freeze") {
       const branch = currentBranch();
-      const ok = await confirmInPage(
-        `Freeze ${branch ? branch.name : "this branch"}? Its tills keep selling offline, but the server refuses their queued sales until you unfreeze it.`,
-        "Freeze the branch",
-      );
+      const ok = await confirmInPage(() => {
+        $("confirm-text").replaceChildren(branch
+          ? say(t("confirm.freeze"), { branch: data(branch.name) })
+          : t("confirm.freeze_this"));
+        $("confirm-yes").textContent = t("confirm.freeze_yes");
+      });
       if (!ok) return;
     }
     const button = $(action);
@@ -326,7 +414,7 @@
       await api("POST", `/v1/branches/${state.branchId}/${action}`, {});
       showMessage(null);
     } catch (e) {
-      if (e.status === 401) return signOut("Your session ended; sign in again.");
+      if (e.status === 401) return sessionEnded();
       showMessage(e);
     }
     await refresh();
@@ -338,6 +426,7 @@
     state.reportDate = null;
     state.reportZ = null;
     state.salesShown = SALES_PAGE;
+    state.last = {};
     resetAudit();
     startEvents();
     refresh();
@@ -349,6 +438,7 @@
   const QUIET_FLAG_MS = 15 * 60 * 1000;
 
   function renderDevices(devices) {
+    state.last.devices = devices;
     state.devices = new Map(devices.map((d) => [d.device_id, d]));
     const seen = (d) => (d.last_seen_at ? new Date(d.last_seen_at).getTime() : null);
     const now = Date.now();
@@ -359,63 +449,86 @@
       el(
         "tr",
         { "data-device-id": d.device_id, "data-quiet": quiet(d) ? "true" : "false" },
-        el("td", {}, d.name, d.revoked ? " " : "", d.revoked ? el("span", { class: "tag bad" }, "revoked") : ""),
-        el("td", { class: "mono" }, d.code ?? "–"),
+        el("td", {}, data(d.name), d.revoked ? " " : "", d.revoked ? el("span", { class: "tag bad" }, t("devices.revoked")) : ""),
+        el("td", { class: "mono", translate: "no" }, d.code ?? "–"),
         el(
           "td",
           { title: d.last_seen_at || "" },
           ago(d.last_seen_at),
           quiet(d)
             ? el("span", { class: "tag warn quiet" }, seen(d) === null
-              ? " silent while others sync"
-              : ` silent for ${Math.round((now - seen(d)) / 60000)} min while others sync`)
+              ? t("devices.quiet_never")
+              : t("devices.quiet_for", { n: Math.round((now - seen(d)) / 60000) }))
             : "",
         ),
         el("td", { class: "num" }, d.last_device_seq ?? 0),
         el(
           "td",
           { "data-gaps": JSON.stringify(d.gaps || []) },
-          d.gaps && d.gaps.length ? el("span", { class: "tag warn" }, gaps(d.gaps)) : "none",
+          d.gaps && d.gaps.length ? el("span", { class: "tag warn" }, gaps(d.gaps)) : t("devices.no_gaps"),
         ),
       ),
     );
-    fill("devices", rows, 5, "No devices enrolled in this branch.");
+    fill("devices", rows, 5, t("devices.empty"));
+  }
+
+  /** What kind of operation, for a manager (the raw type when it is not one we name). */
+  function opKind(type) {
+    const kinds = {
+      "sale.finalize": t("op.sale"),
+      "sale.void": t("op.void"),
+      "cashSession.open": t("op.drawer_open"),
+      "cashSession.movement": t("op.drawer_movement"),
+      "cashSession.close": t("op.drawer_close"),
+      "attendance.startWork": t("op.start_work"),
+      "attendance.endWork": t("op.end_work"),
+    };
+    return kinds[type] || data(type);
   }
 
   function renderFailures(failures) {
+    state.last.failures = failures;
     const count = $("failures-count");
     const open = failures.filter((f) => !f.resolution);
     count.textContent = String(open.length);
     count.classList.toggle("has", open.length > 0);
     const rows = failures.map((f) => {
       // What a manager recognises: a sale's receipt number and amount, the cashier.
-      const what = f.receipt_no ? `Sale ${f.receipt_no}${f.total_cents != null ? " · " + money(f.total_cents) : ""}` : f.type;
+      const what = f.receipt_no
+        ? say(f.total_cents != null ? t("failures.sale_amount") : t("failures.sale"), {
+          receipt: data(f.receipt_no, "mono"),
+          amount: money(f.total_cents),
+        })
+        : opKind(f.type);
       return el(
         "tr",
         { "data-client-op-id": f.client_op_id, "data-resolved": f.resolution ? f.resolution.action : "" },
         el("td", { title: f.occurred_at }, when(f.occurred_at || f.recorded_at)),
-        el("td", {}, deviceName(f.device_id)),
+        el("td", { translate: "no" }, deviceName(f.device_id)),
         el("td", {}, what),
-        el("td", {}, f.actor_name || staffName(f.actor_id)),
-        el("td", {}, el("span", { class: "tag bad", "data-code": f.code }, f.code)),
-        el("td", {}, f.message),
+        el("td", { translate: "no" }, f.actor_name || staffName(f.actor_id)),
+        el("td", {}, el("span", { class: "tag bad", "data-code": f.code, translate: "no" }, f.code)),
+        el("td", { class: "problem" }, ...problemNodes(new ApiError(0, f.code, f.message))),
         el("td", {}, resolutionCell(f)),
       );
     });
-    fill("failures", rows, 7, "No failed operations.");
+    fill("failures", rows, 7, t("failures.empty"));
   }
 
   /** A failure's resolution, or the note and buttons to resolve it. */
   function resolutionCell(f) {
     const r = f.resolution;
     if (r) {
-      const word = r.action === "accept" ? "Accepted" : "Dismissed";
-      return el("span", { class: "resolution", "data-action": r.action }, `${word} by ${staffName(r.actor_id)} ${when(r.at)}${r.note ? " — " + r.note : ""}`);
+      const template = r.action === "accept"
+        ? (r.note ? t("failures.accepted_note") : t("failures.accepted"))
+        : (r.note ? t("failures.dismissed_note") : t("failures.dismissed"));
+      return el("span", { class: "resolution", "data-action": r.action },
+        say(template, { who: data(staffName(r.actor_id)), when: when(r.at), note: data(r.note || "") }));
     }
-    const note = el("input", { type: "text", class: "note", placeholder: "Note (why)", maxlength: "200" });
+    const note = el("input", { type: "text", class: "note", placeholder: t("failures.note_placeholder"), maxlength: "200" });
     const buttons = [];
-    if (f.type === "sale.finalize") buttons.push(resolveButton(f, "accept", "Accept", note));
-    buttons.push(resolveButton(f, "dismiss", "Dismiss", note));
+    if (f.type === "sale.finalize") buttons.push(resolveButton(f, "accept", t("failures.accept"), note));
+    buttons.push(resolveButton(f, "dismiss", t("failures.dismiss"), note));
     return el("span", { class: "resolve" }, note, ...buttons);
   }
 
@@ -436,26 +549,104 @@
     return b;
   }
 
+  // ---------------------------------------------------------------- sales and their details
+
+  /**
+   * Fetches the details (lines, tender) of these sales, DETAILS_AT_ONCE at a time, once
+   * each (again when a sale was voided since); the sales list is drawn again as they come.
+   */
+  function wantDetails(sales) {
+    for (const s of sales) {
+      const d = state.saleDetails.get(s.sale_id);
+      const stale = !d || (!!s.voided && !d.void);
+      if (stale && !state.detailWanted.has(s.sale_id)) {
+        state.detailWanted.add(s.sale_id);
+        state.detailQueue.push(s.sale_id);
+      }
+    }
+    pumpDetails();
+  }
+
+  function pumpDetails() {
+    while (state.detailActive < DETAILS_AT_ONCE && state.detailQueue.length) {
+      const id = state.detailQueue.shift();
+      state.detailActive += 1;
+      api("GET", `/v1/sales/${encodeURIComponent(id)}`)
+        .then((d) => {
+          state.saleDetails.set(id, d);
+          redrawSalesSoon();
+        })
+        .catch(() => {}) // tried again at the next refresh
+        .finally(() => {
+          state.detailActive -= 1;
+          state.detailWanted.delete(id);
+          pumpDetails();
+        });
+    }
+  }
+
+  function redrawSalesSoon() {
+    if (state.salesRedraw) return;
+    state.salesRedraw = setTimeout(() => {
+      state.salesRedraw = null;
+      if (state.last.sales) renderSales(state.last.sales);
+    }, 60);
+  }
+
+  /** "2× Latte, 1× Croissant": the names as data. */
+  function itemsOf(d) {
+    if (!d) return [el("span", { class: "muted" }, "…")];
+    const out = [];
+    (d.lines || []).forEach((l, i) => {
+      if (i > 0) out.push(", ");
+      out.push(`${l.qty}× `, l.name ? data(l.name, "item-name") : t("sales.item_unnamed"));
+    });
+    return out;
+  }
+
+  /** How a sale was paid: the cash tendered in $ and/or ៛. */
+  function paidOf(d) {
+    if (!d) return { text: "…", currencies: "" };
+    const tender = d.tender || {};
+    const parts = [];
+    const currencies = [];
+    if (tender.cash_usd_cents) {
+      parts.push(money(tender.cash_usd_cents));
+      currencies.push("usd");
+    }
+    if (tender.cash_khr) {
+      parts.push(riel(tender.cash_khr));
+      currencies.push("khr");
+    }
+    return { text: parts.length ? parts.join(" + ") : money(0), currencies: currencies.join(" ") };
+  }
+
   function renderSales(page) {
+    state.last.sales = page;
     const sales = page.sales || [];
-    const rows = sales.map((s) =>
-      el(
+    wantDetails(sales);
+    const rows = sales.map((s) => {
+      const d = state.saleDetails.get(s.sale_id);
+      const paid = paidOf(d);
+      return el(
         "tr",
         { "data-sale-id": s.sale_id },
-        el("td", { class: "mono" }, s.receipt_no),
+        el("td", { class: "mono", translate: "no" }, s.receipt_no),
+        el("td", { class: "items" }, ...itemsOf(d)),
         el("td", { class: "num" }, money(s.total_cents)),
+        el("td", { class: "num paid", "data-currencies": paid.currencies }, paid.text),
         el(
           "td",
           { class: `num ${s.price_drift_cents ? "neg" : ""}`.trim() },
           s.price_drift_cents ? signedMoney(s.price_drift_cents) : money(0),
         ),
-        el("td", {}, staffName(s.actor_id)),
-        el("td", {}, deviceName(s.device_id)),
-        el("td", { title: s.applied_at ? `applied ${s.applied_at}` : "" }, when(s.occurred_at)),
-        el("td", {}, s.voided ? el("span", { class: "tag bad" }, "VOID") : detailButton(s)),
-      ),
-    );
-    fill("sales", rows, 7, "No sales on this day.");
+        el("td", { class: "cashier", translate: "no" }, staffName(s.actor_id)),
+        el("td", { translate: "no" }, deviceName(s.device_id)),
+        el("td", { title: s.applied_at ? t("sales.applied_title", { time: s.applied_at }) : "" }, when(s.occurred_at)),
+        el("td", {}, s.voided ? el("span", { class: "tag bad" }, t("sales.void_tag")) : detailButton(s)),
+      );
+    });
+    fill("sales", rows, 9, t("sales.empty"));
     $("sales-more").hidden = !page.next_cursor || state.salesShown >= REPORT_ROWS_MAX;
   }
 
@@ -466,9 +657,14 @@
 
   /** "YYYY-MM-DD" of the instant `date` in `zone`. */
   function dateIn(zone, date) {
-    const parts = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })
-      .formatToParts(date);
-    const part = (t) => parts.find((p) => p.type === t).value;
+    let fmt;
+    try {
+      fmt = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+    } catch (_) {
+      fmt = new Intl.DateTimeFormat("en-CA", { timeZone: DEFAULT_ZONE, year: "numeric", month: "2-digit", day: "2-digit" });
+    }
+    const parts = fmt.formatToParts(date);
+    const part = (k) => parts.find((p) => p.type === k).value;
     return `${part("year")}-${part("month")}-${part("day")}`;
   }
 
@@ -477,7 +673,7 @@
     const opts = { timeZone: zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
                    hour: "numeric", minute: "numeric", second: "numeric" };
     const parts = new Intl.DateTimeFormat("en-US", opts).formatToParts(new Date(ms));
-    const n = (t) => Number(parts.find((p) => p.type === t).value);
+    const n = (k) => Number(parts.find((p) => p.type === k).value);
     const local = Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second"));
     return Math.round((local - Math.floor(ms / 1000) * 1000) / 60000);
   }
@@ -516,23 +712,35 @@
     return api("GET", `/v1/reports/daily?${q}`);
   }
 
-  const FLOWS = [
-    ["float", "Opening float"], ["tendered", "Cash taken"], ["change", "Change given"], ["paid_in", "Paid in"],
-    ["paid_out", "Paid out"], ["adjustments", "Adjustments"], ["refunds", "Refunds (voids)"],
-    ["expected", "Expected"], ["counted", "Counted"], ["variance", "Variance"],
-  ];
+  /** The drawer's flows, in the report's order, with their words. */
+  function flows() {
+    return [
+      ["float", t("flow.float")], ["tendered", t("flow.tendered")], ["change", t("flow.change")],
+      ["paid_in", t("flow.paid_in")], ["paid_out", t("flow.paid_out")], ["adjustments", t("flow.adjustments")],
+      ["refunds", t("flow.refunds")], ["expected", t("flow.expected")], ["counted", t("flow.counted")],
+      ["variance", t("flow.variance")],
+    ];
+  }
 
   function renderReport(r) {
+    state.last.report = r;
     const branch = currentBranch();
     const z = state.reportZ;
     const title = $("report-title");
     title.dataset.kind = z ? "z" : "daily";
-    title.textContent = z ? `Z report · ${z.label}` : `Day report · ${reportDate()}`;
+    title.replaceChildren(z
+      ? say(t("report.title_z"), { device: data(deviceName(z.deviceId)), opened: when(z.openedAt) })
+      : t("report.title_day", { date: reportDate() }));
     $("report-back").hidden = !z;
     $("report-date").value = reportDate();
-    $("report-print-head").textContent = branch
-      ? `${branch.name}${branch.address ? ` · ${branch.address}` : ""} · ${branch.timezone || DEFAULT_ZONE} · printed ${new Date().toLocaleString()}`
-      : "";
+    $("report-print-head").replaceChildren(branch
+      ? say(t("report.print_head"), {
+        branch: data(branch.name),
+        address: data(branch.address ? ` · ${branch.address}` : ""),
+        zone: data(branch.timezone || DEFAULT_ZONE),
+        printed: stamp(new Date(), { dateStyle: "medium", timeStyle: "short" }),
+      })
+      : "");
     const kpi = (field, text) => {
       $("report-kpis").querySelector(`[data-field="${field}"]`).textContent = text;
     };
@@ -542,12 +750,13 @@
     kpi("net_cents", money(r.net_cents));
     kpi("voids", r.voids.count ? `${r.voids.count} · ${money(r.voids.total_cents)}` : "0");
     const items = (r.by_item || []).map((i) =>
-      el("tr", { "data-menu-item-id": i.menu_item_id }, el("td", {}, i.name || `(off the menu) ${short(i.menu_item_id)}`),
+      el("tr", { "data-menu-item-id": i.menu_item_id },
+         el("td", {}, i.name ? data(i.name) : say(t("report.off_menu"), { id: data(short(i.menu_item_id), "mono") })),
          el("td", { class: "num" }, String(i.qty)), el("td", { class: "num" }, money(i.total_cents))),
     );
-    fill("report-items", items, 3, "Nothing sold.");
+    fill("report-items", items, 3, t("report.nothing_sold"));
     const signed = (f) => f === "variance";
-    const cash = FLOWS.map(([flow, label]) =>
+    const cash = flows().map(([flow, label]) =>
       el("tr", { "data-flow": flow, class: flow === "expected" || flow === "variance" ? "strong" : "" },
          el("td", {}, label),
          el("td", { class: `num usd ${signed(flow) ? varianceClass(r.cash.usd[flow]) : ""}`.trim() },
@@ -566,7 +775,7 @@
   }
 
   function showZ(c) {
-    state.reportZ = { sessionId: c.id, label: `${deviceName(c.device_id)}, opened ${when(c.opened_at)}` };
+    state.reportZ = { sessionId: c.id, deviceId: c.device_id, openedAt: c.opened_at };
     refresh();
     $("report-card").scrollIntoView({ behavior: "smooth", block: "start" });
   }
@@ -603,19 +812,20 @@
 
   /** Shifts, newest first: who, from when to when, and how long. */
   function renderAttendance(shifts) {
+    state.last.shifts = shifts;
     const rows = shifts.map((sh) => {
       const end = sh.ended_at ? new Date(sh.ended_at).getTime() : Date.now();
       const hours = Math.max(0, end - new Date(sh.started_at).getTime()) / 3600000;
       return el(
         "tr",
         { "data-shift-id": sh.shift_id, "data-status": sh.status },
-        el("td", {}, staffName(sh.staff_id)),
+        el("td", { translate: "no" }, staffName(sh.staff_id)),
         el("td", {}, when(sh.started_at)),
-        el("td", {}, sh.ended_at ? when(sh.ended_at) : el("span", { class: "tag ok" }, "working")),
+        el("td", {}, sh.ended_at ? when(sh.ended_at) : el("span", { class: "tag ok" }, t("attendance.working"))),
         el("td", { class: "num" }, hours.toFixed(1)),
       );
     });
-    fill("attendance", rows, 4, "Nobody has started work yet.");
+    fill("attendance", rows, 4, t("attendance.empty"));
   }
 
   function varianceClass(v) {
@@ -624,42 +834,70 @@
 
   /** Opens a sale's detail (lines, tender, change) with the form to void it. */
   function detailButton(s) {
-    const b = el("button", { type: "button", class: "small", "data-sale-id": s.sale_id }, "Details");
+    const b = el("button", { type: "button", class: "small", "data-sale-id": s.sale_id }, t("sales.details"));
     b.addEventListener("click", () => showSale(s.sale_id));
     return b;
   }
 
   async function showSale(saleId) {
-    const box = $("sale-detail");
     try {
       const d = await api("GET", `/v1/sales/${encodeURIComponent(saleId)}`);
-      const lines = d.lines.map((l) => el("li", {}, `${l.qty} × ${l.name || "item"} @ ${money(l.unit_price_cents)} = ${money(l.line_total_cents)}`));
-      const parts = [
-        el("h3", {}, `Sale ${d.receipt_no} · ${money(d.total_cents)}${d.voided ? " · VOID" : ""}`),
-        el("ul", {}, ...lines),
-        el("p", { class: "muted" }, `Cashier ${staffName(d.actor_id)} · ${when(d.occurred_at)} · paid ${money(d.tender && d.tender.cash_usd_cents)} + ${riel(d.tender && d.tender.cash_khr)}`),
-      ];
-      if (d.void) {
-        parts.push(el("p", { id: "sale-void-info" }, `Voided by ${staffName(d.void.actor_id)} ${when(d.void.at)}: ${d.void.reason}`));
-      } else {
-        parts.push(voidForm(d));
-      }
-      box.replaceChildren(...parts);
-      box.hidden = false;
+      state.saleDetails.set(saleId, d);
+      drawSale(d);
     } catch (e) {
       showMessage(e);
     }
   }
 
+  function drawSale(d) {
+    const box = $("sale-detail");
+    const typed = $("void-reason") ? $("void-reason").value : "";
+    state.saleShown = d;
+    const lines = d.lines.map((l) => el("li", {}, say(t("sale.line"), {
+      qty: String(l.qty),
+      name: l.name ? data(l.name) : t("sales.item_unnamed"),
+      price: money(l.unit_price_cents),
+      total: money(l.line_total_cents),
+    })));
+    const tender = d.tender || {};
+    const head = say(d.voided || d.void ? t("sale.title_void") : t("sale.title"), {
+      receipt: data(d.receipt_no, "mono"),
+      total: money(d.total_cents),
+    });
+    const parts = [
+      el("h3", {}, head),
+      el("ul", {}, ...lines),
+      el("p", { class: "muted" }, say(t("sale.paid_line"), {
+        cashier: data(staffName(d.actor_id)),
+        time: when(d.occurred_at),
+        usd: money(tender.cash_usd_cents || 0),
+        khr: riel(tender.cash_khr || 0),
+      })),
+    ];
+    if (d.void) {
+      parts.push(el("p", { id: "sale-void-info" }, say(t("sale.voided_by"), {
+        who: data(staffName(d.void.actor_id)),
+        when: when(d.void.at),
+        reason: data(d.void.reason),
+      })));
+    } else {
+      parts.push(voidForm(d));
+    }
+    box.replaceChildren(...parts);
+    box.hidden = false;
+    if (typed && $("void-reason")) $("void-reason").value = typed;
+  }
+
   /** The void: a reason and the drawer the refund (the sale's total, in dollars) leaves. */
   function voidForm(d) {
     const open = state.openSessions || [];
-    if (!open.length) return el("p", { class: "muted" }, "To void it, a drawer of this branch must be open: the refund is paid out of it.");
-    const reason = el("input", { type: "text", id: "void-reason", placeholder: "Why void it?", maxlength: "200" });
-    const session = el("select", { id: "void-session" }, ...open.map((c) => el("option", { value: c.id }, `${deviceName(c.device_id)} drawer`)));
-    const go = el("button", { type: "button", id: "void-confirm", class: "danger" }, `Void and refund ${money(d.total_cents)}`);
+    if (!open.length) return el("p", { class: "muted" }, t("void.needs_drawer"));
+    const reason = el("input", { type: "text", id: "void-reason", placeholder: t("void.reason_placeholder"), maxlength: "200" });
+    const session = el("select", { id: "void-session" },
+      ...open.map((c) => el("option", { value: c.id, translate: "no" }, t("void.drawer_of", { device: deviceName(c.device_id) }))));
+    const go = el("button", { type: "button", id: "void-confirm", class: "danger" }, t("void.confirm", { amount: money(d.total_cents) }));
     go.addEventListener("click", async () => {
-      if (!reason.value.trim()) return showMessage(new ApiError(0, null, "Say why the sale is voided."));
+      if (!reason.value.trim()) return showMessage(localError("void.reason_needed"));
       go.disabled = true;
       try {
         const body = {
@@ -668,6 +906,7 @@
         };
         await apiKeyed("POST", `/v1/sales/${encodeURIComponent(d.sale_id)}/void`, body);
         showMessage(null);
+        reason.value = "";
         await showSale(d.sale_id);
         refresh();
       } catch (e) {
@@ -683,28 +922,35 @@
   async function apiKeyed(method, path, body) {
     const headers = { Accept: "application/json", "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() };
     if (state.token) headers.Authorization = `Bearer ${state.token}`;
-    const resp = await fetch(path, { method, headers, body: JSON.stringify(body) });
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, body: JSON.stringify(body) });
+    } catch (_) {
+      throw localError("msg.network");
+    }
     const json = await resp.json().catch(() => null);
     if (!resp.ok) throw new ApiError(resp.status, json && json.code, (json && json.detail) || `${resp.status}`);
     return json;
   }
 
   function zButton(c) {
-    const b = el("button", { type: "button", class: "small", "data-z": c.id }, "Z report");
+    const b = el("button", { type: "button", class: "small", "data-z": c.id }, t("sessions.z_report"));
     b.addEventListener("click", () => showZ(c));
     return b;
   }
 
   function renderCashSessions(sessions) {
+    state.last.sessions = sessions;
     state.openSessions = sessions.filter((c) => c.status === "open");
     const rows = sessions.map((c) => {
       const total = c.variance_total_cents;
       return el(
         "tr",
         { "data-session-id": c.id, "data-status": c.status },
-        el("td", {}, deviceName(c.device_id)),
-        el("td", {}, staffName(c.opened_by)),
-        el("td", {}, el("span", { class: c.status === "open" ? "tag ok" : "tag" }, c.status)),
+        el("td", { translate: "no" }, deviceName(c.device_id)),
+        el("td", { translate: "no" }, staffName(c.opened_by)),
+        el("td", {}, el("span", { class: c.status === "open" ? "tag ok" : "tag" },
+          c.status === "open" ? t("sessions.open") : c.status === "closed" ? t("sessions.closed") : data(c.status))),
         el("td", {}, when(c.opened_at)),
         twoCurrencies(c.opening_float_cents, c.opening_float_khr),
         twoCurrencies(c.expected_cash_cents, c.expected_khr),
@@ -715,21 +961,20 @@
         el("td", {}, zButton(c)),
       );
     });
-    fill("cash-sessions", rows, 11, "No cash sessions.");
+    fill("cash-sessions", rows, 11, t("sessions.empty"));
   }
 
   function resetAudit() {
     state.audit = { branchId: state.branchId, since: null, events: [], seen: new Set() };
   }
 
-  /** Fetches audit events since the last one seen (from local midnight on the first call). */
+  /** Fetches audit events since the last one seen (from the branch's midnight on the first call). */
   async function loadAudit(branchId) {
     if (state.audit.branchId !== branchId) resetAudit();
     const a = state.audit;
     if (!a.since) {
-      const midnight = new Date();
-      midnight.setHours(0, 0, 0, 0);
-      a.since = midnight.toISOString();
+      const zone = branchZone();
+      a.since = new Date(startOfDay(zone, dateIn(zone, new Date()))).toISOString();
     }
     for (let page = 0; page < 20; page++) {
       const q = `/v1/audit?branch_id=${encodeURIComponent(branchId)}&since=${encodeURIComponent(a.since)}`;
@@ -756,47 +1001,67 @@
     return parts.length ? parts.join(" + ") : money(0);
   }
 
-  /** What an audit event says, as a sentence for a manager (no ids, amounts in $ and ៛). */
+  /** What an audit event says, as a sentence for a manager (no ids, amounts in $ and ៛;
+   *  names, receipt numbers and notes as data). */
   function describeEvent(e) {
     const d = e.details || {};
-    const kind = { paid_in: "Paid in", paid_out: "Paid out", adjustment: "Adjustment" };
+    const receipt = data(d.receipt_no ?? "", "mono");
     switch (`${e.module}.${e.action}`) {
       case "sale.finalize": {
         const flags = [];
-        if (d.price_drift_cents) flags.push(`prices changed since the till priced it (${signedMoney(d.price_drift_cents)})`);
-        if (d.over_cap) flags.push("cash over the confirmation cap");
-        if ((d.negative_stock || []).length) flags.push("stock went below zero");
-        if ((d.items_not_on_menu || []).length) flags.push("items no longer on the menu");
-        return `Sale ${d.receipt_no ?? ""} of ${money(d.total_cents)}${flags.length ? ` — ${flags.join("; ")}` : ""}.`;
+        if (d.price_drift_cents) flags.push(t("audit.flag_drift", { amount: signedMoney(d.price_drift_cents) }));
+        if (d.over_cap) flags.push(t("audit.flag_over_cap"));
+        if ((d.negative_stock || []).length) flags.push(t("audit.flag_negative_stock"));
+        if ((d.items_not_on_menu || []).length) flags.push(t("audit.flag_off_menu"));
+        return flags.length
+          ? say(t("audit.sale_flagged"), { receipt, total: money(d.total_cents), flags: flags.join(t("audit.flag_separator")) })
+          : say(t("audit.sale"), { receipt, total: money(d.total_cents) });
       }
       case "sale.void":
-        return `Voided sale ${d.receipt_no ?? ""} (${money(d.total_cents)}): ${d.reason || "no reason"}; refunded ${both(d.refund && d.refund.usd_cents, d.refund && d.refund.khr)}.`;
+        return say(d.reason ? t("audit.void") : t("audit.void_no_reason"), {
+          receipt,
+          total: money(d.total_cents),
+          reason: data(d.reason || ""),
+          refund: both(d.refund && d.refund.usd_cents, d.refund && d.refund.khr),
+        });
       case "cashSession.open":
-        return `Opened the drawer with ${both(d.opening_float_cents, d.opening_float_khr)}${d.over_cap ? " (over the float cap)" : ""}.`;
-      case "cashSession.movement":
-        return `${kind[d.kind] || "Cash movement"} ${both(d.amount_cents, d.amount_khr)}${d.reason ? `: ${d.reason}` : ""}.`;
+        return say(d.over_cap ? t("audit.drawer_open_over_cap") : t("audit.drawer_open"), {
+          amount: both(d.opening_float_cents, d.opening_float_khr),
+        });
+      case "cashSession.movement": {
+        const kinds = { paid_in: t("audit.paid_in"), paid_out: t("audit.paid_out"), adjustment: t("audit.adjustment") };
+        return say(d.reason ? t("audit.movement_reason") : t("audit.movement"), {
+          kind: kinds[d.kind] || t("audit.movement_other"),
+          amount: both(d.amount_cents, d.amount_khr),
+          reason: data(d.reason || ""),
+        });
+      }
       case "cashSession.close":
-        return `Closed the drawer: counted ${both(d.counted_cash_cents, d.counted_khr)}, expected ${both(d.expected_cash_cents, d.expected_khr)}; variance ${signedMoney(d.variance_total_cents)} in all.`;
+        return say(t("audit.drawer_close"), {
+          counted: both(d.counted_cash_cents, d.counted_khr),
+          expected: both(d.expected_cash_cents, d.expected_khr),
+          variance: signedMoney(d.variance_total_cents),
+        });
       case "attendance.startWork":
-        return `${staffName(d.staff_id)} started work.`;
+        return say(t("audit.start_work"), { who: data(staffName(d.staff_id)) });
       case "attendance.endWork":
-        return `${staffName(d.staff_id)} ended work.`;
+        return say(t("audit.end_work"), { who: data(staffName(d.staff_id)) });
       case "branch.freeze":
-        return "Froze the branch: tills' queued work will be refused.";
+        return el("span", {}, t("audit.freeze"));
       case "branch.unfreeze":
-        return "Unfroze the branch.";
+        return el("span", {}, t("audit.unfreeze"));
       case "branch.update":
-        return "Changed the branch's name, address or time zone.";
+        return el("span", {}, t("audit.branch_update"));
       case "sync.resolve.accept":
-        return `Accepted a refused sale into its drawer${d.note ? `: ${d.note}` : ""}.`;
+        return say(d.note ? t("audit.accept_note") : t("audit.accept"), { note: data(d.note || "") });
       case "sync.resolve.dismiss":
-        return `Dismissed a refused operation: ${d.note || ""}`;
+        return say(d.note ? t("audit.dismiss_note") : t("audit.dismiss"), { note: data(d.note || "") });
       default: {
-        // Unknown events: their plain fields, ids left out.
+        // Unknown events: their plain fields, ids left out, as data.
         const plain = Object.entries(d)
           .filter(([k, v]) => !k.endsWith("_id") && (typeof v === "string" || typeof v === "number" || typeof v === "boolean"))
           .map(([k, v]) => `${k.replace(/_/g, " ")}: ${k.endsWith("_cents") ? money(v) : k.endsWith("_khr") ? riel(v) : v}`);
-        return plain.join(", ");
+        return data(plain.join(", "));
       }
     }
   }
@@ -808,14 +1073,14 @@
       return el(
         "tr",
         { "data-client-op-id": e.client_op_id || "", "data-event": `${e.module}.${e.action}` },
-        el("td", { title: `occurred ${e.occurred_at}` }, when(e.applied_at)),
+        el("td", { title: t("audit.occurred_title", { time: e.occurred_at }) }, when(e.applied_at)),
         el("td", { class: "details", title: raw }, describeEvent(e)),
-        el("td", {}, staffName(e.actor_id)),
-        el("td", {}, deviceName(e.device_id)),
-        el("td", {}, e.lane === "offline" ? "synced from offline" : e.lane === "online" ? "online" : ""),
+        el("td", { translate: "no" }, staffName(e.actor_id)),
+        el("td", { translate: "no" }, deviceName(e.device_id)),
+        el("td", {}, e.lane === "offline" ? t("audit.lane_offline") : e.lane === "online" ? t("audit.lane_online") : ""),
       );
     });
-    fill("audit", rows, 5, "No audit events today.");
+    fill("audit", rows, 5, t("audit.empty"));
   }
 
   // ---------------------------------------------------------------- refresh loop
@@ -848,14 +1113,19 @@
       renderBranches(branches.branches || []);
       const b = state.branchId;
       if (!b) {
-        showMessage(new ApiError(0, null, "This account is not assigned to any branch."));
+        showMessage(localError("msg.no_branch"));
         setLive(state.sseLive ? "live" : "polling");
         return;
       }
       const q = `?branch_id=${encodeURIComponent(b)}`;
       if (state.staff.size === 0 || state.ticks % 20 === 0) {
         api("GET", "/v1/staff")
-          .then((s) => (state.staff = new Map((s.staff || []).map((m) => [m.id, m.name]))))
+          .then((s) => {
+            const staff = new Map((s.staff || []).map((m) => [m.id, m.name]));
+            const changed = JSON.stringify([...staff]) !== JSON.stringify([...state.staff]);
+            state.staff = staff;
+            if (changed) redraw(); // names in place of ids
+          })
           .catch(() => {});
       }
       state.ticks += 1;
@@ -886,9 +1156,12 @@
       showMessage(firstError);
       if (firstError && firstError.network) setLive("offline");
       else setLive(state.sseLive ? "live" : "polling");
-      if (!firstError) $("last-refresh").textContent = when(new Date().toISOString());
+      if (!firstError) {
+        state.lastRefreshAt = new Date();
+        $("last-refresh").textContent = when(state.lastRefreshAt);
+      }
     } catch (e) {
-      if (e.status === 401) return signOut("Your session ended; sign in again.");
+      if (e.status === 401) return sessionEnded();
       showMessage(e);
       setLive(e.network ? "offline" : state.sseLive ? "live" : "polling");
     }
@@ -963,14 +1236,42 @@
     })();
   }
 
+  // ---------------------------------------------------------------- language
+
+  /** Draws again, in the chosen language, everything this script wrote (from the data
+   *  already loaded; nothing is fetched). */
+  function redraw() {
+    showLoginError(state.loginError);
+    if (!state.token) return;
+    drawWho();
+    setLive(state.live);
+    $("last-refresh").textContent = state.lastRefreshAt ? when(state.lastRefreshAt) : "–";
+    state.branchesKey = "";
+    renderBranches(state.branches);
+    const l = state.last;
+    if (l.devices) renderDevices(l.devices);
+    if (l.failures) renderFailures(l.failures);
+    if (l.sales) renderSales(l.sales);
+    if (l.report) renderReport(l.report);
+    if (l.shifts) renderAttendance(l.shifts);
+    if (l.sessions) renderCashSessions(l.sessions);
+    renderAudit();
+    showMessage(state.message);
+    if (state.saleShown && !$("sale-detail").hidden) drawSale(state.saleShown);
+    if (state.confirmDraw && !$("confirm").hidden) state.confirmDraw();
+  }
+
   // ---------------------------------------------------------------- start
 
   function init() {
+    window.I18n.apply(document);
+    window.I18n.switcher($("lang-switch"));
+    document.addEventListener("modula:lang", redraw);
     const params = new URLSearchParams(window.location.search);
     $("login-shop").value = params.get("shop") || localStorage.getItem(SHOP_KEY) || "";
     if (params.get("login")) $("login-name").value = params.get("login");
     $("login-form").addEventListener("submit", login);
-    $("logout").addEventListener("click", () => signOut(""));
+    $("logout").addEventListener("click", () => signOut(null));
     $("freeze").addEventListener("click", () => setStatus("freeze"));
     $("unfreeze").addEventListener("click", () => setStatus("unfreeze"));
     $("branch-select").addEventListener("change", onBranchChange);
@@ -986,7 +1287,7 @@
       refresh();
     });
     if (state.token) enter();
-    else showLogin("");
+    else showLogin(null);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

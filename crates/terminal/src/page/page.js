@@ -30,7 +30,7 @@
     splitText,
     confirmInPage,
     parseDollars,
-    MONEY_HELP,
+    moneyHelp,
     parseRiel,
     ago,
     clock,
@@ -38,17 +38,23 @@
     saleClock,
     dayKey,
     receiptPaper,
-    OP_NAMES,
+    opName,
+    roleName,
     el,
+    frag,
+    onLang,
     showMessage,
     showProblem,
+    problemSentence,
     showDone,
     syncWord,
+    syncName,
   } = window.ModulaTill;
 
+  // `busyText` and `what` are functions giving the words in the chosen language.
   async function act(button, busyText, method, path, body, what) {
     const label = button ? button.textContent : '';
-    if (button) { button.disabled = true; button.textContent = busyText; }
+    if (button) { button.disabled = true; button.textContent = busyText(); }
     const res = await api(method, path, body, ACTION_TIMEOUT_MS);
     if (button) { button.textContent = label; button.disabled = false; }
     if (!res.ok) showProblem(res, what);
@@ -99,10 +105,10 @@
 
   function setConn(online) {
     const c = $('conn');
-    c.textContent = online ? 'Online' : 'Offline';
+    c.textContent = online ? I18n.t('status.online') : I18n.t('status.offline');
     c.className = 'conn ' + (online ? 'online' : 'offline');
     c.dataset.online = String(online);
-    c.title = online ? 'Connected to the server' : 'No connection to the server: sales are saved here and sync later';
+    c.title = online ? I18n.t('status.online_title') : I18n.t('status.offline_title');
   }
 
   function renderStatus(s) {
@@ -111,15 +117,16 @@
     const offFor = $('offline-for');
     const since = s.offline_since ? Date.parse(s.offline_since) : NaN;
     offFor.hidden = !!s.online || Number.isNaN(since);
-    offFor.textContent = offFor.hidden ? '' : 'for ' + span((Date.now() - since) / 1000);
+    offFor.textContent = offFor.hidden ? '' : I18n.t('status.offline_for', { span: span((Date.now() - since) / 1000) });
     const progress = $('sync-progress');
     progress.hidden = !(s.online && s.sync && s.sync.total > 1);
-    progress.textContent = progress.hidden ? '' : 'Syncing ' + s.sync.done + ' of ' + s.sync.total;
+    progress.textContent = progress.hidden ? '' : I18n.t('status.syncing', { done: s.sync.done, total: s.sync.total });
     $('pending').textContent = String(s.pending);
     $('pending').classList.toggle('has', s.pending > 0);
     $('failed').textContent = String(s.failed);
     $('failed').classList.toggle('has', s.failed > 0);
-    $('cache-age').textContent = s.hydrated ? ago(s.cache_age_s) : (s.cache_age_s == null ? 'never' : ago(s.cache_age_s) + ' (partial)');
+    $('cache-age').textContent = s.hydrated ? ago(s.cache_age_s)
+      : (s.cache_age_s == null ? I18n.t('time.never') : I18n.t('status.partial', { ago: ago(s.cache_age_s) }));
     $('frozen').hidden = s.branch_status !== 'frozen';
     // Shown only when it lasts (5 s): right after a reconnect the last error is stale
     // until the first push goes through.
@@ -132,18 +139,15 @@
     const t = $('outage-toggle');
     t.hidden = !s.outage_switch;
     t.setAttribute('aria-pressed', String(!!s.simulated_outage));
-    t.textContent = s.simulated_outage ? 'End outage' : 'Simulate outage';
+    t.textContent = s.simulated_outage ? I18n.t('outage.end') : I18n.t('outage.simulate');
     renderOnlineOnly();
   }
 
   $('outage-toggle').addEventListener('click', async () => {
     const on = !(state.status && state.status.simulated_outage);
-    const res = await act($('outage-toggle'), on ? 'Cutting…' : 'Restoring…', 'POST', '/api/outage', { on }, 'Simulate outage');
-    if (res.ok) {
-      showMessage('info', on
-        ? 'Simulated outage: the link to the server is cut. Keep selling; sales wait here as pending.'
-        : 'Link restored: pending work is syncing now.');
-    }
+    const res = await act($('outage-toggle'), () => (on ? I18n.t('outage.cutting') : I18n.t('outage.restoring')), 'POST', '/api/outage', { on },
+      () => I18n.t('outage.simulate'));
+    if (res.ok) showMessage('info', () => (on ? I18n.t('outage.cut_message') : I18n.t('outage.restored_message')));
   });
 
   // ------------------------------------------------------------------ context
@@ -163,7 +167,7 @@
 
   function staffName(id) {
     const s = ((state.ctx && state.ctx.staff) || []).find((x) => x.id === id);
-    return s ? s.name : 'someone (' + String(id).slice(0, 8) + ')';
+    return s ? s.name : I18n.t('staff.someone', { id: String(id).slice(0, 8) });
   }
 
   // The cart belongs to the person who built it: when they sign out (or are signed out:
@@ -188,7 +192,7 @@
     $('work').hidden = !who;
     $('who').hidden = !who;
     $('signout').hidden = !who;
-    $('signed-in-name').textContent = who ? who.name + ' (' + who.role + ')' : '';
+    $('signed-in-name').replaceChildren(...(who ? [el('span', { translate: 'no', text: who.name }), ' (' + roleName(who.role) + ')'] : []));
     renderStaff();
     renderMenu();
     pruneCart();
@@ -209,12 +213,12 @@
     state.staffKey = key;
     const sel = $('signin-staff');
     const keep = sel.value;
-    sel.replaceChildren(el('option', { value: '', text: staff.length ? 'Choose your name…' : 'No staff downloaded yet' }));
-    for (const s of staff) sel.append(el('option', { value: s.id, text: s.name + ' — ' + s.role }));
+    sel.replaceChildren(el('option', { value: '', text: staff.length ? I18n.t('signin.choose') : I18n.t('signin.no_staff') }));
+    // A person's name is data (translate="no"); the role beside it is in the chosen language.
+    for (const s of staff) sel.append(el('option', { value: s.id, translate: 'no', text: s.name + ' — ' + roleName(s.role) }));
     if (staff.some((s) => s.id === keep)) sel.value = keep;
     else if (staff.length === 1) sel.value = staff[0].id;
-    $('signin-hint').textContent = staff.length ? '' :
-      'This till has not downloaded its staff list yet. Connect it to the internet once; after that, sign-in works offline too.';
+    $('signin-hint').textContent = staff.length ? '' : I18n.t('signin.no_staff_hint');
   }
 
   document.querySelectorAll('#keypad button').forEach((b) => {
@@ -224,33 +228,54 @@
       if (k === 'clear') pin.value = '';
       else if (k === 'back') pin.value = pin.value.slice(0, -1);
       else if (pin.value.length < 8) pin.value += k;
-      $('signin-error').textContent = '';
+      clearSigninError();
     });
   });
+
+  // Why sign-in was refused: the sentence for its code, the till's detail beneath it
+  // (translate="no": the till's own words), and for a lock the countdown. Drawn again in
+  // a new language.
+  function showSigninError(draw) {
+    state.signinError = draw;
+    drawSigninError();
+  }
+  function clearSigninError() {
+    state.signinError = null;
+    $('signin-error').replaceChildren();
+  }
+  function drawSigninError() {
+    if (state.signinError) $('signin-error').replaceChildren(...state.signinError());
+  }
+  onLang(drawSigninError);
+  function errorParts(sentence, detail) {
+    return [el('span', { class: 'sentence', text: sentence }), detail ? el('small', { class: 'detail', translate: 'no', text: detail }) : null]
+      .filter(Boolean);
+  }
 
   async function signIn() {
     const staff_id = $('signin-staff').value;
     const pin = $('signin-pin').value;
-    if (!staff_id) { $('signin-error').textContent = 'Choose your name first.'; return; }
-    if (!pin) { $('signin-error').textContent = 'Enter your PIN.'; return; }
+    if (!staff_id) { showSigninError(() => errorParts(I18n.t('signin.choose_first'))); return; }
+    if (!pin) { showSigninError(() => errorParts(I18n.t('signin.enter_pin'))); return; }
     const b = $('signin-submit');
-    b.disabled = true; b.textContent = 'Checking…';
+    b.disabled = true; b.textContent = I18n.t('signin.checking');
     const res = await api('POST', '/api/signin', { staff_id, pin }, ACTION_TIMEOUT_MS);
-    b.disabled = false; b.textContent = 'Sign in';
+    b.disabled = false; b.textContent = I18n.t('signin.submit');
     $('signin-pin').value = '';
     if (!res.ok) {
       const d = res.data || {};
       if (d.code === 'PIN_LOCKED' && d.retry_after_s) {
-        const opt = $('signin-staff').selectedOptions[0];
-        lockCountdown(staff_id, opt ? opt.textContent : 'this person', d.retry_after_s);
+        const s = ((state.ctx && state.ctx.staff) || []).find((x) => x.id === staff_id);
+        lockCountdown(staff_id, s ? s.name : '', d.retry_after_s, d.detail || '');
         return;
       }
-      $('signin-error').textContent = d.detail || ('refused (' + res.status + ')');
-      showProblem(res, 'Sign-in');
+      showSigninError(() => errorParts(problemSentence(d), d.detail || (res.status ? 'HTTP ' + res.status : '')));
+      showProblem(res, () => I18n.t('signin.title'));
       return;
     }
-    $('signin-error').textContent = '';
-    showMessage('ok', 'Welcome, ' + res.data.name + '.');
+    clearSigninError();
+    const name = res.data.name;
+    showMessage('ok', () => frag(I18n.t('signin.welcome'), { name }));
     // The next person starts at the top of the page, not where the last one left it.
     $('main').scrollTop = 0;
     window.scrollTo(0, 0);
@@ -260,29 +285,31 @@
 
   // A person's PIN lock, counted down each second while that person is chosen (the lock
   // is theirs alone: choosing someone else clears it from view).
-  function lockCountdown(staffId, name, seconds) {
+  function lockCountdown(staffId, name, seconds, detail) {
     clearInterval(state.lockTimer);
     const end = Date.now() + seconds * 1000;
     const tick = () => {
       const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
       if ($('signin-staff').value !== staffId || left === 0) {
         clearInterval(state.lockTimer);
-        $('signin-error').textContent = '';
+        clearSigninError();
         return;
       }
       const mmss = Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0');
-      $('signin-error').textContent = 'Too many wrong PINs for ' + name + '. Sign-in for them is locked: try again in ' + mmss + '.';
+      showSigninError(() => [el('span', { class: 'sentence', text: I18n.problem({ code: 'PIN_LOCKED' }).sentence }), ' ',
+        el('span', { class: 'countdown' }, frag(I18n.t('signin.locked'), { name, time: mmss })),
+        detail ? el('small', { class: 'detail', translate: 'no', text: detail }) : null].filter(Boolean));
     };
     tick();
     state.lockTimer = setInterval(tick, 1000);
   }
 
-  $('signin-staff').addEventListener('change', () => { clearInterval(state.lockTimer); $('signin-error').textContent = ''; });
+  $('signin-staff').addEventListener('change', () => { clearInterval(state.lockTimer); clearSigninError(); });
   $('signin-submit').addEventListener('click', signIn);
   $('signin-pin').addEventListener('keydown', (e) => { if (e.key === 'Enter') signIn(); });
-  $('signin-pin').addEventListener('input', () => { $('signin-error').textContent = ''; });
+  $('signin-pin').addEventListener('input', () => { clearSigninError(); });
   $('signout').addEventListener('click', async () => {
-    await act($('signout'), 'Signing out…', 'POST', '/api/signout', undefined, 'Sign out');
+    await act($('signout'), () => I18n.t('signout.busy'), 'POST', '/api/signout', undefined, () => I18n.t('signout.button'));
   });
 
   // ------------------------------------------------------------------ menu
@@ -295,7 +322,7 @@
       const box = $('menu');
       box.replaceChildren();
       if (!menu.length) {
-        box.append(el('p', { class: 'hint', text: 'The menu has not been downloaded yet. Connect this till to the internet once; after that it sells offline too.' }));
+        box.append(el('p', { class: 'hint', text: I18n.t('menu.not_downloaded') }));
       }
       let grid = null;
       let cat = null;
@@ -303,10 +330,10 @@
         if (item.category !== cat) {
           cat = item.category;
           grid = el('div', { class: 'grid' });
-          box.append(el('h3', { text: cat || 'Other' }), grid);
+          box.append(cat ? el('h3', { translate: 'no', text: cat }) : el('h3', { text: I18n.t('menu.other') }), grid);
         }
-        const b = el('button', { type: 'button', class: 'menu-item', 'data-item-id': item.id, title: 'Add ' + item.name },
-          el('span', { class: 'name', text: item.name }), el('span', { class: 'price', text: usd(item.price_cents) }));
+        const b = el('button', { type: 'button', class: 'menu-item', 'data-item-id': item.id, title: I18n.t('menu.add', { name: item.name }) },
+          el('span', { class: 'name', translate: 'no', text: item.name }), el('span', { class: 'price', text: usd(item.price_cents) }));
         b.addEventListener('click', () => addToCart(item.id));
         grid.append(b);
       }
@@ -359,7 +386,8 @@
     if (!gone.length) return;
     state.cart = state.cart.filter((l) => menu.has(l.id));
     saveCart();
-    showMessage('info', gone.length + ' item(s) in the order are no longer on the menu and were removed.');
+    const n = gone.length;
+    showMessage('info', () => I18n.t('order.pruned', { n }));
     scheduleQuote();
   }
 
@@ -369,15 +397,15 @@
     ul.replaceChildren();
     for (const l of state.cart) {
       const item = menu.get(l.id);
-      const name = item ? item.name : 'Item ' + l.id.slice(0, 8);
-      const minus = el('button', { type: 'button', class: 'qty-minus', 'aria-label': 'One less ' + name, text: '−' });
-      const plus = el('button', { type: 'button', class: 'qty-plus', 'aria-label': 'One more ' + name, text: '+' });
-      const remove = el('button', { type: 'button', class: 'remove', 'aria-label': 'Remove ' + name, text: '×' });
+      const name = item ? item.name : l.id.slice(0, 8);
+      const minus = el('button', { type: 'button', class: 'qty-minus', 'aria-label': I18n.t('order.one_less', { name }), text: '−' });
+      const plus = el('button', { type: 'button', class: 'qty-plus', 'aria-label': I18n.t('order.one_more', { name }), text: '+' });
+      const remove = el('button', { type: 'button', class: 'remove', 'aria-label': I18n.t('order.remove', { name }), text: '×' });
       minus.addEventListener('click', () => setQty(l.id, l.qty - 1));
       plus.addEventListener('click', () => setQty(l.id, l.qty + 1));
       remove.addEventListener('click', () => setQty(l.id, 0));
       ul.append(el('li', { class: 'cart-line', 'data-item-id': l.id },
-        el('span', { class: 'name', text: name }),
+        el('span', { class: 'name', translate: 'no', text: name }),
         el('span', { class: 'ctl' }, minus, el('span', { class: 'qty', text: String(l.qty) }), plus, remove),
         el('span', { class: 'each', text: l.qty + ' × ' + (item ? usd(item.price_cents) : '?') })));
     }
@@ -419,7 +447,8 @@
   async function withConfirmation(send) {
     let res = await send(false);
     if (!res.ok && res.data && res.data.code === 'CONFIRMATION_REQUIRED') {
-      const yes = await confirmInPage('Please check: ' + res.data.detail + '.');
+      const asked = res.data;
+      const yes = await confirmInPage(() => problemSentence(asked), asked.detail);
       if (!yes) return { ok: false, cancelled: true, status: 0, data: null };
       res = await send(true);
     }
@@ -434,11 +463,10 @@
   function renderTotals(q) {
     const policy = state.ctx && state.ctx.policy;
     $('khr-note').textContent = policy
-      ? 'The riel total is rounded up to the next ' + khr(policy.khr_rounding) + ' at ' + khr(policy.khr_per_usd) +
-        ' per dollar, so that riel alone always pays it.'
+      ? I18n.t('order.khr_note', { step: khr(policy.khr_rounding), rate: khr(policy.khr_per_usd) })
       : '';
     const inclusive = !policy || policy.prices_include_vat !== false;
-    $('vat-label').textContent = inclusive ? 'VAT (included)' : 'VAT';
+    $('vat-label').textContent = inclusive ? I18n.t('order.vat_included') : I18n.t('order.vat');
     $('subtotal').textContent = q ? usd(q.subtotal_cents) : '—';
     $('vat').textContent = q ? usd(q.vat_cents) : '—';
     $('total').textContent = q ? usd(q.total_cents) : '—';
@@ -457,13 +485,13 @@
     if (!state.cart.length) {
       state.quote = null;
       renderTotals(null);
-      setChange('none', 'Change —');
+      setChange('none', I18n.t('change.none'));
       $('change-switch').hidden = true;
       updateCharge();
       return;
     }
     if (t.usdC === null || t.riel === null) {
-      setChange('short', t.usdC === null ? 'Cash $ cannot be read: ' + MONEY_HELP + '.' : 'Cash ៛ cannot be read: whole riel, like 4100 or 4,100.');
+      setChange('short', t.usdC === null ? I18n.t('change.usd_unreadable', { help: moneyHelp() }) : I18n.t('change.khr_unreadable'));
       $('charge').disabled = true;
       return;
     }
@@ -472,10 +500,10 @@
     if (!res.ok) {
       state.quote = null;
       renderTotals(null);
-      setChange('short', 'Cannot price this order');
+      setChange('short', I18n.t('change.cannot_price'));
       $('charge').disabled = true;
       const d = res.data || {};
-      if ($('message').hidden || $('message-text').textContent.indexOf(d.detail) < 0) showProblem(res, 'Price');
+      if ($('message').hidden || $('message-detail').textContent.indexOf(d.detail) < 0) showProblem(res, () => I18n.t('act.price'));
       return;
     }
     const q = res.data;
@@ -497,7 +525,7 @@
     $('charge').disabled = !state.quote || !state.quote.enough || !open;
     const hint = $('charge-hint');
     hint.hidden = open || !state.cart.length;
-    hint.textContent = hint.hidden ? '' : 'Open the drawer first: count the float under Cash session, then charge.';
+    hint.textContent = hint.hidden ? '' : I18n.t('order.open_drawer_first');
   }
 
   // The change to hand over, as a split ("Give $4.00 + ៛3,000"), and the switch between
@@ -505,17 +533,17 @@
   function renderChange(q) {
     const sw = $('change-switch');
     sw.hidden = true;
-    if (q.tendered_cents === 0) { setChange('none', 'Enter the cash received'); return; }
-    if (!q.enough) { setChange('short', 'Short by ' + usd(q.short_cents) + ' · ' + khr(q.short_khr)); return; }
+    if (q.tendered_cents === 0) { setChange('none', I18n.t('change.enter_cash')); return; }
+    if (!q.enough) { setChange('short', I18n.t('change.short', { usd: usd(q.short_cents), khr: khr(q.short_khr) })); return; }
     const d = q.change_default;
     const r = q.change_all_khr;
     const differ = d.usd_cents !== r.usd_cents || d.khr !== r.khr;
     if (!differ) state.changeAllRiel = false;
     const split = state.changeAllRiel ? r : d;
-    setChange('', 'Give ' + splitText(split) + ' (change owed ' + usd(q.change_cents) + ')');
+    setChange('', I18n.t('change.give', { split: splitText(split), owed: usd(q.change_cents) }));
     if (differ) {
       sw.hidden = false;
-      sw.textContent = state.changeAllRiel ? 'Give dollars + riel instead' : 'Give all the change in riel';
+      sw.textContent = state.changeAllRiel ? I18n.t('change.switch_split') : I18n.t('change.switch_riel');
     }
   }
 
@@ -568,16 +596,16 @@
   $('charge').addEventListener('click', async () => {
     if (!state.cart.length) return;
     const t = tender();
-    if (t.usdC === null || t.riel === null) { showMessage('error', 'Check the cash amounts first.'); return; }
+    if (t.usdC === null || t.riel === null) { showMessage('error', () => I18n.t('order.check_cash')); return; }
     const b = $('charge');
-    b.disabled = true; b.textContent = 'Saving…';
+    b.disabled = true; b.textContent = I18n.t('common.saving');
     const key = checkoutKey();
     const res = await withConfirmation((confirm) =>
       api('POST', '/api/sales', saleBody(confirm), ACTION_TIMEOUT_MS, { 'Idempotency-Key': key }));
-    b.textContent = 'Charge';
+    b.textContent = I18n.t('order.charge');
     if (!res.ok) {
       b.disabled = false;
-      if (!res.cancelled) showProblem(res, 'Sale refused');
+      if (!res.cancelled) showProblem(res, () => I18n.t('act.sale_refused'));
       return;
     }
     if (state.checkoutKey !== key) return; // a repeat of a checkout already shown
@@ -588,8 +616,10 @@
     state.receipt = (await loadReceipt(r.sale_id)) || receiptOfSale(res.data);
     renderReceipt();
     refreshReceipts();
-    showMessage(res.data.status === 'FAILED' ? 'error' : 'ok',
-      'Sale ' + r.receipt_no + ': give change ' + splitText(r.change_given) + '. ' + syncWord(res.data));
+    const sold = res.data;
+    showMessage(sold.status === 'FAILED' ? 'error' : 'ok',
+      () => frag(I18n.t('order.sold'), { no: r.receipt_no, change: splitText(r.change_given), sync: syncWord(sold) }),
+      sold.status === 'FAILED' ? sold.code : '', sold.status === 'FAILED' ? (sold.message || '') : '');
     state.cart = [];
     state.changeAllRiel = false;
     $('tender-usd').value = '';
@@ -627,9 +657,14 @@
     };
   }
 
+  // The server's own words on a refused sale, beneath the sentence (translate="no").
+  function failedDetail(sync) {
+    return sync && sync.status === 'FAILED' && sync.message ? el('small', { class: 'detail', translate: 'no', text: sync.message }) : null;
+  }
+
   function syncBadge(r, id) {
     const s = r.sync || {};
-    return el('span', { id, class: 'sync-state', 'data-status': s.status, text: s.status });
+    return el('span', { id, class: 'sync-state', 'data-status': s.status, text: syncName(s.status) });
   }
 
   // The last sale's receipt, drawn like every receipt (receiptPaper), with its sync state.
@@ -639,13 +674,13 @@
     const r = state.receipt;
     if (!r) { box.hidden = true; return; }
     const wasHidden = box.hidden;
-    const note = el('div', { id: 'receipt-sync-note', class: 'hint', text: syncWord(r.sync) });
-    const print = el('button', { id: 'receipt-print', type: 'button', class: 'btn small', text: 'Print' });
-    const done = el('button', { type: 'button', class: 'btn small ghost', text: 'Hide receipt' });
+    const note = el('div', { id: 'receipt-sync-note', class: 'hint' }, syncWord(r.sync), failedDetail(r.sync));
+    const print = el('button', { id: 'receipt-print', type: 'button', class: 'btn small', text: I18n.t('print.print') });
+    const done = el('button', { type: 'button', class: 'btn small ghost', text: I18n.t('receipt.hide') });
     print.addEventListener('click', () => openPrintView(state.receipt));
     done.addEventListener('click', () => { box.hidden = true; });
     box.replaceChildren(
-      el('div', { class: 'head' }, el('span', { text: 'Last sale' }), syncBadge(r, 'receipt-sync')),
+      el('div', { class: 'head' }, el('span', { text: I18n.t('receipt.last_sale') }), syncBadge(r, 'receipt-sync')),
       receiptPaper(r, 'receipt', vatIncluded()),
       note, el('div', { class: 'actions' }, print, done, voidControls(r)));
     box.hidden = keepHidden ? wasHidden : false;
@@ -658,16 +693,17 @@
     const manager = me && (me.role === 'manager' || me.role === 'owner');
     const online = state.status && state.status.online;
     if (r.voided || !manager || !online || !r.sync || r.sync.status !== 'SYNCED') return null;
-    const reason = el('input', { id: 'void-reason', type: 'text', class: 'small', maxLength: 200, placeholder: 'Why void it?' });
-    const button = el('button', { id: 'void-sale', type: 'button', class: 'btn small danger', text: 'Void' });
+    const reason = el('input', { id: 'void-reason', type: 'text', class: 'small', maxLength: 200, placeholder: I18n.t('void.reason') });
+    const button = el('button', { id: 'void-sale', type: 'button', class: 'btn small danger', text: I18n.t('void.button') });
     button.addEventListener('click', async () => {
-      if (!reason.value.trim()) { showMessage('error', 'Say why the sale is voided (e.g. wrong drink).'); return; }
+      if (!reason.value.trim()) { showMessage('error', () => I18n.t('void.say_why')); return; }
       button.disabled = true;
       const res = await api('POST', '/api/sales/' + r.sale_id + '/void', { reason: reason.value.trim() }, ACTION_TIMEOUT_MS,
         { 'Idempotency-Key': crypto.randomUUID() });
       button.disabled = false;
-      if (!res.ok) { showProblem(res, 'Void refused'); return; }
-      showMessage('ok', 'Sale ' + r.receipt_no + ' voided: give back ' + splitText(res.data.refund) + '.');
+      if (!res.ok) { showProblem(res, () => I18n.t('void.refused')); return; }
+      const refund = splitText(res.data.refund);
+      showMessage('ok', () => frag(I18n.t('void.done'), { no: r.receipt_no, refund }));
       await refreshLastReceipt();
       await refreshContext();
       refreshReceipts();
@@ -688,7 +724,8 @@
     if (JSON.stringify([fresh.sync, fresh.voided, fresh.header]) === was) return;
     renderReceipt(true);
     if (fresh.sync.status === 'FAILED' && r.sync.status !== 'FAILED') {
-      showMessage('error', 'Sale ' + fresh.receipt_no + ' was refused by the server: ' + (fresh.sync.message || fresh.sync.code), fresh.sync.code);
+      showMessage('error', () => frag(I18n.t('receipt.refused'), { no: fresh.receipt_no, reason: I18n.problem({ code: fresh.sync.code }).sentence }),
+        fresh.sync.code, fresh.sync.message || '');
     }
   }
 
@@ -709,7 +746,8 @@
     const key = today + JSON.stringify(list.map((r) => [r.sale_id, r.sync.status, r.voided]));
     if (key !== state.receiptsKey) {
       state.receiptsKey = key;
-      renderReceipts(list.length === all.length && all.length >= RECEIPTS_READ);
+      state.receiptsTruncated = list.length === all.length && all.length >= RECEIPTS_READ;
+      renderReceipts(state.receiptsTruncated);
     }
     // The receipt open from the list follows its sync state and void too.
     const open = state.openReceipt && list.find((r) => r.sale_id === state.openReceipt.sale_id);
@@ -725,24 +763,24 @@
     const ul = $('receipts-list');
     ul.replaceChildren();
     $('receipts-count').textContent = String(list.length);
-    if (!list.length) ul.append(el('li', { class: 'hint none', text: 'No sales yet today.' }));
+    if (!list.length) ul.append(el('li', { class: 'hint none', text: I18n.t('receipts.none') }));
     for (const r of list) {
-      const open = el('button', { type: 'button', class: 'receipt-open', title: 'Open receipt ' + r.receipt_no },
-        el('strong', { class: 'no', text: r.receipt_no }),
+      const open = el('button', { type: 'button', class: 'receipt-open', title: I18n.t('receipts.open', { no: r.receipt_no }) },
+        el('strong', { class: 'no', translate: 'no', text: r.receipt_no }),
         el('span', { class: 'time', text: saleClock(r.occurred_at, tz) }),
         el('span', { class: 'amount', text: usd(r.total_cents) }),
-        el('span', { class: 'meta', text: (r.cashier && r.cashier.name) || '' }),
-        el('span', { class: 'sync-state', 'data-status': r.sync.status, text: r.sync.status }),
-        r.voided ? el('span', { class: 'void-badge', text: 'VOID' }) : null);
+        el('span', { class: 'meta', translate: 'no', text: (r.cashier && r.cashier.name) || '' }),
+        el('span', { class: 'sync-state', 'data-status': r.sync.status, text: syncName(r.sync.status) }),
+        r.voided ? el('span', { class: 'void-badge', text: I18n.t('receipt.void') }) : null);
       open.addEventListener('click', () => openReceipt(r.sale_id));
       ul.append(el('li', { class: 'receipt-row', 'data-sale-id': r.sale_id }, open));
     }
-    if (truncated) ul.append(el('li', { class: 'hint', text: 'Showing the latest ' + RECEIPTS_READ + ' receipts.' }));
+    if (truncated) ul.append(el('li', { class: 'hint', text: I18n.t('receipts.truncated', { n: RECEIPTS_READ }) }));
   }
 
   async function openReceipt(saleId) {
     const r = await loadReceipt(saleId);
-    if (!r) { showMessage('error', 'That receipt cannot be read right now; try again.'); return; }
+    if (!r) { showMessage('error', () => I18n.t('receipts.unreadable')); return; }
     state.openReceipt = r;
     renderOpenReceipt();
     $('receipt-detail').scrollIntoView({ block: 'nearest' });
@@ -752,15 +790,15 @@
     const r = state.openReceipt;
     const box = $('receipt-detail');
     if (!r) { box.hidden = true; return; }
-    const reprint = el('button', { id: 'receipt-reprint', type: 'button', class: 'btn small primary', text: 'Reprint' });
-    const close = el('button', { id: 'receipt-detail-close', type: 'button', class: 'btn small ghost', text: 'Close' });
+    const reprint = el('button', { id: 'receipt-reprint', type: 'button', class: 'btn small primary', text: I18n.t('receipts.reprint') });
+    const close = el('button', { id: 'receipt-detail-close', type: 'button', class: 'btn small ghost', text: I18n.t('print.close') });
     reprint.addEventListener('click', () => openPrintView(state.openReceipt));
     close.addEventListener('click', () => { state.openReceipt = null; box.hidden = true; });
     const parts = [
-      el('div', { class: 'head' }, el('span', { text: 'Sync' }), syncBadge(r, 'detail-sync')),
+      el('div', { class: 'head' }, el('span', { text: I18n.t('receipts.sync') }), syncBadge(r, 'detail-sync')),
       receiptPaper(r, 'detail', vatIncluded()),
     ];
-    if (r.sync.status === 'FAILED') parts.push(el('div', { class: 'hint', text: syncWord(r.sync) }));
+    if (r.sync.status === 'FAILED') parts.push(el('div', { class: 'hint' }, syncWord(r.sync), failedDetail(r.sync)));
     parts.push(el('div', { class: 'actions' }, reprint, close));
     box.replaceChildren(...parts);
     box.hidden = false;
@@ -775,6 +813,7 @@
   // this paper alone.
   function openPrintView(r) {
     if (!r) return;
+    state.printing = r;
     $('print-paper').replaceChildren(receiptPaper(r, 'print', vatIncluded()));
     $('print-view').hidden = false;
     state.printAuto = false;
@@ -786,6 +825,7 @@
   // A print from the browser's menu prints the last receipt, never the whole page.
   window.addEventListener('beforeprint', () => {
     if (!$('print-view').hidden || !state.receipt) return;
+    state.printing = state.receipt;
     $('print-paper').replaceChildren(receiptPaper(state.receipt, 'print', vatIncluded()));
     $('print-view').hidden = false;
     state.printAuto = true;
@@ -799,7 +839,7 @@
   // One table, a column per currency: the rows `[label, usd, khr, class, id]`.
   function drawerTable(rows) {
     const table = el('table', { class: 'drawer-table' },
-      el('tr', {}, el('th', { text: '' }), el('th', { text: 'Dollars $' }), el('th', { text: 'Riel ៛' })));
+      el('tr', {}, el('th', { text: '' }), el('th', { text: I18n.t('movement.usd') }), el('th', { text: I18n.t('movement.khr') })));
     for (const [label, a, b, cls, id] of rows) {
       table.append(el('tr', { class: cls || '' }, el('td', { text: label }),
         el('td', { text: a === null ? '' : usd(a), id: id ? id : null }),
@@ -809,23 +849,23 @@
   }
 
   function varianceWord(v) {
-    return v > 0 ? 'over' : v < 0 ? 'short' : 'exact';
+    return v > 0 ? I18n.t('variance.over') : v < 0 ? I18n.t('variance.short') : I18n.t('variance.exact');
   }
 
   // The counted, expected and variance rows of a closed (or previewed) session, and its
   // total variance in dollars.
   function countRows(s) {
     return [
-      ['Expected', s.expected_cash_cents, s.expected_khr, 'grand', 'session-expected'],
-      ['Counted', s.counted_cash_cents, s.counted_khr, '', 'session-counted'],
-      ['Variance', s.variance_cents, s.variance_khr, 'grand', 'session-variance'],
+      [I18n.t('drawer.expected'), s.expected_cash_cents, s.expected_khr, 'grand', 'session-expected'],
+      [I18n.t('drawer.counted'), s.counted_cash_cents, s.counted_khr, '', 'session-counted'],
+      [I18n.t('drawer.variance'), s.variance_cents, s.variance_khr, 'grand', 'session-variance'],
     ];
   }
 
   function totalVariance(s) {
     const v = s.variance_total_cents;
     return el('p', { id: 'session-variance-total', class: v > 0 ? 'variance-over' : v < 0 ? 'variance-short' : 'variance-zero',
-      text: 'Total variance: ' + usd(v) + ' (' + varianceWord(v) + '; riel counted at ' + khr(s.close_khr_per_usd) + ' per dollar)' });
+      text: I18n.t('drawer.total_variance', { amount: usd(v), word: varianceWord(v), rate: khr(s.close_khr_per_usd) }) });
   }
 
   function renderSession() {
@@ -841,30 +881,30 @@
     box.replaceChildren();
     box.dataset.status = s ? s.status : 'none';
     if (!s) {
-      box.append(el('p', { class: 'hint', text: 'No cash session yet. Count the float into the drawer and open it to start selling.' }));
+      box.append(el('p', { class: 'hint', text: I18n.t('drawer.none_yet') }));
       return;
     }
     const rows = [
-      ['Opening float', s.usd.float, s.khr.float],
-      ['Cash received', s.usd.tendered, s.khr.tendered],
-      ['Change given', -s.usd.change, -s.khr.change],
-      ['Paid in', s.usd.paid_in, s.khr.paid_in],
-      ['Paid out', -s.usd.paid_out, -s.khr.paid_out],
+      [I18n.t('drawer.float'), s.usd.float, s.khr.float],
+      [I18n.t('drawer.received'), s.usd.tendered, s.khr.tendered],
+      [I18n.t('receipt.change_given'), -s.usd.change, -s.khr.change],
+      [I18n.t('movement.paid_in'), s.usd.paid_in, s.khr.paid_in],
+      [I18n.t('movement.paid_out'), -s.usd.paid_out, -s.khr.paid_out],
     ];
-    if (s.usd.adjustments || s.khr.adjustments) rows.push(['Adjustments', s.usd.adjustments, s.khr.adjustments]);
-    if (open && !blind) rows.push(['Expected', s.expected_cash_cents, s.expected_khr, 'grand', 'session-expected']);
+    if (s.usd.adjustments || s.khr.adjustments) rows.push([I18n.t('drawer.adjustments'), s.usd.adjustments, s.khr.adjustments]);
+    if (open && !blind) rows.push([I18n.t('drawer.expected'), s.expected_cash_cents, s.expected_khr, 'grand', 'session-expected']);
     if (!open) rows.push(...countRows(s));
-    const status = open ? 'Drawer open — opened ' + when(s.opened_at) : 'Drawer closed ' + when(s.closed_at) + ' — open a new session to sell again';
+    const status = open ? I18n.t('drawer.status_open', { at: when(s.opened_at) }) : I18n.t('drawer.status_closed', { at: when(s.closed_at) });
     box.append(el('p', { class: 'status', text: status }), drawerTable(rows));
-    if (open && blind) box.append(el('p', { class: 'hint', text: 'What the drawer should hold is shown after you count it (blind close).' }));
+    if (open && blind) box.append(el('p', { class: 'hint', text: I18n.t('drawer.blind') }));
     if (!open) box.append(totalVariance(s));
   }
 
   $('open-session').addEventListener('click', async () => {
     const cents = parseDollars($('open-float').value, null, false);
     const riel = parseRiel($('open-float-khr').value, 0);
-    if (cents === null) { showMessage('error', 'The dollar float cannot be read: ' + MONEY_HELP + '.'); return; }
-    if (riel === null) { showMessage('error', 'The riel float cannot be read: whole riel, like 40000 or 40,000.'); return; }
+    if (cents === null) { showMessage('error', () => I18n.t('drawer.float_usd_unreadable', { help: moneyHelp() })); return; }
+    if (riel === null) { showMessage('error', () => I18n.t('drawer.float_khr_unreadable')); return; }
     const b = $('open-session');
     b.disabled = true;
     const res = await withConfirmation((confirm) => api('POST', '/api/cash-sessions/open',
@@ -872,9 +912,9 @@
     b.disabled = false;
     if (res.ok) {
       $('open-float').value = ''; $('open-float-khr').value = '';
-      showDone(res.data, 'Drawer opened with ' + usd(cents) + ' and ' + khr(riel) + '.');
+      showDone(res.data, () => I18n.t('drawer.opened', { usd: usd(cents), khr: khr(riel) }));
     } else if (!res.cancelled) {
-      showProblem(res, 'Open drawer');
+      showProblem(res, () => I18n.t('drawer.open'));
     }
     await refreshContext();
     pollStatus(true);
@@ -886,15 +926,17 @@
     const text = $('movement-amount').value;
     const amount = inRiel ? parseRielSigned(text, kind === 'adjustment') : parseDollars(text, null, kind === 'adjustment');
     if (amount === null) {
-      showMessage('error', 'The amount cannot be read: ' + (inRiel ? 'whole riel, like 8000 or 8,000' : MONEY_HELP) + '.');
+      showMessage('error', () => (inRiel ? I18n.t('movement.khr_unreadable') : I18n.t('movement.usd_unreadable', { help: moneyHelp() })));
       return;
     }
     const reason = $('movement-reason').value.trim();
     const body = inRiel ? { kind, amount_khr: amount, reason } : { kind, amount_cents: amount, reason };
-    const res = await act($('movement-submit'), 'Saving…', 'POST', '/api/cash-sessions/movement', body, 'Cash in/out');
+    const res = await act($('movement-submit'), () => I18n.t('common.saving'), 'POST', '/api/cash-sessions/movement', body, () => I18n.t('op.movement'));
     if (res.ok) {
       $('movement-amount').value = ''; $('movement-reason').value = '';
-      showDone(res.data, $('movement-kind').selectedOptions[0].textContent + ' ' + (inRiel ? khr(amount) : usd(amount)) + ' recorded.');
+      const money = inRiel ? khr(amount) : usd(amount);
+      const kindName = () => (kind === 'paid_in' ? I18n.t('movement.paid_in') : kind === 'paid_out' ? I18n.t('movement.paid_out') : I18n.t('movement.adjustment'));
+      showDone(res.data, () => I18n.t('movement.recorded', { kind: kindName(), amount: money }));
     }
   });
 
@@ -912,12 +954,13 @@
   $('close-count').addEventListener('click', async () => {
     const cents = parseDollars($('close-counted').value, null, false);
     const riel = parseRiel($('close-counted-khr').value, null);
-    if (cents === null) { showMessage('error', 'The counted dollars cannot be read: ' + MONEY_HELP + '.'); return; }
-    if (riel === null) { showMessage('error', 'The counted riel cannot be read: whole riel, like 52000 or 52,000 (0 if none).'); return; }
+    if (cents === null) { showMessage('error', () => I18n.t('close.usd_unreadable', { help: moneyHelp() })); return; }
+    if (riel === null) { showMessage('error', () => I18n.t('close.khr_unreadable')); return; }
     const counts = { counted_cash_cents: cents, counted_khr: riel };
     const res = await api('POST', '/api/cash-sessions/close/preview', counts, ACTION_TIMEOUT_MS);
-    if (!res.ok) { showProblem(res, 'Close drawer'); return; }
+    if (!res.ok) { showProblem(res, () => I18n.t('close.close')); return; }
     state.closeCounts = counts;
+    state.closePreview = res.data;
     $('close-review-table').replaceChildren(drawerTable(countRows(res.data)), totalVariance(res.data));
     $('close-review').hidden = false;
   });
@@ -929,15 +972,14 @@
 
   $('close-session').addEventListener('click', async () => {
     const counts = state.closeCounts;
-    if (!counts) { showMessage('error', 'Count the drawer first, then check the count.'); return; }
-    const res = await act($('close-session'), 'Closing…', 'POST', '/api/cash-sessions/close', counts, 'Close drawer');
+    if (!counts) { showMessage('error', () => I18n.t('close.count_first')); return; }
+    const res = await act($('close-session'), () => I18n.t('close.closing'), 'POST', '/api/cash-sessions/close', counts, () => I18n.t('close.close'));
     if (res.ok) {
       $('close-counted').value = ''; $('close-counted-khr').value = '';
       $('close-review').hidden = true;
       state.closeCounts = null;
       const s = res.data.cash_session || {};
-      showDone(res.data, 'Drawer closed. Variance ' + usd(s.variance_cents) + ' and ' + khr(s.variance_khr) +
-        ', in all ' + usd(s.variance_total_cents) + '.');
+      showDone(res.data, () => I18n.t('close.done', { usd: usd(s.variance_cents), khr: khr(s.variance_khr), total: usd(s.variance_total_cents) }));
     }
   });
 
@@ -950,22 +992,22 @@
     const mine = me && shifts.find((s) => s.staff_id === me.staff_id);
     $('start-work').disabled = !me || !!mine;
     $('end-work').disabled = !me || !mine;
-    $('my-shift').textContent = !me ? '' : mine ? 'You are on shift since ' + clock(mine.started_at) + '.' : 'You are not on shift.';
+    $('my-shift').textContent = !me ? '' : mine ? I18n.t('shift.mine', { at: clock(mine.started_at) }) : I18n.t('shift.not_mine');
     const ul = $('open-shifts');
     ul.replaceChildren();
-    if (!shifts.length) ul.append(el('li', { class: 'hint', text: 'Nobody is on shift.' }));
+    if (!shifts.length) ul.append(el('li', { class: 'hint', text: I18n.t('shift.nobody') }));
     for (const s of shifts) {
-      ul.append(el('li', { 'data-staff-id': s.staff_id }, el('strong', { text: staffName(s.staff_id) }), ' since ' + clock(s.started_at)));
+      ul.append(el('li', { 'data-staff-id': s.staff_id }, frag(I18n.t('shift.since'), { name: staffName(s.staff_id), at: clock(s.started_at) })));
     }
   }
 
   $('start-work').addEventListener('click', async () => {
-    const res = await act($('start-work'), 'Starting…', 'POST', '/api/attendance/start', {}, 'Start work');
-    if (res.ok) showDone(res.data, 'Shift started.');
+    const res = await act($('start-work'), () => I18n.t('shift.starting'), 'POST', '/api/attendance/start', {}, () => I18n.t('shift.start'));
+    if (res.ok) showDone(res.data, () => I18n.t('shift.started'));
   });
   $('end-work').addEventListener('click', async () => {
-    const res = await act($('end-work'), 'Ending…', 'POST', '/api/attendance/end', {}, 'End work');
-    if (res.ok) showDone(res.data, 'Shift ended.');
+    const res = await act($('end-work'), () => I18n.t('shift.ending'), 'POST', '/api/attendance/end', {}, () => I18n.t('shift.end'));
+    if (res.ok) showDone(res.data, () => I18n.t('shift.ended'));
   });
 
   // ------------------------------------------------------------------ stock (online only)
@@ -977,10 +1019,11 @@
     state.stockKey = key;
     const sel = $('restock-item');
     const keep = sel.value;
-    sel.replaceChildren(el('option', { value: '', text: stock.length ? 'Choose an item…' : 'No stock items downloaded' }));
+    sel.replaceChildren(el('option', { value: '', text: stock.length ? I18n.t('stock.choose') : I18n.t('stock.none') }));
+    // The item's name and unit are data (translate="no"); the words around them are not.
     for (const s of stock) {
-      sel.append(el('option', { value: s.stock_item_id,
-        text: s.name + ' — about ' + Number(s.estimated_on_hand).toLocaleString('en-US') + ' ' + (s.unit || '') + ' left' }));
+      sel.append(el('option', { value: s.stock_item_id, translate: 'no',
+        text: I18n.t('stock.option', { name: s.name, qty: Number(s.estimated_on_hand).toLocaleString('en-US'), unit: s.unit || '' }) }));
     }
     if (stock.some((s) => s.stock_item_id === keep)) sel.value = keep;
   }
@@ -989,8 +1032,8 @@
     const online = !!(state.status && state.status.online);
     const me = state.ctx && state.ctx.signed_in;
     let reason = '';
-    if (!online) reason = 'Restocking needs the internet: this till is offline. Sales still work.';
-    else if (me && me.role === 'cashier') reason = 'Restocking needs a manager: sign in as a manager.';
+    if (!online) reason = I18n.t('stock.needs_internet');
+    else if (me && me.role === 'cashier') reason = I18n.t('stock.needs_manager');
     for (const id of ['restock-item', 'restock-qty', 'restock-submit']) $(id).disabled = !!reason;
     $('restock-reason').textContent = reason;
     $('restock-submit').title = reason;
@@ -999,10 +1042,11 @@
   $('restock-submit').addEventListener('click', async () => {
     const item = $('restock-item').value;
     const qty = parseRiel($('restock-qty').value, null); // a whole number
-    if (!item) { showMessage('error', 'Choose the stock item to restock.'); return; }
-    if (!qty) { showMessage('error', 'Enter how much arrived, as a whole number.'); return; }
-    const res = await act($('restock-submit'), 'Saving…', 'POST', '/api/inventory/restock', { stock_item_id: item, qty }, 'Restock');
-    if (res.ok) { $('restock-qty').value = ''; showMessage('ok', 'Restocked ' + qty + ' on the server.'); }
+    if (!item) { showMessage('error', () => I18n.t('stock.choose_first')); return; }
+    if (!qty) { showMessage('error', () => I18n.t('stock.qty_first')); return; }
+    const res = await act($('restock-submit'), () => I18n.t('common.saving'), 'POST', '/api/inventory/restock', { stock_item_id: item, qty },
+      () => I18n.t('stock.submit'));
+    if (res.ok) { $('restock-qty').value = ''; showMessage('ok', () => I18n.t('stock.done', { qty })); }
   });
 
   // ------------------------------------------------------------------ failed ops
@@ -1014,29 +1058,56 @@
     const ul = $('failed-list');
     ul.replaceChildren();
     if (!ops.length) {
-      ul.append(el('li', { class: 'hint none', text: 'No problems: the server has accepted everything so far.' }));
+      ul.append(el('li', { class: 'hint none', text: I18n.t('sync.no_problems') }));
       return;
     }
     for (const o of ops) {
       // What a person recognises it by: a sale's receipt number and amount, who, when.
       const what = o.receipt_no
-        ? 'Sale ' + o.receipt_no + (o.total_cents !== null && o.total_cents !== undefined ? ' · ' + usd(o.total_cents) : '')
-        : (OP_NAMES[o.type] || o.type);
-      const who = o.actor_name ? ' · ' + o.actor_name : '';
+        ? el('strong', {}, frag(I18n.t('sync.sale'), { no: o.receipt_no }),
+          o.total_cents !== null && o.total_cents !== undefined ? ' · ' + usd(o.total_cents) : '')
+        : el('strong', { text: opName(o.type) });
       const r = o.resolution;
       const resolved = r
-        ? el('span', { class: 'resolution', 'data-action': r.action,
-          text: (r.action === 'accept' ? 'Resolved: accepted by a manager ' : 'Resolved: dismissed by a manager ') +
-            when(r.at) + (r.note ? ' — ' + r.note : '') })
+        ? el('span', { class: 'resolution', 'data-action': r.action },
+          (r.action === 'accept' ? I18n.t('sync.resolved_accepted', { at: when(r.at) }) : I18n.t('sync.resolved_dismissed', { at: when(r.at) })),
+          r.note ? ' — ' : '', r.note ? el('span', { translate: 'no', text: r.note }) : '')
         : null;
       ul.append(el('li', { class: 'failed-op', 'data-op-id': o.client_op_id, 'data-code': o.code || '' },
-        el('span', { class: 'code', text: o.code || 'REFUSED' }),
-        el('strong', { text: what }),
-        el('span', { class: 'meta', text: who + ' · ' + when(o.occurred_at) }),
-        el('span', { class: 'msg', text: o.message || '' }),
+        el('span', { class: 'code', translate: 'no', text: o.code || 'REFUSED' }),
+        what,
+        el('span', { class: 'meta' }, o.actor_name ? ' · ' : '', o.actor_name ? el('span', { translate: 'no', text: o.actor_name }) : '',
+          ' · ' + when(o.occurred_at)),
+        el('span', { class: 'msg' }, problemSentence({ code: o.code }),
+          o.message ? el('small', { class: 'detail', translate: 'no', text: o.message }) : ''),
         resolved));
     }
   }
+
+  // ------------------------------------------------------------------ language
+
+  // A new language (the header's switch): everything the scripts wrote is drawn again
+  // (the markup's own words were redrawn by I18n.apply just before).
+  onLang(() => {
+    state.staffKey = '';
+    state.menuKey = '';
+    state.stockKey = '';
+    if (state.status) renderStatus(state.status);
+    else setConn(false);
+    if (state.ctx) renderContext();
+    renderTotals(state.quote);
+    scheduleQuote();
+    updateCharge();
+    if (state.receipt) renderReceipt(true);
+    if (state.receiptsDay) renderReceipts(state.receiptsTruncated);
+    if (state.openReceipt) renderOpenReceipt();
+    if (state.closePreview && !$('close-review').hidden) {
+      $('close-review-table').replaceChildren(drawerTable(countRows(state.closePreview)), totalVariance(state.closePreview));
+    }
+    if (state.printing && !$('print-view').hidden) $('print-paper').replaceChildren(receiptPaper(state.printing, 'print', vatIncluded()));
+    state.failedKey = '';
+    refreshFailed();
+  });
 
   // ------------------------------------------------------------------ start
 
