@@ -12,6 +12,7 @@ pub mod in_flight;
 pub mod login_gate;
 pub mod push_gate;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod sse_slots;
 pub mod state;

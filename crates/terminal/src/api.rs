@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
 use modula_wire::ErrorCode;
@@ -28,38 +28,49 @@ pub const OPS_PAGE_DEFAULT: i64 = 200;
 
 type Shared = Arc<Terminal>;
 
+/// The `/api` routes, each registered from its handler's `#[utoipa::path]`, and their
+/// OpenAPI document.
+pub fn api(t: &Shared) -> (Router<Shared>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    // The writes that take an Idempotency-Key (one checkout, one sale).
+    let keyed = OpenApiRouter::new()
+        .routes(routes!(sale))
+        .routes(routes!(open_session))
+        .routes(routes!(movement))
+        .routes(routes!(close_session))
+        .routes(routes!(start_work))
+        .routes(routes!(end_work))
+        .routes(routes!(restock))
+        .routes(routes!(void_sale))
+        .route_layer(axum::middleware::from_fn_with_state(t.clone(), crate::idempotency::idempotent));
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(status))
+        .routes(routes!(ops))
+        .routes(routes!(context))
+        .routes(routes!(receipts))
+        .routes(routes!(receipt))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(quote))
+        .routes(routes!(close_preview))
+        .routes(routes!(outage))
+        .merge(keyed)
+        .split_for_parts()
+}
+
 /// The local API router, behind the guard of `own` (SPEC §6: Host, Origin, Content-Type).
 pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
-    // The writes that take an Idempotency-Key (one checkout, one sale).
-    let keyed = Router::new()
-        .route("/api/sales", post(sale))
-        .route("/api/cash-sessions/open", post(open_session))
-        .route("/api/cash-sessions/movement", post(movement))
-        .route("/api/cash-sessions/close", post(close_session))
-        .route("/api/attendance/start", post(start_work))
-        .route("/api/attendance/end", post(end_work))
-        .route("/api/inventory/restock", post(restock))
-        .route("/api/sales/{sale_id}/void", post(void_sale))
-        .route_layer(axum::middleware::from_fn_with_state(t.clone(), crate::idempotency::idempotent));
-    Router::new()
-        .route("/", get(page_html))
+    let (api, doc) = api(&t);
+    let doc = Arc::new(doc.to_json().unwrap_or_else(|e| panic!("the OpenAPI document serializes: {e}")));
+    api.route("/", get(page_html))
         .route("/assets/page.css", get(page_css))
         .route("/assets/core.js", get(core_js))
         .route("/assets/page.js", get(page_js))
         .route("/assets/i18n.js", get(i18n_js))
         .route("/assets/khmer-400.woff2", get(|| font(modula_i18n::FONT_KHMER_400)))
         .route("/assets/khmer-700.woff2", get(|| font(modula_i18n::FONT_KHMER_700)))
-        .route("/api/status", get(status))
-        .route("/api/ops", get(ops))
-        .route("/api/context", get(context))
-        .route("/api/receipts", get(receipts))
-        .route("/api/receipts/{sale_id}", get(receipt))
-        .route("/api/signin", post(sign_in))
-        .route("/api/signout", post(sign_out))
-        .route("/api/quote", post(quote))
-        .route("/api/cash-sessions/close/preview", post(close_preview))
-        .route("/api/outage", post(outage))
-        .merge(keyed)
+        .route("/api/openapi.json", get(move || openapi_json(doc.clone())))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(LOCAL_BODY_MAX_BYTES))
@@ -120,6 +131,15 @@ async fn font(bytes: &'static [u8]) -> Response {
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("font/woff2"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=86400"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+/// `GET /api/openapi.json`: this API's OpenAPI 3.1 document, built once at start.
+async fn openapi_json(doc: Arc<String>) -> Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let mut r = doc.as_str().to_owned().into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
@@ -208,6 +228,7 @@ pub async fn status_json(t: &Terminal) -> TerminalResult<Value> {
     }))
 }
 
+#[utoipa::path(get, path = "/api/status", tag = "till", responses((status = 200, description = "Online or offline, pending, failed and synced counts, cache age, branch status, offline_since, sync {done, total}.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn status(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
     Ok(Json(status_json(&t).await?))
 }
@@ -219,6 +240,7 @@ struct OpsQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/ops", tag = "till", params(("status" = Option<String>, Query, description = "PENDING, FAILED or SYNCED."), ("after" = Option<i64>, Query, description = "device_seq to page after."), ("limit" = Option<i64>, Query, description = "Page size.")), responses((status = 200, description = "`{ops: [...]}`, oldest first.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn ops(
     State(t): State<Shared>,
     q: Result<Query<OpsQuery>, axum::extract::rejection::QueryRejection>,
@@ -263,6 +285,7 @@ async fn ops(
 const VOIDED_SHOWN_MAX: i64 = 500;
 
 /// Everything the cashier's page draws besides the status bar.
+#[utoipa::path(get, path = "/api/context", tag = "till", responses((status = 200, description = "What the page draws from: menu, staff, branch, policy, open drawer and shifts, from the cache.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn context(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
     let mut conn = t.db.reader().acquire().await?;
     let signed_in = t.signed_in(&mut conn).await?;
@@ -321,6 +344,7 @@ fn bad_limit() -> TerminalError {
 }
 
 /// `GET /api/receipts?limit=`: this till's receipts, newest first.
+#[utoipa::path(get, path = "/api/receipts", tag = "till", params(("limit" = Option<u32>, Query, description = "1 to 500, default 50.")), responses((status = 200, description = "`{receipts: [...]}`, newest first.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn receipts(
     State(t): State<Shared>,
     q: Result<Query<ReceiptsQuery>, axum::extract::rejection::QueryRejection>,
@@ -336,6 +360,7 @@ async fn receipts(
 }
 
 /// `GET /api/receipts/{sale_id}`: one receipt of this till (`404` for any other id).
+#[utoipa::path(get, path = "/api/receipts/{sale_id}", tag = "till", params(("sale_id" = Uuid, Path, description = "The sale.")), responses((status = 200, description = "One receipt, to reprint.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn receipt(State(t): State<Shared>, Path(sale_id): Path<String>) -> TerminalResult<Json<Value>> {
     let unknown = || TerminalError::refuse(ErrorCode::NotFound, "this till has no receipt of that sale");
     let sale_id = Uuid::parse_str(&sale_id).map_err(|_| unknown())?;
@@ -352,11 +377,13 @@ struct SignInRequest {
     pin: String,
 }
 
+#[utoipa::path(post, path = "/api/signin", tag = "till", request_body = serde_json::Value, responses((status = 200, description = "`{staff_id, pin}` in; that person is signed in at this till.", body = app::SignedIn), crate::openapi::Refusals))]
 async fn sign_in(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<app::SignedIn>> {
     let req: SignInRequest = body(&bytes)?;
     Ok(Json(t.sign_in(req.staff_id, &req.pin).await?))
 }
 
+#[utoipa::path(post, path = "/api/signout", tag = "till", responses((status = 204, description = "Signed out."), crate::openapi::Refusals))]
 async fn sign_out(State(t): State<Shared>) -> TerminalResult<StatusCode> {
     t.sign_out().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -364,12 +391,14 @@ async fn sign_out(State(t): State<Shared>) -> TerminalResult<StatusCode> {
 
 // ------------------------------------------------------------------ actions
 
+#[utoipa::path(post, path = "/api/sales", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = app::SaleRequest, responses((status = 201, description = "Queued durably: the op and its receipt.", body = app::Queued), crate::openapi::Refusals))]
 async fn sale(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: SaleRequest = body(&bytes)?;
     Ok(created(t.sale(req).await?))
 }
 
 /// `POST /api/quote`: the body of a sale, priced without selling.
+#[utoipa::path(post, path = "/api/quote", tag = "till", request_body = app::SaleRequest, responses((status = 200, description = "The sale priced from the cache, nothing queued.", body = app::Quote), crate::openapi::Refusals))]
 async fn quote(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<app::Quote>> {
     let req: SaleRequest = body(&bytes)?;
     Ok(Json(t.quote(req).await?))
@@ -381,6 +410,7 @@ struct OutageRequest {
 }
 
 /// `POST /api/outage {"on": bool}` (only with `--outage-switch`).
+#[utoipa::path(post, path = "/api/outage", tag = "till", request_body = serde_json::Value, responses((status = 200, description = "`{on: bool}`: the simulated outage switch (when enabled).", body = serde_json::Value), crate::openapi::Refusals))]
 async fn outage(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
     if t.outage.is_none() {
         // Before reading the body: without the switch, the endpoint does not exist.
@@ -393,21 +423,25 @@ async fn outage(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalRes
     Ok(Json(t.set_outage(req.on).await?))
 }
 
+#[utoipa::path(post, path = "/api/cash-sessions/open", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 201, description = "`{opening_float_cents, opening_float_khr?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn open_session(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: app::OpenRequest = body(&bytes)?;
     Ok(created(t.open_session(req).await?))
 }
 
+#[utoipa::path(post, path = "/api/cash-sessions/movement", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = app::MovementRequest, responses((status = 201, description = "Queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn movement(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: MovementRequest = body(&bytes)?;
     Ok(created(t.movement(req).await?))
 }
 
+#[utoipa::path(post, path = "/api/cash-sessions/close/preview", tag = "till", request_body = serde_json::Value, responses((status = 200, description = "What closing with these counts would show.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn close_preview(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
     let req: app::CloseRequest = body(&bytes)?;
     Ok(Json(t.close_preview(req).await?))
 }
 
+#[utoipa::path(post, path = "/api/cash-sessions/close", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 201, description = "`{counted_cash_cents, counted_khr?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn close_session(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: app::CloseRequest = body(&bytes)?;
     Ok(created(t.close_session(req).await?))
@@ -419,16 +453,19 @@ struct ShiftRequest {
     staff_id: Option<Uuid>,
 }
 
+#[utoipa::path(post, path = "/api/attendance/start", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 201, description = "`{staff_id?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn start_work(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: ShiftRequest = body(&bytes)?;
     Ok(created(t.start_work(req.staff_id).await?))
 }
 
+#[utoipa::path(post, path = "/api/attendance/end", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 201, description = "`{staff_id?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn end_work(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: ShiftRequest = body(&bytes)?;
     Ok(created(t.end_work(req.staff_id).await?))
 }
 
+#[utoipa::path(post, path = "/api/sales/{sale_id}/void", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing."), ("sale_id" = Uuid, Path, description = "The sale.")), request_body = app::VoidRequest, responses((status = 200, description = "Voided online, a manager signed in.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn void_sale(
     State(t): State<Shared>,
     sale_id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
@@ -439,6 +476,7 @@ async fn void_sale(
     Ok(Json(t.void_sale(sale_id, req).await?))
 }
 
+#[utoipa::path(post, path = "/api/inventory/restock", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 200, description = "Sent online.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn restock(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
     let req: Value = body(&bytes)?;
     Ok(Json(t.restock(req).await?))

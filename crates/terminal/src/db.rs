@@ -249,7 +249,7 @@ pub async fn set_cursor(conn: &mut SqliteConnection, cursor: Option<&str>, at: D
 // ------------------------------------------------------------------ op queue
 
 /// Where an op is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum QueueStatus {
     /// Saved here, not yet answered by the server.

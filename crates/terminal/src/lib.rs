@@ -23,6 +23,7 @@ pub mod error;
 pub mod guard;
 pub mod idempotency;
 pub mod local;
+pub mod openapi;
 pub mod outage;
 pub mod receipts;
 pub mod remote;

@@ -1,12 +1,14 @@
 //! Request and answer bodies of the admin, auth and bootstrap endpoints (§5.5, §5.6).
 
+#[allow(unused_imports)]
+use serde_json::json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::{BranchStatus, Role};
 
 /// Output of `modula admin init --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InitOutput {
     /// The new tenant.
     pub tenant_id: Uuid,
@@ -19,7 +21,8 @@ pub struct InitOutput {
 }
 
 /// `POST /v1/auth/login`: a manager's or owner's server sign-in (never a PIN).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"tenant": "riverside-cafe", "login": "sokha", "password": "correct horse battery"}))]
 pub struct LoginRequest {
     /// The shop: its slug (what people type) or its id.
     pub tenant: String,
@@ -30,7 +33,7 @@ pub struct LoginRequest {
 }
 
 /// Answer of `POST /v1/auth/login`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     /// A bearer token for this staff member.
     pub token: String,
@@ -45,7 +48,8 @@ pub struct LoginResponse {
 }
 
 /// `POST /v1/branches`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "Riverside", "address": "12 Sisowath Quay, Phnom Penh", "timezone": "Asia/Phnom_Penh"}))]
 pub struct CreateBranch {
     /// Display name.
     pub name: String,
@@ -69,7 +73,7 @@ impl CreateBranch {
 pub const DEFAULT_TIMEZONE: &str = "Asia/Phnom_Penh";
 
 /// `PATCH /v1/branches/{id}`: the fields to change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UpdateBranch {
     /// New display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +87,8 @@ pub struct UpdateBranch {
 }
 
 /// A branch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "01939b6e-7a00-7c2e-9a51-3f0c2d7e8a11", "name": "Riverside", "status": "active", "address": "12 Sisowath Quay, Phnom Penh", "timezone": "Asia/Phnom_Penh"}))]
 pub struct BranchView {
     /// Id.
     pub id: Uuid,
@@ -106,7 +111,7 @@ fn default_timezone() -> String {
 }
 
 /// Answer of freeze/unfreeze.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BranchStatusView {
     /// Id.
     pub id: Uuid,
@@ -115,7 +120,8 @@ pub struct BranchStatusView {
 }
 
 /// `POST /v1/staff`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "Dara", "role": "cashier", "pin": "4821", "branch_ids": ["01939b6e-7a00-7c2e-9a51-3f0c2d7e8a11"]}))]
 pub struct CreateStaff {
     /// Display name.
     pub name: String,
@@ -134,7 +140,7 @@ pub struct CreateStaff {
 }
 
 /// `PATCH /v1/staff/{id}`: any subset of fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PatchStaff {
     /// New role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,7 +180,7 @@ where
 }
 
 /// A staff member (never with the PIN, the password or their hashes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StaffView {
     /// Id.
     pub id: Uuid,
@@ -192,7 +198,8 @@ pub struct StaffView {
 }
 
 /// `POST /v1/devices`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"branch_id": "01939b6e-7a00-7c2e-9a51-3f0c2d7e8a11", "name": "Till 1"}))]
 pub struct EnrollDevice {
     /// The branch the device sells for.
     pub branch_id: Uuid,
@@ -201,7 +208,8 @@ pub struct EnrollDevice {
 }
 
 /// Answer of `POST /v1/devices`. The token is shown once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"device_id": "01939b6e-7b00-7c2e-9a51-3f0c2d7e8a12", "token": "dev_3q2b8Zx9", "code": "D001"}))]
 pub struct EnrolledDevice {
     /// Id.
     pub device_id: Uuid,
@@ -212,7 +220,7 @@ pub struct EnrolledDevice {
 }
 
 /// A device as listed to managers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceView {
     /// Id.
     pub device_id: Uuid,
@@ -227,7 +235,8 @@ pub struct DeviceView {
 }
 
 /// `POST /v1/stock-items`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "Milk", "unit": "ml"}))]
 pub struct CreateStockItem {
     /// Display name.
     pub name: String,
@@ -236,7 +245,7 @@ pub struct CreateStockItem {
 }
 
 /// A stock item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StockItemView {
     /// Id.
     pub id: Uuid,
@@ -247,7 +256,8 @@ pub struct StockItemView {
 }
 
 /// `POST /v1/inventory/restock`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"branch_id": "01939b6e-7a00-7c2e-9a51-3f0c2d7e8a11", "stock_item_id": "01939b6e-7c00-7c2e-9a51-3f0c2d7e8a13", "qty": 5000}))]
 pub struct Restock {
     /// Where.
     pub branch_id: Uuid,
@@ -262,7 +272,7 @@ pub struct Restock {
 }
 
 /// Answer of a restock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RestockView {
     /// What.
     pub stock_item_id: Uuid,
@@ -271,7 +281,7 @@ pub struct RestockView {
 }
 
 /// One row of `GET /v1/inventory`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InventoryRow {
     /// What.
     pub stock_item_id: Uuid,
@@ -282,14 +292,14 @@ pub struct InventoryRow {
 }
 
 /// Answer of `GET /v1/inventory`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InventoryView {
     /// Every stock item of the tenant with its on-hand at the branch.
     pub items: Vec<InventoryRow>,
 }
 
 /// One recipe line: how much of a stock item one unit of a menu item uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecipeLine {
     /// Which stock item.
     pub stock_item_id: Uuid,
@@ -298,7 +308,8 @@ pub struct RecipeLine {
 }
 
 /// `PUT /v1/menu/items/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "Iced latte", "price_cents": 275, "category": "Coffee", "active": true, "recipe": [{"stock_item_id": "01939b6e-7c00-7c2e-9a51-3f0c2d7e8a13", "qty": 180}]}))]
 pub struct PutMenuItem {
     /// Display name.
     pub name: String,
@@ -314,7 +325,7 @@ pub struct PutMenuItem {
 }
 
 /// A menu item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MenuItemView {
     /// Id.
     pub id: Uuid,
@@ -331,14 +342,14 @@ pub struct MenuItemView {
 }
 
 /// Answer of list endpoints: `{"<key>": [...]}` wrappers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MenuItemsView {
     /// Live (not deleted) items.
     pub items: Vec<MenuItemView>,
 }
 
 /// What a manager does with a failure (SPEC §5.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResolveAction {
     /// Apply the refused sale now, as the till recorded it.
@@ -358,7 +369,8 @@ impl ResolveAction {
 }
 
 /// Body of `POST /v1/sync/failures/{client_op_id}/resolve`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"action": "dismiss", "note": "refunded by hand"}))]
 pub struct ResolveFailure {
     /// Accept or dismiss.
     pub action: ResolveAction,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A staff member's role. Ordered: `Cashier < Manager < Owner`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Sells, runs the cash drawer, clocks in and out.
@@ -36,7 +36,7 @@ impl Role {
 }
 
 /// Whether a branch accepts writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BranchStatus {
     /// Normal operation.
@@ -65,7 +65,7 @@ impl BranchStatus {
 }
 
 /// The effective pricing and cash policy of a branch (§3 of the spec).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Policy {
     /// ISO 4217 code of the base currency, e.g. `"USD"`.
     pub currency: String,
@@ -140,7 +140,7 @@ impl Default for Policy {
 }
 
 /// Some policy fields: a tenant policy update or a branch override.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PolicyPatch {
     /// See [`Policy::currency`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,7 +221,7 @@ impl PolicyPatch {
 /// The cash flows of one currency of a drawer session (SPEC §3), in that currency's
 /// unit: cents for dollars, whole riel for riel. The shared rules compute expected
 /// cash and variance from it; the store keeps it; views and reports show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CashFlows {
     /// In the drawer at opening.
     pub float: i64,
@@ -240,7 +240,7 @@ pub struct CashFlows {
 }
 
 /// A two-currency drawer session's flows: dollars (cents) and riel (whole).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CashDrawer {
     /// Dollars, in cents.
     pub usd: CashFlows,

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod envelope;
 pub mod json_text;
 pub mod op;
+pub mod openapi;
 pub mod problem;
 pub mod sync;
 

@@ -1,5 +1,7 @@
 //! Operations (`Op`), their payloads, and the push messages (§4 and §5.1 of the spec).
 
+#[allow(unused_imports)]
+use serde_json::json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -79,7 +81,7 @@ impl OpType {
 }
 
 /// One operation as queued by a terminal and pushed to the server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Op {
     /// Client-generated UUIDv7; the idempotency key of the op across both lanes.
     pub client_op_id: Uuid,
@@ -110,7 +112,8 @@ pub struct Op {
 
 /// Body of a direct online-lane request (§5.2): an [`Op`] without `client_op_id` (the
 /// `Idempotency-Key` header), `type` (the endpoint) and `payload_hash` (derived).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"tenant_id": "01939b6e-7900-7c2e-9a51-3f0c2d7e8a10", "branch_id": "01939b6e-7a00-7c2e-9a51-3f0c2d7e8a11", "actor_id": "01939b6e-7d00-7c2e-9a51-3f0c2d7e8a14", "occurred_at": "2026-12-07T03:15:00Z", "payload": {"cash_session_id": "01939b6e-7e00-7c2e-9a51-3f0c2d7e8a15", "opening_float_cents": 2000}}))]
 pub struct OnlineOp {
     /// The tenant the op belongs to.
     pub tenant_id: Uuid,
@@ -132,7 +135,7 @@ pub struct OnlineOp {
 }
 
 /// The outcome of one op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OpStatus {
     /// Applied now.
@@ -144,7 +147,7 @@ pub enum OpStatus {
 }
 
 /// One entry of a push answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpResult {
     /// The op this answers.
     pub client_op_id: Uuid,
@@ -165,7 +168,7 @@ pub struct OpResult {
 }
 
 /// Body of `POST /v1/sync/push`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushRequest {
     /// Must be the token's device.
     pub device_id: Uuid,
@@ -174,14 +177,14 @@ pub struct PushRequest {
 }
 
 /// Answer of `POST /v1/sync/push`: one result per op, same order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushResponse {
     /// One per op, in request order.
     pub results: Vec<OpResult>,
 }
 
 /// One line of a sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SaleLine {
     /// The menu item sold.
     pub menu_item_id: Uuid,
@@ -192,7 +195,7 @@ pub struct SaleLine {
 }
 
 /// Cash handed over by the customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tender {
     /// US dollars, in cents.
     pub cash_usd_cents: i64,
@@ -202,7 +205,7 @@ pub struct Tender {
 
 /// The exchange a till priced a sale with (`sale.finalize`'s `fx`, SPEC §3.1, §4): the
 /// tender is judged at this rate, never at a newer one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Fx {
     /// Riel per US dollar.
     pub khr_per_usd: i64,
@@ -218,7 +221,7 @@ impl Fx {
 }
 
 /// Change as given to the customer: a split between dollars and riel (SPEC §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChangeGiven {
     /// Dollars given back, in cents.
     pub usd_cents: i64,
@@ -227,7 +230,7 @@ pub struct ChangeGiven {
 }
 
 /// Totals of a sale as charged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SaleTotals {
     /// Σ qty × unit price.
     pub subtotal_cents: i64,
@@ -238,7 +241,7 @@ pub struct SaleTotals {
 }
 
 /// Payload of `sale.finalize`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SaleFinalize {
     /// Client-generated sale id.
     pub sale_id: Uuid,
@@ -263,7 +266,7 @@ pub struct SaleFinalize {
 }
 
 /// Payload of `cashSession.open`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CashSessionOpen {
     /// Client-generated session id.
     pub cash_session_id: Uuid,
@@ -276,7 +279,7 @@ pub struct CashSessionOpen {
 }
 
 /// Kind of a cash movement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MovementKind {
     /// Cash put into the drawer.
@@ -288,7 +291,7 @@ pub enum MovementKind {
 }
 
 /// Payload of `cashSession.movement`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CashSessionMovement {
     /// The open session.
     pub cash_session_id: Uuid,
@@ -329,7 +332,7 @@ pub enum Cash {
 }
 
 /// Payload of `cashSession.close`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CashSessionClose {
     /// The open session.
     pub cash_session_id: Uuid,
@@ -342,7 +345,7 @@ pub struct CashSessionClose {
 }
 
 /// Payload of `attendance.startWork` and `attendance.endWork`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShiftPayload {
     /// Client-generated shift id (the end names the shift it ends).
     pub shift_id: Uuid,
@@ -352,7 +355,7 @@ pub struct ShiftPayload {
 
 /// Payload of `sale.void` (online only, manager+ of the branch): the sale, the open cash
 /// session the refund leaves, why, and the refund as handed back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SaleVoid {
     /// The sale voided.
     pub sale_id: Uuid,

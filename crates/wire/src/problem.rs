@@ -1,12 +1,14 @@
 //! RFC 9457 problem details and the error-code vocabulary.
 
+#[allow(unused_imports)]
+use serde_json::json;
 use serde::{Deserialize, Serialize};
 
 /// Every machine-readable error code the API can answer with.
 ///
 /// The first group is named by the spec; the rest are this project's additions,
 /// documented in `docs/errors.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     // --- named by the spec ---
@@ -157,7 +159,8 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// An RFC 9457 `application/problem+json` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "urn:modula:problem:BRANCH_FROZEN", "title": "Branch frozen", "status": 423, "detail": "the branch Riverside is frozen: writes are refused until a manager unfreezes it", "code": "BRANCH_FROZEN"}))]
 pub struct Problem {
     /// A URI naming the problem type (`urn:modula:problem:<code>`).
     #[serde(rename = "type")]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// One entry of a pull page: an entity's current state, or its tombstone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Change {
     /// The scope it belongs to (`menu`, `policy`, `staff`, `branch`, `inventory`,
     /// `cash_sessions`, `attendance`, `sales`).
@@ -23,7 +23,7 @@ pub struct Change {
 }
 
 /// Answer of `GET /v1/sync/pull`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PullPage {
     /// Changes in branch-stream order.
     pub changes: Vec<Change>,
@@ -34,7 +34,7 @@ pub struct PullPage {
 }
 
 /// The data of an SSE `nudge` event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Nudge {
     /// The branch whose stream moved.
     pub branch_id: Uuid,
@@ -43,7 +43,7 @@ pub struct Nudge {
 }
 
 /// Answer of `GET /v1/devices/me` for a device token: what a terminal needs to enroll.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceSelf {
     /// The device's id (the `device_id` of its pushes).
     pub device_id: Uuid,
@@ -68,14 +68,14 @@ pub const DEVICE_EVENTS_MAX: usize = 50;
 /// `POST /v1/devices/me/events` (device token): what happened at a till that is no op
 /// but that managers should see in the audit trail (a PIN lockout). Each event is
 /// recorded once by its `event_id`, so a till may send it again after a lost answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceEvents {
     /// At most [`DEVICE_EVENTS_MAX`].
     pub events: Vec<DeviceEvent>,
 }
 
 /// What kind of till event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceEventKind {
     /// Too many wrong PINs for one person: their sign-in at this till is locked.
@@ -83,7 +83,7 @@ pub enum DeviceEventKind {
 }
 
 /// One till event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceEvent {
     /// The till's id for it (recorded once).
     pub event_id: Uuid,
@@ -101,7 +101,7 @@ pub struct DeviceEvent {
 }
 
 /// Answer of `POST /v1/devices/me/events`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceEventsRecorded {
     /// Events recorded now (those sent before are not counted again).
     pub recorded: usize,

@@ -18,6 +18,7 @@ mod lanes;
 mod link;
 mod lockout;
 mod money;
+mod openapi;
 mod page;
 mod receipts;
 mod refusals;

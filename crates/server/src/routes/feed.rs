@@ -28,6 +28,7 @@ pub struct PullQuery {
     limit: Option<String>,
 }
 
+#[utoipa::path(get, path = "/sync/pull", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch."), ("scopes" = Option<String>, Query, description = "Comma-separated scopes."), ("cursor" = Option<String>, Query, description = "The opaque cursor of the page before."), ("limit" = Option<u32>, Query, description = "Page size.")), responses((status = 200, description = "A page of changes.", body = modula_wire::sync::PullPage), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn pull(State(s): State<AppState>, auth: Auth, Query(q): Query<PullQuery>) -> ApiResult<Response> {
     let key = s.cursor_key.get_or_try_init(|| pull::cursor_key(s.store.as_ref())).await?;
     let req = pull::PullRequest { branch_id: q.branch_id, scopes: q.scopes, cursor: q.cursor, limit: q.limit };
@@ -39,6 +40,7 @@ pub async fn pull(State(s): State<AppState>, auth: Auth, Query(q): Query<PullQue
 /// `GET /v1/sync/events?branch_id=`: a `nudge` now, then on every move of the branch
 /// stream; heartbeats while idle. A slow subscriber skips nudges it lagged behind on
 /// (the next one carries the newest head); it never holds a writer up.
+#[utoipa::path(get, path = "/sync/events", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "Server-sent nudges.", body = String, content_type = "text/event-stream"), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn events(
     State(s): State<AppState>,
     auth: Auth,

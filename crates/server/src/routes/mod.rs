@@ -11,8 +11,11 @@ use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{middleware, Router};
+
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::extract::problemize;
 use crate::state::AppState;
@@ -64,52 +67,61 @@ async fn admit_push(
     resp
 }
 
+/// The `/v1` routes, each registered from its handler's `#[utoipa::path]` (one
+/// declaration for the route and its entry in the OpenAPI document), and that document.
+pub fn v1(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    // The push route goes through the push gate before its body is read.
+    let (schemas, paths, push) = routes!(sync::push);
+    let push = (schemas, paths, push.layer(middleware::from_fn_with_state(state.clone(), admit_push)));
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(admin::login))
+        .routes(routes!(admin::logout))
+        .routes(routes!(admin::create_branch, admin::list_branches))
+        .routes(routes!(admin::update_branch))
+        .routes(routes!(admin::freeze_branch))
+        .routes(routes!(admin::unfreeze_branch))
+        .routes(routes!(admin::put_branch_policy, admin::branch_policy))
+        .routes(routes!(admin::create_staff, admin::list_staff))
+        .routes(routes!(admin::patch_staff))
+        .routes(routes!(admin::enroll_device, admin::list_devices))
+        .routes(routes!(admin::device_self))
+        .routes(routes!(admin::device_events))
+        .routes(routes!(admin::revoke_device))
+        .routes(routes!(admin::create_stock_item, admin::list_stock_items))
+        .routes(routes!(admin::restock))
+        .routes(routes!(admin::inventory))
+        .routes(routes!(admin::list_menu_items))
+        .routes(routes!(admin::put_menu_item, admin::delete_menu_item, admin::get_menu_item))
+        .routes(routes!(admin::put_tenant_policy, admin::tenant_policy))
+        .routes(push)
+        .routes(routes!(feed::pull))
+        .routes(routes!(feed::events))
+        .routes(routes!(sync::failures))
+        .routes(routes!(sync::resolve))
+        .routes(routes!(sync::devices))
+        .routes(routes!(sync::sales, online::sale))
+        .routes(routes!(sync::sale))
+        .routes(routes!(sync::z_report))
+        .routes(routes!(sync::daily_report))
+        .routes(routes!(online::void_sale))
+        .routes(routes!(online::open_session, sync::cash_sessions))
+        .routes(routes!(sync::cash_session))
+        .routes(routes!(online::movement))
+        .routes(routes!(online::close_session))
+        .routes(routes!(sync::attendance))
+        .routes(routes!(online::start_work))
+        .routes(routes!(online::end_work))
+        .routes(routes!(sync::audit));
+    let (router, mut doc) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi()).nest("/v1", v1).split_for_parts();
+    doc.paths.paths.extend(crate::openapi::health_paths().paths);
+    (router, doc)
+}
+
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
-        .route("/auth/login", post(admin::login))
-        .route("/auth/logout", post(admin::logout))
-        .route("/branches", post(admin::create_branch).get(admin::list_branches))
-        .route("/branches/{id}", axum::routing::patch(admin::update_branch))
-        .route("/branches/{id}/freeze", post(admin::freeze_branch))
-        .route("/branches/{id}/unfreeze", post(admin::unfreeze_branch))
-        .route("/branches/{id}/policy", put(admin::put_branch_policy).get(admin::branch_policy))
-        .route("/staff", post(admin::create_staff).get(admin::list_staff))
-        .route("/staff/{id}", axum::routing::patch(admin::patch_staff))
-        .route("/devices", post(admin::enroll_device).get(admin::list_devices))
-        .route("/devices/me", get(admin::device_self))
-        .route("/devices/me/events", post(admin::device_events))
-        .route("/devices/{id}", axum::routing::delete(admin::revoke_device))
-        .route("/stock-items", post(admin::create_stock_item).get(admin::list_stock_items))
-        .route("/inventory/restock", post(admin::restock))
-        .route("/inventory", get(admin::inventory))
-        .route("/menu/items", get(admin::list_menu_items))
-        .route(
-            "/menu/items/{id}",
-            put(admin::put_menu_item).delete(admin::delete_menu_item).get(admin::get_menu_item),
-        )
-        .route("/policy", put(admin::put_tenant_policy).get(admin::tenant_policy))
-        .route("/sync/push", post(sync::push).layer(middleware::from_fn_with_state(state.clone(), admit_push)))
-        .route("/sync/pull", get(feed::pull))
-        .route("/sync/events", get(feed::events))
-        .route("/sync/failures", get(sync::failures))
-        .route("/sync/failures/{client_op_id}/resolve", post(sync::resolve))
-        .route("/sync/devices", get(sync::devices))
-        .route("/sales", get(sync::sales).post(online::sale))
-        .route("/sales/{id}", get(sync::sale))
-        .route("/reports/z", get(sync::z_report))
-        .route("/reports/daily", get(sync::daily_report))
-        .route("/sales/{id}/void", post(online::void_sale))
-        .route("/cash-sessions", post(online::open_session).get(sync::cash_sessions))
-        .route("/cash-sessions/{id}", get(sync::cash_session))
-        .route("/cash-sessions/{id}/movements", post(online::movement))
-        .route("/cash-sessions/{id}/close", post(online::close_session))
-        .route("/attendance", get(sync::attendance))
-        .route("/attendance/start", post(online::start_work))
-        .route("/attendance/end", post(online::end_work))
-        .route("/audit", get(sync::audit));
-    Router::new()
-        .nest("/v1", v1)
+    let (v1, doc) = v1(&state);
+    let doc = std::sync::Arc::new(doc.to_json().unwrap_or_else(|e| panic!("the OpenAPI document serializes: {e}")));
+    v1.route("/openapi.json", get(move || openapi_json(doc.clone())))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
@@ -125,4 +137,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(run_to_completion))
         .route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state)
+}
+
+/// `GET /openapi.json`: the OpenAPI 3.1 document, built once at start.
+async fn openapi_json(doc: std::sync::Arc<String>) -> Response {
+    use axum::http::header;
+    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")], doc.as_str().to_owned()).into_response()
 }

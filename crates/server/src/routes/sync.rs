@@ -26,12 +26,14 @@ pub struct AuditQuery {
     since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+#[utoipa::path(post, path = "/sync/push", tag = "sync", request_body = PushRequest, responses((status = 200, description = "One result per op, in order.", body = PushResponse), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn push(State(s): State<AppState>, auth: Auth, ApiJson(req): ApiJson<PushRequest>) -> ApiResult<Json<PushResponse>> {
     Ok(Json(push::push(s.store.as_ref(), &s.metrics, &auth, req).await?))
 }
 
 /// `GET /v1/sales`: a page of JSON, or with `Accept: text/csv` or `format=csv` every
 /// matching row as CSV, streamed a page at a time.
+#[utoipa::path(get, path = "/sales", tag = "reports", params(("branch_id" = Option<Uuid>, Query, description = "The branch (else every branch the caller sees)."), ("from" = Option<String>, Query, description = "RFC 3339, on occurred_at, inclusive."), ("to" = Option<String>, Query, description = "RFC 3339, on occurred_at, exclusive."), ("cursor" = Option<String>, Query, description = "next_cursor of the page before."), ("limit" = Option<u32>, Query, description = "1 to 1000, default 1000."), ("format" = Option<String>, Query, description = "`csv` for every matching row as CSV.")), responses((status = 200, description = "`{sales: [...], next_cursor}`, newest first; or text/csv (Accept: text/csv or format=csv).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn sales(State(s): State<AppState>, auth: Auth, headers: HeaderMap, Query(q): Query<SalesQuery>) -> ApiResult<Response> {
     if !(q.wants_csv() || accepts_csv(&headers)) {
         return Ok(Json(closing::sales(s.store.as_ref(), &auth, &q).await?).into_response());
@@ -81,18 +83,22 @@ pub struct DailyQuery {
     date: String,
 }
 
+#[utoipa::path(get, path = "/reports/z", tag = "reports", params(("cash_session_id" = Uuid, Query, description = "The session.")), responses((status = 200, description = "The session's Z report (SPEC §5.6).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn z_report(State(s): State<AppState>, auth: Auth, Query(q): Query<ZQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(closing::z_report(s.store.as_ref(), &auth, q.cash_session_id).await?))
 }
 
+#[utoipa::path(get, path = "/reports/daily", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch."), ("date" = String, Query, description = "YYYY-MM-DD, the branch's local day.")), responses((status = 200, description = "The branch's day (SPEC §5.6).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn daily_report(State(s): State<AppState>, auth: Auth, Query(q): Query<DailyQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(closing::daily_report(s.store.as_ref(), &auth, q.branch_id, &q.date).await?))
 }
 
+#[utoipa::path(get, path = "/sales/{id}", operation_id = "get_sale", tag = "reports", params(("id" = Uuid, Path, description = "Its id.")), responses((status = 200, description = "The sale with its lines, tender, change, fx and void.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn sale(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::sale(s.store.as_ref(), &auth, id).await?))
 }
 
+#[utoipa::path(post, path = "/sync/failures/{client_op_id}/resolve", tag = "sync", params(("client_op_id" = Uuid, Path, description = "The rejected op.")), request_body = modula_wire::admin::ResolveFailure, responses((status = 200, description = "The failure with its resolution.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn resolve(
     State(s): State<AppState>,
     auth: Auth,
@@ -102,26 +108,32 @@ pub async fn resolve(
     Ok(Json(crate::domain::resolve::resolve(s.store.as_ref(), &auth, id, req).await?))
 }
 
+#[utoipa::path(get, path = "/cash-sessions/{id}", tag = "reports", params(("id" = Uuid, Path, description = "Its id.")), responses((status = 200, description = "The session in both currencies.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn cash_session(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::cash_session(s.store.as_ref(), &auth, id).await?))
 }
 
+#[utoipa::path(get, path = "/cash-sessions", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{sessions: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn cash_sessions(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::cash_sessions(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
+#[utoipa::path(get, path = "/attendance", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{shifts: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn attendance(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::attendance(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
+#[utoipa::path(get, path = "/sync/failures", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{failures: [...]}`: every rejected op, both lanes.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn failures(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::failures(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
+#[utoipa::path(get, path = "/sync/devices", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{devices: [...]}` with the gaps in device_seq.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn devices(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::devices(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
+#[utoipa::path(get, path = "/audit", tag = "reports", params(("branch_id" = Option<Uuid>, Query, description = "The branch."), ("since" = Option<String>, Query, description = "RFC 3339.")), responses((status = 200, description = "`{events: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn audit(State(s): State<AppState>, auth: Auth, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::audit(s.store.as_ref(), &auth, q.branch_id, q.since).await?))
 }

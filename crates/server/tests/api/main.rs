@@ -19,6 +19,7 @@ mod fx;
 mod health;
 mod isolation;
 mod online;
+mod openapi;
 mod privilege;
 mod pull;
 mod push;

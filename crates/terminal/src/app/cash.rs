@@ -26,7 +26,7 @@ pub struct OpenRequest {
 }
 
 /// Body of `POST /api/cash-sessions/movement`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct MovementRequest {
     /// paid_in, paid_out or adjustment.
     pub kind: MovementKind,

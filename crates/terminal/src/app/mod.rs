@@ -173,7 +173,7 @@ impl DrainProgress {
 }
 
 /// Who is signed in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SignedIn {
     /// Id.
     pub staff_id: Uuid,
@@ -184,7 +184,7 @@ pub struct SignedIn {
 }
 
 /// Answer of an action: the queued op.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Queued {
     /// The op's id.
     pub client_op_id: Uuid,

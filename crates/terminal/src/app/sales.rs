@@ -12,7 +12,7 @@ use super::{cached_menu, cached_policy, payload_json, CachedMenuItem, Queued, Te
 use crate::error::{TerminalError, TerminalResult};
 
 /// Body of `POST /api/sales`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct SaleRequest {
     /// What is sold.
     pub lines: Vec<SaleRequestLine>,
@@ -28,7 +28,7 @@ pub struct SaleRequest {
 }
 
 /// One line of `POST /api/sales`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct SaleRequestLine {
     /// The menu item.
     pub menu_item_id: Uuid,
@@ -37,7 +37,7 @@ pub struct SaleRequestLine {
 }
 
 /// A printed receipt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     /// The sale's id.
     pub sale_id: Uuid,
@@ -67,7 +67,7 @@ pub struct Receipt {
 }
 
 /// One receipt line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReceiptLine {
     /// The item.
     pub menu_item_id: Uuid,
@@ -82,7 +82,7 @@ pub struct ReceiptLine {
 }
 
 /// The cashier on a receipt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReceiptCashier {
     /// Staff id.
     pub id: Uuid,
@@ -284,7 +284,7 @@ fn price_cart(menu: &[CachedMenuItem], policy: &Policy, req: &SaleRequest) -> Te
 
 /// Answer of `POST /api/quote`: what the cart would cost and the change, without
 /// selling anything.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Quote {
     /// Lines with names and prices from the cache.
     pub lines: Vec<ReceiptLine>,

@@ -15,7 +15,7 @@ use crate::local;
 use crate::remote::{DirectOutcome, RemoteError};
 
 /// Body of `POST /api/sales/{sale_id}/void`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct VoidRequest {
     /// Why (required).
     #[serde(default)]
