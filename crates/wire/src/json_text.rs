@@ -75,6 +75,19 @@ impl<'de> Deserialize<'de> for JsonText {
     }
 }
 
+/// In the OpenAPI document a `JsonText` is any JSON value (its shape is the op's or the
+/// answer's own, documented where it is used).
+impl utoipa::PartialSchema for JsonText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .description(Some("Any JSON value, kept as sent."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for JsonText {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,16 +119,3 @@ mod tests {
         assert_eq!(serde_json::from_str::<JsonText>("[1]").unwrap().as_str(), "[1]");
     }
 }
-
-/// In the OpenAPI document a `JsonText` is any JSON value (its shape is the op's or the
-/// answer's own, documented where it is used).
-impl utoipa::PartialSchema for JsonText {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
-            .description(Some("Any JSON value, kept as sent."))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for JsonText {}
