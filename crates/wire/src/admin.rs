@@ -378,3 +378,31 @@ pub struct ResolveFailure {
     #[serde(default)]
     pub note: String,
 }
+
+/// `GET /v1/branches`: the branches the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BranchesView {
+    /// The branches.
+    pub branches: Vec<BranchView>,
+}
+
+/// `GET /v1/staff`: the shop's staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StaffListView {
+    /// The staff members.
+    pub staff: Vec<StaffView>,
+}
+
+/// `GET /v1/devices?branch_id=`: a branch's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DevicesView {
+    /// The devices.
+    pub devices: Vec<DeviceView>,
+}
+
+/// `GET /v1/stock-items`: the shop's stock items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StockItemsView {
+    /// The stock items.
+    pub items: Vec<StockItemView>,
+}

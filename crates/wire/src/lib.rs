@@ -11,6 +11,7 @@ pub mod json_text;
 pub mod op;
 pub mod openapi;
 pub mod problem;
+pub mod reports;
 pub mod sync;
 
 pub use json_text::JsonText;

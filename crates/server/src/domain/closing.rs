@@ -9,7 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use modula_rules::{cash, day, Rejection};
 use modula_store::{CashSessionRecord, SaleRowRecord, SalesPage, SalesScope, Store, Timestamp};
 use modula_wire::CashFlows;
-use serde_json::{json, Value};
+
+use modula_wire::reports::{CurrencySummary, ItemSales, Report, ReportCash, SaleRow, SalesList, VoidsSummary};
 use uuid::Uuid;
 
 use super::{branch_for_read, not_found, views};
@@ -111,7 +112,7 @@ fn parse_cursor(text: &str) -> ApiResult<(Timestamp, Uuid)> {
 }
 
 /// `GET /v1/sales`: one page, newest first, with `next_cursor` when more follow.
-pub async fn sales(store: &dyn Store, auth: &Auth, q: &SalesQuery) -> ApiResult<Value> {
+pub async fn sales(store: &dyn Store, auth: &Auth, q: &SalesQuery) -> ApiResult<SalesList> {
     let filter = q.filter()?;
     let limit = match q.limit.as_deref() {
         None => SALES_PAGE_DEFAULT,
@@ -127,17 +128,24 @@ pub async fn sales(store: &dyn Store, auth: &Auth, q: &SalesQuery) -> ApiResult<
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next = if more { rows.last().map(|r| cursor_text((r.occurred_at, r.id))) } else { None };
-    Ok(json!({ "sales": rows.iter().map(sale_row).collect::<Vec<_>>(), "next_cursor": next }))
+    Ok(SalesList { sales: rows.iter().map(sale_row).collect(), next_cursor: next })
 }
 
 /// A sale as `GET /v1/sales` lists it.
-fn sale_row(r: &SaleRowRecord) -> Value {
-    json!({
-        "sale_id": r.id, "receipt_no": r.receipt_no, "total_cents": r.total_cents, "vat_cents": r.vat_cents,
-        "price_drift_cents": r.price_drift_cents, "device_id": r.device_id, "actor_id": r.actor_id,
-        "cash_session_id": r.cash_session_id, "occurred_at": views::at(r.occurred_at),
-        "applied_at": views::at(r.applied_at), "voided": r.voided,
-    })
+fn sale_row(r: &SaleRowRecord) -> SaleRow {
+    SaleRow {
+        sale_id: r.id,
+        receipt_no: r.receipt_no.clone(),
+        total_cents: r.total_cents,
+        vat_cents: r.vat_cents,
+        price_drift_cents: r.price_drift_cents,
+        device_id: r.device_id,
+        actor_id: r.actor_id,
+        cash_session_id: r.cash_session_id,
+        occurred_at: views::at(r.occurred_at),
+        applied_at: views::at(r.applied_at),
+        voided: r.voided,
+    }
 }
 
 /// A CSV export in progress: reads one page per call, so memory stays one page.
@@ -215,7 +223,7 @@ fn spreadsheet_safe(text: &str) -> String {
 }
 
 /// `GET /v1/reports/z?cash_session_id=`: one drawer session's sales and cash.
-pub async fn z_report(store: &dyn Store, auth: &Auth, cash_session_id: Uuid) -> ApiResult<Value> {
+pub async fn z_report(store: &dyn Store, auth: &Auth, cash_session_id: Uuid) -> ApiResult<Report> {
     let mut tx = store.begin_read().await?;
     let session =
         tx.cash_session(auth.tenant_id, cash_session_id).await?.ok_or_else(|| not_found("cash session", cash_session_id))?;
@@ -230,7 +238,7 @@ pub async fn z_report(store: &dyn Store, auth: &Auth, cash_session_id: Uuid) -> 
 /// midnight to midnight). Sales count on the day they were made (`occurred_at`); the
 /// drawer's figures are those of the sessions opened that day, counted and variance
 /// from those closed.
-pub async fn daily_report(store: &dyn Store, auth: &Auth, branch_id: Uuid, date: &str) -> ApiResult<Value> {
+pub async fn daily_report(store: &dyn Store, auth: &Auth, branch_id: Uuid, date: &str) -> ApiResult<Report> {
     let date = day::date("date", date)?;
     let mut tx = store.begin_read().await?;
     let branch = branch_for_read(tx.as_mut(), auth, branch_id).await?;
@@ -249,32 +257,32 @@ pub async fn daily_report(store: &dyn Store, auth: &Auth, branch_id: Uuid, date:
 }
 
 /// A report's body (SPEC §5.6), the same for one session and for a day.
-fn report(totals: &modula_store::SalesTotalsRecord, items: &[modula_store::ItemSalesRecord], sessions: &[CashSessionRecord]) -> Value {
-    let by_item: Vec<Value> = items
+fn report(totals: &modula_store::SalesTotalsRecord, items: &[modula_store::ItemSalesRecord], sessions: &[CashSessionRecord]) -> Report {
+    let by_item = items
         .iter()
-        .map(|i| json!({"menu_item_id": i.menu_item_id, "name": i.name, "qty": i.qty, "total_cents": i.total_cents}))
+        .map(|i| ItemSales { menu_item_id: i.menu_item_id, name: i.name.clone(), qty: i.qty, total_cents: i.total_cents })
         .collect();
     let closed: Vec<&CashSessionRecord> = sessions.iter().filter(|s| !s.open).collect();
     let variance_total: Option<i64> =
         closed.iter().map(|s| views::variance_total_cents(s)).sum::<Option<i64>>().filter(|_| !closed.is_empty());
-    json!({
-        "sales_count": totals.sales_count,
-        "gross_cents": totals.gross_cents,
-        "vat_cents": totals.vat_cents,
-        "net_cents": totals.gross_cents - totals.vat_cents,
-        "voids": {"count": totals.voids_count, "total_cents": totals.voids_total_cents},
-        "by_item": by_item,
-        "cash": {
-            "usd": currency(sessions, |s| (s.drawer.usd, if s.open { None } else { s.counted_cash_cents })),
-            "khr": currency(sessions, |s| (s.drawer.khr, if s.open { None } else { s.counted_khr })),
+    Report {
+        sales_count: totals.sales_count,
+        gross_cents: totals.gross_cents,
+        vat_cents: totals.vat_cents,
+        net_cents: totals.gross_cents - totals.vat_cents,
+        voids: VoidsSummary { count: totals.voids_count, total_cents: totals.voids_total_cents },
+        by_item,
+        cash: ReportCash {
+            usd: currency(sessions, |s| (s.drawer.usd, if s.open { None } else { s.counted_cash_cents })),
+            khr: currency(sessions, |s| (s.drawer.khr, if s.open { None } else { s.counted_khr })),
         },
-        "variance_total_cents": variance_total,
-    })
+        variance_total_cents: variance_total,
+    }
 }
 
 /// One currency of the drawer summed over sessions: every flow and `expected` over all
 /// of them; `counted` and `variance` over those closed with a count (null when none).
-fn currency(sessions: &[CashSessionRecord], pick: impl Fn(&CashSessionRecord) -> (CashFlows, Option<i64>)) -> Value {
+fn currency(sessions: &[CashSessionRecord], pick: impl Fn(&CashSessionRecord) -> (CashFlows, Option<i64>)) -> CurrencySummary {
     let mut sum = CashFlows::default();
     let (mut expected, mut counted, mut variance) = (0i64, None::<i64>, None::<i64>);
     for s in sessions {
@@ -287,11 +295,18 @@ fn currency(sessions: &[CashSessionRecord], pick: impl Fn(&CashSessionRecord) ->
             variance = Some(variance.unwrap_or(0) + cash::variance(c, e));
         }
     }
-    json!({
-        "float": sum.float, "tendered": sum.tendered, "change": sum.change, "paid_in": sum.paid_in,
-        "paid_out": sum.paid_out, "adjustments": sum.adjustments, "refunds": sum.refunds,
-        "expected": expected, "counted": counted, "variance": variance,
-    })
+    CurrencySummary {
+        float: sum.float,
+        tendered: sum.tendered,
+        change: sum.change,
+        paid_in: sum.paid_in,
+        paid_out: sum.paid_out,
+        adjustments: sum.adjustments,
+        refunds: sum.refunds,
+        expected,
+        counted,
+        variance,
+    }
 }
 
 fn add(a: CashFlows, b: CashFlows) -> CashFlows {

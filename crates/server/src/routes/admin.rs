@@ -6,7 +6,7 @@ use axum::Json;
 use modula_wire::admin::*;
 use modula_wire::{BranchStatus, Policy, PolicyPatch};
 use serde::Deserialize;
-use serde_json::{json, Value};
+
 use uuid::Uuid;
 
 use crate::auth::Auth;
@@ -50,9 +50,9 @@ pub async fn create_branch(
     Ok((StatusCode::CREATED, Json(admin::create_branch(s.store.as_ref(), &auth, req).await?)))
 }
 
-#[utoipa::path(get, path = "/branches", tag = "admin", responses((status = 200, description = "`{branches: [BranchView]}`: the branches the caller may see.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn list_branches(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "branches": admin::list_branches(s.store.as_ref(), &auth).await? })))
+#[utoipa::path(get, path = "/branches", tag = "admin", responses((status = 200, description = "The branches the caller may see.", body = BranchesView), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn list_branches(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<BranchesView>> {
+    Ok(Json(BranchesView { branches: admin::list_branches(s.store.as_ref(), &auth).await? }))
 }
 
 #[utoipa::path(patch, path = "/branches/{id}", tag = "admin", params(("id" = Uuid, Path, description = "Its id.")), request_body = UpdateBranch, responses((status = 200, description = "Done.", body = BranchView), crate::openapi::Refusals), security(("bearer" = [])))]
@@ -99,9 +99,9 @@ pub async fn create_staff(
     Ok((StatusCode::CREATED, Json(admin::create_staff(s.store.as_ref(), &auth, req).await?)))
 }
 
-#[utoipa::path(get, path = "/staff", tag = "admin", responses((status = 200, description = "`{staff: [StaffView]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn list_staff(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "staff": admin::list_staff(s.store.as_ref(), &auth).await? })))
+#[utoipa::path(get, path = "/staff", tag = "admin", responses((status = 200, description = "The shop's staff.", body = StaffListView), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn list_staff(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<StaffListView>> {
+    Ok(Json(StaffListView { staff: admin::list_staff(s.store.as_ref(), &auth).await? }))
 }
 
 #[utoipa::path(patch, path = "/staff/{id}", tag = "admin", params(("id" = Uuid, Path, description = "Its id.")), request_body = PatchStaff, responses((status = 200, description = "Done.", body = StaffView), crate::openapi::Refusals), security(("bearer" = [])))]
@@ -123,9 +123,9 @@ pub async fn enroll_device(
     Ok((StatusCode::CREATED, Json(admin::enroll_device(s.store.as_ref(), &auth, req).await?)))
 }
 
-#[utoipa::path(get, path = "/devices", tag = "admin", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{devices: [DeviceView]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn list_devices(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "devices": admin::list_devices(s.store.as_ref(), &auth, q.branch_id).await? })))
+#[utoipa::path(get, path = "/devices", tag = "admin", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "The branch's devices.", body = DevicesView), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn list_devices(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<DevicesView>> {
+    Ok(Json(DevicesView { devices: admin::list_devices(s.store.as_ref(), &auth, q.branch_id).await? }))
 }
 
 #[utoipa::path(get, path = "/devices/me", tag = "sync", responses((status = 200, description = "The calling device, its branch and shop.", body = modula_wire::sync::DeviceSelf), crate::openapi::Refusals), security(("bearer" = [])))]
@@ -157,9 +157,9 @@ pub async fn create_stock_item(
     Ok((StatusCode::CREATED, Json(admin::create_stock_item(s.store.as_ref(), &auth, req).await?)))
 }
 
-#[utoipa::path(get, path = "/stock-items", tag = "admin", responses((status = 200, description = "`{items: [StockItemView]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn list_stock_items(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "items": admin::list_stock_items(s.store.as_ref(), &auth).await? })))
+#[utoipa::path(get, path = "/stock-items", tag = "admin", responses((status = 200, description = "The shop's stock items.", body = StockItemsView), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn list_stock_items(State(s): State<AppState>, auth: Auth) -> ApiResult<Json<StockItemsView>> {
+    Ok(Json(StockItemsView { items: admin::list_stock_items(s.store.as_ref(), &auth).await? }))
 }
 
 #[utoipa::path(post, path = "/inventory/restock", tag = "admin", request_body = Restock, responses((status = 200, description = "Done.", body = RestockView), crate::openapi::Refusals), security(("bearer" = [])))]

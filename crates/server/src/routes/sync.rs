@@ -33,7 +33,7 @@ pub async fn push(State(s): State<AppState>, auth: Auth, ApiJson(req): ApiJson<P
 
 /// `GET /v1/sales`: a page of JSON, or with `Accept: text/csv` or `format=csv` every
 /// matching row as CSV, streamed a page at a time.
-#[utoipa::path(get, path = "/sales", tag = "reports", params(("branch_id" = Option<Uuid>, Query, description = "The branch (else every branch the caller sees)."), ("from" = Option<String>, Query, description = "RFC 3339, on occurred_at, inclusive."), ("to" = Option<String>, Query, description = "RFC 3339, on occurred_at, exclusive."), ("cursor" = Option<String>, Query, description = "next_cursor of the page before."), ("limit" = Option<u32>, Query, description = "1 to 1000, default 1000."), ("format" = Option<String>, Query, description = "`csv` for every matching row as CSV.")), responses((status = 200, description = "`{sales: [...], next_cursor}`, newest first; or text/csv (Accept: text/csv or format=csv).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/sales", tag = "reports", params(("branch_id" = Option<Uuid>, Query, description = "The branch (else every branch the caller sees)."), ("from" = Option<String>, Query, description = "RFC 3339, on occurred_at, inclusive."), ("to" = Option<String>, Query, description = "RFC 3339, on occurred_at, exclusive."), ("cursor" = Option<String>, Query, description = "next_cursor of the page before."), ("limit" = Option<u32>, Query, description = "1 to 1000, default 1000."), ("format" = Option<String>, Query, description = "`csv` for every matching row as CSV.")), responses((status = 200, description = "A page of sales, newest first; or, with Accept: text/csv or format=csv, every matching row as CSV with a header line.", content((modula_wire::reports::SalesList = "application/json"), (String = "text/csv"))), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn sales(State(s): State<AppState>, auth: Auth, headers: HeaderMap, Query(q): Query<SalesQuery>) -> ApiResult<Response> {
     if !(q.wants_csv() || accepts_csv(&headers)) {
         return Ok(Json(closing::sales(s.store.as_ref(), &auth, &q).await?).into_response());
@@ -83,13 +83,13 @@ pub struct DailyQuery {
     date: String,
 }
 
-#[utoipa::path(get, path = "/reports/z", tag = "reports", params(("cash_session_id" = Uuid, Query, description = "The session.")), responses((status = 200, description = "The session's Z report (SPEC §5.6).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn z_report(State(s): State<AppState>, auth: Auth, Query(q): Query<ZQuery>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/reports/z", tag = "reports", params(("cash_session_id" = Uuid, Query, description = "The session.")), responses((status = 200, description = "The session's Z report (SPEC §5.6).", body = modula_wire::reports::Report), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn z_report(State(s): State<AppState>, auth: Auth, Query(q): Query<ZQuery>) -> ApiResult<Json<modula_wire::reports::Report>> {
     Ok(Json(closing::z_report(s.store.as_ref(), &auth, q.cash_session_id).await?))
 }
 
-#[utoipa::path(get, path = "/reports/daily", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch."), ("date" = String, Query, description = "YYYY-MM-DD, the branch's local day.")), responses((status = 200, description = "The branch's day (SPEC §5.6).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn daily_report(State(s): State<AppState>, auth: Auth, Query(q): Query<DailyQuery>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/reports/daily", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch."), ("date" = String, Query, description = "YYYY-MM-DD, the branch's local day.")), responses((status = 200, description = "The branch's day (SPEC §5.6).", body = modula_wire::reports::Report), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn daily_report(State(s): State<AppState>, auth: Auth, Query(q): Query<DailyQuery>) -> ApiResult<Json<modula_wire::reports::Report>> {
     Ok(Json(closing::daily_report(s.store.as_ref(), &auth, q.branch_id, &q.date).await?))
 }
 

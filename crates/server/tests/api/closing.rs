@@ -31,7 +31,7 @@ fn sale(ops: &mut OpBuilder, f: &Fx, s: Uuid, item: (Uuid, i64), tender: (i64, i
 }
 
 /// The day under test: three days ago in Phnom Penh (the branch's default zone).
-fn day_under_test() -> NaiveDate {
+pub(crate) fn day_under_test() -> NaiveDate {
     (Utc::now() + Duration::hours(7)).date_naive() - Duration::days(3)
 }
 
@@ -46,7 +46,7 @@ fn day_under_test() -> NaiveDate {
 /// - the drawer is counted $0.50 and ៛4,100 short.
 ///
 /// Returns the session id and the sale ops.
-async fn a_day_at_the_counter(f: &Fx, day: NaiveDate) -> (Uuid, Vec<Value>) {
+pub(crate) async fn a_day_at_the_counter(f: &Fx, day: NaiveDate) -> (Uuid, Vec<Value>) {
     let mut ops = f.ops();
     let s = Uuid::now_v7();
     let open = ops.raw("cashSession.open", f.cashier, json!({"cash_session_id": s, "opening_float_cents": 2000, "opening_float_khr": 40_000}));

@@ -171,6 +171,13 @@ async fn real_answers_match_their_documented_schemas() {
     check("/v1/menu/items/{id}", "put", 201, r.ok(201));
     let r = app.get("/v1/menu/items", &owner).await;
     check("/v1/menu/items", "get", 200, r.ok(200));
+    for path in ["/v1/branches", "/v1/staff", "/v1/stock-items"] {
+        let r = app.get(path, &owner).await;
+        check(path, "get", 200, r.ok(200));
+    }
+    let r = app.get(&format!("/v1/devices?branch_id={branch}"), &owner).await;
+    check("/v1/devices", "get", 200, r.ok(200));
+    assert_eq!(r.body["devices"].as_array().map(Vec::len), Some(1), "{}", r.text);
     let r = app.get("/v1/policy", &owner).await;
     check("/v1/policy", "get", 200, r.ok(200));
     let r = app.post(&format!("/v1/branches/{branch}/freeze"), &owner, json!({})).await;
@@ -185,4 +192,32 @@ async fn real_answers_match_their_documented_schemas() {
     let problem = &doc["paths"]["/v1/staff"]["post"]["responses"][r.status.as_u16().to_string()]["content"]["application/problem+json"]["schema"];
     let e = errors(&doc, problem, &r.body);
     assert!(e.is_empty(), "the refusal answers the Problem schema: {e:?}\n{}", r.text);
+}
+
+/// A day at the counter in both currencies, a void and a closed session: the sales
+/// history (JSON and its CSV media type), a sale's detail, the Z and the daily report
+/// answer the schemas the document gives them.
+#[tokio::test]
+async fn closing_the_day_answers_its_documented_schemas() {
+    let f = crate::fixtures::Fx::new().await;
+    let day = crate::closing::day_under_test();
+    let (session, sales) = crate::closing::a_day_at_the_counter(&f, day).await;
+    let doc = document(&f.app).await;
+    let check = |path: &str, body: &Value| {
+        let e = errors(&doc, &answer_schema(&doc, path, "get", 200), body);
+        assert!(e.is_empty(), "GET {path} answers its schema: {e:?}\n{body}");
+    };
+    let r = f.app.get(&format!("/v1/reports/z?cash_session_id={session}"), &f.owner_token).await;
+    check("/v1/reports/z", r.ok(200));
+    assert!(r.body["variance_total_cents"].is_i64() && r.body["by_item"].as_array().is_some_and(|a| a.len() == 2), "{}", r.text);
+    let r = f.app.get(&format!("/v1/reports/daily?branch_id={}&date={day}", f.branch), &f.owner_token).await;
+    check("/v1/reports/daily", r.ok(200));
+    let r = f.app.get(&format!("/v1/sales?branch_id={}&limit=3", f.branch), &f.owner_token).await;
+    check("/v1/sales", r.ok(200));
+    assert!(r.body["next_cursor"].is_string() && r.body["sales"].as_array().is_some_and(|a| a.len() == 3), "{}", r.text);
+    let sale = sales[0]["payload"]["sale_id"].as_str().unwrap();
+    let r = f.app.get(&format!("/v1/sales/{sale}"), &f.owner_token).await;
+    check("/v1/sales/{id}", r.ok(200));
+    let csv = &doc["paths"]["/v1/sales"]["get"]["responses"]["200"]["content"]["text/csv"];
+    assert!(csv.is_object(), "the CSV answer is documented: {}", doc["paths"]["/v1/sales"]["get"]["responses"]["200"]);
 }
