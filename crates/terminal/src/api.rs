@@ -62,7 +62,7 @@ pub fn api(t: &Shared) -> (Router<Shared>, utoipa::openapi::OpenApi) {
 /// The local API router, behind the guard of `own` (SPEC §6: Host, Origin, Content-Type).
 pub fn router(t: Shared, own: crate::guard::LocalOrigin) -> Router {
     let (api, doc) = api(&t);
-    let doc = Arc::new(doc.to_json().unwrap_or_else(|e| panic!("the OpenAPI document serializes: {e}")));
+    let doc = Bytes::from(doc.to_json().unwrap_or_else(|e| panic!("the OpenAPI document serializes: {e}")));
     api.route("/", get(page_html))
         .route("/assets/page.css", get(page_css))
         .route("/assets/core.js", get(core_js))
@@ -134,11 +134,12 @@ async fn font(bytes: &'static [u8]) -> Response {
     r
 }
 
-/// `GET /api/openapi.json`: this API's OpenAPI 3.1 document, built once at start.
-async fn openapi_json(doc: Arc<String>) -> Response {
+/// `GET /api/openapi.json`: this API's OpenAPI 3.1 document, serialized once at start
+/// (each answer shares its bytes).
+async fn openapi_json(doc: Bytes) -> Response {
     use axum::http::{header, HeaderValue};
     use axum::response::IntoResponse;
-    let mut r = doc.as_str().to_owned().into_response();
+    let mut r = doc.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }

@@ -105,20 +105,10 @@ pub struct ReportCash {
 /// `counted` and `variance` over those closed with a count (null when none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CurrencySummary {
-    /// Opening floats.
-    pub float: i64,
-    /// Cash taken from customers.
-    pub tendered: i64,
-    /// Change given.
-    pub change: i64,
-    /// Paid in.
-    pub paid_in: i64,
-    /// Paid out.
-    pub paid_out: i64,
-    /// Adjustments (signed).
-    pub adjustments: i64,
-    /// Refunds of voids.
-    pub refunds: i64,
+    /// The flows summed over the sessions (`float`, `tendered`, `change`, `paid_in`,
+    /// `paid_out`, `adjustments`, `refunds`).
+    #[serde(flatten)]
+    pub flows: crate::CashFlows,
     /// What the drawer should hold.
     pub expected: i64,
     /// What was counted at close.

@@ -295,18 +295,7 @@ fn currency(sessions: &[CashSessionRecord], pick: impl Fn(&CashSessionRecord) ->
             variance = Some(variance.unwrap_or(0) + cash::variance(c, e));
         }
     }
-    CurrencySummary {
-        float: sum.float,
-        tendered: sum.tendered,
-        change: sum.change,
-        paid_in: sum.paid_in,
-        paid_out: sum.paid_out,
-        adjustments: sum.adjustments,
-        refunds: sum.refunds,
-        expected,
-        counted,
-        variance,
-    }
+    CurrencySummary { flows: sum, expected, counted, variance }
 }
 
 fn add(a: CashFlows, b: CashFlows) -> CashFlows {

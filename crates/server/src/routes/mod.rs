@@ -120,7 +120,7 @@ pub fn v1(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let (v1, doc) = v1(&state);
-    let doc = std::sync::Arc::new(doc.to_json().unwrap_or_else(|e| panic!("the OpenAPI document serializes: {e}")));
+    let doc = axum::body::Bytes::from(doc.to_json().unwrap_or_else(|e| panic!("the OpenAPI document serializes: {e}")));
     v1.route("/openapi.json", get(move || openapi_json(doc.clone())))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -139,8 +139,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /openapi.json`: the OpenAPI 3.1 document, built once at start.
-async fn openapi_json(doc: std::sync::Arc<String>) -> Response {
+/// `GET /openapi.json`: the OpenAPI 3.1 document, serialized once at start (each answer
+/// shares its bytes).
+async fn openapi_json(doc: axum::body::Bytes) -> Response {
     use axum::http::header;
-    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")], doc.as_str().to_owned()).into_response()
+    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")], doc).into_response()
 }

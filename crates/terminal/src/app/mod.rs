@@ -132,17 +132,16 @@ pub struct Terminal {
     signin_lock: tokio::sync::Mutex<()>,
     /// Keyed local writes run one at a time ([`crate::idempotency`]).
     pub idempotency_lock: tokio::sync::Mutex<()>,
-    /// The backlog being sent, while one is (`/api/status` `sync`).
-    /// Locked across a push's commit and its count of what is left, and across the
+    /// Ops settled since the backlog being sent began to drain, while one does
+    /// (`/api/status` `sync`, [`DrainProgress::shown`]). Locked across a push's commit and its count of what is left, and across the
     /// status read of the counts, so `/api/status` never pairs a count from before a
     /// push settled with progress from after it.
-    pub drain: tokio::sync::Mutex<Option<DrainProgress>>,
+    pub drain: tokio::sync::Mutex<Option<i64>>,
 }
 
 /// How far a backlog of queued ops has been sent (SPEC §6 `sync: {done, total}`): begun
-/// by the first batch a push round settles, `total` = settled so far + still pending,
-/// ended when nothing is pending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+/// by the first batch a push round settles, ended when nothing is pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DrainProgress {
     /// Ops settled (synced or failed) since the backlog began to drain.
     pub done: i64,
@@ -151,24 +150,18 @@ pub struct DrainProgress {
 }
 
 impl DrainProgress {
-    /// Notes that a push settled `settled` ops and `pending` are left: the drain goes on,
-    /// or ends when none are.
-    pub fn note(drain: &mut Option<DrainProgress>, settled: i64, pending: i64) {
+    /// Notes in `done` (the terminal's drain state) that a push settled `settled` ops and
+    /// `pending` are left: the drain goes on, or ends when none are.
+    pub fn note(done: &mut Option<i64>, settled: i64, pending: i64) {
         assert!(settled >= 0 && pending >= 0, "counts are never negative");
-        if pending == 0 {
-            *drain = None;
-            return;
-        }
-        let d = drain.get_or_insert_with(DrainProgress::default);
-        d.done += settled;
-        d.total = d.done + pending;
+        *done = if pending == 0 { None } else { Some(done.unwrap_or(0) + settled) };
     }
 
-    /// The progress as shown beside `pending` ops read now (under the same lock): sales
-    /// queued since the last push grow `total`; none pending means no drain.
-    pub fn shown(drain: Option<DrainProgress>, pending: i64) -> Option<DrainProgress> {
-        let d = drain.filter(|_| pending > 0)?;
-        Some(DrainProgress { done: d.done, total: d.done + pending })
+    /// The progress beside `pending` ops read now (under the same lock): sales queued
+    /// since the last push grow `total`; none pending means no drain.
+    pub fn shown(done: Option<i64>, pending: i64) -> Option<DrainProgress> {
+        let done = done.filter(|_| pending > 0)?;
+        Some(DrainProgress { done, total: done + pending })
     }
 }
 
