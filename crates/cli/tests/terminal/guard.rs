@@ -48,6 +48,9 @@ async fn only_requests_for_the_till_from_its_own_page_are_taken() {
         ("a rebinding read", "GET", "/api/status", vec![("host", format!("rebind.evil.example:{port}"))], 421, "MISDIRECTED_REQUEST"),
         ("a rebinding page", "GET", "/", vec![("host", format!("rebind.evil.example:{port}"))], 421, "MISDIRECTED_REQUEST"),
         ("a read from another origin", "GET", "/api/context", vec![("origin", "http://evil.example".into())], 403, "FORBIDDEN"),
+        ("the API description to another origin", "GET", "/api/openapi.json", vec![("origin", "http://evil.example".into())], 403, "FORBIDDEN"),
+        ("the API description to a rebinding name", "GET", "/api/openapi.json", vec![("host", format!("rebind.evil.example:{port}"))], 421, "MISDIRECTED_REQUEST"),
+        ("the page's words to a rebinding name", "GET", "/assets/i18n.js", vec![("host", format!("rebind.evil.example:{port}"))], 421, "MISDIRECTED_REQUEST"),
     ];
     for (why, method, path, headers, status, code) in cases {
         let body = (method == "POST").then_some(signin.as_str());
