@@ -1,5 +1,5 @@
 //! Request extractors whose failures are problem+json naming the field (the JSON body,
-//! the bearer token), and the middleware that turns any remaining plain error response
+//! the query string, the bearer token), and the middleware that turns any remaining plain error response
 //! into problem+json.
 
 use axum::body::Bytes;
@@ -85,6 +85,36 @@ fn parse_json_tracked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> 
     // Only trailing characters are left to fail (the untracked parse checks them too).
     de.end().map_err(|e| ApiError::BadRequest { detail: format!("the body is not valid JSON: {e}"), field: None })?;
     Ok(value)
+}
+
+/// A query string, parsed with the failing parameter named on error: a missing
+/// `branch_id` or a `date=` that is not a UUID answers `400 BAD_REQUEST` with `field`,
+/// like a bad body field (axum's `Query` names nothing).
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
+    }
+}
+
+/// Parses a query string, naming the failing parameter on error.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let message = e.inner().to_string();
+        let field = match missing_field_name(&message) {
+            Some(name) => Some(name.to_string()),
+            None => Some(e.path().to_string()).filter(|p| p != "."),
+        };
+        let detail = match &field {
+            Some(f) => format!("query parameter `{f}`: {message}"),
+            None => format!("the query string does not have the expected shape: {message}"),
+        };
+        ApiError::BadRequest { detail, field }
+    })
 }
 
 fn missing_field_name(message: &str) -> Option<&str> {

@@ -84,7 +84,8 @@ pub struct VoidsSummary {
 pub struct ItemSales {
     /// The item.
     pub menu_item_id: Uuid,
-    /// Its name as sold (null where no sale of it recorded one).
+    /// Its name on the menu now, deleted or not (null only for an id the tenant's menu
+    /// never had).
     pub name: Option<String>,
     /// Units sold.
     pub qty: i64,

@@ -77,6 +77,17 @@ impl SalesQuery {
         })
     }
 
+    /// Rows per page: `limit`, or [`SALES_PAGE_DEFAULT`]; a 400 naming it when it is not
+    /// a whole number from 1 to [`SALES_PAGE_MAX`].
+    fn page_limit(&self) -> ApiResult<i64> {
+        match self.limit.as_deref() {
+            None => Ok(SALES_PAGE_DEFAULT),
+            Some(text) => text.parse::<i64>().ok().filter(|n| (1..=SALES_PAGE_MAX).contains(n)).ok_or_else(|| {
+                ApiError::bad_field("limit", format!("limit must be a whole number from 1 to {SALES_PAGE_MAX}"))
+            }),
+        }
+    }
+
     /// Whether the query asks for CSV (`format=csv`).
     pub fn wants_csv(&self) -> bool {
         self.format.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("csv"))
@@ -114,12 +125,7 @@ fn parse_cursor(text: &str) -> ApiResult<(Timestamp, Uuid)> {
 /// `GET /v1/sales`: one page, newest first, with `next_cursor` when more follow.
 pub async fn sales(store: &dyn Store, auth: &Auth, q: &SalesQuery) -> ApiResult<SalesList> {
     let filter = q.filter()?;
-    let limit = match q.limit.as_deref() {
-        None => SALES_PAGE_DEFAULT,
-        Some(text) => text.parse::<i64>().ok().filter(|n| (1..=SALES_PAGE_MAX).contains(n)).ok_or_else(|| {
-            ApiError::bad_field("limit", format!("limit must be a whole number from 1 to {SALES_PAGE_MAX}"))
-        })?,
-    };
+    let limit = q.page_limit()?;
     let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let mut tx = store.begin_read().await?;
     branch_for_read(tx.as_mut(), auth, filter.branch_id).await?;
@@ -162,6 +168,9 @@ pub struct SalesCsv {
 /// of the request's start.
 pub async fn sales_csv(store: &dyn Store, auth: &Auth, q: &SalesQuery) -> ApiResult<SalesCsv> {
     let filter = q.filter()?;
+    // A CSV holds every matching row; a `limit` is still checked, so a bad one is the
+    // same 400 on both media types.
+    q.page_limit()?;
     let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let mut tx = store.begin_read().await?;
     branch_for_read(tx.as_mut(), auth, filter.branch_id).await?;
@@ -239,7 +248,9 @@ pub async fn z_report(store: &dyn Store, auth: &Auth, cash_session_id: Uuid) -> 
 /// drawer's figures are those of the sessions opened that day, counted and variance
 /// from those closed.
 pub async fn daily_report(store: &dyn Store, auth: &Auth, branch_id: Uuid, date: &str) -> ApiResult<Report> {
-    let date = day::date("date", date)?;
+    // A malformed query parameter is a 400 naming it, as `from`, `to` and `limit` are.
+    let date = day::date("date", date)
+        .map_err(|_| ApiError::bad_field("date", "date must be the branch's local day written YYYY-MM-DD, e.g. 2026-12-06"))?;
     let mut tx = store.begin_read().await?;
     let branch = branch_for_read(tx.as_mut(), auth, branch_id).await?;
     let tz = day::timezone("timezone", &branch.timezone)

@@ -75,13 +75,17 @@ pub async fn sale(store: &dyn Store, auth: &Auth, id: Uuid) -> ApiResult<Value> 
     let sale = tx.sale(auth.tenant_id, id).await?.ok_or_else(|| not_found("sale", id))?;
     branch_for_read(tx.as_mut(), auth, sale.branch_id).await?;
     let details: Value = serde_json::from_str(sale.details.as_str()).unwrap_or(Value::Null);
-    let menu: HashMap<Uuid, String> = tx.list_menu_items(auth.tenant_id).await?.into_iter().map(|m| (m.id, m.name)).collect();
-    let lines: Vec<Value> = details["lines"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let line_ids = |l: &Value| l["menu_item_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).unwrap_or_default();
+    let sold: Vec<Value> = details["lines"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<Uuid> = sold.iter().map(line_ids).collect();
+    // Named as the reports name them: the item's current name, deleted or not (a sale
+    // keeps its lines when an item leaves the menu).
+    let menu: HashMap<Uuid, String> =
+        tx.menu_items_by_ids(auth.tenant_id, &ids).await?.into_iter().map(|m| (m.id, m.name)).collect();
+    let lines: Vec<Value> = sold
+        .iter()
         .map(|l| {
-            let id = l["menu_item_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).unwrap_or_default();
+            let id = line_ids(l);
             let (qty, unit) = (l["qty"].as_i64().unwrap_or(0), l["unit_price_cents"].as_i64().unwrap_or(0));
             json!({"menu_item_id": id, "name": menu.get(&id), "qty": qty, "unit_price_cents": unit,
                    "line_total_cents": qty.saturating_mul(unit)})

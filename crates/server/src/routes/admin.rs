@@ -1,6 +1,6 @@
 //! Handlers of the auth and admin endpoints (§5.5, §5.6).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use modula_wire::admin::*;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::domain::{admin, login as login_domain};
 use crate::error::ApiResult;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// `?branch_id=` query.
@@ -124,7 +124,7 @@ pub async fn enroll_device(
 }
 
 #[utoipa::path(get, path = "/devices", tag = "admin", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "The branch's devices.", body = DevicesView), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn list_devices(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<DevicesView>> {
+pub async fn list_devices(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<DevicesView>> {
     Ok(Json(DevicesView { devices: admin::list_devices(s.store.as_ref(), &auth, q.branch_id).await? }))
 }
 
@@ -168,7 +168,7 @@ pub async fn restock(State(s): State<AppState>, auth: Auth, ApiJson(req): ApiJso
 }
 
 #[utoipa::path(get, path = "/inventory", tag = "admin", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "Done.", body = InventoryView), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn inventory(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<InventoryView>> {
+pub async fn inventory(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<InventoryView>> {
     Ok(Json(admin::inventory(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 

@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::admin::BranchQuery;
 use crate::auth::Auth;
 use crate::domain::{branch_for_read, pull};
+use crate::extract::ApiQuery;
 use crate::error::{ApiError, ApiResult};
 use crate::sse_slots::Subscriber;
 use crate::state::AppState;
@@ -29,7 +30,7 @@ pub struct PullQuery {
 }
 
 #[utoipa::path(get, path = "/sync/pull", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch."), ("scopes" = Option<String>, Query, description = "Comma-separated scopes."), ("cursor" = Option<String>, Query, description = "The opaque cursor of the page before."), ("limit" = Option<u32>, Query, description = "Page size.")), responses((status = 200, description = "A page of changes.", body = modula_wire::sync::PullPage), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn pull(State(s): State<AppState>, auth: Auth, Query(q): Query<PullQuery>) -> ApiResult<Response> {
+pub async fn pull(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<PullQuery>) -> ApiResult<Response> {
     let key = s.cursor_key.get_or_try_init(|| pull::cursor_key(s.store.as_ref())).await?;
     let req = pull::PullRequest { branch_id: q.branch_id, scopes: q.scopes, cursor: q.cursor, limit: q.limit };
     let page = pull::pull(s.store.as_ref(), key, &auth, req).await?;
@@ -44,7 +45,7 @@ pub async fn pull(State(s): State<AppState>, auth: Auth, Query(q): Query<PullQue
 pub async fn events(
     State(s): State<AppState>,
     auth: Auth,
-    Query(q): Query<BranchQuery>,
+    ApiQuery(q): ApiQuery<BranchQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let subscriber = match auth.principal {
         crate::auth::Principal::Device { device_id, .. } => Subscriber::Device(device_id),

@@ -1,7 +1,7 @@
 //! Handlers of the push lane and the reports it feeds (§5.1, §5.5, §5.6).
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use crate::auth::Auth;
 use crate::domain::closing::{self, SalesQuery};
 use crate::domain::{push, reports};
 use crate::error::ApiResult;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// `?branch_id=&since=` query of the audit report (no `branch_id`: the tenant's events
@@ -33,8 +33,8 @@ pub async fn push(State(s): State<AppState>, auth: Auth, ApiJson(req): ApiJson<P
 
 /// `GET /v1/sales`: a page of JSON, or with `Accept: text/csv` or `format=csv` every
 /// matching row as CSV, streamed a page at a time.
-#[utoipa::path(get, path = "/sales", tag = "reports", params(("branch_id" = Option<Uuid>, Query, description = "The branch (else every branch the caller sees)."), ("from" = Option<String>, Query, description = "RFC 3339, on occurred_at, inclusive."), ("to" = Option<String>, Query, description = "RFC 3339, on occurred_at, exclusive."), ("cursor" = Option<String>, Query, description = "next_cursor of the page before."), ("limit" = Option<u32>, Query, description = "1 to 1000, default 1000."), ("format" = Option<String>, Query, description = "`csv` for every matching row as CSV.")), responses((status = 200, description = "A page of sales, newest first; or, with Accept: text/csv or format=csv, every matching row as CSV with a header line.", content((modula_wire::reports::SalesList = "application/json"), (String = "text/csv"))), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn sales(State(s): State<AppState>, auth: Auth, headers: HeaderMap, Query(q): Query<SalesQuery>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/sales", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch."), ("from" = Option<String>, Query, description = "RFC 3339, on occurred_at, inclusive."), ("to" = Option<String>, Query, description = "RFC 3339, on occurred_at, exclusive."), ("cursor" = Option<String>, Query, description = "next_cursor of the page before."), ("limit" = Option<u32>, Query, description = "1 to 1000, default 1000 (checked, but a CSV holds every matching row)."), ("format" = Option<String>, Query, description = "`csv` for every matching row as CSV.")), responses((status = 200, description = "A page of sales, newest first; or, with Accept: text/csv or format=csv, every matching row as CSV with a header line.", content((modula_wire::reports::SalesList = "application/json"), (String = "text/csv"))), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn sales(State(s): State<AppState>, auth: Auth, headers: HeaderMap, ApiQuery(q): ApiQuery<SalesQuery>) -> ApiResult<Response> {
     if !(q.wants_csv() || accepts_csv(&headers)) {
         return Ok(Json(closing::sales(s.store.as_ref(), &auth, &q).await?).into_response());
     }
@@ -84,12 +84,12 @@ pub struct DailyQuery {
 }
 
 #[utoipa::path(get, path = "/reports/z", tag = "reports", params(("cash_session_id" = Uuid, Query, description = "The session.")), responses((status = 200, description = "The session's Z report (SPEC §5.6).", body = modula_wire::reports::Report), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn z_report(State(s): State<AppState>, auth: Auth, Query(q): Query<ZQuery>) -> ApiResult<Json<modula_wire::reports::Report>> {
+pub async fn z_report(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<ZQuery>) -> ApiResult<Json<modula_wire::reports::Report>> {
     Ok(Json(closing::z_report(s.store.as_ref(), &auth, q.cash_session_id).await?))
 }
 
 #[utoipa::path(get, path = "/reports/daily", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch."), ("date" = String, Query, description = "YYYY-MM-DD, the branch's local day.")), responses((status = 200, description = "The branch's day (SPEC §5.6).", body = modula_wire::reports::Report), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn daily_report(State(s): State<AppState>, auth: Auth, Query(q): Query<DailyQuery>) -> ApiResult<Json<modula_wire::reports::Report>> {
+pub async fn daily_report(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<DailyQuery>) -> ApiResult<Json<modula_wire::reports::Report>> {
     Ok(Json(closing::daily_report(s.store.as_ref(), &auth, q.branch_id, &q.date).await?))
 }
 
@@ -114,26 +114,26 @@ pub async fn cash_session(State(s): State<AppState>, auth: Auth, Path(id): Path<
 }
 
 #[utoipa::path(get, path = "/cash-sessions", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{sessions: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn cash_sessions(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
+pub async fn cash_sessions(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::cash_sessions(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
 #[utoipa::path(get, path = "/attendance", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{shifts: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn attendance(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
+pub async fn attendance(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::attendance(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
 #[utoipa::path(get, path = "/sync/failures", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{failures: [...]}`: every rejected op, both lanes.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn failures(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
+pub async fn failures(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::failures(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
 #[utoipa::path(get, path = "/sync/devices", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{devices: [...]}` with the gaps in device_seq.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn devices(State(s): State<AppState>, auth: Auth, Query(q): Query<BranchQuery>) -> ApiResult<Json<Value>> {
+pub async fn devices(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::devices(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
 #[utoipa::path(get, path = "/audit", tag = "reports", params(("branch_id" = Option<Uuid>, Query, description = "The branch."), ("since" = Option<String>, Query, description = "RFC 3339.")), responses((status = 200, description = "`{events: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn audit(State(s): State<AppState>, auth: Auth, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
+pub async fn audit(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult<Json<Value>> {
     Ok(Json(reports::audit(s.store.as_ref(), &auth, q.branch_id, q.since).await?))
 }

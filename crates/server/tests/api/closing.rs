@@ -165,10 +165,31 @@ async fn reports_refuse_bad_input_and_the_wrong_caller() {
         (format!("branch_id={}&date=", f.branch), "date"),
     ] {
         let r = f.app.get(&daily(q), &f.owner_token).await;
-        assert_eq!(r.problem(422, "VALIDATION_FAILED")["field"], field, "{}", r.text);
+        assert_eq!(r.problem(400, "BAD_REQUEST")["field"], field, "{}", r.text);
+    }
+    // A parameter missing or not a UUID is a 400 naming it, on every report.
+    for (path, field) in [
+        (daily(format!("branch_id={}", f.branch)), "date"),
+        (daily(format!("date={day}")), "branch_id"),
+        (daily(format!("branch_id=nope&date={day}")), "branch_id"),
+        ("/v1/reports/z".to_string(), "cash_session_id"),
+        ("/v1/reports/z?cash_session_id=nope".to_string(), "cash_session_id"),
+        ("/v1/sales".to_string(), "branch_id"),
+        ("/v1/sales?branch_id=42&format=csv".to_string(), "branch_id"),
+    ] {
+        let r = f.app.get(&path, &f.owner_token).await;
+        assert_eq!(r.problem(400, "BAD_REQUEST")["field"], field, "{path}: {}", r.text);
     }
     f.app.get(&format!("/v1/reports/z?cash_session_id={}", Uuid::now_v7()), &f.owner_token).await.problem(404, "NOT_FOUND");
-    f.app.get("/v1/reports/z?cash_session_id=nope", &f.owner_token).await.problem(400, "BAD_REQUEST");
+    // A branch nobody has.
+    let nowhere = Uuid::now_v7();
+    f.app.get(&daily(format!("branch_id={nowhere}&date={day}")), &f.owner_token).await.problem(404, "NOT_FOUND");
+    f.app.get(&format!("/v1/sales?branch_id={nowhere}"), &f.owner_token).await.problem(404, "NOT_FOUND");
+    // A cashier's token (should one exist) reads none of it.
+    let cashier = f.app.token_in_store(f.tenant, f.cashier).await;
+    f.app.get(&format!("/v1/reports/z?cash_session_id={s}"), &cashier).await.problem(403, "FORBIDDEN");
+    f.app.get(&daily(format!("branch_id={}&date={day}", f.branch)), &cashier).await.problem(403, "FORBIDDEN");
+    f.app.get(&format!("/v1/sales?branch_id={}", f.branch), &cashier).await.problem(403, "FORBIDDEN");
     // Another tenant's owner: nothing of this tenant exists for them.
     let other = f.app.other_tenant("Elsewhere").await;
     f.app.get(&format!("/v1/reports/z?cash_session_id={s}"), &other.token).await.problem(404, "NOT_FOUND");
@@ -196,6 +217,9 @@ async fn reports_refuse_bad_input_and_the_wrong_caller() {
                        ("to=2026-13-01T00:00:00Z", "to")] {
         let r = f.app.get(&format!("/v1/sales?branch_id={}&{q}", f.branch), &f.owner_token).await;
         assert_eq!(r.problem(400, "BAD_REQUEST")["field"], field, "{q}: {}", r.text);
+        // The same refusal as CSV: a problem, not a download.
+        let r = f.app.get(&format!("/v1/sales?branch_id={}&format=csv&{q}", f.branch), &f.owner_token).await;
+        assert_eq!(r.problem(400, "BAD_REQUEST")["field"], field, "csv {q}: {}", r.text);
     }
 }
 
@@ -275,6 +299,11 @@ async fn paging_while_sales_arrive_yields_every_row_once() {
     let span = format!("&from={}&to={}", urlenc(&from), urlenc(&to));
     // 10 sales of the first till in (end − 9 min … end], 10 of the second's by 30 s later.
     assert_eq!(all_pages(&f, &span, 7).await.len(), 10 + 9, "from is included, to excluded");
+    // A sale exactly at `to` is outside the span (the first till's newest, at `end`).
+    let span = format!("&from={}&to={}", urlenc(&from), urlenc(&end.to_rfc3339()));
+    let rows = all_pages(&f, &span, 7).await;
+    assert_eq!(rows.len(), 9 + 9, "to excluded");
+    assert!(rows.iter().all(|r| r["occurred_at"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() < end));
 }
 
 fn urlenc(s: &str) -> String {

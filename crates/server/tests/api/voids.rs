@@ -73,6 +73,12 @@ async fn a_void_returns_stock_and_cash_exactly_once() {
     assert_eq!((detail["void"]["reason"].clone(), detail["void"]["actor_id"].clone()), (json!("wrong drink"), json!(f.manager)));
     assert_eq!(detail["lines"], json!([{"menu_item_id": f.latte, "name": "Latte", "qty": 1, "unit_price_cents": 300, "line_total_cents": 300}]));
     assert_eq!((detail["tender"]["cash_usd_cents"].clone(), detail["change"].clone()), (json!(500), json!({"usd_cents": 200, "khr": 0})));
+    let voided_at: chrono::DateTime<chrono::Utc> = detail["void"]["at"].as_str().expect("void.at").parse().expect("RFC 3339");
+    assert!((chrono::Utc::now() - voided_at).num_seconds().abs() < 300, "void.at is when it was voided: {detail}");
+    // An item taken off the menu keeps its name on the sales that sold it.
+    f.app.delete(&format!("/v1/menu/items/{}", f.latte), &f.owner_token).await.ok(204);
+    let detail = f.app.get(&format!("/v1/sales/{sale_id}"), &mt).await.ok(200).clone();
+    assert_eq!(detail["lines"][0]["name"], "Latte", "{detail}");
     // One audit event, naming the manager; the tills learn it from the feed.
     let audit = f.app.get(&format!("/v1/audit?branch_id={}", f.branch), &f.owner_token).await;
     let voids: Vec<Value> = audit.ok(200)["events"].as_array().unwrap().iter().filter(|e| e["action"] == "void").cloned().collect();
