@@ -366,6 +366,11 @@ impl ResolveAction {
             ResolveAction::Dismiss => "dismiss",
         }
     }
+
+    /// The action named `name` (what [`ResolveAction::as_str`] wrote), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [ResolveAction::Accept, ResolveAction::Dismiss].into_iter().find(|a| a.as_str() == name)
+    }
 }
 
 /// Body of `POST /v1/sync/failures/{client_op_id}/resolve`.

@@ -11,6 +11,7 @@ pub mod json_text;
 pub mod op;
 pub mod openapi;
 pub mod problem;
+pub mod reads;
 pub mod reports;
 pub mod sync;
 

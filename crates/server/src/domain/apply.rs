@@ -558,9 +558,10 @@ async fn start_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, actor: &Staff
         ended_at: None,
     };
     tx.insert_shift(&shift).await?;
-    ctx.change("attendance", "shift", shift.id, views::shift(&shift).into());
+    let view = json_text(&views::shift(&shift))?;
+    ctx.change("attendance", "shift", shift.id, view.clone());
     audit(ctx, "attendance", "startWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}).into());
-    Ok(Ok(json!(views::shift(&shift)).into()))
+    Ok(Ok(view))
 }
 
 async fn end_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: ShiftPayload) -> Outcome {
@@ -584,7 +585,8 @@ async fn end_work(tx: &mut dyn Tx, ctx: &mut OpContext, op: &Op, p: ShiftPayload
     shift.open = false;
     shift.ended_at = Some(op.occurred_at);
     tx.update_shift(&shift).await?;
-    ctx.change("attendance", "shift", shift.id, views::shift(&shift).into());
+    let view = json_text(&views::shift(&shift))?;
+    ctx.change("attendance", "shift", shift.id, view.clone());
     audit(ctx, "attendance", "endWork", json!({"shift_id": shift.id, "staff_id": shift.staff_id}).into());
-    Ok(Ok(json!(views::shift(&shift)).into()))
+    Ok(Ok(view))
 }

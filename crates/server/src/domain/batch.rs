@@ -375,7 +375,7 @@ impl OpContext {
         for id in std::mem::take(&mut self.dirty_sessions) {
             if let Some(Some(s)) = self.sessions.get(&id).cloned() {
                 tx.update_cash_session(&s).await?;
-                self.change("cash_sessions", "cash_session", s.id, views::cash_session(&s).into());
+                self.change("cash_sessions", "cash_session", s.id, views::json_text(&views::cash_session(&s))?);
             }
         }
         Ok(())

@@ -10,6 +10,7 @@ use modula_rules::{cash, pricing, validate};
 use modula_store::{Lane, OpOutcome, OpRecord, ResolutionRecord, SaleRecord, Store, Tx};
 use modula_wire::admin::{ResolveAction, ResolveFailure};
 use modula_wire::op::{Fx, OpType, Payload, SaleFinalize};
+use modula_wire::reads::FailureView;
 use modula_wire::JsonText;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -21,7 +22,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 
 /// `POST /v1/sync/failures/{client_op_id}/resolve`.
-pub async fn resolve(store: &dyn Store, auth: &Auth, client_op_id: Uuid, req: ResolveFailure) -> ApiResult<Value> {
+pub async fn resolve(store: &dyn Store, auth: &Auth, client_op_id: Uuid, req: ResolveFailure) -> ApiResult<FailureView> {
     let (manager, _) = auth.require_manager()?;
     let note = validate::text("note", &req.note, req.action == ResolveAction::Dismiss)?;
     let op = store.ops_by_ids(auth.tenant_id, &[client_op_id]).await?.pop().ok_or_else(|| not_found("failure", client_op_id))?;
@@ -53,9 +54,10 @@ pub async fn resolve(store: &dyn Store, auth: &Auth, client_op_id: Uuid, req: Re
     if !tx.insert_resolution(&record).await? {
         return Err(ApiError::Internal(format!("failure {client_op_id} was resolved by another request under the branch lock")));
     }
-    ctx.change("resolutions", "resolution", client_op_id, views::json_text(&views::resolution(&record))?);
+    let view = views::resolution(&record)?;
+    ctx.change("resolutions", "resolution", client_op_id, views::json_text(&view)?);
     let details = json!({"client_op_id": client_op_id, "op_type": op.op_type, "original_actor_id": op.actor_id,
-                         "note": record.note, "result": views::resolution(&record)["result"]});
+                         "note": record.note, "result": view.result});
     let what = ("sync", if req.action == ResolveAction::Accept { "resolve.accept" } else { "resolve.dismiss" });
     let by = BranchActor { staff_id: manager, device_id: None };
     audit_no_op_at(tx.as_mut(), auth.tenant_id, Some(op.branch_id), by, what, details).await?;
@@ -64,8 +66,8 @@ pub async fn resolve(store: &dyn Store, auth: &Auth, client_op_id: Uuid, req: Re
     answer(&op, &record, &names)
 }
 
-fn answer(op: &OpRecord, r: &ResolutionRecord, names: &HashMap<Uuid, String>) -> ApiResult<Value> {
-    reports::failure_view(op, Some(r), names).ok_or_else(|| ApiError::Internal("a resolved op that was applied".into()))
+fn answer(op: &OpRecord, r: &ResolutionRecord, names: &HashMap<Uuid, String>) -> ApiResult<FailureView> {
+    reports::failure_view(op, Some(r), names)?.ok_or_else(|| ApiError::Internal("a resolved op that was applied".into()))
 }
 
 fn cannot_accept(why: &str) -> ApiError {

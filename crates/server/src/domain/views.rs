@@ -1,7 +1,9 @@
 //! Record → wire view conversions.
 
 use modula_store::{BranchRecord, DeviceRecord, MenuItemRecord, StaffRecord, StockItemRecord};
-use modula_wire::admin::{BranchView, DeviceView, MenuItemView, StaffView, StockItemView};
+use modula_wire::admin::{BranchView, DeviceView, MenuItemView, ResolveAction, StaffView, StockItemView};
+use modula_wire::reads::{CashSessionView, OpenOrClosed, ResolutionView, ShiftView};
+use modula_wire::reports::CurrencySummary;
 
 /// A branch as sent.
 pub fn branch(b: &BranchRecord) -> BranchView {
@@ -61,16 +63,11 @@ pub fn at(t: modula_store::Timestamp) -> modula_store::Timestamp {
     t.trunc_subsecs(6)
 }
 
-/// One currency of a drawer as views and reports show it: its flows, `expected`, and
-/// `counted` and `variance` (null until counted).
-pub fn drawer_currency(f: &modula_wire::CashFlows, counted: Option<i64>) -> serde_json::Value {
+/// One currency of a drawer as views show it: its flows, `expected`, and `counted` and
+/// `variance` (null until counted).
+pub fn drawer_currency(f: &modula_wire::CashFlows, counted: Option<i64>) -> CurrencySummary {
     let expected = modula_rules::cash::expected(f);
-    serde_json::json!({
-        "float": f.float, "tendered": f.tendered, "change": f.change, "paid_in": f.paid_in,
-        "paid_out": f.paid_out, "adjustments": f.adjustments, "refunds": f.refunds,
-        "expected": expected, "counted": counted,
-        "variance": counted.map(|c| modula_rules::cash::variance(c, expected)),
-    })
+    CurrencySummary { flows: *f, expected, counted, variance: counted.map(|c| modula_rules::cash::variance(c, expected)) }
 }
 
 /// A closed session's total variance in cents: dollars plus riel at the rate of the
@@ -87,30 +84,43 @@ pub fn variance_total_cents(s: &modula_store::CashSessionRecord) -> Option<i64> 
 /// fields SPEC §5.6 names, each currency's flows under `usd` and `khr`, and the
 /// first release's fields (`cash_sales_cents`: dollars of sales, net of change), which
 /// tills of that release read.
-pub fn cash_session(s: &modula_store::CashSessionRecord) -> serde_json::Value {
+pub fn cash_session(s: &modula_store::CashSessionRecord) -> CashSessionView {
     use modula_rules::cash;
     let (usd, khr) = (&s.drawer.usd, &s.drawer.khr);
     let (expected_usd, expected_khr) = (cash::expected(usd), cash::expected(khr));
-    serde_json::json!({
-        "id": s.id, "device_id": s.device_id, "branch_id": s.branch_id,
-        "status": if s.open { "open" } else { "closed" },
-        "opening_float_cents": usd.float,
-        "expected_cash_cents": expected_usd,
-        "counted_cash_cents": s.counted_cash_cents,
-        "variance_cents": s.counted_cash_cents.map(|c| cash::variance(c, expected_usd)),
-        "opening_float_khr": khr.float,
-        "expected_khr": expected_khr,
-        "counted_khr": s.counted_khr,
-        "variance_khr": s.counted_khr.map(|c| cash::variance(c, expected_khr)),
-        "variance_total_cents": variance_total_cents(s),
-        "close_khr_per_usd": s.close_khr_per_usd,
-        "usd": drawer_currency(usd, s.counted_cash_cents),
-        "khr": drawer_currency(khr, s.counted_khr),
-        "cash_sales_cents": cash::net_sales(usd), "paid_in_cents": usd.paid_in,
-        "paid_out_cents": usd.paid_out, "adjustments_cents": usd.adjustments,
-        "opened_by": s.opened_by,
-        "opened_at": at(s.opened_at), "closed_at": s.closed_at.map(at),
-    })
+    CashSessionView {
+        id: s.id,
+        device_id: s.device_id,
+        branch_id: s.branch_id,
+        status: open_or_closed(s.open),
+        opening_float_cents: usd.float,
+        expected_cash_cents: expected_usd,
+        counted_cash_cents: s.counted_cash_cents,
+        variance_cents: s.counted_cash_cents.map(|c| cash::variance(c, expected_usd)),
+        opening_float_khr: khr.float,
+        expected_khr,
+        counted_khr: s.counted_khr,
+        variance_khr: s.counted_khr.map(|c| cash::variance(c, expected_khr)),
+        variance_total_cents: variance_total_cents(s),
+        close_khr_per_usd: s.close_khr_per_usd,
+        usd: drawer_currency(usd, s.counted_cash_cents),
+        khr: drawer_currency(khr, s.counted_khr),
+        cash_sales_cents: cash::net_sales(usd),
+        paid_in_cents: usd.paid_in,
+        paid_out_cents: usd.paid_out,
+        adjustments_cents: usd.adjustments,
+        opened_by: s.opened_by,
+        opened_at: at(s.opened_at),
+        closed_at: s.closed_at.map(at),
+    }
+}
+
+fn open_or_closed(open: bool) -> OpenOrClosed {
+    if open {
+        OpenOrClosed::Open
+    } else {
+        OpenOrClosed::Closed
+    }
 }
 
 /// A sale as listed by `GET /v1/sales` and the change feed.
@@ -171,18 +181,27 @@ pub struct SaleView<'a> {
 }
 
 /// A shift as listed by `GET /v1/attendance` and the change feed.
-pub fn shift(s: &modula_store::ShiftRecord) -> serde_json::Value {
-    serde_json::json!({
-        "shift_id": s.id, "staff_id": s.staff_id, "status": if s.open { "open" } else { "closed" },
-        "started_at": at(s.started_at), "ended_at": s.ended_at.map(at),
-    })
+pub fn shift(s: &modula_store::ShiftRecord) -> ShiftView {
+    ShiftView {
+        shift_id: s.id,
+        staff_id: s.staff_id,
+        status: open_or_closed(s.open),
+        started_at: at(s.started_at),
+        ended_at: s.ended_at.map(at),
+    }
 }
 
 /// A failure's resolution as listed and fed (`resolutions` scope).
-pub fn resolution(r: &modula_store::ResolutionRecord) -> serde_json::Value {
-    let result: serde_json::Value = r.result.as_ref().and_then(|t| serde_json::from_str(t.as_str()).ok()).unwrap_or(serde_json::Value::Null);
-    serde_json::json!({
-        "client_op_id": r.client_op_id, "action": r.action, "actor_id": r.actor_id, "at": at(r.at),
-        "note": r.note, "result": result,
+pub fn resolution(r: &modula_store::ResolutionRecord) -> crate::error::ApiResult<ResolutionView> {
+    let action = ResolveAction::from_name(&r.action).ok_or_else(|| {
+        crate::error::ApiError::Internal(format!("resolution of {} has an unknown stored action {:?}", r.client_op_id, r.action))
+    })?;
+    Ok(ResolutionView {
+        client_op_id: r.client_op_id,
+        action,
+        actor_id: r.actor_id,
+        at: at(r.at),
+        note: r.note.clone(),
+        result: r.result.clone(),
     })
 }

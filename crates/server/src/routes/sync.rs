@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use modula_wire::{PushRequest, PushResponse};
 use serde::Deserialize;
-use serde_json::Value;
+use modula_wire::reads::{AuditList, CashSessionView, CashSessionsList, DeviceSyncList, FailureView, FailuresList, SaleDetail, ShiftsList};
 use uuid::Uuid;
 
 use super::admin::BranchQuery;
@@ -93,47 +93,47 @@ pub async fn daily_report(State(s): State<AppState>, auth: Auth, ApiQuery(q): Ap
     Ok(Json(closing::daily_report(s.store.as_ref(), &auth, q.branch_id, &q.date).await?))
 }
 
-#[utoipa::path(get, path = "/sales/{id}", operation_id = "get_sale", tag = "reports", params(("id" = Uuid, Path, description = "Its id.")), responses((status = 200, description = "The sale with its lines, tender, change, fx and void.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn sale(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/sales/{id}", operation_id = "get_sale", tag = "reports", params(("id" = Uuid, Path, description = "Its id.")), responses((status = 200, description = "The sale with its lines, tender, change, fx and void.", body = SaleDetail), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn sale(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<SaleDetail>> {
     Ok(Json(reports::sale(s.store.as_ref(), &auth, id).await?))
 }
 
-#[utoipa::path(post, path = "/sync/failures/{client_op_id}/resolve", tag = "sync", params(("client_op_id" = Uuid, Path, description = "The rejected op.")), request_body = modula_wire::admin::ResolveFailure, responses((status = 200, description = "The failure with its resolution.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/sync/failures/{client_op_id}/resolve", tag = "sync", params(("client_op_id" = Uuid, Path, description = "The rejected op.")), request_body = modula_wire::admin::ResolveFailure, responses((status = 200, description = "The failure with its resolution (a second resolve answers the first).", body = FailureView), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn resolve(
     State(s): State<AppState>,
     auth: Auth,
     Path(id): Path<Uuid>,
     ApiJson(req): ApiJson<modula_wire::admin::ResolveFailure>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FailureView>> {
     Ok(Json(crate::domain::resolve::resolve(s.store.as_ref(), &auth, id, req).await?))
 }
 
-#[utoipa::path(get, path = "/cash-sessions/{id}", tag = "reports", params(("id" = Uuid, Path, description = "Its id.")), responses((status = 200, description = "The session in both currencies.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn cash_session(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/cash-sessions/{id}", tag = "reports", params(("id" = Uuid, Path, description = "Its id.")), responses((status = 200, description = "The session in both currencies.", body = CashSessionView), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn cash_session(State(s): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<CashSessionView>> {
     Ok(Json(reports::cash_session(s.store.as_ref(), &auth, id).await?))
 }
 
-#[utoipa::path(get, path = "/cash-sessions", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{sessions: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn cash_sessions(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/cash-sessions", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "The branch's sessions, newest first.", body = CashSessionsList), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn cash_sessions(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<CashSessionsList>> {
     Ok(Json(reports::cash_sessions(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
-#[utoipa::path(get, path = "/attendance", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{shifts: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn attendance(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/attendance", tag = "reports", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "The branch's shifts, newest first.", body = ShiftsList), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn attendance(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<ShiftsList>> {
     Ok(Json(reports::attendance(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
-#[utoipa::path(get, path = "/sync/failures", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{failures: [...]}`: every rejected op, both lanes.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn failures(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/sync/failures", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "Every rejected op of both lanes, newest first.", body = FailuresList), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn failures(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<FailuresList>> {
     Ok(Json(reports::failures(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
-#[utoipa::path(get, path = "/sync/devices", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "`{devices: [...]}` with the gaps in device_seq.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn devices(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/sync/devices", tag = "sync", params(("branch_id" = Uuid, Query, description = "The branch.")), responses((status = 200, description = "The branch's tills with the gaps in their device_seq.", body = DeviceSyncList), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn devices(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<BranchQuery>) -> ApiResult<Json<DeviceSyncList>> {
     Ok(Json(reports::devices(s.store.as_ref(), &auth, q.branch_id).await?))
 }
 
-#[utoipa::path(get, path = "/audit", tag = "reports", params(("branch_id" = Option<Uuid>, Query, description = "The branch."), ("since" = Option<String>, Query, description = "RFC 3339.")), responses((status = 200, description = "`{events: [...]}`.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
-pub async fn audit(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/audit", tag = "reports", params(("branch_id" = Option<Uuid>, Query, description = "The branch; without it, the tenant's events of no branch (refused and locked sign-ins), for the owner."), ("since" = Option<String>, Query, description = "RFC 3339; events from then on.")), responses((status = 200, description = "Audit events, oldest first from since.", body = AuditList), crate::openapi::Refusals), security(("bearer" = [])))]
+pub async fn audit(State(s): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult<Json<AuditList>> {
     Ok(Json(reports::audit(s.store.as_ref(), &auth, q.branch_id, q.since).await?))
 }

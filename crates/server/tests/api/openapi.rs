@@ -221,3 +221,62 @@ async fn closing_the_day_answers_its_documented_schemas() {
     let csv = &doc["paths"]["/v1/sales"]["get"]["responses"]["200"]["content"]["text/csv"];
     assert!(csv.is_object(), "the CSV answer is documented: {}", doc["paths"]["/v1/sales"]["get"]["responses"]["200"]);
 }
+
+/// The managers' reads (a sale in detail, cash sessions, shifts, failures and their
+/// resolution, device bookkeeping, the audit trail) are typed answers: each documented
+/// schema names a component, and a real answer with rows in it is valid against it.
+#[tokio::test]
+async fn the_managers_reads_answer_typed_schemas() {
+    use crate::fixtures::{applied, rejected};
+    let f = crate::fixtures::Fx::new().await;
+    let day = crate::closing::day_under_test();
+    let (session, sales) = crate::closing::a_day_at_the_counter(&f, day).await;
+    // A shift, and a sale refused (its cashier was deactivated) then dismissed.
+    let mut ops = f.ops();
+    applied(&f.push(&[ops.start_work(f.cashier2, f.cashier2)]).await[0]);
+    let s2 = uuid::Uuid::now_v7();
+    applied(&f.push(&[ops.open(f.cashier, s2, 0)]).await[0]);
+    f.app.patch(&format!("/v1/staff/{}", f.cashier), &f.owner_token, json!({"active": false})).await.ok(200);
+    let refused = ops.sale(f.cashier, s2, &[(f.muffin, 1, crate::fixtures::MUFFIN_PRICE)], 200, 0);
+    rejected(&f.push(std::slice::from_ref(&refused)).await[0], "FORBIDDEN");
+    let id = refused["client_op_id"].as_str().unwrap();
+    let resolve = format!("/v1/sync/failures/{id}/resolve");
+    let doc = document(&f.app).await;
+    let check = |path: &str, method: &str, body: &Value| {
+        let schema = answer_schema(&doc, path, method, 200);
+        assert!(schema["$ref"].as_str().is_some_and(|r| r.starts_with("#/components/schemas/")), "{path}: a typed answer, not any JSON: {schema}");
+        let e = errors(&doc, &schema, body);
+        assert!(e.is_empty(), "{method} {path} answers its schema: {e:?}\n{body}");
+    };
+    let r = f.app.post(&resolve, &f.owner_token, json!({"action": "dismiss", "note": "paid back by hand"})).await;
+    check("/v1/sync/failures/{client_op_id}/resolve", "post", r.ok(200));
+    assert_eq!(r.body["resolution"]["action"], "dismiss", "{}", r.text);
+    let t = &f.owner_token;
+    let b = f.branch;
+    let voided = sales.iter().map(|s| s["payload"]["sale_id"].as_str().unwrap().to_string());
+    let mut saw_void = false;
+    for sale in voided {
+        let r = f.app.get(&format!("/v1/sales/{sale}"), t).await;
+        check("/v1/sales/{id}", "get", r.ok(200));
+        saw_void |= r.body["void"].is_object();
+    }
+    assert!(saw_void, "a voided sale's detail was checked");
+    let r = f.app.get(&format!("/v1/cash-sessions/{session}"), t).await;
+    check("/v1/cash-sessions/{id}", "get", r.ok(200));
+    assert_eq!(r.body["status"], "closed", "{}", r.text);
+    let nonempty = |body: &Value, key: &str| {
+        assert!(body[key].as_array().is_some_and(|a| !a.is_empty()), "rows under {key}: {body}");
+    };
+    for (path, key) in [
+        (format!("/v1/cash-sessions?branch_id={b}"), "cash_sessions"),
+        (format!("/v1/attendance?branch_id={b}"), "shifts"),
+        (format!("/v1/sync/failures?branch_id={b}"), "failures"),
+        (format!("/v1/sync/devices?branch_id={b}"), "devices"),
+        (format!("/v1/audit?branch_id={b}"), "events"),
+    ] {
+        let r = f.app.get(&path, t).await;
+        let documented = path.split('?').next().unwrap();
+        check(documented, "get", r.ok(200));
+        nonempty(&r.body, key);
+    }
+}
