@@ -117,6 +117,20 @@ async fn the_router_and_the_document_have_the_same_routes() {
         let pages = path.starts_with("/dashboard") || path == "/openapi.json";
         assert!(documented || pages, "{path} is routed outside the OpenAPI document");
     }
+    // Handlers read bodies and query strings only through the extractors that name the
+    // failing field (`ApiJson`, `ApiQuery`), never through axum's bare `Json` or `Query`.
+    for (file, source) in [
+        ("admin.rs", include_str!("../../src/routes/admin.rs")),
+        ("feed.rs", include_str!("../../src/routes/feed.rs")),
+        ("online.rs", include_str!("../../src/routes/online.rs")),
+        ("sync.rs", include_str!("../../src/routes/sync.rs")),
+        ("health.rs", include_str!("../../src/routes/health.rs")),
+        ("dashboard.rs", include_str!("../../src/routes/dashboard.rs")),
+    ] {
+        for bare in ["): Query<", "): Json<", "): axum::Json<", "): axum::extract::Query<"] {
+            assert!(!source.contains(bare), "routes/{file} takes `{bare}`: use ApiQuery or ApiJson");
+        }
+    }
 }
 
 /// Every example in the document is valid against the schema it illustrates.
