@@ -6,6 +6,7 @@
 
 use crate::harness::*;
 use crate::webdriver::{chromedriver, Browser};
+use serde_json::json;
 
 /// Puts `n` lattes in the cart, tenders `usd` dollars and charges; returns the receipt text.
 async fn sell(b: &Browser, shop: &Shop, n: usize, usd: &str) -> String {
@@ -98,6 +99,30 @@ async fn cashier_and_manager_pages_through_an_outage_and_a_freeze() {
     let failures = board.wait_text("#failures", 20, "failure on the dashboard", |t| t.contains("BRANCH_FROZEN")).await;
     assert!(failures.to_lowercase().contains("frozen"), "{failures}");
     board.screenshot("6-dashboard-frozen-failure").await;
+
+    // A manager writes a note on the failure while the dashboard refreshes around it
+    // (every 2.5 s): the redraws keep the text, the focus and the caret; dismissing
+    // sends it.
+    let focused = board.script("const i = document.querySelector('#failures tr[data-client-op-id] input.note');
+                                i.focus(); return document.activeElement === i;", json!([])).await;
+    assert_eq!(focused, json!(true));
+    let note = "refunded in cash by Sokha";
+    board.type_keys(&note[..10]).await;
+    let mark = "document.querySelector('#failures tr[data-client-op-id]').dataset.seen = '1'; return true;";
+    board.script(mark, json!([])).await;
+    let redrawn = "const tr = document.querySelector('#failures tr[data-client-op-id]'); return tr && !tr.dataset.seen ? 'yes' : 'no';";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while board.script(redrawn, json!([])).await != json!("yes") {
+        assert!(std::time::Instant::now() < deadline, "the failures were not redrawn by a refresh");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    board.type_keys(&note[10..]).await;
+    let typed = board.script("const i = document.querySelector('#failures tr[data-client-op-id] input.note');
+                              return [i.value, document.activeElement === i];", json!([])).await;
+    assert_eq!(typed, json!([note, true]), "the note survives the refresh, still focused");
+    board.click("#failures tr[data-client-op-id] button[data-action='dismiss']").await;
+    board.wait_text("#failures", 20, "the failure dismissed with its note", |t| t.contains(note)).await;
+    board.find("#failures .resolution[data-action='dismiss']").await;
 
     // Nothing was applied twice, and the frozen sale was not applied at all.
     assert_eq!(shop.sales().await.len(), 2);

@@ -139,6 +139,17 @@ impl Browser {
         self.cmd(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
     }
 
+    /// Types `text` key by key into whatever has the focus (WebDriver actions), as a
+    /// person does: no element reference to go stale if the page redraws meanwhile.
+    pub async fn type_keys(&self, text: &str) {
+        let keys: Vec<Value> = text
+            .chars()
+            .flat_map(|c| [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})])
+            .collect();
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.cmd(reqwest::Method::POST, "/actions", Some(actions)).await;
+    }
+
     /// Chooses the option with this value in a `<select>` (and fires `change`).
     pub async fn select(&self, css: &str, value: &str) {
         self.find(&format!("{css} option[value='{value}']")).await;

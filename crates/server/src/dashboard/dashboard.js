@@ -54,6 +54,9 @@
     message: null, // the error shown in #message
     loginError: null, // the error shown in #login-error
     saleShown: null, // the sale in #sale-detail
+    // Notes being typed on failures, by client_op_id: a refresh redraws the rows, never
+    // what a manager is writing.
+    failureNotes: new Map(),
     confirmDraw: null, // redraws the open confirmation's words
     // Sales' details (lines, tender) for the rows of the sales list.
     saleDetails: new Map(), // sale_id -> GET /v1/sales/{id}
@@ -512,7 +515,23 @@
         el("td", {}, resolutionCell(f)),
       );
     });
+    // The refresh redraws the rows every few seconds: the note being typed keeps its
+    // text (failureNotes), its focus and its caret.
+    const active = document.activeElement;
+    const typing = active && active.classList && active.classList.contains("note") ? active.closest("tr") : null;
+    const focusedId = typing ? typing.getAttribute("data-client-op-id") : null;
+    const caret = typing ? [active.selectionStart, active.selectionEnd] : null;
+    const listed = new Set(failures.filter((f) => !f.resolution).map((f) => f.client_op_id));
+    for (const id of [...state.failureNotes.keys()]) if (!listed.has(id)) state.failureNotes.delete(id);
     fill("failures", rows, 7, t("failures.empty"));
+    if (focusedId) {
+      const input = [...$("failures").querySelectorAll("tr")]
+        .find((tr) => tr.getAttribute("data-client-op-id") === focusedId)?.querySelector("input.note");
+      if (input) {
+        input.focus();
+        input.setSelectionRange(caret[0], caret[1]);
+      }
+    }
   }
 
   /** A failure's resolution, or the note and buttons to resolve it. */
@@ -526,6 +545,8 @@
         say(template, { who: data(staffName(r.actor_id)), when: when(r.at), note: data(r.note || "") }));
     }
     const note = el("input", { type: "text", class: "note", placeholder: t("failures.note_placeholder"), maxlength: "200" });
+    note.value = state.failureNotes.get(f.client_op_id) || "";
+    note.addEventListener("input", () => state.failureNotes.set(f.client_op_id, note.value));
     const buttons = [];
     if (f.type === "sale.finalize") buttons.push(resolveButton(f, "accept", t("failures.accept"), note));
     buttons.push(resolveButton(f, "dismiss", t("failures.dismiss"), note));
@@ -538,6 +559,7 @@
       b.disabled = true;
       try {
         await api("POST", `/v1/sync/failures/${encodeURIComponent(f.client_op_id)}/resolve`, { action, note: note.value.trim() });
+        state.failureNotes.delete(f.client_op_id);
         showMessage(null);
         refresh();
       } catch (e) {
