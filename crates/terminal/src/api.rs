@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::Utc;
-use modula_wire::ErrorCode;
+use chrono::{DateTime, Utc};
+use modula_wire::{BranchStatus, ErrorCode};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -196,8 +196,69 @@ fn created(q: app::Queued) -> Created {
 
 // ------------------------------------------------------------------ reads
 
-/// The `/api/status` document.
-pub async fn status_json(t: &Terminal) -> TerminalResult<Value> {
+/// The answer of `GET /api/status` (SPEC §6): the sync state the status bar shows, and
+/// who and what this till is.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TillStatus {
+    /// The server answered this till's last request.
+    pub online: bool,
+    /// Offline since the server last answered (durable: a restart offline keeps it);
+    /// null while online, or if it never answered.
+    #[schema(required = true)]
+    pub offline_since: Option<DateTime<Utc>>,
+    /// While a backlog drains (online only): how many of its ops are settled, of how
+    /// many; null otherwise.
+    #[schema(required = true)]
+    pub sync: Option<app::DrainProgress>,
+    /// Ops waiting for the server.
+    pub pending: i64,
+    /// Ops the server refused.
+    pub failed: i64,
+    /// Ops the server applied.
+    pub synced: i64,
+    /// When a push last got an answer; null before the first.
+    #[schema(required = true)]
+    pub last_push_at: Option<DateTime<Utc>>,
+    /// When the last pull finished; null before the first.
+    #[schema(required = true)]
+    pub last_pull_at: Option<DateTime<Utc>>,
+    /// Seconds since the last pull (the cache's age); null before the first.
+    #[schema(required = true)]
+    pub cache_age_s: Option<i64>,
+    /// The cached status of this till's branch; null before the first pull.
+    #[schema(required = true)]
+    pub branch_status: Option<BranchStatus>,
+    /// The cache has been fully hydrated once.
+    pub hydrated: bool,
+    /// The last sync failure, for people; null when none.
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    /// This till.
+    pub device: StatusDevice,
+    /// Who is signed in here; null when nobody is.
+    #[schema(required = true)]
+    pub signed_in: Option<app::SignedIn>,
+    /// The till was started with `--outage-switch` (`POST /api/outage` exists).
+    pub outage_switch: bool,
+    /// The simulated outage is on.
+    pub simulated_outage: bool,
+}
+
+/// The till in [`TillStatus`].
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatusDevice {
+    /// Its id.
+    pub device_id: Uuid,
+    /// Its display name.
+    pub name: String,
+    /// Its receipt prefix.
+    pub code: String,
+    /// Its branch.
+    pub branch_id: Uuid,
+}
+
+/// The `/api/status` answer.
+pub async fn status_json(t: &Terminal) -> TerminalResult<TillStatus> {
     // The drain lock first, then a connection: a push holds it from its commit to its
     // count of what is left, so these counts and this progress are of the same moment.
     let drain_guard = t.drain.lock().await;
@@ -210,28 +271,79 @@ pub async fn status_json(t: &Terminal) -> TerminalResult<Value> {
     let signed_in = t.signed_in(&mut conn).await?;
     let cache_age_s = dev.last_pull_at.map(|at| (Utc::now() - at).num_seconds().max(0));
     let online = t.link.online();
-    Ok(json!({
-        "online": online,
+    Ok(TillStatus {
+        online,
         // Offline since the server last answered (durable: a restart offline keeps it).
-        "offline_since": if online { None } else { dev.last_contact_at },
+        offline_since: if online { None } else { dev.last_contact_at },
         // While a backlog drains: how many of its ops are settled, of how many.
-        "sync": if online { app::DrainProgress::shown(drain, counts.pending) } else { None },
-        "pending": counts.pending, "failed": counts.failed, "synced": counts.synced,
-        "last_push_at": dev.last_push_at, "last_pull_at": dev.last_pull_at,
-        "cache_age_s": cache_age_s,
-        "branch_status": branch.map(|b| b.as_str()),
-        "hydrated": dev.hydrated_at.is_some(),
-        "last_error": dev.last_error,
-        "device": {"device_id": dev.device_id, "name": dev.name, "code": dev.code, "branch_id": dev.branch_id},
-        "signed_in": signed_in,
-        "outage_switch": t.outage.is_some(),
-        "simulated_outage": t.simulated_outage(),
-    }))
+        sync: if online { app::DrainProgress::shown(drain, counts.pending) } else { None },
+        pending: counts.pending,
+        failed: counts.failed,
+        synced: counts.synced,
+        last_push_at: dev.last_push_at,
+        last_pull_at: dev.last_pull_at,
+        cache_age_s,
+        branch_status: branch,
+        hydrated: dev.hydrated_at.is_some(),
+        last_error: dev.last_error,
+        device: StatusDevice { device_id: dev.device_id, name: dev.name, code: dev.code, branch_id: dev.branch_id },
+        signed_in,
+        outage_switch: t.outage.is_some(),
+        simulated_outage: t.simulated_outage(),
+    })
 }
 
-#[utoipa::path(get, path = "/api/status", tag = "till", responses((status = 200, description = "Online or offline, pending, failed and synced counts, cache age, branch status, offline_since, sync {done, total}.", body = serde_json::Value), crate::openapi::Refusals))]
-async fn status(State(t): State<Shared>) -> TerminalResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/status", tag = "till", responses((status = 200, description = "Online or offline, pending, failed and synced counts, cache age, branch status, offline_since, sync {done, total}.", body = TillStatus), crate::openapi::Refusals))]
+async fn status(State(t): State<Shared>) -> TerminalResult<Json<TillStatus>> {
     Ok(Json(status_json(&t).await?))
+}
+
+/// The answer of `GET /api/ops`: a page of the queue, oldest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OpsPage {
+    /// The ops, by `device_seq`.
+    pub ops: Vec<OpRow>,
+}
+
+/// One queued op as `GET /api/ops` lists it, with what people recognise it by (issue 23).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OpRow {
+    /// The op's id (its idempotency key).
+    pub client_op_id: Uuid,
+    /// The op's type (`sale.finalize`, `cashSession.open`, ...).
+    #[serde(rename = "type")]
+    pub op_type: String,
+    /// Its place in this till's queue.
+    pub device_seq: i64,
+    /// Where it is.
+    pub status: QueueStatus,
+    /// The server's code when it refused the op; else null.
+    #[schema(required = true)]
+    pub code: Option<String>,
+    /// The server's message when it refused the op; else null.
+    #[schema(required = true)]
+    pub message: Option<String>,
+    /// When it happened at the till.
+    pub occurred_at: String,
+    /// When the server settled it; null while pending.
+    #[schema(required = true)]
+    pub settled_at: Option<String>,
+    /// A sale's receipt number; null for other ops.
+    #[schema(required = true)]
+    pub receipt_no: Option<String>,
+    /// A sale's total in cents; null for other ops.
+    #[schema(required = true)]
+    pub total_cents: Option<i64>,
+    /// The name of who did it, from the cache; null when unknown.
+    #[schema(required = true)]
+    pub actor_name: Option<String>,
+    /// A sale's (or void's) sale id; null for other ops.
+    #[schema(required = true)]
+    pub sale_id: Option<String>,
+    /// For a refused op: how a manager resolved it, once the `resolutions` feed brings
+    /// it; else null.
+    #[schema(required = true, value_type = Option<modula_wire::reads::ResolutionView>)]
+    pub resolution: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,11 +353,11 @@ struct OpsQuery {
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/ops", tag = "till", params(("status" = Option<String>, Query, description = "PENDING, FAILED or SYNCED."), ("after" = Option<i64>, Query, description = "device_seq to page after."), ("limit" = Option<i64>, Query, description = "Page size.")), responses((status = 200, description = "`{ops: [...]}`, oldest first.", body = serde_json::Value), crate::openapi::Refusals))]
+#[utoipa::path(get, path = "/api/ops", tag = "till", params(("status" = Option<String>, Query, description = "PENDING, FAILED or SYNCED."), ("after" = Option<i64>, Query, description = "device_seq to page after."), ("limit" = Option<i64>, Query, description = "Page size.")), responses((status = 200, description = "`{ops: [...]}`, oldest first.", body = OpsPage), crate::openapi::Refusals))]
 async fn ops(
     State(t): State<Shared>,
     q: Result<Query<OpsQuery>, axum::extract::rejection::QueryRejection>,
-) -> TerminalResult<Json<Value>> {
+) -> TerminalResult<Json<OpsPage>> {
     let Query(q) = q.map_err(|e| TerminalError::invalid("query", format!("bad query string: {e}")))?;
     let status = match q.status.as_deref() {
         None | Some("") => None,
@@ -262,7 +374,7 @@ async fn ops(
         .filter_map(|s| Some((s["id"].as_str()?.to_string(), s["name"].as_str()?.to_string())))
         .collect();
     let mut ops = Vec::with_capacity(rows.len());
-    for o in &rows {
+    for o in rows {
         // What people recognise a refused op by (issue 23): a sale's receipt number and
         // amount, who did it, and whether a manager has resolved it since.
         let op: Value = serde_json::from_str(&o.op_json).unwrap_or(Value::Null);
@@ -270,16 +382,23 @@ async fn ops(
             QueueStatus::Failed => db::cached_entity(&mut conn, "resolutions", o.client_op_id).await?,
             _ => None,
         };
-        ops.push(json!({
-            "client_op_id": o.client_op_id, "type": o.op_type, "device_seq": o.device_seq,
-            "status": o.status, "code": o.code, "message": o.message, "occurred_at": o.occurred_at,
-            "settled_at": o.settled_at, "receipt_no": op["payload"]["receipt_no"].as_str(),
-            "total_cents": op["payload"]["totals"]["total_cents"].as_i64(),
-            "actor_name": op["actor_id"].as_str().and_then(|id| names.get(id)),
-            "sale_id": op["payload"]["sale_id"].as_str(), "resolution": resolution,
-        }));
+        ops.push(OpRow {
+            client_op_id: o.client_op_id,
+            op_type: o.op_type,
+            device_seq: o.device_seq,
+            status: o.status,
+            code: o.code,
+            message: o.message,
+            occurred_at: o.occurred_at,
+            settled_at: o.settled_at,
+            receipt_no: op["payload"]["receipt_no"].as_str().map(str::to_string),
+            total_cents: op["payload"]["totals"]["total_cents"].as_i64(),
+            actor_name: op["actor_id"].as_str().and_then(|id| names.get(id)).cloned(),
+            sale_id: op["payload"]["sale_id"].as_str().map(str::to_string),
+            resolution,
+        });
     }
-    Ok(Json(json!({ "ops": ops })))
+    Ok(Json(OpsPage { ops }))
 }
 
 /// The most recent voids the page is told about (to mark a receipt VOID).
@@ -345,11 +464,11 @@ fn bad_limit() -> TerminalError {
 }
 
 /// `GET /api/receipts?limit=`: this till's receipts, newest first.
-#[utoipa::path(get, path = "/api/receipts", tag = "till", params(("limit" = Option<u32>, Query, description = "1 to 500, default 50.")), responses((status = 200, description = "`{receipts: [...]}`, newest first.", body = serde_json::Value), crate::openapi::Refusals))]
+#[utoipa::path(get, path = "/api/receipts", tag = "till", params(("limit" = Option<u32>, Query, description = "1 to 500, default 50.")), responses((status = 200, description = "`{receipts: [...]}`, newest first.", body = crate::receipts::ReceiptsPage), crate::openapi::Refusals))]
 async fn receipts(
     State(t): State<Shared>,
     q: Result<Query<ReceiptsQuery>, axum::extract::rejection::QueryRejection>,
-) -> TerminalResult<Json<Value>> {
+) -> TerminalResult<Json<crate::receipts::ReceiptsPage>> {
     let Query(q) = q.map_err(|_| bad_limit())?;
     let limit = match q.limit.as_deref() {
         None => crate::receipts::RECEIPTS_PAGE_DEFAULT,
@@ -357,12 +476,12 @@ async fn receipts(
     };
     let mut conn = t.db.reader().acquire().await?;
     let list = crate::receipts::list(&mut conn, t.device.branch_id, limit).await?;
-    Ok(Json(json!({ "receipts": list })))
+    Ok(Json(crate::receipts::ReceiptsPage { receipts: list }))
 }
 
 /// `GET /api/receipts/{sale_id}`: one receipt of this till (`404` for any other id).
-#[utoipa::path(get, path = "/api/receipts/{sale_id}", tag = "till", params(("sale_id" = Uuid, Path, description = "The sale.")), responses((status = 200, description = "One receipt, to reprint.", body = serde_json::Value), crate::openapi::Refusals))]
-async fn receipt(State(t): State<Shared>, Path(sale_id): Path<String>) -> TerminalResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/receipts/{sale_id}", tag = "till", params(("sale_id" = Uuid, Path, description = "The sale.")), responses((status = 200, description = "One receipt, to reprint.", body = crate::receipts::StoredReceipt), crate::openapi::Refusals))]
+async fn receipt(State(t): State<Shared>, Path(sale_id): Path<String>) -> TerminalResult<Json<crate::receipts::StoredReceipt>> {
     let unknown = || TerminalError::refuse(ErrorCode::NotFound, "this till has no receipt of that sale");
     let sale_id = Uuid::parse_str(&sale_id).map_err(|_| unknown())?;
     let mut conn = t.db.reader().acquire().await?;
@@ -372,13 +491,16 @@ async fn receipt(State(t): State<Shared>, Path(sale_id): Path<String>) -> Termin
 
 // ------------------------------------------------------------------ sign-in
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /api/signin`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct SignInRequest {
+    /// Who signs in.
     staff_id: Uuid,
+    /// Their PIN.
     pin: String,
 }
 
-#[utoipa::path(post, path = "/api/signin", tag = "till", request_body = serde_json::Value, responses((status = 200, description = "`{staff_id, pin}` in; that person is signed in at this till.", body = app::SignedIn), crate::openapi::Refusals))]
+#[utoipa::path(post, path = "/api/signin", tag = "till", request_body = SignInRequest, responses((status = 200, description = "`{staff_id, pin}` in; that person is signed in at this till.", body = app::SignedIn), crate::openapi::Refusals))]
 async fn sign_in(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<app::SignedIn>> {
     let req: SignInRequest = body(&bytes)?;
     Ok(Json(t.sign_in(req.staff_id, &req.pin).await?))
@@ -405,13 +527,15 @@ async fn quote(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResu
     Ok(Json(t.quote(req).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /api/outage`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct OutageRequest {
+    /// Cut the link to the server (true) or restore it (false).
     on: bool,
 }
 
 /// `POST /api/outage {"on": bool}` (only with `--outage-switch`).
-#[utoipa::path(post, path = "/api/outage", tag = "till", request_body = serde_json::Value, responses((status = 200, description = "`{on: bool}`: the simulated outage switch (when enabled).", body = serde_json::Value), crate::openapi::Refusals))]
+#[utoipa::path(post, path = "/api/outage", tag = "till", request_body = OutageRequest, responses((status = 200, description = "`{on: bool}`: the simulated outage switch (when enabled).", body = serde_json::Value), crate::openapi::Refusals))]
 async fn outage(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
     if t.outage.is_none() {
         // Before reading the body: without the switch, the endpoint does not exist.
@@ -424,7 +548,7 @@ async fn outage(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalRes
     Ok(Json(t.set_outage(req.on).await?))
 }
 
-#[utoipa::path(post, path = "/api/cash-sessions/open", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 201, description = "`{opening_float_cents, opening_float_khr?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
+#[utoipa::path(post, path = "/api/cash-sessions/open", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = app::OpenRequest, responses((status = 201, description = "`{opening_float_cents, opening_float_khr?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn open_session(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: app::OpenRequest = body(&bytes)?;
     Ok(created(t.open_session(req).await?))
@@ -436,31 +560,33 @@ async fn movement(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalR
     Ok(created(t.movement(req).await?))
 }
 
-#[utoipa::path(post, path = "/api/cash-sessions/close/preview", tag = "till", request_body = serde_json::Value, responses((status = 200, description = "What closing with these counts would show.", body = serde_json::Value), crate::openapi::Refusals))]
+#[utoipa::path(post, path = "/api/cash-sessions/close/preview", tag = "till", request_body = app::CloseRequest, responses((status = 200, description = "What closing with these counts would show.", body = serde_json::Value), crate::openapi::Refusals))]
 async fn close_preview(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Json<Value>> {
     let req: app::CloseRequest = body(&bytes)?;
     Ok(Json(t.close_preview(req).await?))
 }
 
-#[utoipa::path(post, path = "/api/cash-sessions/close", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 201, description = "`{counted_cash_cents, counted_khr?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
+#[utoipa::path(post, path = "/api/cash-sessions/close", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = app::CloseRequest, responses((status = 201, description = "`{counted_cash_cents, counted_khr?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn close_session(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: app::CloseRequest = body(&bytes)?;
     Ok(created(t.close_session(req).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Body of `POST /api/attendance/start` and `/end` (an empty body is `{}`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct ShiftRequest {
+    /// Whose shift; absent or null: the signed-in person's.
     #[serde(default)]
     staff_id: Option<Uuid>,
 }
 
-#[utoipa::path(post, path = "/api/attendance/start", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 201, description = "`{staff_id?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
+#[utoipa::path(post, path = "/api/attendance/start", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = ShiftRequest, responses((status = 201, description = "`{staff_id?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn start_work(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: ShiftRequest = body(&bytes)?;
     Ok(created(t.start_work(req.staff_id).await?))
 }
 
-#[utoipa::path(post, path = "/api/attendance/end", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = serde_json::Value, responses((status = 201, description = "`{staff_id?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
+#[utoipa::path(post, path = "/api/attendance/end", tag = "till", params(("Idempotency-Key" = Option<String>, Header, description = "One per checkout: a repeat answers the first result and queues nothing.")), request_body = ShiftRequest, responses((status = 201, description = "`{staff_id?}` in; queued.", body = app::Queued), crate::openapi::Refusals))]
 async fn end_work(State(t): State<Shared>, RawBody(bytes): RawBody) -> TerminalResult<Created> {
     let req: ShiftRequest = body(&bytes)?;
     Ok(created(t.end_work(req.staff_id).await?))

@@ -11,13 +11,14 @@
 //! table from the sales queued before it.
 
 use chrono::{DateTime, Utc};
-use modula_wire::op::{ChangeGiven, Fx, Op, SaleFinalize};
+use modula_wire::op::{ChangeGiven, Fx, Op, SaleFinalize, Tender};
+use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use crate::app::Receipt;
-use crate::db::{self, ts};
+use crate::app::{Receipt, ReceiptLine};
+use crate::db::{self, ts, QueueStatus};
 use crate::error::{TerminalError, TerminalResult};
 
 /// Receipts `GET /api/receipts` answers when no `limit` is given.
@@ -98,28 +99,149 @@ pub async fn merge_pulled_void(conn: &mut SqliteConnection, data: &Value) -> Ter
     set_void(conn, sale_id, &void).await
 }
 
+/// The answer of `GET /api/receipts`: this till's receipts, newest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReceiptsPage {
+    /// The receipts, by `device_seq`, newest first.
+    pub receipts: Vec<StoredReceipt>,
+}
+
+/// A receipt of this till as `GET /api/receipts` and `GET /api/receipts/{sale_id}`
+/// answer it: the sale as it was sold, its sync state and void now, and the header from
+/// the cache now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredReceipt {
+    /// The sale's id.
+    pub sale_id: String,
+    /// Its op's id.
+    pub client_op_id: String,
+    /// Its op's place in this till's queue.
+    pub device_seq: i64,
+    /// `<device code>-<counter>` (`""` for a sale queued before receipts were kept that
+    /// had none).
+    pub receipt_no: String,
+    /// The sale's own time (its op's `occurred_at`).
+    pub occurred_at: String,
+    /// Who sold it, named as at the sale.
+    pub cashier: StoredReceiptCashier,
+    /// The cash session it was sold in.
+    pub cash_session_id: String,
+    /// The lines, with the item names and prices as at the sale.
+    #[schema(value_type = Vec<ReceiptLine>)]
+    pub lines: Value,
+    /// Sum of the lines.
+    pub subtotal_cents: i64,
+    /// VAT (included or added, by policy).
+    pub vat_cents: i64,
+    /// What the customer paid, in cents.
+    pub total_cents: i64,
+    /// The least riel (in the sale's riel steps) that pays the total at the sale's own
+    /// rate; null when the sale recorded no rate.
+    #[schema(required = true)]
+    pub total_khr: Option<i64>,
+    /// What was handed over.
+    pub tender: Tender,
+    /// The change as given; null for a sale of the first release (not recorded).
+    #[schema(required = true)]
+    pub change: Option<ChangeGiven>,
+    /// The exchange the sale was priced at; null for a sale of the first release.
+    #[schema(required = true)]
+    pub fx: Option<Fx>,
+    /// The sale's op as the queue has it now.
+    pub sync: ReceiptSync,
+    /// The sale is voided (`void` is set).
+    pub voided: bool,
+    /// The void, when voided (by this till, or as the `voids` feed brought it); else
+    /// null.
+    #[schema(required = true, value_type = Option<ReceiptVoid>)]
+    pub void: Option<Value>,
+    /// The head of the receipt, from the cache now.
+    pub header: ReceiptHeader,
+}
+
+/// The cashier on a [`StoredReceipt`] (id `""` and name `""` when unknown).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredReceiptCashier {
+    /// Staff id.
+    pub id: String,
+    /// Name as at the sale.
+    pub name: String,
+}
+
+/// A [`StoredReceipt`]'s sale op in the queue.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReceiptSync {
+    /// `PENDING`, `SYNCED` or `FAILED`.
+    #[schema(value_type = QueueStatus)]
+    pub status: String,
+    /// The server's code when it refused the sale; else null.
+    #[schema(required = true)]
+    pub code: Option<String>,
+    /// The server's message when it refused the sale; else null.
+    #[schema(required = true)]
+    pub message: Option<String>,
+}
+
+/// The void on a [`StoredReceipt`] (what the local API documents for `void`; it is kept
+/// as stored). Fields are null where the record did not say (a void recorded from this
+/// till's refund alone, or a feed row without them).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReceiptVoid {
+    /// When it was voided.
+    #[schema(required = true)]
+    pub voided_at: Option<DateTime<Utc>>,
+    /// Why.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    /// What was paid back.
+    pub refund: ChangeGiven,
+    /// Who voided it.
+    #[schema(required = true)]
+    pub actor_id: Option<Uuid>,
+    /// The cash session the refund left.
+    #[schema(required = true)]
+    pub cash_session_id: Option<Uuid>,
+}
+
+/// The head of every receipt (`""` for what is unset).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReceiptHeader {
+    /// The shop's name.
+    pub tenant_name: String,
+    /// The branch's name.
+    pub branch_name: String,
+    /// The branch's address.
+    pub address: String,
+    /// The policy's VAT TIN.
+    pub vat_tin: String,
+    /// The policy's receipt footer.
+    pub receipt_footer: String,
+    /// The branch's IANA time zone (the default zone when unset).
+    pub timezone: String,
+}
+
 /// The head of every receipt, from the cache now: the shop's and branch's names, the
 /// branch's address and time zone, the policy's VAT TIN and footer (`""` when unset).
-pub async fn header(conn: &mut SqliteConnection, branch_id: Uuid) -> TerminalResult<Value> {
+pub async fn header(conn: &mut SqliteConnection, branch_id: Uuid) -> TerminalResult<ReceiptHeader> {
     let branch = db::cached(conn, "branch", branch_id).await?.unwrap_or(Value::Null);
     let policy = db::cached(conn, "policy", branch_id).await?.unwrap_or(Value::Null);
     let text = |v: &Value| v.as_str().unwrap_or("").to_string();
     let timezone = branch["timezone"].as_str().filter(|t| !t.is_empty()).unwrap_or(modula_wire::admin::DEFAULT_TIMEZONE);
-    Ok(json!({
-        "tenant_name": text(&branch["tenant_name"]),
-        "branch_name": text(&branch["name"]),
-        "address": text(&branch["address"]),
-        "vat_tin": text(&policy["vat_tin"]),
-        "receipt_footer": text(&policy["receipt_footer"]),
-        "timezone": timezone,
-    }))
+    Ok(ReceiptHeader {
+        tenant_name: text(&branch["tenant_name"]),
+        branch_name: text(&branch["name"]),
+        address: text(&branch["address"]),
+        vat_tin: text(&policy["vat_tin"]),
+        receipt_footer: text(&policy["receipt_footer"]),
+        timezone: timezone.to_string(),
+    })
 }
 
 const SELECT: &str = "SELECT r.*, o.status AS sync_status, o.code AS sync_code, o.message AS sync_message
                       FROM receipts r LEFT JOIN ops o ON o.client_op_id = r.client_op_id";
 
 /// This till's receipts, newest first, at most `limit` (1 ..= [`RECEIPTS_PAGE_MAX`]).
-pub async fn list(conn: &mut SqliteConnection, branch_id: Uuid, limit: i64) -> TerminalResult<Vec<Value>> {
+pub async fn list(conn: &mut SqliteConnection, branch_id: Uuid, limit: i64) -> TerminalResult<Vec<StoredReceipt>> {
     let limit = limit.clamp(1, RECEIPTS_PAGE_MAX);
     let rows = sqlx::query(&format!("{SELECT} ORDER BY r.device_seq DESC LIMIT ?")).bind(limit).fetch_all(&mut *conn).await?;
     let head = header(conn, branch_id).await?;
@@ -127,7 +249,7 @@ pub async fn list(conn: &mut SqliteConnection, branch_id: Uuid, limit: i64) -> T
 }
 
 /// One receipt of this till by its sale's id.
-pub async fn one(conn: &mut SqliteConnection, branch_id: Uuid, sale_id: Uuid) -> TerminalResult<Option<Value>> {
+pub async fn one(conn: &mut SqliteConnection, branch_id: Uuid, sale_id: Uuid) -> TerminalResult<Option<StoredReceipt>> {
     let row = sqlx::query(&format!("{SELECT} WHERE r.sale_id = ?")).bind(sale_id.to_string()).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     let head = header(conn, branch_id).await?;
@@ -139,12 +261,12 @@ fn parse_json(s: &str, what: &str) -> TerminalResult<Value> {
 }
 
 /// A stored receipt as the local API answers it.
-fn view(r: &sqlx::sqlite::SqliteRow, header: &Value) -> TerminalResult<Value> {
+fn view(r: &sqlx::sqlite::SqliteRow, header: &ReceiptHeader) -> TerminalResult<StoredReceipt> {
     let total_cents: i64 = r.try_get("total_cents")?;
-    let tender = json!({"cash_usd_cents": r.try_get::<i64, _>("tender_usd_cents")?, "cash_khr": r.try_get::<i64, _>("tender_khr")?});
+    let tender = Tender { cash_usd_cents: r.try_get("tender_usd_cents")?, cash_khr: r.try_get("tender_khr")? };
     let change = match (r.try_get::<Option<i64>, _>("change_usd_cents")?, r.try_get::<Option<i64>, _>("change_khr")?) {
-        (Some(usd_cents), Some(khr)) => json!({"usd_cents": usd_cents, "khr": khr}),
-        _ => Value::Null,
+        (Some(usd_cents), Some(khr)) => Some(ChangeGiven { usd_cents, khr }),
+        _ => None,
     };
     let fx = match (r.try_get::<Option<i64>, _>("khr_per_usd")?, r.try_get::<Option<i64>, _>("khr_rounding")?) {
         (Some(khr_per_usd), Some(khr_rounding)) if khr_per_usd > 0 => Some(Fx { khr_per_usd, khr_rounding }),
@@ -152,34 +274,34 @@ fn view(r: &sqlx::sqlite::SqliteRow, header: &Value) -> TerminalResult<Value> {
     };
     // The total in riel at the sale's own rate: the least riel (in the rate's steps)
     // that pays it, as the quote showed it before the sale.
-    let total_khr = fx.map(|fx| crate::app::riel_to_cover(total_cents, &modula_wire::op::Tender::default(), &fx));
+    let total_khr = fx.map(|fx| crate::app::riel_to_cover(total_cents, &Tender::default(), &fx));
     let void = r.try_get::<Option<String>, _>("void_json")?.map(|s| parse_json(&s, "void")).transpose()?;
     let lines_json: String = r.try_get("lines_json")?;
-    Ok(json!({
-        "sale_id": r.try_get::<String, _>("sale_id")?,
-        "client_op_id": r.try_get::<String, _>("client_op_id")?,
-        "device_seq": r.try_get::<i64, _>("device_seq")?,
-        "receipt_no": r.try_get::<String, _>("receipt_no")?,
-        "occurred_at": r.try_get::<String, _>("occurred_at")?,
-        "cashier": {"id": r.try_get::<String, _>("cashier_id")?, "name": r.try_get::<String, _>("cashier_name")?},
-        "cash_session_id": r.try_get::<String, _>("cash_session_id")?,
-        "lines": parse_json(&lines_json, "receipt lines")?,
-        "subtotal_cents": r.try_get::<i64, _>("subtotal_cents")?,
-        "vat_cents": r.try_get::<i64, _>("vat_cents")?,
-        "total_cents": total_cents,
-        "total_khr": total_khr,
-        "tender": tender,
-        "change": change,
-        "fx": fx,
-        "sync": {
-            "status": r.try_get::<Option<String>, _>("sync_status")?.unwrap_or_else(|| "PENDING".into()),
-            "code": r.try_get::<Option<String>, _>("sync_code")?,
-            "message": r.try_get::<Option<String>, _>("sync_message")?,
+    Ok(StoredReceipt {
+        sale_id: r.try_get("sale_id")?,
+        client_op_id: r.try_get("client_op_id")?,
+        device_seq: r.try_get("device_seq")?,
+        receipt_no: r.try_get("receipt_no")?,
+        occurred_at: r.try_get("occurred_at")?,
+        cashier: StoredReceiptCashier { id: r.try_get("cashier_id")?, name: r.try_get("cashier_name")? },
+        cash_session_id: r.try_get("cash_session_id")?,
+        lines: parse_json(&lines_json, "receipt lines")?,
+        subtotal_cents: r.try_get("subtotal_cents")?,
+        vat_cents: r.try_get("vat_cents")?,
+        total_cents,
+        total_khr,
+        tender,
+        change,
+        fx,
+        sync: ReceiptSync {
+            status: r.try_get::<Option<String>, _>("sync_status")?.unwrap_or_else(|| QueueStatus::Pending.as_str().into()),
+            code: r.try_get("sync_code")?,
+            message: r.try_get("sync_message")?,
         },
-        "voided": void.is_some(),
-        "void": void,
-        "header": header,
-    }))
+        voided: void.is_some(),
+        void,
+        header: header.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -263,7 +385,8 @@ mod tests {
         }
         let database = db::Db::open(dir.path()).await.unwrap();
         let mut conn = database.reader().acquire().await.unwrap();
-        let all = list(&mut conn, Uuid::now_v7(), RECEIPTS_PAGE_MAX).await.unwrap();
+        let as_json = |r: &StoredReceipt| serde_json::to_value(r).unwrap();
+        let all: Vec<Value> = list(&mut conn, Uuid::now_v7(), RECEIPTS_PAGE_MAX).await.unwrap().iter().map(as_json).collect();
         assert_eq!(all.len(), 3, "{all:?}");
         let oldest = &all[2];
         assert_eq!(oldest["sale_id"], json!(sales[0]));
@@ -288,7 +411,7 @@ mod tests {
         assert_eq!(all[0]["void"]["refund"], json!({"usd_cents": 0, "khr": 12300}));
         assert_eq!(all[0]["header"]["timezone"], modula_wire::admin::DEFAULT_TIMEZONE, "no branch cached: the default zone");
         let got = one(&mut conn, Uuid::now_v7(), sales[1]).await.unwrap().unwrap();
-        assert_eq!(got, all[1]);
+        assert_eq!(as_json(&got), all[1]);
         assert!(one(&mut conn, Uuid::now_v7(), Uuid::now_v7()).await.unwrap().is_none());
     }
 }

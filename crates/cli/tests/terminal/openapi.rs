@@ -15,6 +15,17 @@ fn errors(doc: &Value, schema: &Value, instance: &Value) -> Vec<String> {
     v.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path)).collect()
 }
 
+/// The fields of `answer` are exactly the properties of the schema `name`, and every one
+/// of them is required (always present, null where it has no value).
+fn fields_are_documented(doc: &Value, name: &str, answer: &Value) {
+    let schema = &doc["components"]["schemas"][name];
+    let documented: std::collections::BTreeSet<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let required: std::collections::BTreeSet<&str> = schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let answered: std::collections::BTreeSet<&str> = answer.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(answered, documented, "{name}: the answer's fields are the documented ones: {answer}");
+    assert_eq!(required, documented, "{name}: every documented field is required");
+}
+
 /// Writes the document where CI's validator reads it (`MODULA_OPENAPI_OUT`, see
 /// scripts/test), when set.
 pub fn keep_for_validator(name: &str, doc: &Value) {
@@ -27,7 +38,7 @@ pub fn keep_for_validator(name: &str, doc: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tills_router_and_its_document_agree_and_answers_match() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, shop, _proxy, term, _device) = rig(dir.path(), &[]).await;
+    let (_server, shop, proxy, term, _device) = rig(dir.path(), &[]).await;
     let (s, doc) = term.get("/api/openapi.json").await;
     assert_eq!(s, 200, "{doc}");
     assert_eq!(doc["openapi"], "3.1.0");
@@ -94,4 +105,69 @@ async fn the_tills_router_and_its_document_agree_and_answers_match() {
     assert!(p.is_object(), "{s} is a documented refusal: {refused}");
     let e = errors(&doc, p, &refused);
     assert!(e.is_empty(), "the refusal answers Problem: {e:?} {refused}");
+
+    // Status, the queue and the receipts answer named schemas (not any JSON): online and
+    // offline, a receipt synced then voided (the till's own void, then the feed's), and a
+    // refused sale a manager resolved.
+    let named = |path: &str| {
+        let s = schema(path, "get", 200);
+        let name = s["$ref"].as_str().unwrap_or_default();
+        assert!(name.starts_with("#/components/schemas/"), "GET {path} documents a named schema: {s}");
+        assert!(doc.pointer(&name[1..]).is_some_and(|d| d["type"] == "object"), "{name} is in the document");
+        s
+    };
+    let matches = |path: &str, answer: &Value| {
+        let e = errors(&doc, &named(path), answer);
+        assert!(e.is_empty(), "GET {path} answers its schema: {e:?} {answer}");
+    };
+    let sale_id = sold["receipt"]["sale_id"].as_str().unwrap().to_string();
+    let status = term.wait_for("synced", 20, |s| s["pending"] == json!(0)).await;
+    assert!(status["signed_in"].is_object() && status["last_push_at"].is_string(), "{status}");
+    matches("/api/status", &status);
+    fields_are_documented(&doc, "TillStatus", &status);
+    term.sign_in(shop.manager, MANAGER_PIN).await;
+    let (s, v) = term.post(&format!("/api/sales/{sale_id}/void"), json!({"reason": "wrong drink"})).await;
+    assert_eq!(s, 200, "{v}");
+    let receipt_path = format!("/api/receipts/{sale_id}");
+    let (s, own) = term.get(&receipt_path).await;
+    assert_eq!(s, 200, "{own}");
+    assert_eq!((own["voided"].clone(), own["sync"]["status"].clone()), (json!(true), json!("SYNCED")), "{own}");
+    matches("/api/receipts/{sale_id}", &own);
+    fields_are_documented(&doc, "StoredReceipt", &own);
+    fields_are_documented(&doc, "ReceiptVoid", &own["void"]);
+    term.wait_for_context("the void from the feed", 20, |c| c["voided_sale_ids"].as_array().is_some_and(|a| a.contains(&json!(sale_id)))).await;
+    let (s, fed) = term.get(&receipt_path).await;
+    assert_eq!((s, fed["void"]["reason"].clone()), (200, json!("wrong drink")), "{fed}");
+    matches("/api/receipts/{sale_id}", &fed);
+    fields_are_documented(&doc, "ReceiptVoid", &fed["void"]);
+    proxy.set(Mode::Cut);
+    let offline = term.wait_for("offline", 20, |s| s["online"] == json!(false)).await;
+    assert!(offline["offline_since"].is_string(), "{offline}");
+    matches("/api/status", &offline);
+    term.act("/api/sales", lattes(&shop, 1)).await;
+    let (s, v) = shop.post(&format!("/v1/branches/{}/freeze", shop.branch), json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    proxy.set(Mode::Up);
+    term.wait_for("refused", 30, |s| s["failed"] == json!(1)).await;
+    let id = term.ops("FAILED").await[0]["client_op_id"].as_str().unwrap().to_string();
+    let (s, v) = shop.post(&format!("/v1/sync/failures/{id}/resolve"), json!({"action": "dismiss", "note": "paid by card"})).await;
+    assert_eq!(s, 200, "{v}");
+    eventually("the resolution at the till", 30, || async { term.ops("FAILED").await[0]["resolution"].is_object().then_some(()) }).await;
+    let (s, ops) = term.get("/api/ops").await;
+    assert_eq!(s, 200, "{ops}");
+    let all = ops["ops"].as_array().unwrap();
+    assert!(all.iter().any(|o| o["status"] == "SYNCED" && o["receipt_no"].is_string() && o["actor_name"].is_string()), "{ops}");
+    assert!(all.iter().any(|o| o["status"] == "FAILED" && o["resolution"].is_object()), "{ops}");
+    matches("/api/ops", &ops);
+    for op in all {
+        fields_are_documented(&doc, "OpRow", op);
+    }
+    let (s, list) = term.get("/api/receipts").await;
+    assert_eq!(s, 200, "{list}");
+    let receipts = list["receipts"].as_array().unwrap();
+    assert!(receipts.iter().any(|r| r["sale_id"] == json!(sale_id) && r["voided"] == json!(true)), "{list}");
+    assert!(receipts.iter().any(|r| r["sync"]["status"] == "FAILED"), "{list}");
+    matches("/api/receipts", &list);
+    let status = term.wait_for("online", 20, |s| s["online"] == json!(true)).await;
+    matches("/api/status", &status);
 }

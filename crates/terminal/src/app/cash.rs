@@ -13,7 +13,7 @@ use crate::error::{TerminalError, TerminalResult};
 use crate::local;
 
 /// Body of `POST /api/cash-sessions/open`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct OpenRequest {
     /// Dollars in the drawer, in cents.
     pub opening_float_cents: i64,
@@ -42,7 +42,7 @@ pub struct MovementRequest {
 }
 
 /// Body of `POST /api/cash-sessions/close`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct CloseRequest {
     /// Dollars counted, in cents.
     pub counted_cash_cents: i64,

@@ -141,7 +141,7 @@ pub struct Terminal {
 
 /// How far a backlog of queued ops has been sent (SPEC §6 `sync: {done, total}`): begun
 /// by the first batch a push round settles, ended when nothing is pending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct DrainProgress {
     /// Ops settled (synced or failed) since the backlog began to drain.
     pub done: i64,
