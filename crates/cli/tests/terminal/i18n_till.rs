@@ -127,6 +127,36 @@ async fn through_an_outage(lang: &str) {
     assert!(b.script("return I18n.missing();", json!([])).await == json!([]), "no key missing from the table");
 }
 
+/// A language chosen while an action is on its way to the till: the action's button
+/// comes back in the new language, not with the label it had when pressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_language_chosen_while_an_action_runs_redraws_its_button() {
+    let Some(driver) = chromedriver() else { return };
+    let (en, km) = (table("en"), table("km"));
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, shop, _proxy, term, _device) = rig(dir.path(), &[]).await;
+    let b = Browser::start(&driver).await;
+    b.goto(&term.base).await;
+    b.choose_language("en").await;
+    b.sign_in_cashier(&shop).await;
+    b.fill("#open-float", "20.00").await;
+    b.click("#open-session").await;
+    b.wait_text("#session", 15, "drawer open", |x| x.contains(&lead(&en, "drawer.status_open"))).await;
+    // The movement's request is held for a moment, as a slow till would answer it.
+    let hold = "const f = window.fetch; window.fetch = (u, o) => String(u).includes('/api/cash-sessions/movement')
+                  ? new Promise((r) => setTimeout(r, 1500)).then(() => f(u, o)) : f(u, o); return true;";
+    b.script(hold, json!([])).await;
+    b.select("#movement-kind", "paid_in").await;
+    b.fill("#movement-amount", "1.00").await;
+    b.fill("#movement-reason", "coins").await;
+    b.click("#movement-submit").await;
+    b.wait_text("#movement-submit", 5, "the busy label", |x| x == word(&en, "common.saving")).await;
+    b.choose_language("km").await;
+    b.wait_text("#message", 15, "the movement recorded", |x| x.contains("1.00")).await;
+    b.wait_text("#movement-submit", 15, "the button in Khmer", |x| x == word(&km, "movement.record")).await;
+    all_in(&b, "km", "after an action that ran across the switch").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_till_in_english_through_an_outage() {
     through_an_outage("en").await;

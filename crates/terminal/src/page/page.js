@@ -56,7 +56,11 @@
     const label = button ? button.textContent : '';
     if (button) { button.disabled = true; button.textContent = busyText(); }
     const res = await api(method, path, body, ACTION_TIMEOUT_MS);
-    if (button) { button.textContent = label; button.disabled = false; }
+    if (button) {
+      // Its words in the language chosen now (one may have been chosen meanwhile).
+      button.textContent = button.dataset.i18n ? I18n.t(button.dataset.i18n) : label;
+      button.disabled = false;
+    }
     if (!res.ok) showProblem(res, what);
     await refreshContext();
     pollStatus(true);
