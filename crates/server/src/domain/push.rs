@@ -338,8 +338,11 @@ async fn check_access(
     if !actor.active {
         return forbidden(format!("{} is deactivated", actor.name));
     }
-    // Also an owner: one who is not assigned to the branch does not act on its devices.
-    if !actor.branch_ids.contains(&ctx.branch.id) {
+    // An owner's own token acts in every branch of the tenant (SPEC §5: "an owner
+    // everything in the tenant"); at a till (an op sent with a device token) an owner
+    // acts only once assigned to its branch, like everyone.
+    let owner_by_own_token = ctx.device_id.is_none() && actor.role == modula_wire::Role::Owner;
+    if !owner_by_own_token && !actor.branch_ids.contains(&ctx.branch.id) {
         return forbidden(format!("{} is not assigned to this branch", actor.name));
     }
     if let Some(p) = payload {

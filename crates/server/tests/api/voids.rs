@@ -90,6 +90,29 @@ async fn a_void_returns_stock_and_cash_exactly_once() {
     assert_eq!((changes[0]["id"].clone(), changes[0]["data"]["refund"]["usd_cents"].clone()), (json!(sale_id), json!(300)));
 }
 
+/// The owner's own token voids in any branch of the tenant, assigned to it or not (SPEC
+/// §5: an owner may do everything in the tenant); the audit names the owner.
+#[tokio::test]
+async fn the_owner_voids_in_a_branch_they_are_not_assigned_to() {
+    let f = Fx::new().await;
+    let staff = f.app.get("/v1/staff", &f.owner_token).await;
+    let owner = find(staff.ok(200)["staff"].as_array().unwrap(), "id", f.owner).clone();
+    assert_eq!(owner["branch_ids"], json!([]), "the owner is assigned to no branch: {owner}");
+    let mut ops = f.ops();
+    let s = Uuid::now_v7();
+    let opened = open(&mut ops, f.cashier, s);
+    let sale = latte_sale(&f, &mut ops, f.cashier, s);
+    for r in f.push(&[opened, sale.clone()]).await {
+        applied(&r);
+    }
+    let r = void(&f, &f.owner_token, Uuid::now_v7(), f.owner, &sale, s, json!({"usd_cents": 300, "khr": 0})).await;
+    r.ok(201);
+    assert_eq!(f.session(s).await["usd"]["refunds"], 300);
+    let audit = f.app.get(&format!("/v1/audit?branch_id={}", f.branch), &f.owner_token).await;
+    let voids: Vec<Value> = audit.ok(200)["events"].as_array().unwrap().iter().filter(|e| e["action"] == "void").cloned().collect();
+    assert_eq!((voids.len(), voids[0]["actor_id"].clone(), voids[0]["device_id"].clone()), (1, json!(f.owner), Value::Null), "{voids:?}");
+}
+
 #[tokio::test]
 async fn voids_are_refused_to_cashiers_other_branches_queues_and_wrong_refunds() {
     let f = Fx::new().await;
