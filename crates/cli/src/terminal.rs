@@ -106,6 +106,9 @@ pub struct RunArgs {
     /// "Simulate outage" toggle (`POST /api/outage`) can cut, so an outage is real.
     #[arg(long)]
     pub outage_switch: bool,
+    /// Test aid (fault injection): abort at this named point (`enqueue-committed`).
+    #[arg(long, hide = true, value_parser = clap::builder::PossibleValuesParser::new(modula_terminal::FAILPOINTS))]
+    pub failpoint: Option<String>,
 }
 
 /// Options of `modula terminal status`.
@@ -136,6 +139,7 @@ pub async fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
                 push_batch_max: a.push_batch_max as usize,
                 outage_switch: a.outage_switch,
                 tls: a.tls.options()?,
+                failpoint: a.failpoint,
                 ..TerminalConfig::default()
             };
             let t = modula_terminal::open(&a.data, config).await?;

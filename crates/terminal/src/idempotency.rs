@@ -3,7 +3,9 @@
 //! repeat with the same body answers it again, with `Idempotent-Replayed: true`, and
 //! queues nothing; a repeat with another body is `422 PAYLOAD_MISMATCH`. Keyed writes
 //! run one at a time, so two requests with one key sent at once make one sale. A refusal
-//! is not kept: nothing was queued, so the same key may try again.
+//! is not kept: nothing was queued, so the same key may try again. An action that queues
+//! an op keeps its answer in the op's own transaction, so no crash can leave the op queued
+//! without its key; the final answer (after the direct lane) then replaces it.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use modula_wire::ErrorCode;
 use sha2::{Digest, Sha256};
+use sqlx::SqliteConnection;
 
 use crate::app::Terminal;
 use crate::db::ts;
@@ -25,6 +28,20 @@ pub const HEADER: &str = "idempotency-key";
 pub const KEY_MAX_BYTES: usize = 128;
 /// How long a kept answer is replayed.
 pub const KEEP_DAYS: i64 = 7;
+
+tokio::task_local! {
+    /// The keyed write being run, if any: an action that queues an op keeps its answer in
+    /// the op's own transaction ([`keep_with_op`]).
+    static KEYED: KeyedWrite;
+}
+
+/// What identifies a keyed write's first answer.
+#[derive(Debug, Clone)]
+struct KeyedWrite {
+    key: String,
+    endpoint: String,
+    body_sha256: String,
+}
 
 /// A kept first answer.
 struct Kept {
@@ -79,7 +96,8 @@ async fn keyed(t: &Terminal, key: String, req: Request, next: Next) -> TerminalR
         }
         return Ok(replay(kept));
     }
-    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let write = KeyedWrite { key: key.clone(), endpoint: endpoint.clone(), body_sha256: body_sha256.clone() };
+    let resp = KEYED.scope(write, next.run(Request::from_parts(parts, Body::from(bytes)))).await;
     if !resp.status().is_success() {
         return Ok(resp);
     }
@@ -110,21 +128,39 @@ async fn find(t: &Terminal, key: &str) -> TerminalResult<Option<Kept>> {
     Ok(row.map(|(endpoint, body_sha256, status, response)| Kept { endpoint, body_sha256, status: status as u16, response }))
 }
 
+/// Keeps the final answer (after the direct lane, say): it replaces the one kept with the
+/// op, if any.
 async fn keep(t: &Terminal, key: &str, kept: &Kept) -> TerminalResult<()> {
-    let now = chrono::Utc::now();
     let mut w = t.db.writer().await;
+    write_kept(&mut w, key, kept).await
+}
+
+/// Keeps `response` as the answer of the keyed write being run, if any, in `conn`'s
+/// transaction: the op it queues and the answer that stops a retry from queueing it again
+/// are durable together. Outside a keyed write it does nothing.
+pub async fn keep_with_op(conn: &mut SqliteConnection, status: u16, response: &str) -> TerminalResult<()> {
+    let Ok(write) = KEYED.try_with(KeyedWrite::clone) else { return Ok(()) };
+    let kept = Kept { endpoint: write.endpoint, body_sha256: write.body_sha256, status, response: response.to_string() };
+    write_kept(conn, &write.key, &kept).await
+}
+
+async fn write_kept(conn: &mut SqliteConnection, key: &str, kept: &Kept) -> TerminalResult<()> {
+    let now = chrono::Utc::now();
     sqlx::query("DELETE FROM local_requests WHERE created_at < ?")
         .bind(ts(now - chrono::Duration::days(KEEP_DAYS)))
-        .execute(&mut *w)
+        .execute(&mut *conn)
         .await?;
-    sqlx::query("INSERT INTO local_requests (key, endpoint, body_sha256, status, response, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(key)
-        .bind(&kept.endpoint)
-        .bind(&kept.body_sha256)
-        .bind(kept.status as i64)
-        .bind(&kept.response)
-        .bind(ts(now))
-        .execute(&mut *w)
-        .await?;
+    sqlx::query(
+        "INSERT INTO local_requests (key, endpoint, body_sha256, status, response, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET status = excluded.status, response = excluded.response",
+    )
+    .bind(key)
+    .bind(&kept.endpoint)
+    .bind(&kept.body_sha256)
+    .bind(kept.status as i64)
+    .bind(&kept.response)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

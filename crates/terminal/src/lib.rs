@@ -32,7 +32,7 @@ pub mod settle;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use app::{Terminal, TerminalConfig};
+pub use app::{Terminal, TerminalConfig, FAILPOINTS};
 pub use error::{TerminalError, TerminalResult};
 
 /// `modula terminal enroll`: asks the server who the token's device is and stores the

@@ -358,3 +358,40 @@ async fn kill9_at_random_points_never_tears_the_queue() {
     assert_eq!(done["synced"], json!(disk.ops.len()), "{done}");
     assert_server_has_exactly(&shop, &disk, 2000, &session).await;
 }
+
+/// A crash just after a keyed sale is durable and before its answer leaves (the
+/// `enqueue-committed` failpoint aborts the process there): the retry with the same
+/// `Idempotency-Key` after a restart answers that sale again and queues nothing, so one
+/// checkout is one sale across a crash (SPEC §6, §7). Then it syncs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_sale_cut_off_by_a_crash_is_answered_again_not_sold_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, shop, _proxy, mut term, _device) = rig(dir.path(), &[]).await;
+    term.sign_in(shop.cashier, CASHIER_PIN).await;
+    let session = open_synced(&term, 5000).await;
+    term.kill9();
+    let mut crashing = Term::start_enrolled(&term.data, &["--failpoint", "enqueue-committed"]).await;
+    let keyed = |t: &Term| {
+        let req = t.http.post(format!("{}/api/sales", t.base)).header("idempotency-key", "checkout-7");
+        req.json(&lattes(&shop, 2)).send()
+    };
+    let cut_off = keyed(&crashing).await;
+    assert!(cut_off.is_err(), "the till died before answering: {cut_off:?}");
+    crashing.kill9();
+    let disk = read_disk(&term.data).await;
+    assert_whole(&shop, &disk);
+    assert_eq!(disk.ops.len(), 2, "the sale was durable before the crash: {disk:?}");
+    let sold = disk.ops.iter().find(|o| o.op.op_type == "sale.finalize").expect("the sale is queued").id;
+
+    let again = Term::start_enrolled(&term.data, &[]).await;
+    let r = keyed(&again).await.expect("the till answers after the restart");
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(r.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["client_op_id"], json!(sold), "the same sale answered: {body}");
+    let done = again.wait_for("drained", 30, |s| s["pending"] == json!(0) && s["online"] == json!(true)).await;
+    assert_eq!((done["synced"].clone(), done["failed"].clone()), (json!(2), json!(0)), "one open, one sale: {done}");
+    let disk = read_disk(&again.data).await;
+    assert_eq!(disk.ops.len(), 2, "no second sale queued: {disk:?}");
+    assert_server_has_exactly(&shop, &disk, 5000, &session).await;
+}

@@ -72,7 +72,6 @@ impl Terminal {
         local::add_stock_pending(&mut tx, &d.stock, 1).await?;
         db::set_counters(&mut tx, dev.next_device_seq + 1, d.next_receipt_no).await?;
         let session = session_view(&mut tx, &d.payload).await?;
-        tx.commit().await?;
         let queued = Queued {
             client_op_id: op.client_op_id,
             op_type: d.payload.op_type().as_str(),
@@ -84,6 +83,12 @@ impl Terminal {
             cash_session: session,
             shift_id: shift_of(&d.payload),
         };
+        // With an Idempotency-Key, the answer is kept in the op's own transaction: a crash
+        // after this commit cannot leave a queued op whose key would queue it again.
+        let answer = serde_json::to_string(&queued).map_err(internal)?;
+        crate::idempotency::keep_with_op(&mut tx, axum::http::StatusCode::CREATED.as_u16(), &answer).await?;
+        tx.commit().await?;
+        self.failpoint("enqueue-committed");
         Ok((op, queued))
     }
 

@@ -61,7 +61,14 @@ pub struct TerminalConfig {
     pub outage_switch: bool,
     /// How the server is trusted (HTTPS roots, plain HTTP).
     pub tls: crate::remote::TlsOptions,
+    /// Test aid (fault injection): abort the process, as a crash would, at this named
+    /// point; see [`FAILPOINTS`]. `None` in every real run.
+    pub failpoint: Option<String>,
 }
+
+/// The named points where [`TerminalConfig::failpoint`] can stop the process:
+/// `enqueue-committed` is just after an action's op is durable, before its answer leaves.
+pub const FAILPOINTS: [&str; 1] = ["enqueue-committed"];
 
 impl Default for TerminalConfig {
     fn default() -> Self {
@@ -74,6 +81,7 @@ impl Default for TerminalConfig {
             backoff_cap_ms: 30_000,
             outage_switch: false,
             tls: crate::remote::TlsOptions::default(),
+            failpoint: None,
         }
     }
 }
@@ -210,6 +218,16 @@ fn internal(e: impl std::fmt::Display) -> TerminalError {
 }
 
 impl Terminal {
+    /// Fault injection for tests: at the named point configured by `failpoint`, the
+    /// process stops at once (abort: no destructor, no answer, no flush), as kill -9 would.
+    pub fn failpoint(&self, point: &str) {
+        debug_assert!(FAILPOINTS.contains(&point), "failpoint {point} is listed in FAILPOINTS");
+        if self.config.failpoint.as_deref() == Some(point) {
+            tracing::warn!(point, "failpoint reached: the terminal stops here (test aid)");
+            std::process::abort();
+        }
+    }
+
     /// A terminal over an enrolled database.
     pub fn new(db: Db, device: DeviceRow, config: TerminalConfig) -> TerminalResult<Terminal> {
         Terminal::with_outage(db, device, config, None)
