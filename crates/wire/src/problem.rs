@@ -160,7 +160,7 @@ impl std::fmt::Display for ErrorCode {
 
 /// An RFC 9457 `application/problem+json` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"type": "urn:modula:problem:BRANCH_FROZEN", "title": "Branch frozen", "status": 423, "detail": "the branch Riverside is frozen: writes are refused until a manager unfreezes it", "code": "BRANCH_FROZEN"}))]
+#[schema(example = json!({"type": "urn:modula:problem:branch-frozen", "title": "Branch frozen", "status": 423, "detail": "the branch Riverside is frozen: writes are refused until a manager unfreezes it", "code": "BRANCH_FROZEN"}))]
 pub struct Problem {
     /// A URI naming the problem type (`urn:modula:problem:<code>`).
     #[serde(rename = "type")]

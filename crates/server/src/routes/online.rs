@@ -50,17 +50,17 @@ fn with_session_id(mut body: OnlineOp, id: Uuid) -> ApiResult<OnlineOp> {
     Ok(body)
 }
 
-#[utoipa::path(post, path = "/sales", operation_id = "create_sale", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result.", body = serde_json::Value), (status = 200, description = "A repeat of the same Idempotency-Key: the first result again (header Idempotent-Replayed: true).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/sales", operation_id = "create_sale", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result. A repeat of the same Idempotency-Key and body answers the stored status and body again (a stored refusal too), with header Idempotent-Replayed: true.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn sale(State(s): State<AppState>, auth: Auth, headers: HeaderMap, ApiJson(b): ApiJson<OnlineOp>) -> ApiResult<Response> {
     submit(s, auth, headers, OpType::SaleFinalize, b).await
 }
 
-#[utoipa::path(post, path = "/cash-sessions", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result.", body = serde_json::Value), (status = 200, description = "A repeat of the same Idempotency-Key: the first result again (header Idempotent-Replayed: true).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/cash-sessions", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result. A repeat of the same Idempotency-Key and body answers the stored status and body again (a stored refusal too), with header Idempotent-Replayed: true.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn open_session(State(s): State<AppState>, auth: Auth, headers: HeaderMap, ApiJson(b): ApiJson<OnlineOp>) -> ApiResult<Response> {
     submit(s, auth, headers, OpType::CashSessionOpen, b).await
 }
 
-#[utoipa::path(post, path = "/cash-sessions/{id}/movements", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result."), ("id" = Uuid, Path, description = "Its id.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result.", body = serde_json::Value), (status = 200, description = "A repeat of the same Idempotency-Key: the first result again (header Idempotent-Replayed: true).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/cash-sessions/{id}/movements", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result."), ("id" = Uuid, Path, description = "Its id.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result. A repeat of the same Idempotency-Key and body answers the stored status and body again (a stored refusal too), with header Idempotent-Replayed: true.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn movement(
     State(s): State<AppState>,
     auth: Auth,
@@ -71,7 +71,7 @@ pub async fn movement(
     submit(s, auth, headers, OpType::CashSessionMovement, with_session_id(b, id)?).await
 }
 
-#[utoipa::path(post, path = "/cash-sessions/{id}/close", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result."), ("id" = Uuid, Path, description = "Its id.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result.", body = serde_json::Value), (status = 200, description = "A repeat of the same Idempotency-Key: the first result again (header Idempotent-Replayed: true).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/cash-sessions/{id}/close", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result."), ("id" = Uuid, Path, description = "Its id.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result. A repeat of the same Idempotency-Key and body answers the stored status and body again (a stored refusal too), with header Idempotent-Replayed: true.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn close_session(
     State(s): State<AppState>,
     auth: Auth,
@@ -82,18 +82,18 @@ pub async fn close_session(
     submit(s, auth, headers, OpType::CashSessionClose, with_session_id(b, id)?).await
 }
 
-#[utoipa::path(post, path = "/attendance/start", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result.", body = serde_json::Value), (status = 200, description = "A repeat of the same Idempotency-Key: the first result again (header Idempotent-Replayed: true).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/attendance/start", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result. A repeat of the same Idempotency-Key and body answers the stored status and body again (a stored refusal too), with header Idempotent-Replayed: true.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn start_work(State(s): State<AppState>, auth: Auth, headers: HeaderMap, ApiJson(b): ApiJson<OnlineOp>) -> ApiResult<Response> {
     submit(s, auth, headers, OpType::AttendanceStartWork, b).await
 }
 
-#[utoipa::path(post, path = "/attendance/end", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result.", body = serde_json::Value), (status = 200, description = "A repeat of the same Idempotency-Key: the first result again (header Idempotent-Replayed: true).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/attendance/end", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result. A repeat of the same Idempotency-Key and body answers the stored status and body again (a stored refusal too), with header Idempotent-Replayed: true.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn end_work(State(s): State<AppState>, auth: Auth, headers: HeaderMap, ApiJson(b): ApiJson<OnlineOp>) -> ApiResult<Response> {
     submit(s, auth, headers, OpType::AttendanceEndWork, b).await
 }
 
 /// `POST /v1/sales/{id}/void`: the path's sale id goes into the payload.
-#[utoipa::path(post, path = "/sales/{id}/void", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result."), ("id" = Uuid, Path, description = "Its id.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result.", body = serde_json::Value), (status = 200, description = "A repeat of the same Idempotency-Key: the first result again (header Idempotent-Replayed: true).", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/sales/{id}/void", tag = "online", params(("Idempotency-Key" = Uuid, Header, description = "The op's client_op_id: a repeat answers the first result."), ("id" = Uuid, Path, description = "Its id.")), request_body = modula_wire::op::OnlineOp, responses((status = 201, description = "Applied: the op's result. A repeat of the same Idempotency-Key and body answers the stored status and body again (a stored refusal too), with header Idempotent-Replayed: true.", body = serde_json::Value), crate::openapi::Refusals), security(("bearer" = [])))]
 pub async fn void_sale(
     State(s): State<AppState>,
     auth: Auth,

@@ -294,3 +294,29 @@ async fn the_managers_reads_answer_typed_schemas() {
         nonempty(&r.body, key);
     }
 }
+
+/// The direct lane's statuses as they really are: a first answer and a repeat of the same
+/// key (`201` both, the repeat with `Idempotent-Replayed`) are documented, and nothing
+/// documents a status the lane never sends for success.
+#[tokio::test]
+async fn the_direct_lanes_first_answer_and_repeat_are_documented() {
+    let f = crate::fixtures::Fx::new().await;
+    let doc = document(&f.app).await;
+    let op = f.ops().start_work(f.cashier, f.cashier);
+    let mut body = op.clone();
+    for k in ["client_op_id", "type", "payload_hash"] {
+        body.as_object_mut().unwrap().remove(k);
+    }
+    let key = op["client_op_id"].as_str().unwrap().to_string();
+    let documented = &doc["paths"]["/v1/attendance/start"]["post"]["responses"];
+    let successes: Vec<&String> = documented.as_object().unwrap().keys().filter(|s| s.starts_with('2')).collect();
+    assert_eq!(successes, ["201"], "the success statuses documented: {documented}");
+    for round in ["first", "repeat"] {
+        let req = f.app.client.post(format!("{}/v1/attendance/start", f.app.base)).bearer_auth(&f.device_token);
+        let r = req.header("Idempotency-Key", &key).json(&body).send().await.unwrap();
+        let status = r.status().as_u16().to_string();
+        let replayed = r.headers().get("idempotent-replayed").is_some();
+        assert_eq!((status.as_str(), replayed), ("201", round == "repeat"), "{round}");
+        assert!(documented[&status].is_object(), "{round}: {status} is documented: {documented}");
+    }
+}
