@@ -303,6 +303,10 @@ async fn status(State(t): State<Shared>) -> TerminalResult<Json<TillStatus>> {
 pub struct OpsPage {
     /// The ops, by `device_seq`.
     pub ops: Vec<OpRow>,
+    /// When more ops follow this page: the `device_seq` to ask `after=` for the next one;
+    /// null on the last page.
+    #[schema(required = true)]
+    pub next_after: Option<i64>,
 }
 
 /// One queued op as `GET /api/ops` lists it, with what people recognise it by (issue 23).
@@ -353,7 +357,7 @@ struct OpsQuery {
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/ops", tag = "till", params(("status" = Option<String>, Query, description = "PENDING, FAILED or SYNCED."), ("after" = Option<i64>, Query, description = "device_seq to page after."), ("limit" = Option<i64>, Query, description = "Page size.")), responses((status = 200, description = "`{ops: [...]}`, oldest first.", body = OpsPage), crate::openapi::Refusals))]
+#[utoipa::path(get, path = "/api/ops", tag = "till", params(("status" = Option<String>, Query, description = "PENDING, FAILED or SYNCED."), ("after" = Option<i64>, Query, description = "device_seq to page after."), ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 200).")), responses((status = 200, description = "`{ops: [...], next_after}`, oldest first.", body = OpsPage), crate::openapi::Refusals))]
 async fn ops(
     State(t): State<Shared>,
     q: Result<Query<OpsQuery>, axum::extract::rejection::QueryRejection>,
@@ -365,9 +369,12 @@ async fn ops(
             TerminalError::invalid("status", "status must be PENDING, FAILED or SYNCED")
         })?),
     };
-    let limit = q.limit.unwrap_or(OPS_PAGE_DEFAULT);
+    let limit = q.limit.unwrap_or(OPS_PAGE_DEFAULT).clamp(1, db::OPS_PAGE_MAX);
     let mut conn = t.db.reader().acquire().await?;
-    let rows = db::ops_by_status(&mut conn, status, q.after.unwrap_or(0), limit).await?;
+    let mut rows = db::ops_by_status(&mut conn, status, q.after.unwrap_or(0), limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_after = if more { rows.last().map(|o| o.device_seq) } else { None };
     let names: std::collections::HashMap<String, String> = db::cached_scope(&mut conn, "staff")
         .await?
         .into_iter()
@@ -398,7 +405,7 @@ async fn ops(
             resolution,
         });
     }
-    Ok(Json(OpsPage { ops }))
+    Ok(Json(OpsPage { ops, next_after }))
 }
 
 /// The most recent voids the page is told about (to mark a receipt VOID).

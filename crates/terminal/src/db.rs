@@ -356,14 +356,15 @@ pub async fn pending_ops(conn: &mut SqliteConnection, limit: i64) -> TerminalRes
     rows.iter().map(queued).collect()
 }
 
-/// Ops in a status, oldest first, after `after_seq`, at most `limit` (≤ [`OPS_PAGE_MAX`]).
+/// Ops in a status, oldest first, after `after_seq`, at most `limit` (≤ one more than
+/// [`OPS_PAGE_MAX`], so a full page can tell whether more follow).
 pub async fn ops_by_status(
     conn: &mut SqliteConnection,
     status: Option<QueueStatus>,
     after_seq: i64,
     limit: i64,
 ) -> TerminalResult<Vec<QueuedOp>> {
-    let limit = limit.clamp(1, OPS_PAGE_MAX);
+    let limit = limit.clamp(1, OPS_PAGE_MAX + 1);
     let rows = match status {
         Some(s) => {
             sqlx::query("SELECT * FROM ops WHERE status = ? AND device_seq > ? ORDER BY device_seq LIMIT ?")

@@ -59,3 +59,43 @@ async fn status_tells_how_long_offline_and_how_far_the_backlog_drained() {
     assert_eq!((done["offline_since"].clone(), done["sync"].clone()), (Value::Null, Value::Null), "over: {done}");
     assert_eq!(shop.sales().await.len(), 20);
 }
+
+/// A backlog longer than a page of `GET /api/ops` is read page by page: each page says
+/// where the next starts (`next_after`), the last says null, and every op is read once,
+/// oldest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_is_read_page_by_page_with_next_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, shop, proxy, term, _device) = rig(dir.path(), &[]).await;
+    proxy.set(Mode::Cut);
+    term.sign_in(shop.cashier, CASHIER_PIN).await;
+    term.act("/api/cash-sessions/open", json!({"opening_float_cents": 2000})).await;
+    for _ in 0..6 {
+        term.act("/api/sales", lattes(&shop, 1)).await;
+    }
+    let mut seqs = Vec::new();
+    let mut after = 0;
+    let mut pages = 0;
+    loop {
+        let (s, page) = term.get(&format!("/api/ops?status=PENDING&limit=3&after={after}")).await;
+        assert_eq!(s, 200, "{page}");
+        pages += 1;
+        assert!(pages <= 3, "paging ends: {page}");
+        let ops = page["ops"].as_array().unwrap();
+        assert!(ops.len() <= 3, "{page}");
+        seqs.extend(ops.iter().map(|o| o["device_seq"].as_i64().unwrap()));
+        match page["next_after"].as_i64() {
+            Some(next) => {
+                assert_eq!(Some(next), ops.last().and_then(|o| o["device_seq"].as_i64()), "{page}");
+                after = next;
+            }
+            None => {
+                assert!(page["next_after"].is_null(), "the last page says null: {page}");
+                break;
+            }
+        }
+    }
+    assert_eq!((pages, seqs), (3, (1..=7).collect::<Vec<i64>>()), "7 ops in pages of 3, each once, oldest first");
+    let (_, whole) = term.get("/api/ops?status=PENDING").await;
+    assert_eq!((whole["ops"].as_array().unwrap().len(), whole["next_after"].clone()), (7, Value::Null), "{whole}");
+}
