@@ -115,7 +115,7 @@ pub async fn sale(store: &dyn Store, auth: &Auth, id: Uuid) -> ApiResult<SaleDet
     // keeps its lines when an item leaves the menu).
     let menu: HashMap<Uuid, String> =
         tx.menu_items_by_ids(auth.tenant_id, &ids).await?.into_iter().map(|m| (m.id, m.name)).collect();
-    let lines = stored
+    let lines: Vec<SoldLine> = stored
         .lines
         .iter()
         .map(|l| SoldLine {
@@ -133,6 +133,8 @@ pub async fn sale(store: &dyn Store, auth: &Auth, id: Uuid) -> ApiResult<SaleDet
         refund: ChangeGiven { usd_cents: v.refund_cents, khr: v.refund_khr },
         cash_session_id: v.cash_session_id,
     });
+    // The till's subtotal; Σ qty × unit price (its definition) if a record lacks it.
+    let subtotal_cents = stored.totals.map_or_else(|| lines.iter().map(|l| l.line_total_cents).sum(), |t| t.subtotal_cents);
     Ok(SaleDetail {
         sale_id: sale.id,
         receipt_no: sale.receipt_no.clone(),
@@ -143,7 +145,7 @@ pub async fn sale(store: &dyn Store, auth: &Auth, id: Uuid) -> ApiResult<SaleDet
         occurred_at: views::at(sale.occurred_at),
         applied_at: views::at(sale.applied_at),
         lines,
-        subtotal_cents: stored.totals.map_or(sale.total_cents - sale.vat_cents, |t| t.subtotal_cents),
+        subtotal_cents,
         vat_cents: sale.vat_cents,
         total_cents: sale.total_cents,
         price_drift_cents: sale.price_drift_cents,
