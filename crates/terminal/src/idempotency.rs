@@ -132,6 +132,11 @@ async fn find(t: &Terminal, key: &str) -> TerminalResult<Option<Kept>> {
 /// op, if any.
 async fn keep(t: &Terminal, key: &str, kept: &Kept) -> TerminalResult<()> {
     let mut w = t.db.writer().await;
+    // Expired answers go here, off the enqueue transaction.
+    sqlx::query("DELETE FROM local_requests WHERE created_at < ?")
+        .bind(ts(chrono::Utc::now() - chrono::Duration::days(KEEP_DAYS)))
+        .execute(&mut *w)
+        .await?;
     write_kept(&mut w, key, kept).await
 }
 
@@ -145,11 +150,6 @@ pub async fn keep_with_op(conn: &mut SqliteConnection, status: u16, response: &s
 }
 
 async fn write_kept(conn: &mut SqliteConnection, key: &str, kept: &Kept) -> TerminalResult<()> {
-    let now = chrono::Utc::now();
-    sqlx::query("DELETE FROM local_requests WHERE created_at < ?")
-        .bind(ts(now - chrono::Duration::days(KEEP_DAYS)))
-        .execute(&mut *conn)
-        .await?;
     sqlx::query(
         "INSERT INTO local_requests (key, endpoint, body_sha256, status, response, created_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET status = excluded.status, response = excluded.response",
@@ -159,7 +159,7 @@ async fn write_kept(conn: &mut SqliteConnection, key: &str, kept: &Kept) -> Term
     .bind(&kept.body_sha256)
     .bind(kept.status as i64)
     .bind(&kept.response)
-    .bind(ts(now))
+    .bind(ts(chrono::Utc::now()))
     .execute(&mut *conn)
     .await?;
     Ok(())

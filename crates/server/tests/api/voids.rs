@@ -31,6 +31,19 @@ async fn void(f: &Fx, token: &str, key: Uuid, actor: Uuid, sale: &Value, session
     TestApp::read(req.header("Idempotency-Key", key.to_string()).send().await.expect("request")).await
 }
 
+/// The cashier opens a drawer and sells a latte at Main's till, both applied: the ops
+/// builder, the session and the sale's op.
+async fn a_latte_sold(f: &Fx) -> (OpBuilder, Uuid, Value) {
+    let mut ops = f.ops();
+    let s = Uuid::now_v7();
+    let opened = open(&mut ops, f.cashier, s);
+    let sale = latte_sale(f, &mut ops, f.cashier, s);
+    for r in f.push(&[opened, sale.clone()]).await {
+        applied(&r);
+    }
+    (ops, s, sale)
+}
+
 async fn manager_token(f: &Fx) -> String {
     f.app.login(f.tenant, f.manager).await
 }
@@ -38,13 +51,7 @@ async fn manager_token(f: &Fx) -> String {
 #[tokio::test]
 async fn a_void_returns_stock_and_cash_exactly_once() {
     let f = Fx::new().await;
-    let mut ops = f.ops();
-    let s = Uuid::now_v7();
-    let opened = open(&mut ops, f.cashier, s);
-    let sale = latte_sale(&f, &mut ops, f.cashier, s);
-    for r in f.push(&[opened, sale.clone()]).await {
-        applied(&r);
-    }
+    let (_, s, sale) = a_latte_sold(&f).await;
     assert_eq!((f.on_hand(f.beans).await, f.on_hand(f.milk).await), (BEANS_STOCK - LATTE_BEANS, MILK_STOCK - LATTE_MILK));
     let mt = manager_token(&f).await;
     let key = Uuid::now_v7();
@@ -98,13 +105,7 @@ async fn the_owner_voids_in_a_branch_they_are_not_assigned_to() {
     let staff = f.app.get("/v1/staff", &f.owner_token).await;
     let owner = find(staff.ok(200)["staff"].as_array().unwrap(), "id", f.owner).clone();
     assert_eq!(owner["branch_ids"], json!([]), "the owner is assigned to no branch: {owner}");
-    let mut ops = f.ops();
-    let s = Uuid::now_v7();
-    let opened = open(&mut ops, f.cashier, s);
-    let sale = latte_sale(&f, &mut ops, f.cashier, s);
-    for r in f.push(&[opened, sale.clone()]).await {
-        applied(&r);
-    }
+    let (_, s, sale) = a_latte_sold(&f).await;
     let r = void(&f, &f.owner_token, Uuid::now_v7(), f.owner, &sale, s, json!({"usd_cents": 300, "khr": 0})).await;
     r.ok(201);
     assert_eq!(f.session(s).await["usd"]["refunds"], 300);
@@ -116,13 +117,7 @@ async fn the_owner_voids_in_a_branch_they_are_not_assigned_to() {
 #[tokio::test]
 async fn voids_are_refused_to_cashiers_other_branches_queues_and_wrong_refunds() {
     let f = Fx::new().await;
-    let mut ops = f.ops();
-    let s = Uuid::now_v7();
-    let opened = open(&mut ops, f.cashier, s);
-    let sale = latte_sale(&f, &mut ops, f.cashier, s);
-    for r in f.push(&[opened, sale.clone()]).await {
-        applied(&r);
-    }
+    let (mut ops, s, sale) = a_latte_sold(&f).await;
     let refund = json!({"usd_cents": 300, "khr": 0});
     // A till with its cashier as the actor: a void needs a manager.
     let r = void(&f, &f.device_token, Uuid::now_v7(), f.cashier, &sale, s, refund.clone()).await;
